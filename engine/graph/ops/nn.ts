@@ -1,0 +1,207 @@
+// Neural-network ops: batched matmul, layer_norm / rms_norm, embedding (gather), take_along_axis,
+// one_hot, causal masks, and rotary-embedding tables as Hugging Face computes them.
+
+import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
+import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
+import { onnxType, float } from '../lowering.js';
+import { add, sub, mul, neg, rsqrt, cast, lessEqual, unbroadcast, cos, sin } from './elementwise.js';
+import { mean } from './reduce.js';
+import { reshape, mT, unsqueeze, range, concat, slice } from './shape.js';
+
+// ---- matmul ------------------------------------------------------------------------------------
+
+export const MatMul: OpDef = {
+  name: 'matmul',
+  infer: ([a, b]) => {
+    if (a!.dtype !== b!.dtype || !isFloat(a!.dtype)) throw new GraphBuildError('matmul', `needs two float tensors of one dtype, got ${a!.dtype} and ${b!.dtype}`);
+    if (a!.shape.length < 2 || b!.shape.length < 2) throw new GraphBuildError('matmul', `needs rank ≥ 2, got ${fmtShape(a!.shape)} @ ${fmtShape(b!.shape)}`);
+    const [m, k1] = a!.shape.slice(-2) as [Dim, Dim];
+    const [k2, n] = b!.shape.slice(-2) as [Dim, Dim];
+    if (!dimEq(k1, k2) && typeof k1 === 'number' && typeof k2 === 'number') throw new GraphBuildError('matmul', `inner dims differ: ${fmtShape(a!.shape)} @ ${fmtShape(b!.shape)}`);
+    const batch = broadcastShapes('matmul', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
+    return [{ dtype: a!.dtype, shape: [...batch, m, n] }];
+  },
+  lower: (e, n) => e.emit('MatMul', n.inputs.map((x) => e.name(x)), n.outputs[0]!),
+  grad: (n, [gy]) => {
+    const [a, b] = n.inputs as [Tensor, Tensor];
+    const ga = unbroadcast(matmul(gy!, mT(b)), a.shape);
+    let gb: Tensor;
+    if (b.rank === 2 && a.rank > 2) {
+      // A weight shared across the batch: fold the batch into rows, one [K, N] product.
+      const k = a.shape[a.rank - 1]!, nn = gy!.shape[gy!.rank - 1]!;
+      gb = matmul(mT(reshape(a, [-1, k])), reshape(gy!, [-1, nn]));
+    } else {
+      gb = unbroadcast(matmul(mT(a), gy!), b.shape);
+    }
+    return [ga, gb];
+  },
+};
+export const matmul = (a: Tensor, b: Tensor) => a.graph.apply(MatMul, [a, b], {})[0]!;
+
+/** x @ w (+ b) for weights stored [in, out] (GPT-2 Conv1D). */
+export const linear = (x: Tensor, w: Tensor, b?: Tensor) => (b ? add(matmul(x, w), b) : matmul(x, w));
+/** x @ wᵀ (+ b) for weights stored [out, in] (torch nn.Linear, Llama). */
+export const linearT = (x: Tensor, w: Tensor, b?: Tensor) => (b ? add(matmul(x, mT(w)), b) : matmul(x, mT(w)));
+
+// ---- normalisation -----------------------------------------------------------------------------
+
+interface NormAttrs extends Attrs { eps: number }
+export const LayerNorm: OpDef<NormAttrs> = {
+  name: 'layer_norm',
+  infer: ([x, w, b]) => {
+    const d = x!.shape[x!.shape.length - 1]!;
+    for (const p of [w!, b!]) {
+      if (p.shape.length !== 1 || !dimEq(p.shape[0]!, d)) throw new GraphBuildError('layer_norm', `scale/bias must be [${d}] for input ${fmtShape(x!.shape)}, got ${fmtShape(p.shape)}`);
+      if (p.dtype !== x!.dtype) throw new GraphBuildError('layer_norm', `dtype mismatch: ${x!.dtype} vs ${p.dtype}`);
+    }
+    return [x!];
+  },
+  lower: (e, n) => e.emit('LayerNormalization', n.inputs.map((x) => e.name(x)), n.outputs[0]!, { axis: -1, epsilon: float(n.attrs.eps) }),
+  grad: (n, [gy]) => {
+    // Recompute x̂ in the backward pass (cheap next to the matmuls) rather than stash statistics.
+    const [x, w] = n.inputs as [Tensor, Tensor];
+    const mu = mean(x, -1, true);
+    const xc = sub(x, mu);
+    const rstd = rsqrt(add(mean(mul(xc, xc), -1, true), n.attrs.eps));
+    const xhat = mul(xc, rstd);
+    const gxhat = mul(gy!, w);
+    const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, -1, true)), mul(xhat, mean(mul(gxhat, xhat), -1, true))));
+    return [gx, unbroadcast(mul(gy!, xhat), w.shape), unbroadcast(gy!, w.shape)];
+  },
+};
+export const layerNorm = (x: Tensor, w: Tensor, b: Tensor, eps = 1e-5) => x.graph.apply(LayerNorm, [x, w, b], { eps })[0]!;
+
+/** RMSNorm as Llama computes it: x · rsqrt(mean(x²) + eps) · w. */
+export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+  return mul(mul(x, rsqrt(add(mean(mul(x, x), -1, true), eps))), w);
+}
+
+// ---- embedding / gather ------------------------------------------------------------------------
+
+const isIndex = (d: DType) => d === 'int64' || d === 'int32';
+
+export const Embedding: OpDef = {
+  name: 'embedding',
+  infer: ([w, ids]) => {
+    if (!isIndex(ids!.dtype)) throw new GraphBuildError('embedding', `ids must be int64/int32, got ${ids!.dtype}`);
+    if (w!.shape.length < 1) throw new GraphBuildError('embedding', 'table must have rank ≥ 1');
+    return [{ dtype: w!.dtype, shape: [...ids!.shape, ...w!.shape.slice(1)] }];
+  },
+  lower: (e, n) => e.emit('Gather', n.inputs.map((x) => e.name(x)), n.outputs[0]!, { axis: 0 }),
+  grad: (n, [gy]) => [gy!.graph.apply(EmbeddingGrad, [gy!, n.inputs[1]!, n.inputs[0]!], {})[0]!, null],
+};
+
+/** Scatter-add of row gradients into a zero table (repeated ids accumulate). */
+const EmbeddingGrad: OpDef = {
+  name: 'embedding_grad',
+  infer: ([gy, _ids, w]) => [{ dtype: gy!.dtype, shape: w!.shape }],
+  lower: (e, n) => {
+    const [gy, ids, w] = n.inputs as [Tensor, Tensor, Tensor];
+    const rowShape = w.shape.slice(1);
+    const [table] = e.node('ConstantOfShape', [e.shapeTensor(w.shape)], 1, {
+      value: { tensor: { name: 'value', dataType: onnxType(gy.dtype), dims: [1], raw: new Uint8Array(gy.dtype === 'float64' ? 8 : 4) } },
+    });
+    const [idx64] = ids.dtype === 'int64' ? [e.name(ids)] : e.node('Cast', [e.name(ids)], 1, { to: onnxType('int64') });
+    const [idx] = e.node('Reshape', [idx64!, e.constI64([-1, 1])]);
+    const [upd] = e.node('Reshape', [e.name(gy), e.shapeTensor([-1 as Dim, ...rowShape])]);
+    e.emit('ScatterND', [table!, idx!, upd!], n.outputs[0]!, { reduction: 'add' });
+  },
+  grad: (n, [gz]) => [gz ? embedding(gz, n.inputs[1]!) : null, null, null],
+};
+export const embedding = (table: Tensor, ids: Tensor) => table.graph.apply(Embedding, [table, ids], {})[0]!;
+
+// ---- take_along_axis (per-token log-probs) -----------------------------------------------------
+
+interface AxisAttrs extends Attrs { axis: number }
+export const TakeAlongAxis: OpDef<AxisAttrs> = {
+  name: 'take_along_axis',
+  infer: ([x, idx], a) => {
+    if (!isIndex(idx!.dtype)) throw new GraphBuildError('take_along_axis', `indices must be int64/int32, got ${idx!.dtype}`);
+    if (idx!.shape.length !== x!.shape.length) throw new GraphBuildError('take_along_axis', `indices ${fmtShape(idx!.shape)} must have the rank of ${fmtShape(x!.shape)}`);
+    idx!.shape.forEach((d, i) => {
+      if (i !== a.axis && !dimEq(d, x!.shape[i]!) && typeof d === 'number' && typeof x!.shape[i] === 'number') throw new GraphBuildError('take_along_axis', `indices ${fmtShape(idx!.shape)} do not fit ${fmtShape(x!.shape)} off axis ${a.axis}`);
+    });
+    return [{ dtype: x!.dtype, shape: idx!.shape }];
+  },
+  lower: (e, n) => e.emit('GatherElements', n.inputs.map((x) => e.name(x)), n.outputs[0]!, { axis: n.attrs.axis }),
+  grad: (n, [gy]) => [gy!.graph.apply(TakeAlongAxisGrad, [gy!, n.inputs[1]!, n.inputs[0]!], n.attrs)[0]!, null],
+};
+const TakeAlongAxisGrad: OpDef<AxisAttrs> = {
+  name: 'take_along_axis_grad',
+  infer: ([gy, _idx, x]) => [{ dtype: gy!.dtype, shape: x!.shape }],
+  lower: (e, n) => {
+    const [gy, idx, x] = n.inputs as [Tensor, Tensor, Tensor];
+    const [shape] = e.node('Shape', [e.name(x)]);
+    const [z] = e.node('ConstantOfShape', [shape!], 1, {
+      value: { tensor: { name: 'value', dataType: onnxType(gy.dtype), dims: [1], raw: new Uint8Array(gy.dtype === 'float64' ? 8 : 4) } },
+    });
+    e.emit('ScatterElements', [z!, e.name(idx), e.name(gy)], n.outputs[0]!, { axis: n.attrs.axis, reduction: 'add' });
+  },
+  grad: (n, [gz]) => [gz ? takeAlongAxis(gz, n.inputs[1]!, n.attrs.axis) : null, null, null],
+};
+export const takeAlongAxis = (x: Tensor, idx: Tensor, axis: number) =>
+  x.graph.apply(TakeAlongAxis, [x, idx], { axis: normAxis('take_along_axis', axis, x.rank) })[0]!;
+
+// ---- one_hot -----------------------------------------------------------------------------------
+
+interface OneHotAttrs extends Attrs { depth: number; dtype: DType }
+export const OneHot: OpDef<OneHotAttrs> = {
+  name: 'one_hot',
+  infer: ([ids], a) => {
+    if (!isIndex(ids!.dtype)) throw new GraphBuildError('one_hot', `indices must be int64/int32, got ${ids!.dtype}`);
+    return [{ dtype: a.dtype, shape: [...ids!.shape, a.depth] }];
+  },
+  lower: (e, n) => {
+    const values = n.attrs.dtype === 'float64' ? e.node('Cast', [e.constI64([0, 1])], 1, { to: onnxType('float64') })[0]!
+      : e.node('Cast', [e.constI64([0, 1])], 1, { to: onnxType(n.attrs.dtype) })[0]!;
+    e.emit('OneHot', [e.name(n.inputs[0]!), e.constI64([n.attrs.depth], []), values], n.outputs[0]!, { axis: -1 });
+  },
+};
+export const oneHot = (ids: Tensor, depth: number, dtype: DType = 'float32') => ids.graph.apply(OneHot, [ids], { depth, dtype })[0]!;
+
+// ---- dims as values, causal masks --------------------------------------------------------------
+
+interface DimAttrs extends Attrs { dim: Dim; dtype: DType }
+export const DimValue: OpDef<DimAttrs> = {
+  name: 'dim_value',
+  infer: (_ins, a) => [{ dtype: a.dtype, shape: [] }],
+  lower: (e, n) => {
+    const [s] = e.node('Reshape', [e.dimValue(n.attrs.dim), e.constI64([], [0])]);
+    e.emit('Cast', [s!], n.outputs[0]!, { to: onnxType(n.attrs.dtype) });
+  },
+};
+/** The runtime value of a (possibly symbolic) dim as a scalar tensor. */
+export const dimValue = (g: Graph, dim: Dim, dtype: DType = 'int64') => g.apply(DimValue, [], { dim, dtype })[0]!;
+
+/** Boolean [tq, tk] mask, true where key j may be attended from query i: j ≤ i + (tk − tq).
+ *  With tq = tk this is the usual lower triangle; with a KV cache the queries are the last tq positions. */
+export function causalMask(g: Graph, tq: Dim, tk: Dim = tq): Tensor {
+  const q = unsqueeze(range(g, tq), 1);
+  const k = unsqueeze(range(g, tk), 0);
+  const shift = dimEq(tq, tk) ? q : add(q, sub(dimValue(g, tk), dimValue(g, tq)));
+  return lessEqual(k, shift);
+}
+
+// ---- rotary embeddings -------------------------------------------------------------------------
+
+/** cos/sin tables [..., T, headDim] for integer positions [..., T], as HF's LlamaRotaryEmbedding:
+ *  inv_freq = 1/θ^(2i/d), freqs = pos ⊗ inv_freq, emb = cat(freqs, freqs). */
+export function ropeTables(positions: Tensor, headDim: number, theta = 10000): { cos: Tensor; sin: Tensor } {
+  const g = positions.graph;
+  const half = headDim / 2;
+  const inv = new Float32Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  const invFreq = g.constant(inv, 'float32', [half]);
+  const freqs = mul(unsqueeze(cast(positions, 'float32'), -1), invFreq);
+  const emb = concat([freqs, freqs], -1);
+  return { cos: cos(emb), sin: sin(emb) };
+}
+
+/** x·cos + rotate_half(x)·sin, rotate_half(x) = cat(−x₂, x₁) over the last axis (HF convention). */
+export function applyRope(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
+  const d = x.shape[x.rank - 1] as number;
+  const x1 = slice(x, -1, 0, d / 2);
+  const x2 = slice(x, -1, d / 2, null);
+  return add(mul(x, cosT), mul(concat([neg(x2), x1], -1), sinT));
+}
+

@@ -1,0 +1,94 @@
+// Devices are ONNX Runtime execution providers. A device "works" when a tiny session initialises on it;
+// otherwise the reason ORT gave is kept so the UI and CLI can say why (not installed, no driver, ...).
+
+import ort from 'onnxruntime-node';
+import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
+
+export const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
+export type Device = (typeof DEVICES)[number];
+export type DeviceRequest = Device | 'auto';
+
+/** Fastest first: what `auto` tries. */
+const AUTO_ORDER: Device[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
+
+export interface DeviceStatus { device: Device; available: boolean; reason?: string }
+
+export function isDeviceRequest(s: string): s is DeviceRequest {
+  return s === 'auto' || (DEVICES as readonly string[]).includes(s);
+}
+
+/** ORT session options for a device. */
+export function sessionOptions(device: Device): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  };
+}
+
+let probeModel: Uint8Array | undefined;
+function tinyModel(): Uint8Array {
+  probeModel ??= encodeModel({
+    irVersion: 8, producer: 'rrlhf-probe', opsets: [{ domain: '', version: 18 }],
+    graph: {
+      name: 'probe', initializers: [],
+      nodes: [{ opType: 'Add', inputs: ['x', 'x'], outputs: ['y'], attrs: {} }],
+      inputs: [{ name: 'x', elemType: OnnxDType.float32, dims: [2] }],
+      outputs: [{ name: 'y', elemType: OnnxDType.float32, dims: [2] }],
+    },
+  });
+  return probeModel;
+}
+
+const probes = new Map<Device, Promise<DeviceStatus>>();
+
+/** Whether a device initialises here (cached per process). */
+export function probeDevice(device: Device): Promise<DeviceStatus> {
+  let p = probes.get(device);
+  if (!p) {
+    p = (async (): Promise<DeviceStatus> => {
+      const backends = ort.listSupportedBackends().map((b) => b.name);
+      if (device !== 'cpu' && !backends.includes(device)) {
+        const hint = device === 'cuda' ? ' (install the CUDA provider: see README, "GPU")' : '';
+        return { device, available: false, reason: `this onnxruntime-node build has no ${device} provider on ${process.platform}/${process.arch}${hint}` };
+      }
+      try {
+        const s = await ort.InferenceSession.create(tinyModel(), sessionOptions(device));
+        const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+        const y = out.y!.data as Float32Array;
+        await s.release();
+        if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
+        return { device, available: true };
+      } catch (err) {
+        const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
+        return { device, available: false, reason: `${device} did not initialise: ${msg}` };
+      }
+    })();
+    probes.set(device, p);
+  }
+  return p;
+}
+
+export interface ResolvedDevice { device: Device; tried: DeviceStatus[] }
+
+/** Resolves a request to a working device. `auto` falls back to CPU with the reasons recorded;
+ *  a named device that does not work is an error naming the reason. */
+export async function resolveDevice(req: DeviceRequest = 'cpu'): Promise<ResolvedDevice> {
+  if (req !== 'auto') {
+    const st = await probeDevice(req);
+    if (!st.available) throw new Error(`device "${req}" is unavailable: ${st.reason}. Use --device cpu or --device auto.`);
+    return { device: req, tried: [st] };
+  }
+  const tried: DeviceStatus[] = [];
+  for (const d of AUTO_ORDER) {
+    const st = await probeDevice(d);
+    tried.push(st);
+    if (st.available) return { device: d, tried };
+  }
+  throw new Error(`no device initialised: ${tried.map((t) => t.reason).join('; ')}`);
+}
+
+export async function listDevices(): Promise<DeviceStatus[]> {
+  return Promise.all(DEVICES.map((d) => probeDevice(d)));
+}

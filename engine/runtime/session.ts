@@ -1,0 +1,125 @@
+// Compiling a Graph into an ORT session and running it with named feeds. Sessions are cached by the
+// SHA-256 of the emitted model plus the device, so rebuilding the same step (same shapes, same ops)
+// costs a graph trace, not a recompile. Feeds are checked against the declared inputs before ORT
+// sees them, so a wrong feed is reported by its tensor name and expected type.
+
+import { createHash } from 'node:crypto';
+import ort from 'onnxruntime-node';
+import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
+import { type TypedArray } from '../graph/shape.js';
+import { type Device, sessionOptions, resolveDevice, type DeviceRequest } from './devices.js';
+
+export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
+export type Feed = HostTensor | ort.Tensor;
+
+export class FeedError extends Error {
+  constructor(graph: string, message: string) {
+    super(`graph "${graph}": ${message}`);
+    this.name = 'FeedError';
+  }
+}
+
+const sessionCache = new Map<string, Promise<ort.InferenceSession>>();
+
+export interface CompileOptions { device?: DeviceRequest; outputs?: Map<string, Tensor> }
+
+export class CompiledGraph {
+  private constructor(
+    readonly name: string,
+    readonly device: Device,
+    readonly inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[],
+    readonly outputs: { name: string; dtype: DType; shape: Dim[] }[],
+    readonly session: ort.InferenceSession,
+    readonly modelBytes: Uint8Array,
+  ) {}
+
+  static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
+    const { device } = await resolveDevice(opts.device ?? 'cpu');
+    const emitted = emitOnnx(graph, opts.outputs);
+    const key = `${device}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
+    let sp = sessionCache.get(key);
+    if (!sp) {
+      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device));
+      sessionCache.set(key, sp);
+      sp.catch(() => sessionCache.delete(key));
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await sp;
+    } catch (err) {
+      throw new Error(`graph "${graph.name}" failed to load in ONNX Runtime on ${device}: ${(err as Error).message}`);
+    }
+    return new CompiledGraph(graph.name, device, emitted.inputs, emitted.outputs, session, emitted.bytes);
+  }
+
+  /** Names of the inputs a caller must feed (parameters included). */
+  get inputNames(): string[] { return this.inputs.map((i) => i.name); }
+
+  /** Checks feeds against declared inputs: presence, dtype, rank, static dims, consistent symbols. */
+  private check(feeds: Record<string, Feed>): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const symbols = new Map<string, { value: number; from: string }>();
+    for (const inp of this.inputs) {
+      const f = feeds[inp.name];
+      if (!f) throw new FeedError(this.name, `missing feed "${inp.name}" (${inp.dtype}${fmtShape(inp.shape)})`);
+      const isOrt = f instanceof ort.Tensor;
+      const dims = (isOrt ? f.dims : (f as HostTensor).shape) as readonly number[];
+      const dtype = isOrt ? (f.type as DType) : (f as HostTensor).dtype;
+      if (dtype !== inp.dtype) throw new FeedError(this.name, `feed "${inp.name}" has dtype ${dtype}, expected ${inp.dtype}${fmtShape(inp.shape)}`);
+      if (dims.length !== inp.shape.length) throw new FeedError(this.name, `feed "${inp.name}" has shape ${fmtShape(dims)}, expected ${fmtShape(inp.shape)}`);
+      inp.shape.forEach((d, i) => {
+        const got = dims[i]!;
+        if (typeof d === 'number') {
+          if (d !== got) throw new FeedError(this.name, `feed "${inp.name}" has shape ${fmtShape(dims)}, expected ${fmtShape(inp.shape)} (axis ${i})`);
+        } else if (!d.includes('*')) {
+          const seen = symbols.get(d);
+          if (seen && seen.value !== got) throw new FeedError(this.name, `dim "${d}" is ${seen.value} in "${seen.from}" but ${got} in "${inp.name}"`);
+          symbols.set(d, { value: got, from: inp.name });
+        }
+      });
+      if (isOrt) { out[inp.name] = f; continue; }
+      const h = f as HostTensor;
+      const n = dims.reduce((a, b) => a * b, 1);
+      if (h.data.length !== n) throw new FeedError(this.name, `feed "${inp.name}" has ${h.data.length} values for shape ${fmtShape(dims)} (${n})`);
+      out[inp.name] = new ort.Tensor(h.dtype as 'float32', h.data as Float32Array, dims as number[]);
+    }
+    const known = new Set(this.inputs.map((i) => i.name));
+    for (const k of Object.keys(feeds)) {
+      if (!known.has(k) && !this.declaredButDead(k)) throw new FeedError(this.name, `unknown feed "${k}"; inputs are ${[...known].join(', ')}`);
+    }
+    return out;
+  }
+
+  private deadInputs = new Set<string>();
+  private declaredButDead(name: string): boolean { return this.deadInputs.has(name); }
+  /** Inputs the graph declared but the outputs do not need; feeding them is allowed and ignored. */
+  allowUnused(names: Iterable<string>): this { for (const n of names) this.deadInputs.add(n); return this; }
+
+  async runRaw(feeds: Record<string, Feed>): Promise<Record<string, ort.Tensor>> {
+    return this.session.run(this.check(feeds)) as Promise<Record<string, ort.Tensor>>;
+  }
+
+  async run(feeds: Record<string, Feed>): Promise<Record<string, HostTensor>> {
+    const res = await this.runRaw(feeds);
+    const out: Record<string, HostTensor> = {};
+    for (const o of this.outputs) {
+      const t = res[o.name]!;
+      out[o.name] = { dtype: o.dtype, shape: [...t.dims], data: t.data as TypedArray };
+    }
+    return out;
+  }
+}
+
+/** Compiles a graph: emits ONNX, loads it (cached), and returns a runner. Declared inputs that DCE
+ *  removed may still be fed (they are ignored), so callers can feed a fixed set. */
+export async function compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
+  const c = await CompiledGraph.compile(graph, opts);
+  return c.allowUnused(graph.inputs.keys());
+}
+
+// ---- host tensor helpers -----------------------------------------------------------------------
+
+export const f32 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: Float32Array.from(data) });
+export const f64 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ dtype: 'float64', shape, data: Float64Array.from(data) });
+export const i64 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ dtype: 'int64', shape, data: BigInt64Array.from(Array.from(data), (v) => BigInt(v)) });
+export const scalarF32 = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: new Float32Array([v]) });
