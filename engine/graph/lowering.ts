@@ -36,12 +36,15 @@ export class Lowering {
   private dimCache = new Map<string, string>();
   private constCache = new Map<string, string>();
 
+  /** Tensors computed directly under a graph-output name (saves an Identity copy per output). */
+  readonly rename = new Map<Tensor, string>();
+
   constructor(readonly graph: Graph) {}
 
   /** The ONNX value name of a tensor. */
   name(t: Tensor): string {
     if (t.node.op.name === 'input') return (t.node.attrs as { name: string }).name;
-    return `t${t.id}`;
+    return this.rename.get(t) ?? `t${t.id}`;
   }
 
   tmp(hint = 'tmp'): string {
@@ -122,13 +125,18 @@ export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outp
   const e = new Lowering(graph);
   // Symbols are read from inputs, so every input a symbol comes from must stay declared.
   const needed = new Set(live.filter((n) => n.op.name === 'input').map((n) => (n.attrs as { name: string }).name));
+  // An output computed by an op is produced under its output name; inputs, constants and a tensor
+  // exported twice go through Identity.
+  for (const [name, t] of outputs) {
+    if (t.node.op.name !== 'input' && t.node.op.name !== 'constant' && !e.rename.has(t)) e.rename.set(t, name);
+  }
   for (const n of live) n.op.lower(e, n);
   for (const node of e.nodes) for (const i of node.inputs) if (graph.inputs.has(i)) needed.add(i);
   const inputs = [...graph.inputs.entries()].filter(([name]) => needed.has(name)).map(([name, t]) => ({
     name, dtype: t.dtype, shape: t.shape, kind: (t.node.attrs as { kind: string }).kind,
   }));
   const outs = [...outputs.entries()].map(([name, t]) => {
-    e.node('Identity', [e.name(t)], [name]);
+    if (e.name(t) !== name) e.node('Identity', [e.name(t)], [name]);
     return { name, dtype: t.dtype, shape: t.shape };
   });
   const bytes = encodeModel({

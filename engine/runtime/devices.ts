@@ -2,6 +2,9 @@
 // otherwise the reason ORT gave is kept so the UI and CLI can say why (not installed, no driver, ...).
 
 import ort from 'onnxruntime-node';
+
+// Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
+ort.env.logLevel = 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
@@ -24,6 +27,8 @@ export function sessionOptions(device: Device): ort.InferenceSession.SessionOpti
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     logSeverityLevel: 3,
+    // RRLHF_ORT_PROFILE=prefix writes ORT's per-node timing trace (chrome://tracing JSON) for each session.
+    ...(process.env.RRLHF_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
   };
 }
 

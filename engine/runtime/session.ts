@@ -123,3 +123,8 @@ export const f32 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ 
 export const f64 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ dtype: 'float64', shape, data: Float64Array.from(data) });
 export const i64 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ dtype: 'int64', shape, data: BigInt64Array.from(Array.from(data), (v) => BigInt(v)) });
 export const scalarF32 = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: new Float32Array([v]) });
+
+/** Loaded sessions (for developer profiling with RRLHF_ORT_PROFILE). */
+export async function* loadedSessions(): AsyncGenerator<ort.InferenceSession> {
+  for (const p of sessionCache.values()) yield await p;
+}

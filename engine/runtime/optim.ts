@@ -1,0 +1,200 @@
+// Training steps as single graphs: forward, backward (autodiff) and the AdamW update are traced into
+// one ONNX model, compiled once, and run once per step. Parameters and optimizer moments flow in as
+// inputs and out as outputs; the learning rate and step count are inputs too, so schedules and bias
+// correction need no recompilation.
+//
+// AdamW follows torch.optim.AdamW exactly:
+//   p ← p·(1 − lr·wd);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+//   p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
+// with optional global-norm clipping first (torch.nn.utils.clip_grad_norm_: coef = min(1, max/(‖g‖+1e-6))).
+// Gradient accumulation: micro-batches add their gradients into accumulators (one graph), then a
+// second graph applies AdamW to the mean gradient.
+
+import { Graph, type Tensor, F } from '../graph/index.js';
+import { grad } from '../autodiff/grad.js';
+import { compile, type CompiledGraph, type Feed, type HostTensor, scalarF32 } from './session.js';
+import { type ParamStore } from './params.js';
+import { type DeviceRequest } from './devices.js';
+
+export interface AdamWConfig {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value; null/undefined = no clipping. */
+  maxGradNorm?: number | null;
+  /** Which parameters get weight decay; default: matrices (rank ≥ 2), not biases or norm gains. */
+  decay?: (name: string, shape: number[]) => boolean;
+}
+
+const defaultDecay = (_name: string, shape: number[]) => shape.length >= 2;
+
+interface ParamGrad { name: string; p: Tensor; g: Tensor; shape: number[] }
+
+/** Appends global-norm clipping and the AdamW update; returns the new params/moments and ‖g‖. */
+export function appendAdamW(g: Graph, items: ParamGrad[], cfg: AdamWConfig, lr: Tensor, step: Tensor) {
+  const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999, eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
+  const decay = cfg.decay ?? defaultDecay;
+  const sq = items.map((it) => F.sum(F.mul(it.g, it.g)));
+  const gradNorm = F.sqrt(sq.reduce((a, b) => F.add(a, b)));
+  const coef = cfg.maxGradNorm ? F.minimum(F.div(cfg.maxGradNorm, F.add(gradNorm, 1e-6)), 1) : null;
+  // m̂/(√v̂ + ε) = c·m/(√v + c·ε) with c = √(1−β₂ᵗ): folding the scalars saves a pass per parameter.
+  const bc1 = F.sub(1, F.pow(g.scalar(b1), step));
+  const c = F.sqrt(F.sub(1, F.pow(g.scalar(b2), step)));
+  const stepSize = F.mul(F.div(lr, bc1), c);
+  const epsC = F.mul(c, eps);
+  const out = items.map((it) => {
+    const m = g.input(`m:${it.name}`, 'float32', it.shape);
+    const v = g.input(`v:${it.name}`, 'float32', it.shape);
+    const gr = coef ? F.mul(it.g, coef) : it.g;
+    const m2 = F.add(F.mul(m, b1), F.mul(gr, 1 - b1));
+    const v2 = F.add(F.mul(v, b2), F.mul(F.mul(gr, gr), 1 - b2));
+    const p = wd > 0 && decay(it.name, it.shape) ? F.mul(it.p, F.sub(1, F.mul(lr, wd))) : it.p;
+    const p2 = F.sub(p, F.mul(F.div(m2, F.add(F.sqrt(v2), epsC)), stepSize));
+    return { name: it.name, p: p2, m: m2, v: v2 };
+  });
+  return { out, gradNorm };
+}
+
+export interface TrainerSpec {
+  name?: string;
+  params: ParamStore;
+  /** Traces the loss. Declare data inputs with g.input(); `p` holds every parameter of the store. */
+  build: (g: Graph, p: Record<string, Tensor>) => { loss: Tensor; metrics?: Record<string, Tensor> };
+  optimizer: AdamWConfig;
+  /** Parameters to train (default: all). The others are fed but not updated. */
+  trainable?: string[];
+  device?: DeviceRequest;
+}
+
+export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number> }
+
+export class Trainer {
+  /** Optimizer state: first and second moments per trainable parameter, and the step count. */
+  m = new Map<string, Float32Array>();
+  v = new Map<string, Float32Array>();
+  step = 0;
+  private fused?: CompiledGraph;
+  private accum?: { micro: CompiledGraph; apply: CompiledGraph };
+  readonly trainable: string[];
+
+  private constructor(readonly spec: TrainerSpec) {
+    this.trainable = spec.trainable ?? spec.params.names();
+    for (const n of this.trainable) {
+      const p = spec.params.get(n);
+      this.m.set(n, new Float32Array(p.data.length));
+      this.v.set(n, new Float32Array(p.data.length));
+    }
+  }
+
+  static async create(spec: TrainerSpec): Promise<Trainer> {
+    const t = new Trainer(spec);
+    t.fused = await t.buildFused();
+    return t;
+  }
+
+  private trace(g: Graph) {
+    const p: Record<string, Tensor> = {};
+    for (const [name, prm] of this.spec.params.entries()) p[name] = g.param(name, prm.shape);
+    const { loss, metrics = {} } = this.spec.build(g, p);
+    const wrt = this.trainable.map((n) => p[n]!);
+    const grads = grad(loss, wrt);
+    g.output('loss', loss);
+    for (const [k, t] of Object.entries(metrics)) g.output(`metric:${k}`, t);
+    return { p, grads };
+  }
+
+  private async buildFused(): Promise<CompiledGraph> {
+    const g = new Graph(`${this.spec.name ?? 'train'}_step`);
+    const { p, grads } = this.trace(g);
+    const items = this.trainable.map((n, i) => ({ name: n, p: p[n]!, g: grads[i]!, shape: this.spec.params.get(n).shape }));
+    const { out, gradNorm } = appendAdamW(g, items, this.spec.optimizer, g.input('opt:lr', 'float32', []), g.input('opt:step', 'float32', []));
+    this.outputUpdates(g, out);
+    g.output('grad_norm', gradNorm);
+    return compile(g, { device: this.spec.device });
+  }
+
+  private outputUpdates(g: Graph, out: { name: string; p: Tensor; m: Tensor; v: Tensor }[]) {
+    for (const o of out) {
+      g.output(`new:${o.name}`, o.p);
+      g.output(`new:m:${o.name}`, o.m);
+      g.output(`new:v:${o.name}`, o.v);
+    }
+  }
+
+  private async buildAccum() {
+    const mg = new Graph(`${this.spec.name ?? 'train'}_micro`);
+    const { grads } = this.trace(mg);
+    this.trainable.forEach((n, i) => {
+      const acc = mg.input(`acc:${n}`, 'float32', this.spec.params.get(n).shape);
+      mg.output(`new:acc:${n}`, F.add(acc, grads[i]!));
+    });
+    const ag = new Graph(`${this.spec.name ?? 'train'}_apply`);
+    const scale = ag.input('acc:scale', 'float32', []);
+    const items = this.trainable.map((n) => {
+      const shape = this.spec.params.get(n).shape;
+      return { name: n, p: ag.param(n, shape), g: F.mul(ag.input(`acc:${n}`, 'float32', shape), scale), shape };
+    });
+    const { out, gradNorm } = appendAdamW(ag, items, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', []));
+    this.outputUpdates(ag, out);
+    ag.output('grad_norm', gradNorm);
+    return { micro: await compile(mg, { device: this.spec.device }), apply: await compile(ag, { device: this.spec.device }) };
+  }
+
+  private paramFeeds(names = this.spec.params.names()): Record<string, Feed> {
+    const f: Record<string, Feed> = {};
+    for (const n of names) { const p = this.spec.params.get(n); f[n] = { dtype: 'float32', shape: p.shape, data: p.data }; }
+    return f;
+  }
+
+  private optFeeds(lr: number): Record<string, Feed> {
+    const f: Record<string, Feed> = { 'opt:lr': scalarF32(lr), 'opt:step': scalarF32(this.step + 1) };
+    for (const n of this.trainable) {
+      const shape = this.spec.params.get(n).shape;
+      f[`m:${n}`] = { dtype: 'float32', shape, data: this.m.get(n)! };
+      f[`v:${n}`] = { dtype: 'float32', shape, data: this.v.get(n)! };
+    }
+    return f;
+  }
+
+  private absorb(r: Record<string, HostTensor>) {
+    for (const n of this.trainable) {
+      this.spec.params.set(n, r[`new:${n}`]!.data as Float32Array);
+      this.m.set(n, r[`new:m:${n}`]!.data as Float32Array);
+      this.v.set(n, r[`new:v:${n}`]!.data as Float32Array);
+    }
+    this.step++;
+  }
+
+  private static metricsOf(r: Record<string, HostTensor>): Record<string, number> {
+    const m: Record<string, number> = {};
+    for (const [k, t] of Object.entries(r)) if (k.startsWith('metric:')) m[k.slice(7)] = Number(t.data[0]);
+    return m;
+  }
+
+  /** One optimizer step on one batch, or on the mean gradient of several micro-batches. */
+  async run(batch: Record<string, Feed> | Record<string, Feed>[], opts: { lr?: number } = {}): Promise<StepResult> {
+    const lr = opts.lr ?? this.spec.optimizer.lr;
+    const micro = Array.isArray(batch) ? batch : [batch];
+    if (micro.length === 1) {
+      const r = await this.fused!.run({ ...this.paramFeeds(), ...this.optFeeds(lr), ...micro[0] });
+      this.absorb(r);
+      return { loss: Number(r.loss!.data[0]), gradNorm: Number(r.grad_norm!.data[0]), metrics: Trainer.metricsOf(r) };
+    }
+    this.accum ??= await this.buildAccum();
+    const acc: Record<string, Feed> = {};
+    for (const n of this.trainable) acc[`acc:${n}`] = { dtype: 'float32', shape: this.spec.params.get(n).shape, data: new Float32Array(this.spec.params.get(n).data.length) };
+    let loss = 0;
+    const metrics: Record<string, number> = {};
+    for (const mb of micro) {
+      const r = await this.accum.micro.run({ ...this.paramFeeds(), ...acc, ...mb });
+      for (const n of this.trainable) acc[`acc:${n}`] = r[`new:acc:${n}`]!;
+      loss += Number(r.loss!.data[0]) / micro.length;
+      for (const [k, v] of Object.entries(Trainer.metricsOf(r))) metrics[k] = (metrics[k] ?? 0) + v / micro.length;
+    }
+    const r = await this.accum.apply.run({ ...this.paramFeeds(this.trainable), ...this.optFeeds(lr), ...acc, 'acc:scale': scalarF32(1 / micro.length) });
+    this.absorb(r);
+    return { loss, gradNorm: Number(r.grad_norm!.data[0]), metrics };
+  }
+}
