@@ -129,3 +129,15 @@ export const Cumsum: OpDef<CumsumAttrs> = {
 };
 export const cumsum = (x: Tensor, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}) =>
   x.graph.apply(Cumsum, [x], { axis: normAxis('cumsum', axis, x.rank), exclusive: !!opts.exclusive, reverse: !!opts.reverse })[0]!;
+
+// ---- argmax (not differentiable) ---------------------------------------------------------------
+
+interface ArgAttrs extends Attrs { axis: number; keepdims: boolean }
+export const ArgMax: OpDef<ArgAttrs> = {
+  name: 'argmax',
+  infer: ([x], a) => [{ dtype: 'int64', shape: reducedShape(x!.shape, [a.axis], a.keepdims) }],
+  lower: (e, n) => e.emit('ArgMax', [e.name(n.inputs[0]!)], n.outputs[0]!, { axis: n.attrs.axis, keepdims: n.attrs.keepdims ? 1 : 0 }),
+};
+/** Index of the largest value along an axis (the first one on ties), as int64. */
+export const argmax = (x: Tensor, axis = -1, keepdims = false) =>
+  x.graph.apply(ArgMax, [x], { axis: normAxis('argmax', axis, x.rank), keepdims })[0]!;
