@@ -152,9 +152,16 @@ export const OneHot: OpDef<OneHotAttrs> = {
     return [{ dtype: a.dtype, shape: [...ids!.shape, a.depth] }];
   },
   lower: (e, n) => {
-    const values = n.attrs.dtype === 'float64' ? e.node('Cast', [e.constI64([0, 1])], 1, { to: onnxType('float64') })[0]!
-      : e.node('Cast', [e.constI64([0, 1])], 1, { to: onnxType(n.attrs.dtype) })[0]!;
-    e.emit('OneHot', [e.name(n.inputs[0]!), e.constI64([n.attrs.depth], []), values], n.outputs[0]!, { axis: -1 });
+    // ORT's CPU OneHot kernels with an int64 depth take int64 indices and float32 or int64 values only
+    // (no float64, int32 or bool values; no int32 indices): compute in one of those and cast.
+    const ids = n.inputs[0]!;
+    const [idx] = ids.dtype === 'int64' ? [e.name(ids)] : e.node('Cast', [e.name(ids)], 1, { to: onnxType('int64') });
+    const kernel: DType = n.attrs.dtype === 'int64' ? 'int64' : 'float32';
+    const values = kernel === 'int64' ? e.constI64([0, 1]) : e.node('Cast', [e.constI64([0, 1])], 1, { to: onnxType(kernel) })[0]!;
+    const args = [idx!, e.constI64([n.attrs.depth], []), values];
+    if (kernel === n.attrs.dtype) { e.emit('OneHot', args, n.outputs[0]!, { axis: -1 }); return; }
+    const [y] = e.node('OneHot', args, 1, { axis: -1 });
+    e.emit('Cast', [y!], n.outputs[0]!, { to: onnxType(n.attrs.dtype) });
   },
 };
 export const oneHot = (ids: Tensor, depth: number, dtype: DType = 'float32') => ids.graph.apply(OneHot, [ids], { depth, dtype })[0]!;
