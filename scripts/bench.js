@@ -1,0 +1,140 @@
+// `npm run bench`: the engine's MLP train step next to the same step in PyTorch eager, on this machine,
+// in the same run. Not a test: it prints figures and asserts nothing about time.
+//
+// For each config it runs `node bin/rrlhf.js bench mlp ... --json` and
+// `python3 test/reference/bench_mlp.py ...` (alternating which goes first, so neither always gets the
+// cooler or warmer machine), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from both
+// environments, prints a table and writes dist/bench-results.json.
+// Exit status: non-zero only when the engine fails; a missing PyTorch is reported, not fatal.
+// PYTHON=/path/to/python3 picks the interpreter; otherwise the first of python3, /usr/bin/python3
+// that can import torch is used.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CONFIGS = [
+  { batch: 64, in: 64, hidden: 256, steps: 200 },
+  { batch: 256, in: 512, hidden: 2048, steps: 30 },
+];
+const TIMEOUT_MS = 10 * 60_000;
+
+const env = { ...process.env };
+delete env.OPENBLAS_CORETYPE;
+delete env.OPENBLAS_L2_SIZE;
+
+const cfgArgs = (c) => ['--batch', String(c.batch), '--in', String(c.in), '--hidden', String(c.hidden), '--steps', String(c.steps)];
+const cfgName = (c) => `B${c.batch} D${c.in} H${c.hidden} x${c.steps}`;
+const flopsPerStep = (c) => 3 * 2 * c.batch * (c.in * c.hidden + c.hidden * c.in);
+
+/** Runs a command that prints one JSON document on stdout; returns {ok, json} or {ok:false, error}. */
+function runJson(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 16 << 20 });
+  const stderr = (r.stderr ?? '').trim();
+  if (r.error) return { ok: false, error: r.error.message };
+  if (r.status !== 0) {
+    const why = stderr.split('\n').filter((l) => l.trim()).slice(-3).join(' | ') || `exit status ${r.status ?? r.signal}`;
+    return { ok: false, error: why };
+  }
+  const out = (r.stdout ?? '').trim();
+  for (const text of [out, out.split('\n').filter((l) => l.trim()).pop() ?? '']) {
+    try {
+      return { ok: true, json: JSON.parse(text) };
+    } catch { /* try the last line */ }
+  }
+  return { ok: false, error: `output is not JSON: ${out.slice(0, 200)}` };
+}
+
+function findTorchPython() {
+  const candidates = [...new Set([process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean))];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch'], { env, stdio: 'ignore', timeout: 60_000 });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+const cpus = os.cpus();
+const machine = {
+  cpu: cpus[0]?.model?.trim() ?? 'unknown',
+  cores: cpus.length,
+  platform: `${process.platform}/${process.arch}`,
+  node: process.version,
+};
+console.log(`Machine: ${machine.cpu}, ${machine.cores} logical cores, ${machine.platform}, Node ${machine.node}`);
+
+const python = findTorchPython();
+if (!python) {
+  console.log('PyTorch baseline: not found (no python3 that can `import torch`). Engine figures only.');
+  console.log('  Debian/Ubuntu: sudo apt-get install python3-torch libopenblas0-pthread');
+  console.log('  or set PYTHON=/path/to/python-with-torch');
+} else {
+  console.log(`PyTorch baseline: ${python} test/reference/bench_mlp.py`);
+}
+console.log('');
+
+const engineRun = (c) => runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', 'mlp', ...cfgArgs(c), '--json']);
+const torchRun = (c) => runJson(python, [path.join(root, 'test', 'reference', 'bench_mlp.py'), ...cfgArgs(c)]);
+
+const results = [];
+let engineFailed = false;
+CONFIGS.forEach((c, i) => {
+  const order = i % 2 === 0 ? ['engine', 'pytorch'] : ['pytorch', 'engine'];
+  const got = {};
+  for (const which of order) {
+    if (which === 'pytorch' && !python) continue;
+    process.stderr.write(`  running ${which} ${cfgName(c)} ...\n`);
+    got[which] = which === 'engine' ? engineRun(c) : torchRun(c);
+    if (!got[which].ok) {
+      console.error(`${which} failed on ${cfgName(c)}: ${got[which].error}`);
+      if (which === 'engine') engineFailed = true;
+    }
+  }
+  const engine = got.engine?.ok ? got.engine.json : undefined;
+  const pytorch = got.pytorch?.ok ? got.pytorch.json : undefined;
+  const engineMs = Number(engine?.ms_per_step);
+  const torchMs = Number(pytorch?.ms_per_step);
+  let engineGflops = Number(engine?.gflops);
+  if (!Number.isFinite(engineGflops) && engineMs > 0) engineGflops = flopsPerStep(c) / (engineMs * 1e6);
+  results.push({
+    config: c,
+    order,
+    engine: engine ?? { error: got.engine?.error },
+    pytorch: pytorch ?? (python ? { error: got.pytorch?.error } : { error: 'PyTorch not installed' }),
+    speedup: engineMs > 0 && torchMs > 0 ? torchMs / engineMs : null,
+    engine_gflops: Number.isFinite(engineGflops) ? engineGflops : null,
+  });
+});
+
+const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
+const rows = [
+  ['config', 'engine ms/step', 'pytorch ms/step', 'speedup', 'engine GFLOP/s'],
+  ...results.map((r) => [
+    cfgName(r.config),
+    fmt(r.engine.ms_per_step, 3),
+    fmt(r.pytorch.ms_per_step, 3),
+    r.speedup == null ? '-' : `${fmt(r.speedup)}x`,
+    fmt(r.engine_gflops, 1),
+  ]),
+];
+const widths = rows[0].map((_, j) => Math.max(...rows.map((row) => row[j].length)));
+console.log('');
+for (const [k, row] of rows.entries()) {
+  console.log(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '));
+  if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+}
+console.log('\nspeedup = PyTorch ms/step / engine ms/step (above 1: the engine is faster).');
+const t = results.find((r) => r.pytorch.threads != null)?.pytorch;
+if (t) console.log(`PyTorch ${t.torch_version}: ${t.threads} intra-op thread(s), BLAS threads ${t.blas_threads ?? 'unknown'}.`);
+
+const outFile = path.join(root, 'dist', 'bench-results.json');
+mkdirSync(path.dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, python: python ?? null, results }, null, 2) + '\n');
+console.log(`Results written to ${path.relative(process.cwd(), outFile) || outFile}`);
+
+if (engineFailed) {
+  console.error('The engine failed on at least one config (see above).');
+  process.exitCode = 1;
+}
