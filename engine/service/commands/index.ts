@@ -1,0 +1,6 @@
+// Every CLI command, by name. Each lives in its own module beside this one.
+import { type Command } from '../cli-kit.js';
+import { bench } from './bench.js';
+import { devices, start } from './devices.js';
+
+export const COMMANDS: Record<string, Command> = { bench, devices, start };
