@@ -55,7 +55,7 @@ export const Transpose: OpDef<PermAttrs> = {
   name: 'transpose',
   infer: ([x], a) => {
     const r = x!.shape.length;
-    if (a.perm.length !== r || [...a.perm].sort().some((p, i) => p !== i)) throw new GraphBuildError('transpose', `perm [${a.perm}] is not a permutation of ${r} axes (input ${fmtShape(x!.shape)})`);
+    if (a.perm.length !== r || [...a.perm].sort((p, q) => p - q).some((p, i) => p !== i)) throw new GraphBuildError('transpose', `perm [${a.perm}] is not a permutation of ${r} axes (input ${fmtShape(x!.shape)})`);
     return [{ dtype: x!.dtype, shape: a.perm.map((p) => x!.shape[p]!) }];
   },
   lower: (e, n) => e.emit('Transpose', [e.name(n.inputs[0]!)], n.outputs[0]!, { perm: n.attrs.perm }),
@@ -164,7 +164,8 @@ const SliceGrad: OpDef<SliceAttrs> = {
     const { axis, start } = n.attrs;
     const [dimX] = e.node('Shape', [e.name(x)], 1, { start: axis, end: axis + 1 });
     const [dimG] = e.node('Shape', [e.name(gy)], 1, { start: axis, end: axis + 1 });
-    const before = start >= 0 ? e.constI64([start]) : e.node('Add', [dimX!, e.constI64([start])])[0]!;
+    // A negative start counts from the end and clamps at 0, as the forward Slice does.
+    const before = start >= 0 ? e.constI64([start]) : e.node('Max', [e.node('Add', [dimX!, e.constI64([start])])[0]!, e.constI64([0])])[0]!;
     const [rest] = e.node('Sub', [dimX!, dimG!]);
     const [after] = e.node('Sub', [rest!, before]);
     const [pads] = e.node('Concat', [before, after!], 1, { axis: 0 });
