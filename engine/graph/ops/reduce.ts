@@ -20,7 +20,10 @@ function reduceOp(name: string, onnx: string, grad: OpDef<ReduceAttrs>['grad']):
       if (x!.dtype === 'bool') throw new GraphBuildError(name, 'cannot reduce a bool tensor; cast it first');
       return [{ dtype: x!.dtype, shape: reducedShape(x!.shape, a.axes, a.keepdims) }];
     },
-    lower: (e, n) => e.emit(onnx, [e.name(n.inputs[0]!), e.constI64(n.attrs.axes)], n.outputs[0]!, { keepdims: n.attrs.keepdims ? 1 : 0 }),
+    // Empty axes reduce nothing (ONNX would reduce every axis unless noop_with_empty_axes is set).
+    lower: (e, n) => e.emit(onnx, [e.name(n.inputs[0]!), e.constI64(n.attrs.axes)], n.outputs[0]!, {
+      keepdims: n.attrs.keepdims ? 1 : 0, noop_with_empty_axes: n.attrs.axes.length === 0 ? 1 : undefined,
+    }),
     grad,
   };
 }
