@@ -21,8 +21,11 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
 }
 
 /** ORT session options for a device. */
-export function sessionOptions(device: Device): ort.InferenceSession.SessionOptions {
+export function sessionOptions(device: Device, opts: { float64?: boolean } = {}): ort.InferenceSession.SessionOptions {
   return {
+    // ORT's QuickGeluFusion rewrites x·sigmoid(x) into a float32-only kernel; float64 graphs (gradient
+    // checks) must skip it or they fail to load.
+    ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'QuickGeluFusion' } } } : {}),
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

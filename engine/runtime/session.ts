@@ -39,7 +39,8 @@ export class CompiledGraph {
     const key = `${device}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
-      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device));
+      const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
+      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64 }));
       sessionCache.set(key, sp);
       sp.catch(() => sessionCache.delete(key));
     }
@@ -81,7 +82,7 @@ export class CompiledGraph {
       const h = f as HostTensor;
       const n = dims.reduce((a, b) => a * b, 1);
       if (h.data.length !== n) throw new FeedError(this.name, `feed "${inp.name}" has ${h.data.length} values for shape ${fmtShape(dims)} (${n})`);
-      out[inp.name] = new ort.Tensor(h.dtype as 'float32', h.data as Float32Array, dims as number[]);
+      out[inp.name] = ortTensor(h);
     }
     const known = new Set(this.inputs.map((i) => i.name));
     for (const k of Object.keys(feeds)) {
@@ -115,6 +116,17 @@ export class CompiledGraph {
 export async function compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
   const c = await CompiledGraph.compile(graph, opts);
   return c.allowUnused(graph.inputs.keys());
+}
+
+// ORT tensors wrap host arrays without copying; reusing the wrapper for the same array (weights fed on
+// every step and every generated token) also skips re-creating it.
+const wrappers = new WeakMap<TypedArray, ort.Tensor>();
+function ortTensor(h: HostTensor): ort.Tensor {
+  const hit = wrappers.get(h.data);
+  if (hit && hit.dims.length === h.shape.length && hit.dims.every((d, i) => d === h.shape[i])) return hit;
+  const t = new ort.Tensor(h.dtype as 'float32', h.data as Float32Array, h.shape);
+  wrappers.set(h.data, t);
+  return t;
 }
 
 // ---- host tensor helpers -----------------------------------------------------------------------

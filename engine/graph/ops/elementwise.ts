@@ -138,7 +138,8 @@ export const Where: OpDef = {
   },
 };
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  const [x, y] = lift('where', [a, b]);
+  // Two numbers make float32 scalars (e.g. an additive attention mask: where(mask, 0, −1e9)).
+  const [x, y] = typeof a === 'number' && typeof b === 'number' ? [cond.graph.scalar(a), cond.graph.scalar(b)] : lift('where', [a, b]);
   return cond.graph.apply(Where, [cond, x!, y!], {})[0]!;
 }
 

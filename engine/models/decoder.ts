@@ -1,0 +1,81 @@
+// What every decoder architecture shares: the parameter list shape, the trunk/head interface, the
+// attention mask as an additive bias, and scaled dot-product attention with grouped-query heads and a
+// KV cache. The architectures themselves (gpt2.ts, llama.ts) read top to bottom like their HF modules.
+
+import { type Graph, type Tensor, F } from '../graph/index.js';
+import { type Init } from '../runtime/params.js';
+
+export interface ParamSpec { name: string; shape: number[]; init: Init }
+
+/** Keys and values of one layer: [B, nKvHeads, Tk, headDim]. */
+export interface KV { k: Tensor; v: Tensor }
+
+export interface TrunkInputs {
+  /** Token ids [B, T] (int64). */
+  ids: Tensor;
+  /** Position ids [B, T] (int64): 0.. for unpadded rows, cumsum(mask) − 1 with left padding. */
+  positions: Tensor;
+  /** Additive attention bias [B, 1, T, Tk]: 0 where a query may see a key, −1e9 elsewhere. */
+  attnBias: Tensor;
+  /** Cached keys/values from earlier positions, one per layer. */
+  past?: KV[];
+}
+
+export interface TrunkOutputs { hidden: Tensor; present: KV[] }
+
+export interface Architecture<C> {
+  params(cfg: C): ParamSpec[];
+  /** Final normalised hidden states [B, T, d]. */
+  trunk(g: Graph, p: Record<string, Tensor>, cfg: C, inp: TrunkInputs): TrunkOutputs;
+  /** Language-model logits [B, T, V] from hidden states. */
+  lmHead(p: Record<string, Tensor>, cfg: C, hidden: Tensor): Tensor;
+  /** Names a checkpoint may hold that the model does not use (buffers such as GPT-2's attn.bias). */
+  ignoredNames?: RegExp;
+  /** Maps names found in a checkpoint to ours (e.g. GPT-2 folders saved without the "transformer." prefix). */
+  canonicalName?(name: string): string;
+}
+
+export const MASKED = -1e9;
+
+/** Additive bias from a key mask [B, Tk] (1 = real token, 0 = padding) and causality for Tq queries
+ *  that are the last Tq of the Tk positions. */
+export function attentionBias(g: Graph, keyMask: Tensor, tq: number | string): Tensor {
+  const tk = keyMask.shape[1]!;
+  const causal = F.unsqueeze(F.causalMask(g, tq, tk), [0, 1]);                     // [1, 1, Tq, Tk]
+  const keys = F.unsqueeze(F.greater(F.cast(keyMask, 'float32'), 0.5), [1, 2]);     // [B, 1, 1, Tk]
+  return F.where(F.logicalAnd(causal, keys), 0, MASKED);
+}
+
+/** softmax(q·kᵀ·scale + bias)·v for q [B, Hq, Tq, dh] and k, v [B, Hkv, Tk, dh], Hq a multiple of Hkv.
+ *  Grouped-query heads broadcast over a group axis instead of copying keys and values. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: number): Tensor {
+  const [B, hq, tq, dh] = q.shape as [number | string, number, number | string, number];
+  const hkv = k.shape[1] as number;
+  const qs = F.mul(q, scale); // scaling q (T·dh values) is cheaper than scaling the T² scores
+  if (hq === hkv) {
+    const scores = F.add(F.matmul(qs, F.mT(k)), bias);
+    return F.matmul(F.softmax(scores, -1), v);
+  }
+  const group = hq / hkv;
+  const q5 = F.reshape(qs, [B, hkv, group, tq, dh]);
+  const scores = F.add(F.matmul(q5, F.mT(F.unsqueeze(k, 2))), F.unsqueeze(bias, 1));
+  const out = F.matmul(F.softmax(scores, -1), F.unsqueeze(v, 2));
+  return F.reshape(out, [B, hq, tq, dh]);
+}
+
+/** [B, T, H·dh] → [B, H, T, dh] */
+export function splitHeads(x: Tensor, heads: number, dh: number): Tensor {
+  const [B, T] = x.shape;
+  return F.transpose(F.reshape(x, [B!, T!, heads, dh]), [0, 2, 1, 3]);
+}
+
+/** [B, H, T, dh] → [B, T, H·dh] */
+export function mergeHeads(x: Tensor): Tensor {
+  const [B, H, T, dh] = x.shape;
+  return F.reshape(F.transpose(x, [0, 2, 1, 3]), [B!, T!, (H as number) * (dh as number)]);
+}
+
+/** Appends this step's keys/values to the cache along the time axis. */
+export function withPast(kv: KV, past?: KV): KV {
+  return past ? { k: F.concat([past.k, kv.k], 2), v: F.concat([past.v, kv.v], 2) } : kv;
+}

@@ -1,0 +1,79 @@
+// Llama and Qwen2 as Hugging Face computes them: RMSNorm, rotary position embeddings (HF's rotate_half
+// convention), SwiGLU MLP, grouped-query attention; Qwen2 adds biases to q/k/v. Linear weights are
+// stored [out, in] like torch.nn.Linear.
+
+import { type Tensor, F } from '../graph/index.js';
+import { type LlamaConfig } from './config.js';
+import { type Architecture, type ParamSpec, attention, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
+
+export const llama: Architecture<LlamaConfig> = {
+  params(c) {
+    const w = { kind: 'normal', std: 0.02 } as const, zeros = { kind: 'zeros' } as const, ones = { kind: 'ones' } as const;
+    const q = c.nHead * c.headDim, kv = c.nKvHead * c.headDim;
+    const specs: ParamSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.d], init: w }];
+    for (let i = 0; i < c.nLayer; i++) {
+      const l = `model.layers.${i}.`;
+      specs.push(
+        { name: `${l}input_layernorm.weight`, shape: [c.d], init: ones },
+        { name: `${l}self_attn.q_proj.weight`, shape: [q, c.d], init: w },
+        { name: `${l}self_attn.k_proj.weight`, shape: [kv, c.d], init: w },
+        { name: `${l}self_attn.v_proj.weight`, shape: [kv, c.d], init: w },
+        { name: `${l}self_attn.o_proj.weight`, shape: [c.d, q], init: w },
+      );
+      if (c.qkvBias) {
+        specs.push(
+          { name: `${l}self_attn.q_proj.bias`, shape: [q], init: zeros },
+          { name: `${l}self_attn.k_proj.bias`, shape: [kv], init: zeros },
+          { name: `${l}self_attn.v_proj.bias`, shape: [kv], init: zeros },
+        );
+      }
+      if (c.oBias) specs.push({ name: `${l}self_attn.o_proj.bias`, shape: [c.d], init: zeros });
+      specs.push(
+        { name: `${l}post_attention_layernorm.weight`, shape: [c.d], init: ones },
+        { name: `${l}mlp.gate_proj.weight`, shape: [c.intermediate, c.d], init: w },
+        { name: `${l}mlp.up_proj.weight`, shape: [c.intermediate, c.d], init: w },
+        { name: `${l}mlp.down_proj.weight`, shape: [c.d, c.intermediate], init: w },
+      );
+      if (c.mlpBias) {
+        specs.push(
+          { name: `${l}mlp.gate_proj.bias`, shape: [c.intermediate], init: zeros },
+          { name: `${l}mlp.up_proj.bias`, shape: [c.intermediate], init: zeros },
+          { name: `${l}mlp.down_proj.bias`, shape: [c.d], init: zeros },
+        );
+      }
+    }
+    specs.push({ name: 'model.norm.weight', shape: [c.d], init: ones });
+    if (!c.tied) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.d], init: w });
+    return specs;
+  },
+
+  trunk(_g, p, c, { ids, positions, attnBias, past }) {
+    const b = (n: string) => p[n]; // optional biases
+    let x = F.embedding(p['model.embed_tokens.weight']!, ids);
+    // cos/sin [B, T, dh] → [B, 1, T, dh] to broadcast over heads
+    const rope = F.ropeTables(positions, c.headDim, c.ropeTheta);
+    const cos = F.unsqueeze(rope.cos, 1), sin = F.unsqueeze(rope.sin, 1);
+    const present: KV[] = [];
+    for (let i = 0; i < c.nLayer; i++) {
+      const l = `model.layers.${i}.`;
+      const a = F.rmsNorm(x, p[`${l}input_layernorm.weight`]!, c.eps);
+      const q = F.applyRope(splitHeads(F.linearT(a, p[`${l}self_attn.q_proj.weight`]!, b(`${l}self_attn.q_proj.bias`)), c.nHead, c.headDim), cos, sin);
+      const k = F.applyRope(splitHeads(F.linearT(a, p[`${l}self_attn.k_proj.weight`]!, b(`${l}self_attn.k_proj.bias`)), c.nKvHead, c.headDim), cos, sin);
+      const v = splitHeads(F.linearT(a, p[`${l}self_attn.v_proj.weight`]!, b(`${l}self_attn.v_proj.bias`)), c.nKvHead, c.headDim);
+      const kv = withPast({ k, v }, past?.[i]);
+      present.push(kv);
+      const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(c.headDim)));
+      x = F.add(x, F.linearT(y, p[`${l}self_attn.o_proj.weight`]!, b(`${l}self_attn.o_proj.bias`)));
+      const m = F.rmsNorm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps);
+      const gate = F.silu(F.linearT(m, p[`${l}mlp.gate_proj.weight`]!, b(`${l}mlp.gate_proj.bias`)));
+      const up = F.linearT(m, p[`${l}mlp.up_proj.weight`]!, b(`${l}mlp.up_proj.bias`));
+      x = F.add(x, F.linearT(F.mul(gate, up), p[`${l}mlp.down_proj.weight`]!, b(`${l}mlp.down_proj.bias`)));
+    }
+    return { hidden: F.rmsNorm(x, p['model.norm.weight']!, c.eps), present };
+  },
+
+  lmHead: (p, c, hidden) => F.linearT(hidden, p[c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight']!),
+
+  ignoredNames: /rotary_emb\.inv_freq$/,
+  canonicalName: (n) => n,
+};

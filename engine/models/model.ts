@@ -1,0 +1,172 @@
+// A causal language model: a config, its parameters (HF names), and compiled graphs for evaluation.
+// Loads and saves Hugging Face folders (config.json + model.safetensors or a sharded index) so a
+// checkpoint moves between this app and transformers without conversion.
+
+import { copyFile, mkdir, readFile, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
+import { Graph, type Tensor, F } from '../graph/index.js';
+import { grad } from '../autodiff/grad.js';
+import { compile, type CompiledGraph, type HostTensor, i64 } from '../runtime/session.js';
+import { ParamStore, Rng } from '../runtime/params.js';
+import { readSafetensorsFolder } from '../runtime/safetensors.js';
+import { type DeviceRequest } from '../runtime/devices.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError } from './config.js';
+import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs } from './decoder.js';
+import { gpt2 } from './gpt2.js';
+import { llama } from './llama.js';
+
+export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
+  return (cfg.arch === 'gpt2' ? gpt2 : llama) as Architecture<ModelConfig>;
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'vocab.json', 'merges.txt'];
+
+export interface EvalResult { logits: HostTensor; loss: number; grads?: Record<string, { sum: number; abs_sum: number }> }
+
+export class CausalLM {
+  /** Checkpoint tensors that were present but unused (reported, not fatal). */
+  unusedTensors: string[] = [];
+  private graphs = new Map<string, Promise<CompiledGraph>>();
+
+  constructor(readonly config: ModelConfig, readonly params: ParamStore, public device: DeviceRequest = 'cpu', readonly sourceDir?: string) {}
+
+  get arch(): Architecture<ModelConfig> { return architectureOf(this.config); }
+  paramSpecs(): ParamSpec[] { return this.arch.params(this.config); }
+
+  /** A randomly initialised model (seeded), e.g. for the built-in worlds. */
+  static init(config: ModelConfig, seed = 0, device: DeviceRequest = 'cpu'): CausalLM {
+    const rng = new Rng(seed);
+    const store = new ParamStore();
+    for (const s of architectureOf(config).params(config)) store.add(s.name, s.shape, s.init, rng);
+    return new CausalLM(config, store, device);
+  }
+
+  /** Loads a Hugging Face model folder. Missing or mis-shaped tensors are named. */
+  static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<CausalLM> {
+    const root = path.resolve(dir);
+    const cfgFile = path.join(root, 'config.json');
+    let raw: string;
+    try { raw = await readFile(cfgFile, 'utf8'); } catch { throw new ConfigError(cfgFile, 'not found; a model folder needs config.json and model.safetensors (or model.safetensors.index.json)'); }
+    let json: Record<string, unknown>;
+    try { json = JSON.parse(raw); } catch (e) { throw new ConfigError(cfgFile, `invalid JSON: ${(e as Error).message}`); }
+    const config = parseHfConfig(json, cfgFile);
+    const arch = architectureOf(config);
+    const tensors = await readSafetensorsFolder(root);
+    const byName = new Map<string, { shape: number[]; data: Float32Array }>();
+    const unused: string[] = [];
+    for (const [n, t] of tensors) {
+      const name = arch.canonicalName ? arch.canonicalName(n) : n;
+      byName.set(name, t);
+    }
+    const store = new ParamStore();
+    const missing: string[] = [], misShaped: string[] = [];
+    const specs = arch.params(config);
+    for (const s of specs) {
+      const t = byName.get(s.name);
+      if (!t) { missing.push(s.name); continue; }
+      if (t.shape.join() !== s.shape.join()) { misShaped.push(`${s.name} is [${t.shape}], expected [${s.shape}]`); continue; }
+      store.set(s.name, t.data, s.shape);
+    }
+    const known = new Set(specs.map((s) => s.name));
+    for (const n of byName.keys()) if (!known.has(n) && !(arch.ignoredNames?.test(n))) unused.push(n);
+    if (missing.length || misShaped.length) {
+      const parts = [];
+      if (missing.length) parts.push(`missing tensors: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}`);
+      if (misShaped.length) parts.push(`mis-shaped tensors: ${misShaped.slice(0, 8).join('; ')}`);
+      throw new Error(`${root}: weights do not match config.json (${config.arch}): ${parts.join('; ')}`);
+    }
+    const m = new CausalLM(config, store, device, root);
+    m.unusedTensors = unused;
+    return m;
+  }
+
+  /** Writes config.json and model.safetensors under HF names (and copies tokenizer files it came with). */
+  async save(dir: string): Promise<void> {
+    const root = path.resolve(dir);
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, 'config.json'), JSON.stringify(toHfConfig(this.config), null, 2) + '\n');
+    await this.params.save(path.join(root, 'model.safetensors'), { format: 'pt' });
+    if (this.sourceDir && this.sourceDir !== root) {
+      for (const f of TOKENIZER_FILES) {
+        const src = path.join(this.sourceDir, f);
+        try { await access(src); } catch { continue; }
+        await copyFile(src, path.join(root, f));
+      }
+    }
+  }
+
+  /** Declares every parameter as a graph input. */
+  paramInputs(g: Graph): Record<string, Tensor> {
+    const p: Record<string, Tensor> = {};
+    for (const [name, prm] of this.params.entries()) p[name] = g.param(name, prm.shape);
+    return p;
+  }
+
+  paramFeeds(): Record<string, HostTensor> {
+    const f: Record<string, HostTensor> = {};
+    for (const [name, prm] of this.params.entries()) f[name] = { dtype: 'float32', shape: prm.shape, data: prm.data };
+    return f;
+  }
+
+  /** Traces the trunk for ids [B, T] and a key mask [B, T] (1 = token, 0 = left padding). Positions
+   *  count real tokens, as HF generate() derives them from the attention mask. */
+  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): TrunkOutputs {
+    const positions = F.maximum(F.sub(F.cumsum(mask, 1), 1), 0);
+    const attnBias = attentionBias(g, mask, ids.shape[1]!);
+    return this.arch.trunk(g, p, this.config, { ids, positions, attnBias });
+  }
+
+  /** Mean next-token cross-entropy over positions 0..T−2 (HF labels = input_ids), weighted by a mask. */
+  static lmLoss(logits: Tensor, ids: Tensor, lossMask?: Tensor): Tensor {
+    const logp = F.logSoftmax(F.slice(logits, 1, 0, -1), -1);
+    const tok = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(F.slice(ids, 1, 1, null), -1), -1), -1);
+    if (!lossMask) return F.neg(F.mean(tok));
+    const w = F.cast(F.slice(lossMask, 1, 1, null), 'float32');
+    return F.neg(F.div(F.sum(F.mul(tok, w)), F.maximum(F.sum(w), 1)));
+  }
+
+  private compiled(key: string, build: (g: Graph) => void): Promise<CompiledGraph> {
+    let c = this.graphs.get(key);
+    if (!c) {
+      const g = new Graph(`${this.config.arch}_${key}`);
+      build(g);
+      c = compile(g, { device: this.device });
+      this.graphs.set(key, c);
+      c.catch(() => this.graphs.delete(key));
+    }
+    return c;
+  }
+
+  /** Logits, LM loss and (optionally) per-parameter gradient sums for a batch of equal-length rows. */
+  async evaluate(ids: number[][], opts: { grads?: boolean; attentionMask?: number[][] } = {}): Promise<EvalResult> {
+    const B = ids.length, T = ids[0]?.length ?? 0;
+    if (B === 0 || T < 2) throw new Error('input ids must be a non-empty [[...], ...] with at least 2 tokens per row');
+    if (ids.some((r) => r.length !== T)) throw new Error('every row of input ids must have the same length (left-pad and pass an attention mask)');
+    for (const r of ids) for (const t of r) if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new Error(`token id ${t} is outside the vocabulary [0, ${this.config.vocabSize})`);
+    const c = await this.compiled(opts.grads ? 'eval_grads' : 'eval', (g) => {
+      const p = this.paramInputs(g);
+      const idsT = g.input('input_ids', 'int64', ['B', 'T']);
+      const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+      const { hidden } = this.trace(g, p, idsT, mask);
+      const logits = this.arch.lmHead(p, this.config, hidden);
+      const loss = CausalLM.lmLoss(logits, idsT);
+      g.output('logits', logits);
+      g.output('loss', loss);
+      if (opts.grads) {
+        const names = this.params.names();
+        grad(loss, names.map((n) => p[n]!)).forEach((gr, i) => {
+          g.output(`grad_sum:${names[i]}`, F.sum(gr));
+          g.output(`grad_abs:${names[i]}`, F.sum(F.abs(gr)));
+        });
+      }
+    });
+    const mask = opts.attentionMask ?? ids.map((r) => r.map(() => 1));
+    const r = await c.run({ ...this.paramFeeds(), input_ids: i64(ids.flat(), [B, T]), attention_mask: i64(mask.flat(), [B, T]) });
+    const out: EvalResult = { logits: r.logits!, loss: Number(r.loss!.data[0]) };
+    if (opts.grads) {
+      out.grads = {};
+      for (const n of this.params.names()) out.grads[n] = { sum: Number(r[`grad_sum:${n}`]!.data[0]), abs_sum: Number(r[`grad_abs:${n}`]!.data[0]) };
+    }
+    return out;
+  }
+}

@@ -1,0 +1,200 @@
+// Batched generation with a KV cache. Prompts of different lengths are left-padded; one "prefill"
+// graph runs the prompts and returns the cache, then one "decode" graph per token appends to it.
+// Both graphs are compiled once (the cache length is a symbolic dim) and weights are fed as the same
+// wrapped host arrays every step: nothing is copied per token but the cache itself.
+//
+// Sampling runs on the host from the last position's logits: temperature, top-k, top-p, seeded RNG.
+// The log-prob returned per token is under the temperature-scaled full distribution (what PPO's
+// policy ratio recomputes), not under the top-k/top-p truncated one.
+
+import { Graph, type Tensor, F } from '../graph/index.js';
+import { type HostTensor, i64, type CompiledGraph, compile } from '../runtime/session.js';
+import { Rng } from '../runtime/params.js';
+import { type CausalLM } from './model.js';
+import { attentionBias, type KV } from './decoder.js';
+
+export interface SampleOptions {
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  eosId?: number | null;
+  padId?: number;
+  seed?: number;
+  /** Stop a row at EOS (default true). */
+  stopAtEos?: boolean;
+}
+
+export interface Generation {
+  /** Generated tokens per row (EOS included when emitted). */
+  tokens: number[][];
+  /** Log-prob of each generated token under the sampling distribution (temperature applied). */
+  logprobs: number[][];
+  /** Whether each row stopped at EOS. */
+  finished: boolean[];
+}
+
+function kvShape(m: CausalLM, t: string | number): (string | number)[] {
+  const c = m.config;
+  return c.arch === 'gpt2' ? ['B', c.nHead, t, c.d / c.nHead] : ['B', c.nKvHead, t, c.headDim];
+}
+
+/** Graphs per model instance: prefill and decode. */
+const cache = new WeakMap<CausalLM, { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph> }>();
+
+function graphsFor(m: CausalLM) {
+  let gs = cache.get(m);
+  if (gs) return gs;
+  const nLayer = m.config.nLayer;
+  const outputs = (g: Graph, logits: Tensor, present: KV[]) => {
+    g.output('logits', F.squeeze(F.slice(logits, 1, -1, null), 1)); // last position [B, V]
+    present.forEach((kv, i) => { g.output(`present.${i}.k`, kv.k); g.output(`present.${i}.v`, kv.v); });
+  };
+  const pg = new Graph(`${m.config.arch}_prefill`);
+  {
+    const p = m.paramInputs(pg);
+    const ids = pg.input('input_ids', 'int64', ['B', 'T']);
+    const mask = pg.input('attention_mask', 'int64', ['B', 'T']);
+    const { hidden, present } = m.trace(pg, p, ids, mask);
+    outputs(pg, m.arch.lmHead(p, m.config, F.slice(hidden, 1, -1, null)), present);
+  }
+  const dg = new Graph(`${m.config.arch}_decode`);
+  {
+    const p = m.paramInputs(dg);
+    const ids = dg.input('input_ids', 'int64', ['B', 1]);
+    const pastMask = dg.input('past_mask', 'int64', ['B', 'P']);
+    const positions = dg.input('position_ids', 'int64', ['B', 1]);
+    const past: KV[] = [];
+    for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, 'float32', kvShape(m, 'P')), v: dg.input(`past.${i}.v`, 'float32', kvShape(m, 'P')) });
+    const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
+    const attnBias = attentionBias(dg, keyMask, 1);
+    const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, attnBias, past });
+    outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
+  }
+  gs = { prefill: compile(pg, { device: m.device }), decode: compile(dg, { device: m.device }) };
+  cache.set(m, gs);
+  return gs;
+}
+
+/** Left-pads rows to a common length; returns ids, mask and each row's real length. */
+export function leftPad(rows: number[][], padId: number) {
+  const T = Math.max(...rows.map((r) => r.length));
+  if (rows.some((r) => r.length === 0)) throw new Error('every prompt needs at least one token');
+  const ids: number[] = [], mask: number[] = [];
+  for (const r of rows) {
+    for (let i = r.length; i < T; i++) { ids.push(padId); mask.push(0); }
+    ids.push(...r); mask.push(...r.map(() => 1));
+  }
+  return { ids, mask, T };
+}
+
+/** Picks a token from one row of logits. Returns the token and its log-prob under softmax(logits/τ). */
+export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng): { token: number; logprob: number } {
+  const V = logits.length;
+  const temp = opts.temperature ?? 1;
+  const scaled = new Float64Array(V);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) { scaled[i] = logits[i]! / (temp > 0 ? temp : 1); if (scaled[i]! > max) max = scaled[i]!; }
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp(scaled[i]! - max);
+  const logZ = max + Math.log(z);
+  let token: number;
+  if (temp <= 0) {
+    token = 0;
+    for (let i = 1; i < V; i++) if (scaled[i]! > scaled[token]!) token = i;
+  } else {
+    // Candidates sorted by probability, truncated by top-k then top-p (nucleus).
+    let order = Array.from({ length: V }, (_, i) => i);
+    const k = opts.topK && opts.topK > 0 ? Math.min(opts.topK, V) : V;
+    const topP = opts.topP ?? 1;
+    if (k < V || topP < 1) {
+      order.sort((a, b) => scaled[b]! - scaled[a]!);
+      order = order.slice(0, k);
+      if (topP < 1) {
+        let cum = 0, cut = order.length;
+        for (let j = 0; j < order.length; j++) {
+          cum += Math.exp(scaled[order[j]!]! - logZ);
+          if (cum >= topP) { cut = j + 1; break; }
+        }
+        order = order.slice(0, cut);
+      }
+    }
+    let mass = 0;
+    for (const i of order) mass += Math.exp(scaled[i]! - logZ);
+    let u = rng.uniform() * mass;
+    token = order[order.length - 1]!;
+    for (const i of order) {
+      u -= Math.exp(scaled[i]! - logZ);
+      if (u <= 0) { token = i; break; }
+    }
+  }
+  return { token, logprob: scaled[token]! - logZ };
+}
+
+export async function generate(m: CausalLM, prompts: number[][], opts: SampleOptions): Promise<Generation> {
+  const B = prompts.length;
+  const eos = opts.eosId ?? m.config.eosTokenId;
+  const pad = opts.padId ?? eos ?? 0;
+  const stopAtEos = opts.stopAtEos ?? true;
+  const rng = new Rng(opts.seed ?? 0);
+  const { prefill, decode } = graphsFor(m);
+  const weights = m.paramFeeds();
+  const { ids, mask, T } = leftPad(prompts, pad);
+  let r = await (await prefill).run({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
+  const tokens: number[][] = prompts.map(() => []), logprobs: number[][] = prompts.map(() => []);
+  const finished = prompts.map(() => false);
+  const pastMask = [...mask];
+  let P = T;
+  const positions = prompts.map((p) => p.length);
+  const V = m.config.vocabSize;
+  const dec = await decode;
+  for (let step = 0; step < opts.maxNewTokens; step++) {
+    const logits = r.logits!.data as Float32Array;
+    const next: number[] = [];
+    for (let b = 0; b < B; b++) {
+      if (finished[b]) { next.push(pad); continue; }
+      const { token, logprob } = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, rng);
+      tokens[b]!.push(token); logprobs[b]!.push(logprob);
+      if (stopAtEos && eos !== null && token === eos) finished[b] = true;
+      next.push(token);
+    }
+    if (finished.every(Boolean) || step === opts.maxNewTokens - 1) break;
+    const feeds: Record<string, HostTensor> = {
+      ...weights, input_ids: i64(next, [B, 1]), past_mask: i64(pastMask, [B, P]), position_ids: i64(positions, [B, 1]),
+    };
+    for (let i = 0; i < m.config.nLayer; i++) { feeds[`past.${i}.k`] = r[`present.${i}.k`]!; feeds[`past.${i}.v`] = r[`present.${i}.v`]!; }
+    r = await dec.run(feeds);
+    // The token just fed becomes part of the past: extend the mask row by row.
+    const grown: number[] = [];
+    for (let b = 0; b < B; b++) grown.push(...pastMask.slice(b * P, (b + 1) * P), 1);
+    pastMask.splice(0, pastMask.length, ...grown);
+    P += 1;
+    for (let b = 0; b < B; b++) positions[b]! += 1;
+  }
+  return { tokens, logprobs, finished };
+}
+
+/** Per-token log-probs of given sequences in one pass: for left-padded rows ids [B, T] with mask,
+ *  returns [B][T−1] log p(ids[t+1] | ids[..t]) (0 at padded positions). Used for reference log-probs. */
+export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0): Promise<number[][]> {
+  let c = scorers.get(m);
+  if (!c) {
+    const g = new Graph(`${m.config.arch}_score`);
+    const p = m.paramInputs(g);
+    const ids = g.input('input_ids', 'int64', ['B', 'T']);
+    const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+    const logits = m.arch.lmHead(p, m.config, m.trace(g, p, ids, mask).hidden);
+    const logp = F.logSoftmax(F.slice(logits, 1, 0, -1), -1);
+    const tok = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(F.slice(ids, 1, 1, null), -1), -1), -1);
+    g.output('logprobs', F.mul(tok, F.cast(F.slice(mask, 1, 1, null), 'float32')));
+    c = compile(g, { device: m.device });
+    scorers.set(m, c);
+  }
+  const B = rows.length;
+  const { ids, mask, T } = leftPad(rows, padId);
+  const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
+  const lp = r.logprobs!.data as Float32Array;
+  return rows.map((_, b) => Array.from(lp.subarray(b * (T - 1), (b + 1) * (T - 1))));
+}
+const scorers = new WeakMap<CausalLM, Promise<CompiledGraph>>();
