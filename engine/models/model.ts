@@ -116,13 +116,24 @@ export class CausalLM {
     return this.arch.trunk(g, p, this.config, { ids, positions, attnBias });
   }
 
-  /** Mean next-token cross-entropy over positions 0..T−2 (HF labels = input_ids), weighted by a mask. */
+  /** Mean next-token cross-entropy over positions 0..T−2 (HF labels = input_ids), optionally weighted
+   *  by a mask, from logits [B, T, V]. */
   static lmLoss(logits: Tensor, ids: Tensor, lossMask?: Tensor): Tensor {
-    const logp = F.logSoftmax(F.slice(logits, 1, 0, -1), -1);
-    const tok = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(F.slice(ids, 1, 1, null), -1), -1), -1);
-    if (!lossMask) return F.neg(F.mean(tok));
+    return CausalLM.nextTokenLoss(F.slice(logits, 1, 0, -1), ids, lossMask);
+  }
+
+  /** The same loss from hidden states: the LM head runs on positions 0..T−2 only, so the [B, T, V]
+   *  logits are never materialised and then sliced (the biggest tensor of a small-model train step). */
+  lmLossFromHidden(p: Record<string, Tensor>, hidden: Tensor, ids: Tensor, lossMask?: Tensor): Tensor {
+    return CausalLM.nextTokenLoss(this.arch.lmHead(p, this.config, F.slice(hidden, 1, 0, -1)), ids, lossMask);
+  }
+
+  /** logitsShifted [B, T−1, V] predict ids[:, 1:]. */
+  private static nextTokenLoss(logitsShifted: Tensor, ids: Tensor, lossMask?: Tensor): Tensor {
+    const nll = F.softmaxCrossEntropy(logitsShifted, F.slice(ids, 1, 1, null));
+    if (!lossMask) return F.mean(nll);
     const w = F.cast(F.slice(lossMask, 1, 1, null), 'float32');
-    return F.neg(F.div(F.sum(F.mul(tok, w)), F.maximum(F.sum(w), 1)));
+    return F.div(F.sum(F.mul(nll, w)), F.maximum(F.sum(w), 1));
   }
 
   private compiled(key: string, build: (g: Graph) => void): Promise<CompiledGraph> {

@@ -360,6 +360,19 @@ test('grad takeAlongAxis (repeated indices)', async () => {
   await check('takeAlongAxis values', (_g, [a, i]) => F.takeAlongAxis(a!, i!, 1), [x([2, 3], { values: [1, 2, 3, 4, 5, 6] }), ids([2, 2], [2, 2, 0, 1])], { ref: () => [3, 3, 4, 5] });
 });
 
+test('grad softmaxCrossEntropy (fused log-softmax + pick, repeated labels)', async () => {
+  const ref = (logits: number[], labels: number[], V: number) => labels.map((l, r) => {
+    const row = logits.slice(r * V, (r + 1) * V);
+    const m = Math.max(...row);
+    return -(row[l]! - m - Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0)));
+  });
+  await check('xent [3,5]', (_g, [a, l]) => F.softmaxCrossEntropy(a!, l!), [x([3, 5]), ids([3], [4, 0, 4])]);
+  await check('xent [2,3,4]', (_g, [a, l]) => F.softmaxCrossEntropy(a!, l!), [x([2, 3, 4]), ids([2, 3], [1, 1, 3, 0, 2, 1])]);
+  await check('xent [B,T,6] symbolic', (_g, [a, l]) => F.softmaxCrossEntropy(a!, l!), [x(['B', 'T', 6], { feed: [2, 3, 6] }), { shape: ['B', 'T'], feed: [2, 3], dtype: 'int64', values: [5, 0, 1, 2, 3, 4] }]);
+  await check('xent values', (_g, [a, l]) => F.softmaxCrossEntropy(a!, l!), [x([2, 3], { values: [1, 2, 3, 0, 0, 5] }), ids([2], [2, 0])],
+    { ref: ([a]) => ref(a!, [2, 0], 3) });
+});
+
 // ---- shape ops ---------------------------------------------------------------------------------
 
 test('grad reshape (with -1, symbolic)', async () => {

@@ -212,3 +212,44 @@ export function applyRope(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
   return add(mul(x, cosT), mul(concat([neg(x2), x1], -1), sinT));
 }
 
+
+// ---- fused softmax cross-entropy ---------------------------------------------------------------
+
+/** −log softmax(logits)[label] per position. One primitive instead of log_softmax + take_along_axis
+ *  so the backward is softmax − onehot written straight into one [.., V] buffer (LM heads make V big). */
+export const SoftmaxCrossEntropy: OpDef = {
+  name: 'softmax_cross_entropy',
+  infer: ([logits, labels]) => {
+    if (!isFloat(logits!.dtype)) throw new GraphBuildError('softmax_cross_entropy', `logits must be float, got ${logits!.dtype}`);
+    if (!isIndex(labels!.dtype)) throw new GraphBuildError('softmax_cross_entropy', `labels must be int64/int32, got ${labels!.dtype}`);
+    const lead = logits!.shape.slice(0, -1);
+    if (labels!.shape.length !== lead.length || labels!.shape.some((d, i) => typeof d === 'number' && typeof lead[i] === 'number' && d !== lead[i]))
+      throw new GraphBuildError('softmax_cross_entropy', `labels ${fmtShape(labels!.shape)} do not match logits ${fmtShape(logits!.shape)} without the class axis`);
+    return [{ dtype: logits!.dtype, shape: lead }, { dtype: logits!.dtype, shape: logits!.shape }];
+  },
+  lower: (e, n) => {
+    const [logits, labels] = n.inputs as [Tensor, Tensor];
+    const [nll, logp] = n.outputs as [Tensor, Tensor];
+    e.emit('LogSoftmax', [e.name(logits)], logp, { axis: -1 });
+    const [idx] = e.node('Unsqueeze', [e.name(labels), e.constI64([-1])]);
+    const [picked] = e.node('GatherElements', [e.name(logp), idx!], 1, { axis: -1 });
+    const [sq] = e.node('Squeeze', [picked!, e.constI64([-1])]);
+    e.emit('Neg', [sq!], nll);
+  },
+  grad: (n, [gy]) => (gy ? [gy.graph.apply(SoftmaxCrossEntropyGrad, [n.outputs[1]!, n.inputs[1]!, gy], {})[0]!, null] : [null, null]),
+};
+/** d nll / d logits = (softmax − onehot(label)) · gy, as exp(logp)·gy with −gy scattered in at the labels. */
+const SoftmaxCrossEntropyGrad: OpDef = {
+  name: 'softmax_cross_entropy_grad',
+  infer: ([logp]) => [logp!],
+  lower: (e, n) => {
+    const [logp, labels, gy] = n.inputs as [Tensor, Tensor, Tensor];
+    const [g1] = e.node('Unsqueeze', [e.name(gy), e.constI64([-1])]);
+    const [p] = e.node('Exp', [e.name(logp)]);
+    const [scaled] = e.node('Mul', [p!, g1!]);
+    const [idx] = e.node('Unsqueeze', [e.name(labels), e.constI64([-1])]);
+    const [neg] = e.node('Neg', [g1!]);
+    e.emit('ScatterElements', [scaled!, idx!, neg!], n.outputs[0]!, { axis: -1, reduction: 'add' });
+  },
+};
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor) => logits.graph.apply(SoftmaxCrossEntropy, [logits, labels], {})[0]!;

@@ -1,17 +1,54 @@
 import { type Command, UsageError, parse, intOpt, deviceOpt, progress } from '../cli-kit.js';
 import { benchMlp } from '../../bench/mlp.js';
+import { benchLmTrain, benchGenerate, benchConfig } from '../../bench/lm.js';
+import { CausalLM } from '../../models/model.js';
+
+const MODEL_OPTS = {
+  model: { type: 'string' }, arch: { type: 'string' }, layers: { type: 'string' }, d: { type: 'string' }, heads: { type: 'string' }, vocab: { type: 'string' },
+} as const;
+
+/** A model from --model DIR, or a random one of the given shape (default: GPT-2, 6 layers, d 384, 6 heads, vocab 8192). */
+async function benchModel(v: Record<string, string | boolean | undefined>, positions: number) {
+  const device = deviceOpt(v.device as string | undefined);
+  if (typeof v.model === 'string') return CausalLM.load(v.model, device);
+  const arch = (v.arch ?? 'gpt2') as string;
+  if (arch !== 'gpt2' && arch !== 'llama') throw new UsageError(`--arch must be gpt2 or llama, got "${arch}"`);
+  const shape = { arch, layers: intOpt(v.layers as string, 'layers', 6), d: intOpt(v.d as string, 'd', 384), heads: intOpt(v.heads as string, 'heads', 6), vocab: intOpt(v.vocab as string, 'vocab', 8192) } as const;
+  if (shape.d % shape.heads) throw new UsageError(`--d ${shape.d} is not divisible by --heads ${shape.heads}`);
+  return CausalLM.init(benchConfig(shape, Math.max(positions, 1024)), 0, device);
+}
 
 export const bench: Command = {
-  usage: ['bench mlp [--batch B] [--in D] [--hidden H] [--steps N] [--warmup W]   time a Linear-ReLU-Linear MSE train step with Adam'],
+  usage: [
+    'bench mlp [--batch B] [--in D] [--hidden H] [--steps N]    Linear-ReLU-Linear MSE train step with Adam',
+    'bench lm-train [--model DIR | --arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--seq T] [--steps N]',
+    '                                 forward + cross-entropy + backward + AdamW of a decoder LM',
+    'bench generate [--model DIR | shape options] [--batch B] [--prompt-len P] [--new-tokens N]   KV-cache generation',
+  ],
   async run(args, out) {
     const [name, ...rest] = args;
-    if (name !== 'mlp') throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp`);
-    const { values } = parse(rest, { batch: { type: 'string' }, in: { type: 'string' }, hidden: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' } });
-    const cfg = {
-      batch: intOpt(values.batch, 'batch', 256), in: intOpt(values.in, 'in', 512), hidden: intOpt(values.hidden, 'hidden', 2048),
-      steps: intOpt(values.steps, 'steps', 20), warmup: values.warmup === undefined ? 5 : Number(values.warmup), device: deviceOpt(values.device),
-    };
-    const r = await benchMlp(cfg, progress('bench mlp'));
-    out(r, () => `mlp B${cfg.batch} D${cfg.in} H${cfg.hidden} on ${r.device}: ${r.ms_per_step.toFixed(3)} ms/step, ${r.gflops.toFixed(1)} GFLOP/s`);
+    if (name === 'mlp') {
+      const { values } = parse(rest, { batch: { type: 'string' }, in: { type: 'string' }, hidden: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' } });
+      const cfg = {
+        batch: intOpt(values.batch, 'batch', 256), in: intOpt(values.in, 'in', 512), hidden: intOpt(values.hidden, 'hidden', 2048),
+        steps: intOpt(values.steps, 'steps', 20), warmup: values.warmup === undefined ? 5 : Number(values.warmup), device: deviceOpt(values.device),
+      };
+      const r = await benchMlp(cfg, progress('bench mlp'));
+      out(r, () => `mlp B${cfg.batch} D${cfg.in} H${cfg.hidden} on ${r.device}: ${r.ms_per_step.toFixed(3)} ms/step, ${r.gflops.toFixed(1)} GFLOP/s`);
+    } else if (name === 'lm-train') {
+      const { values } = parse(rest, { ...MODEL_OPTS, batch: { type: 'string' }, seq: { type: 'string' }, steps: { type: 'string' } });
+      const seq = intOpt(values.seq, 'seq', 128);
+      const m = await benchModel(values, seq);
+      const r = await benchLmTrain(m, { batch: intOpt(values.batch, 'batch', 16), seq, steps: intOpt(values.steps, 'steps', 5) }, progress('bench lm-train'));
+      out(r, () => `lm-train ${r.arch} (${(r.params / 1e6).toFixed(1)}M params) B${r.config.batch}×T${r.config.seq} on ${r.device}: ${r.ms_per_step.toFixed(1)} ms/step, ${r.tokens_per_s.toFixed(0)} tok/s, ${r.gflops.toFixed(1)} GFLOP/s`);
+    } else if (name === 'generate') {
+      const { values } = parse(rest, { ...MODEL_OPTS, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' } });
+      const promptLen = intOpt(values['prompt-len'], 'prompt-len', 16), newTokens = intOpt(values['new-tokens'], 'new-tokens', 64);
+      const m = await benchModel(values, promptLen + newTokens);
+      const r = await benchGenerate(m, { batch: intOpt(values.batch, 'batch', 8), promptLen, newTokens });
+      out(r, () => `generate ${r.arch} B${r.config.batch} prompt ${promptLen} + ${newTokens} new on ${r.device}: ${r.tokens_per_s.toFixed(0)} tok/s (${r.ms_total.toFixed(0)} ms)`);
+    } else {
+      throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate`);
+    }
   },
 };
