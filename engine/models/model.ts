@@ -21,7 +21,18 @@ export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'vocab.json', 'merges.txt'];
 
-export interface EvalResult { logits: HostTensor; loss: number; grads?: Record<string, { sum: number; abs_sum: number }> }
+export interface EvalResult { logits: HostTensor; loss: number; grads?: Record<string, Float32Array> }
+
+/** Sum and sum of absolute values of each gradient (float64 accumulation), as the CLI reports them. */
+export function gradSums(grads: Record<string, Float32Array>): Record<string, { sum: number; abs_sum: number }> {
+  const out: Record<string, { sum: number; abs_sum: number }> = {};
+  for (const [n, g] of Object.entries(grads)) {
+    let s = 0, a = 0;
+    for (const x of g) { s += x; a += Math.abs(x); }
+    out[n] = { sum: s, abs_sum: a };
+  }
+  return out;
+}
 
 export class CausalLM {
   /** Checkpoint tensors that were present but unused (reported, not fatal). */
@@ -165,10 +176,7 @@ export class CausalLM {
       g.output('loss', loss);
       if (opts.grads) {
         const names = this.params.names();
-        grad(loss, names.map((n) => p[n]!)).forEach((gr, i) => {
-          g.output(`grad_sum:${names[i]}`, F.sum(gr));
-          g.output(`grad_abs:${names[i]}`, F.sum(F.abs(gr)));
-        });
+        grad(loss, names.map((n) => p[n]!)).forEach((gr, i) => g.output(`grad:${names[i]}`, gr));
       }
     });
     const mask = opts.attentionMask ?? ids.map((r) => r.map(() => 1));
@@ -176,7 +184,7 @@ export class CausalLM {
     const out: EvalResult = { logits: r.logits!, loss: Number(r.loss!.data[0]) };
     if (opts.grads) {
       out.grads = {};
-      for (const n of this.params.names()) out.grads[n] = { sum: Number(r[`grad_sum:${n}`]!.data[0]), abs_sum: Number(r[`grad_abs:${n}`]!.data[0]) };
+      for (const n of this.params.names()) out.grads[n] = r[`grad:${n}`]!.data as Float32Array;
     }
     return out;
   }
