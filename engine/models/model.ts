@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { grad } from '../autodiff/grad.js';
-import { compile, type CompiledGraph, type HostTensor, i64 } from '../runtime/session.js';
+import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '../runtime/session.js';
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
@@ -109,13 +109,14 @@ export class CausalLM {
   /** Declares every parameter as a graph input. */
   paramInputs(g: Graph): Record<string, Tensor> {
     const p: Record<string, Tensor> = {};
-    for (const [name, prm] of this.params.entries()) p[name] = g.param(name, prm.shape);
+    for (const name of this.params.names()) p[name] = g.param(name, this.params.shape(name));
     return p;
   }
 
-  paramFeeds(): Record<string, HostTensor> {
-    const f: Record<string, HostTensor> = {};
-    for (const [name, prm] of this.params.entries()) f[name] = { dtype: 'float32', shape: prm.shape, data: prm.data };
+  /** Weights as graph feeds: device-resident tensors when a GPU step left them there, else host arrays. */
+  paramFeeds(): Record<string, Feed> {
+    const f: Record<string, Feed> = {};
+    for (const name of this.params.names()) f[name] = this.params.feed(name);
     return f;
   }
 

@@ -8,7 +8,7 @@
 // policy ratio recomputes), not under the top-k/top-p truncated one.
 
 import { Graph, type Tensor, F } from '../graph/index.js';
-import { type HostTensor, i64, type CompiledGraph, compile } from '../runtime/session.js';
+import { type Feed, i64, type CompiledGraph, compile, toHost } from '../runtime/session.js';
 import { Rng } from '../runtime/params.js';
 import { type CausalLM } from './model.js';
 import { attentionBias, type KV } from './decoder.js';
@@ -72,7 +72,9 @@ function graphsFor(m: CausalLM) {
     const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, attnBias, past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }
-  gs = { prefill: compile(pg, { device: m.device }), decode: compile(dg, { device: m.device }) };
+  // The KV cache stays on the device between tokens on GPU providers; only logits come back.
+  const keepOnDevice = (name: string) => name.startsWith('present.');
+  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }) };
   cache.set(m, gs);
   return gs;
 }
@@ -141,7 +143,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const { prefill, decode } = graphsFor(m);
   const weights = m.paramFeeds();
   const { ids, mask, T } = leftPad(prompts, pad);
-  let r = await (await prefill).run({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
+  let r = await (await prefill).runRaw({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
   const tokens: number[][] = prompts.map(() => []), logprobs: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
   const pastMask = [...mask];
@@ -150,7 +152,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const V = m.config.vocabSize;
   const dec = await decode;
   for (let step = 0; step < opts.maxNewTokens; step++) {
-    const logits = r.logits!.data as Float32Array;
+    const logits = (await toHost(r.logits!)).data as Float32Array;
     const next: number[] = [];
     for (let b = 0; b < B; b++) {
       if (finished[b]) { next.push(pad); continue; }
@@ -159,12 +161,17 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
       if (stopAtEos && eos !== null && token === eos) finished[b] = true;
       next.push(token);
     }
-    if (finished.every(Boolean) || step === opts.maxNewTokens - 1) break;
-    const feeds: Record<string, HostTensor> = {
+    if (finished.every(Boolean) || step === opts.maxNewTokens - 1) {
+      for (const [k, t] of Object.entries(r)) if (k.startsWith('present.')) t.dispose();
+      break;
+    }
+    const feeds: Record<string, Feed> = {
       ...weights, input_ids: i64(next, [B, 1]), past_mask: i64(pastMask, [B, P]), position_ids: i64(positions, [B, 1]),
     };
     for (let i = 0; i < m.config.nLayer; i++) { feeds[`past.${i}.k`] = r[`present.${i}.k`]!; feeds[`past.${i}.v`] = r[`present.${i}.v`]!; }
-    r = await dec.run(feeds);
+    const prev = r;
+    r = await dec.runRaw(feeds);
+    for (const [k, t] of Object.entries(prev)) if (k.startsWith('present.')) t.dispose(); // free the old cache
     // The token just fed becomes part of the past: extend the mask row by row.
     const grown: number[] = [];
     for (let b = 0; b < B; b++) grown.push(...pastMask.slice(b * P, (b + 1) * P), 1);

@@ -21,8 +21,16 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
 }
 
 /** ORT session options for a device. */
-export function sessionOptions(device: Device, opts: { float64?: boolean } = {}): ort.InferenceSession.SessionOptions {
+/** Whether outputs can stay on the device between runs (gpu-buffer IO binding). */
+export const isGpu = (d: Device) => d !== 'cpu';
+
+export function sessionOptions(device: Device, opts: { float64?: boolean; keepOnDevice?: string[] } = {}): ort.InferenceSession.SessionOptions {
   return {
+    // On GPU providers the named outputs (weights, optimizer state, KV caches) stay in device memory
+    // and are fed back as they are; everything else (losses, metrics, logits) comes back to the host.
+    ...(isGpu(device) && opts.keepOnDevice?.length
+      ? { preferredOutputLocation: Object.fromEntries(opts.keepOnDevice.map((n) => [n, 'gpu-buffer'])) as Record<string, 'gpu-buffer'> }
+      : {}),
     // ORT's QuickGeluFusion rewrites x·sigmoid(x) into a float32-only kernel; float64 graphs (gradient
     // checks) must skip it or they fail to load.
     ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'QuickGeluFusion' } } } : {}),

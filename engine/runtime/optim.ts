@@ -12,7 +12,8 @@
 
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { grad } from '../autodiff/grad.js';
-import { compile, type CompiledGraph, type Feed, type HostTensor, scalarF32 } from './session.js';
+import ort from 'onnxruntime-node';
+import { compile, type CompiledGraph, type Feed, type HostTensor, scalarF32, toHost } from './session.js';
 import { type ParamStore } from './params.js';
 import { type DeviceRequest } from './devices.js';
 
@@ -71,9 +72,10 @@ export interface TrainerSpec {
 export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number> }
 
 export class Trainer {
-  /** Optimizer state: first and second moments per trainable parameter, and the step count. */
-  m = new Map<string, Float32Array>();
-  v = new Map<string, Float32Array>();
+  /** Optimizer state: first and second moments per trainable parameter (host arrays on CPU, device
+   *  tensors on GPU providers), and the step count. */
+  m = new Map<string, Feed>();
+  v = new Map<string, Feed>();
   step = 0;
   private fused?: CompiledGraph;
   private accum?: { micro: CompiledGraph; apply: CompiledGraph };
@@ -82,9 +84,10 @@ export class Trainer {
   private constructor(readonly spec: TrainerSpec) {
     this.trainable = spec.trainable ?? spec.params.names();
     for (const n of this.trainable) {
-      const p = spec.params.get(n);
-      this.m.set(n, new Float32Array(p.data.length));
-      this.v.set(n, new Float32Array(p.data.length));
+      const shape = spec.params.shape(n);
+      const size = shape.reduce((a, b) => a * b, 1);
+      this.m.set(n, { dtype: 'float32', shape, data: new Float32Array(size) });
+      this.v.set(n, { dtype: 'float32', shape, data: new Float32Array(size) });
     }
   }
 
@@ -94,9 +97,12 @@ export class Trainer {
     return t;
   }
 
+  /** Updated weights and moments stay in device memory on GPU providers. */
+  private static readonly keepOnDevice = (name: string) => name.startsWith('new:');
+
   private trace(g: Graph) {
     const p: Record<string, Tensor> = {};
-    for (const [name, prm] of this.spec.params.entries()) p[name] = g.param(name, prm.shape);
+    for (const name of this.spec.params.names()) p[name] = g.param(name, this.spec.params.shape(name));
     const { loss, metrics = {} } = this.spec.build(g, p);
     const wrt = this.trainable.map((n) => p[n]!);
     const grads = grad(loss, wrt);
@@ -108,11 +114,11 @@ export class Trainer {
   private async buildFused(): Promise<CompiledGraph> {
     const g = new Graph(`${this.spec.name ?? 'train'}_step`);
     const { p, grads } = this.trace(g);
-    const items = this.trainable.map((n, i) => ({ name: n, p: p[n]!, g: grads[i]!, shape: this.spec.params.get(n).shape }));
+    const items = this.trainable.map((n, i) => ({ name: n, p: p[n]!, g: grads[i]!, shape: this.spec.params.shape(n) }));
     const { out, gradNorm } = appendAdamW(g, items, this.spec.optimizer, g.input('opt:lr', 'float32', []), g.input('opt:step', 'float32', []));
     this.outputUpdates(g, out);
     g.output('grad_norm', gradNorm);
-    return compile(g, { device: this.spec.device });
+    return compile(g, { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice });
   }
 
   private outputUpdates(g: Graph, out: { name: string; p: Tensor; m: Tensor; v: Tensor }[]) {
@@ -127,50 +133,58 @@ export class Trainer {
     const mg = new Graph(`${this.spec.name ?? 'train'}_micro`);
     const { grads } = this.trace(mg);
     this.trainable.forEach((n, i) => {
-      const acc = mg.input(`acc:${n}`, 'float32', this.spec.params.get(n).shape);
+      const acc = mg.input(`acc:${n}`, 'float32', this.spec.params.shape(n));
       mg.output(`new:acc:${n}`, F.add(acc, grads[i]!));
     });
     const ag = new Graph(`${this.spec.name ?? 'train'}_apply`);
     const scale = ag.input('acc:scale', 'float32', []);
     const items = this.trainable.map((n) => {
-      const shape = this.spec.params.get(n).shape;
+      const shape = this.spec.params.shape(n);
       return { name: n, p: ag.param(n, shape), g: F.mul(ag.input(`acc:${n}`, 'float32', shape), scale), shape };
     });
     const { out, gradNorm } = appendAdamW(ag, items, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', []));
     this.outputUpdates(ag, out);
     ag.output('grad_norm', gradNorm);
-    return { micro: await compile(mg, { device: this.spec.device }), apply: await compile(ag, { device: this.spec.device }) };
+    const opts = { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice };
+    return { micro: await compile(mg, opts), apply: await compile(ag, opts) };
   }
 
   private paramFeeds(names = this.spec.params.names()): Record<string, Feed> {
     const f: Record<string, Feed> = {};
-    for (const n of names) { const p = this.spec.params.get(n); f[n] = { dtype: 'float32', shape: p.shape, data: p.data }; }
+    for (const n of names) f[n] = this.spec.params.feed(n);
     return f;
   }
 
   private optFeeds(lr: number): Record<string, Feed> {
     const f: Record<string, Feed> = { 'opt:lr': scalarF32(lr), 'opt:step': scalarF32(this.step + 1) };
     for (const n of this.trainable) {
-      const shape = this.spec.params.get(n).shape;
-      f[`m:${n}`] = { dtype: 'float32', shape, data: this.m.get(n)! };
-      f[`v:${n}`] = { dtype: 'float32', shape, data: this.v.get(n)! };
+      f[`m:${n}`] = this.m.get(n)!;
+      f[`v:${n}`] = this.v.get(n)!;
     }
     return f;
   }
 
-  private absorb(r: Record<string, HostTensor>) {
+  /** Takes the step's outputs as the new state: host arrays on CPU, device tensors on GPU. */
+  private absorb(r: Record<string, ort.Tensor>) {
+    const keep = (map: Map<string, Feed>, n: string, t: ort.Tensor) => {
+      const old = map.get(n);
+      if (old instanceof ort.Tensor && old !== t) old.dispose();
+      map.set(n, t.location === 'cpu' ? { dtype: 'float32', shape: [...t.dims], data: t.data as Float32Array } : t);
+    };
     for (const n of this.trainable) {
-      this.spec.params.set(n, r[`new:${n}`]!.data as Float32Array);
-      this.m.set(n, r[`new:m:${n}`]!.data as Float32Array);
-      this.v.set(n, r[`new:v:${n}`]!.data as Float32Array);
+      const p = r[`new:${n}`]!;
+      if (p.location === 'cpu') this.spec.params.set(n, p.data as Float32Array);
+      else this.spec.params.setDevice(n, p);
+      keep(this.m, n, r[`new:m:${n}`]!);
+      keep(this.v, n, r[`new:v:${n}`]!);
     }
     this.step++;
   }
 
-  private static metricsOf(r: Record<string, HostTensor>): Record<string, number> {
-    const m: Record<string, number> = {};
-    for (const [k, t] of Object.entries(r)) if (k.startsWith('metric:')) m[k.slice(7)] = Number(t.data[0]);
-    return m;
+  private static scalars(r: Record<string, ort.Tensor>): { loss: number; gradNorm: number; metrics: Record<string, number> } {
+    const metrics: Record<string, number> = {};
+    for (const [k, t] of Object.entries(r)) if (k.startsWith('metric:')) metrics[k.slice(7)] = Number(t.data[0]);
+    return { loss: Number(r.loss?.data[0]), gradNorm: Number(r.grad_norm?.data[0]), metrics };
   }
 
   /** One optimizer step on one batch, or on the mean gradient of several micro-batches. */
@@ -178,23 +192,53 @@ export class Trainer {
     const lr = opts.lr ?? this.spec.optimizer.lr;
     const micro = Array.isArray(batch) ? batch : [batch];
     if (micro.length === 1) {
-      const r = await this.fused!.run({ ...this.paramFeeds(), ...this.optFeeds(lr), ...micro[0] });
+      const r = await this.fused!.runRaw({ ...this.paramFeeds(), ...this.optFeeds(lr), ...micro[0] });
+      const out = Trainer.scalars(r);
       this.absorb(r);
-      return { loss: Number(r.loss!.data[0]), gradNorm: Number(r.grad_norm!.data[0]), metrics: Trainer.metricsOf(r) };
+      return out;
     }
     this.accum ??= await this.buildAccum();
-    const acc: Record<string, Feed> = {};
-    for (const n of this.trainable) acc[`acc:${n}`] = { dtype: 'float32', shape: this.spec.params.get(n).shape, data: new Float32Array(this.spec.params.get(n).data.length) };
+    let acc: Record<string, Feed> = {};
+    for (const n of this.trainable) {
+      const shape = this.spec.params.shape(n);
+      acc[`acc:${n}`] = { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+    }
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const mb of micro) {
-      const r = await this.accum.micro.run({ ...this.paramFeeds(), ...acc, ...mb });
-      for (const n of this.trainable) acc[`acc:${n}`] = r[`new:acc:${n}`]!;
-      loss += Number(r.loss!.data[0]) / micro.length;
-      for (const [k, v] of Object.entries(Trainer.metricsOf(r))) metrics[k] = (metrics[k] ?? 0) + v / micro.length;
+      const r = await this.accum.micro.runRaw({ ...this.paramFeeds(), ...acc, ...mb });
+      const next: Record<string, Feed> = {};
+      for (const n of this.trainable) next[`acc:${n}`] = r[`new:acc:${n}`]!;
+      for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
+      acc = next;
+      const s = Trainer.scalars(r);
+      loss += s.loss / micro.length;
+      for (const [k, v] of Object.entries(s.metrics)) metrics[k] = (metrics[k] ?? 0) + v / micro.length;
     }
-    const r = await this.accum.apply.run({ ...this.paramFeeds(this.trainable), ...this.optFeeds(lr), ...acc, 'acc:scale': scalarF32(1 / micro.length) });
+    const r = await this.accum.apply.runRaw({ ...this.paramFeeds(this.trainable), ...this.optFeeds(lr), ...acc, 'acc:scale': scalarF32(1 / micro.length) });
+    for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
+    const gradNorm = Trainer.scalars(r).gradNorm;
     this.absorb(r);
-    return { loss, gradNorm: Number(r.grad_norm!.data[0]), metrics };
+    return { loss, gradNorm, metrics };
+  }
+
+  /** Host copies of the optimizer moments (for checkpoints), downloading device-resident ones. */
+  async moments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
+    const get = async (f: Feed) => (f instanceof ort.Tensor ? ((await toHost(f)).data as Float32Array).slice() : (f as HostTensor).data as Float32Array);
+    const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+    for (const n of this.trainable) { m.set(n, await get(this.m.get(n)!)); v.set(n, await get(this.v.get(n)!)); }
+    return { m, v };
+  }
+
+  /** Restores optimizer state saved by moments() (resuming a run). */
+  restore(state: { m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number }): void {
+    for (const n of this.trainable) {
+      const shape = this.spec.params.shape(n);
+      const m = state.m.get(n), v = state.v.get(n);
+      if (!m || !v) throw new Error(`optimizer state has no moments for "${n}"`);
+      this.m.set(n, { dtype: 'float32', shape, data: m });
+      this.v.set(n, { dtype: 'float32', shape, data: v });
+    }
+    this.step = state.step;
   }
 }

@@ -1,7 +1,9 @@
 // Parameters: named float32 tensors with seeded initialisation, plus the seeded RNG the whole engine
 // uses (so the same seed gives the same weights, batches and samples on every machine).
 
+import type ort from 'onnxruntime-node';
 import { readSafetensorsFile, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
+import { type HostTensor } from './session.js';
 
 /** xoshiro128** seeded through splitmix32: fast, small state, good statistical quality. Its state can
  *  be saved and restored, which resumable runs need. */
@@ -79,9 +81,15 @@ export function initTensor(shape: number[], init: Init, rng: Rng): Float32Array 
 export interface Param { shape: number[]; data: Float32Array }
 
 /** Named float32 parameters in insertion order. Values are replaced, never mutated in place, so a
- *  graph run can read one version while the next is produced. */
+ *  graph run can read one version while the next is produced.
+ *
+ *  On GPU providers a parameter can live in device memory (a gpu-buffer ORT tensor produced by a
+ *  training step): `feed()` hands that tensor to the next graph without a round trip, and the host
+ *  copy is refreshed only at explicit sync points (`await sync()`: checkpoints, saving, reports). */
 export class ParamStore {
   private map = new Map<string, Param>();
+  private dev = new Map<string, ort.Tensor>();
+  private stale = new Set<string>();
 
   add(name: string, shape: number[], init: Init, rng: Rng): Param {
     if (this.map.has(name)) throw new Error(`parameter "${name}" already exists`);
@@ -93,7 +101,48 @@ export class ParamStore {
   get(name: string): Param {
     const p = this.map.get(name);
     if (!p) throw new Error(`no parameter named "${name}"`);
+    if (this.stale.has(name)) throw new Error(`parameter "${name}" was updated on the device; await store.sync() before reading it on the host`);
     return p;
+  }
+
+  shape(name: string): number[] {
+    const p = this.map.get(name);
+    if (!p) throw new Error(`no parameter named "${name}"`);
+    return p.shape;
+  }
+
+  /** What to feed a graph: the device copy when there is one, else the host array. */
+  feed(name: string): HostTensor | ort.Tensor {
+    const d = this.dev.get(name);
+    if (d) return d;
+    const p = this.get(name);
+    return { dtype: 'float32', shape: p.shape, data: p.data };
+  }
+
+  /** Records a newer value that lives in device memory (the previous device copy is released). */
+  setDevice(name: string, t: ort.Tensor): void {
+    if (!this.map.has(name)) throw new Error(`no parameter named "${name}"`);
+    const old = this.dev.get(name);
+    if (old && old !== t) old.dispose();
+    this.dev.set(name, t);
+    this.stale.add(name);
+  }
+
+  /** Copies device-resident values back to the host (they stay on the device too). */
+  async sync(): Promise<void> {
+    for (const name of [...this.stale]) {
+      const t = this.dev.get(name)!;
+      const data = (await t.getData(false)) as Float32Array;
+      this.map.set(name, { shape: this.map.get(name)!.shape, data: Float32Array.from(data) });
+      this.stale.delete(name);
+    }
+  }
+
+  /** Releases device copies (after sync(), or to drop device state). */
+  releaseDevice(): void {
+    if (this.stale.size) throw new Error('parameters changed on the device were not synced; await store.sync() first');
+    for (const t of this.dev.values()) t.dispose();
+    this.dev.clear();
   }
 
   has(name: string): boolean { return this.map.has(name); }
@@ -106,14 +155,23 @@ export class ParamStore {
     if (data.length !== n) throw new Error(`parameter "${name}": ${data.length} values for shape [${s.join(', ')}]`);
     if (prev && shape && shape.join() !== prev.shape.join()) throw new Error(`parameter "${name}": shape [${shape}] differs from [${prev.shape}]`);
     this.map.set(name, { shape: [...s], data });
+    // A host write supersedes any device copy.
+    this.dev.get(name)?.dispose();
+    this.dev.delete(name);
+    this.stale.delete(name);
   }
 
   names(): string[] { return [...this.map.keys()]; }
-  entries(): [string, Param][] { return [...this.map.entries()]; }
+  /** Host values; throws if some were updated on the device and not synced. */
+  entries(): [string, Param][] {
+    if (this.stale.size) throw new Error(`${this.stale.size} parameters were updated on the device; await store.sync() first`);
+    return [...this.map.entries()];
+  }
   get size(): number { return this.map.size; }
   numel(): number { let n = 0; for (const p of this.map.values()) n += p.data.length; return n; }
 
   clone(): ParamStore {
+    if (this.stale.size) throw new Error('parameters were updated on the device; await store.sync() before clone()');
     const c = new ParamStore();
     for (const [k, p] of this.map) c.map.set(k, { shape: [...p.shape], data: p.data.slice() });
     return c;

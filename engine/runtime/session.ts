@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, sessionOptions, resolveDevice, type DeviceRequest } from './devices.js';
+import { type Device, sessionOptions, resolveDevice, isGpu, type DeviceRequest } from './devices.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
 export type Feed = HostTensor | ort.Tensor;
@@ -21,7 +21,12 @@ export class FeedError extends Error {
 
 const sessionCache = new Map<string, Promise<ort.InferenceSession>>();
 
-export interface CompileOptions { device?: DeviceRequest; outputs?: Map<string, Tensor> }
+export interface CompileOptions {
+  device?: DeviceRequest;
+  outputs?: Map<string, Tensor>;
+  /** Outputs that stay in device memory on GPU providers (ignored on CPU). Read them with runRaw(). */
+  keepOnDevice?: (outputName: string) => boolean;
+}
 
 export class CompiledGraph {
   private constructor(
@@ -36,11 +41,12 @@ export class CompiledGraph {
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const emitted = emitOnnx(graph, opts.outputs);
-    const key = `${device}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
+    const keepOnDevice = isGpu(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
+    const key = `${device}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
-      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64 }));
+      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice }));
       sessionCache.set(key, sp);
       sp.catch(() => sessionCache.delete(key));
     }
@@ -100,13 +106,11 @@ export class CompiledGraph {
     return this.session.run(this.check(feeds)) as Promise<Record<string, ort.Tensor>>;
   }
 
+  /** Runs and returns every output on the host (device-resident outputs are downloaded). */
   async run(feeds: Record<string, Feed>): Promise<Record<string, HostTensor>> {
     const res = await this.runRaw(feeds);
     const out: Record<string, HostTensor> = {};
-    for (const o of this.outputs) {
-      const t = res[o.name]!;
-      out[o.name] = { dtype: o.dtype, shape: [...t.dims], data: t.data as TypedArray };
-    }
+    for (const o of this.outputs) out[o.name] = await toHost(res[o.name]!, o.dtype);
     return out;
   }
 }
@@ -127,6 +131,13 @@ function ortTensor(h: HostTensor): ort.Tensor {
   const t = new ort.Tensor(h.dtype as 'float32', h.data as Float32Array, h.shape);
   wrappers.set(h.data, t);
   return t;
+}
+
+/** An ORT tensor's values on the host (downloading a gpu-buffer tensor; then it is released). */
+export async function toHost(t: ort.Tensor, dtype: DType = t.type as DType): Promise<HostTensor> {
+  if (t.location === 'cpu') return { dtype, shape: [...t.dims], data: t.data as TypedArray };
+  const data = (await t.getData(true)) as TypedArray;
+  return { dtype, shape: [...t.dims], data };
 }
 
 // ---- host tensor helpers -----------------------------------------------------------------------
