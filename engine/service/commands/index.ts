@@ -2,5 +2,6 @@
 import { type Command } from '../cli-kit.js';
 import { bench } from './bench.js';
 import { devices, start } from './devices.js';
+import { tokenize } from './tokenize.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start };
+export const COMMANDS: Record<string, Command> = { bench, devices, start, tokenize };
