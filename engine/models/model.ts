@@ -19,7 +19,7 @@ export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
   return (cfg.arch === 'gpt2' ? gpt2 : llama) as Architecture<ModelConfig>;
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'vocab.json', 'merges.txt'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json', 'vocab.json', 'merges.txt'];
 
 export interface EvalResult { logits: HostTensor; loss: number; grads?: Record<string, Float32Array> }
 

@@ -2,6 +2,7 @@
 import { type Command } from '../cli-kit.js';
 import { bench } from './bench.js';
 import { devices, start } from './devices.js';
+import { model } from './model.js';
 import { tokenize } from './tokenize.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start, tokenize };
+export const COMMANDS: Record<string, Command> = { bench, devices, start, model, tokenize };
