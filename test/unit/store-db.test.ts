@@ -1,0 +1,119 @@
+// Tests for engine/store: data directory and input paths, connection settings, migrations.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  openStore, checkInputFile, defaultDataDir, resolveDataDir, InputFileError, StoreError, MIGRATIONS, schemaVersion, DB_FILE,
+} from '../../engine/store/index.js';
+
+const dirs: string[] = [];
+const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rrlhf-store-')); dirs.push(d); return d; };
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+test('the default data directory is Electron userData for "Robust RLHF Studio"', () => {
+  assert.equal(defaultDataDir('linux', {}, '/home/ada'), '/home/ada/.config/Robust RLHF Studio');
+  assert.equal(defaultDataDir('linux', { XDG_CONFIG_HOME: '/xdg' }, '/home/ada'), '/xdg/Robust RLHF Studio');
+  assert.equal(defaultDataDir('linux', { XDG_CONFIG_HOME: '' }, '/home/ada'), '/home/ada/.config/Robust RLHF Studio');
+  assert.equal(defaultDataDir('darwin', {}, '/Users/ada'), '/Users/ada/Library/Application Support/Robust RLHF Studio');
+  assert.equal(defaultDataDir('win32', { APPDATA: 'C:\\Users\\ada\\AppData\\Roaming' }, 'C:\\Users\\ada'), 'C:\\Users\\ada\\AppData\\Roaming\\Robust RLHF Studio');
+});
+
+test('--data-dir wins over RRLHF_DATA_DIR, which wins over the default; both resolve to absolute paths', () => {
+  assert.equal(resolveDataDir('rel/dir', { RRLHF_DATA_DIR: '/env' }), path.resolve('rel/dir'));
+  assert.equal(resolveDataDir(undefined, { RRLHF_DATA_DIR: '/env' }), '/env');
+  assert.equal(resolveDataDir(undefined, {}), defaultDataDir());
+});
+
+test('user-supplied files are resolved and checked with messages that say what is wrong', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'a.jsonl');
+  fs.writeFileSync(file, '{}\n');
+  assert.equal(checkInputFile(path.relative(process.cwd(), file)), file);
+  assert.throws(() => checkInputFile(path.join(dir, 'missing.jsonl')), (e: Error) => e instanceof InputFileError && /missing\.jsonl does not exist/.test(e.message));
+  assert.throws(() => checkInputFile(dir), (e: Error) => e instanceof InputFileError && /is a folder/.test(e.message));
+  if (process.getuid?.() !== 0) { // root can read anything
+    fs.chmodSync(file, 0o000);
+    assert.throws(() => checkInputFile(file), /not readable/);
+  }
+});
+
+test('a new store is in WAL mode with foreign keys on, synchronous NORMAL and a busy timeout', () => {
+  const dir = tmp();
+  const store = openStore({ dataDir: dir });
+  try {
+    assert.equal(store.file, path.join(dir, DB_FILE));
+    assert.ok(fs.existsSync(store.file));
+    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
+    assert.equal(store.db.pragma('synchronous', { simple: true }), 1);
+    assert.ok(Number(store.db.pragma('busy_timeout', { simple: true })) >= 1000);
+    assert.equal(schemaVersion(store.db), MIGRATIONS.length);
+    assert.deepEqual(store.integrityCheck(), ['ok']);
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    for (const t of ['datasets', 'dataset_rows', 'dataset_errors', 'artifacts', 'ensembles', 'experiments', 'runs', 'metrics', 'samples', 'alerts', 'alert_samples', 'checkpoints']) {
+      assert.ok(tables.includes(t), `table ${t}`);
+    }
+  } finally {
+    store.close();
+  }
+  // Reopening applies nothing and keeps the version.
+  const again = openStore({ dataDir: dir });
+  assert.equal(schemaVersion(again.db), MIGRATIONS.length);
+  again.close();
+});
+
+test('a database from a newer build is refused with a clear message, and left untouched', () => {
+  const dir = tmp();
+  openStore({ dataDir: dir }).close();
+  const raw = new Database(path.join(dir, DB_FILE));
+  raw.pragma(`user_version = ${MIGRATIONS.length + 3}`);
+  raw.close();
+  assert.throws(() => openStore({ dataDir: dir }), (e: Error) =>
+    e instanceof StoreError && /schema version 4, newer than this build knows \(1\)/.test(e.message) && /update Robust RLHF Studio/.test(e.message));
+  const check = new Database(path.join(dir, DB_FILE));
+  assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length + 3);
+  check.close();
+});
+
+test('a later migration applies to an existing database, keeps its data and leaves a backup', () => {
+  const dir = tmp();
+  const s1 = openStore({ dataDir: dir });
+  const run = s1.runs.create({ objective: 'robust', seed: 1 });
+  s1.close();
+  const v2 = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'add a note column', sql: 'ALTER TABLE runs ADD COLUMN note TEXT;' }];
+  const s2 = openStore({ dataDir: dir, migrations: v2 });
+  try {
+    assert.equal(schemaVersion(s2.db), v2.length);
+    assert.equal(s2.runs.get(run.id)!.objective, 'robust');
+    assert.ok(s2.db.prepare('SELECT note FROM runs').all());
+    assert.ok(fs.existsSync(path.join(dir, `${DB_FILE}.v1.bak`)), 'backup written before migrating');
+  } finally {
+    s2.close();
+  }
+});
+
+test('a failing migration rolls back completely: version, schema and data as before', () => {
+  const dir = tmp();
+  const s1 = openStore({ dataDir: dir });
+  s1.runs.create({ objective: 'single', seed: 0 });
+  s1.close();
+  const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'half done', sql: 'CREATE TABLE half (x); INSERT INTO nowhere VALUES (1);' }];
+  assert.throws(() => openStore({ dataDir: dir, migrations: broken }), (e: Error) => e instanceof StoreError && /migration 2 \("half done"\) failed and was rolled back/.test(e.message));
+  const s2 = openStore({ dataDir: dir });
+  try {
+    assert.equal(schemaVersion(s2.db), MIGRATIONS.length);
+    assert.equal(s2.runs.list().length, 1);
+    assert.equal(s2.db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'").pluck().get(), 0);
+  } finally {
+    s2.close();
+  }
+});
+
+test('a file that is not a SQLite database gives a clear error', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, DB_FILE), 'this is not a database, just some text that is long enough to have a header'.repeat(20));
+  assert.throws(() => openStore({ dataDir: dir }), (e: Error) => e instanceof StoreError && /not a SQLite database/.test(e.message));
+});
