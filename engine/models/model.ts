@@ -52,6 +52,14 @@ export class CausalLM {
     return new CausalLM(config, store, device);
   }
 
+  /** An independent copy (e.g. the frozen reference policy, or a reward-model trunk initialised from it). */
+  async clone(): Promise<CausalLM> {
+    await this.params.sync();
+    const store = new ParamStore();
+    for (const n of this.modelParamNames()) { const p = this.params.get(n); store.set(n, p.data.slice(), p.shape); }
+    return new CausalLM(this.config, store, this.device, this.sourceDir);
+  }
+
   /** Loads a Hugging Face model folder. Missing or mis-shaped tensors are named. */
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<CausalLM> {
     const root = path.resolve(dir);
@@ -96,7 +104,10 @@ export class CausalLM {
     const root = path.resolve(dir);
     await mkdir(root, { recursive: true });
     await writeFile(path.join(root, 'config.json'), JSON.stringify(toHfConfig(this.config), null, 2) + '\n');
-    await this.params.save(path.join(root, 'model.safetensors'), { format: 'pt' });
+    await this.params.sync();
+    const own = new ParamStore();
+    for (const n of this.modelParamNames()) { const p = this.params.get(n); own.set(n, p.data, p.shape); }
+    await own.save(path.join(root, 'model.safetensors'), { format: 'pt' });
     if (this.sourceDir && this.sourceDir !== root) {
       for (const f of TOKENIZER_FILES) {
         const src = path.join(this.sourceDir, f);
@@ -107,16 +118,23 @@ export class CausalLM {
   }
 
   /** Declares every parameter as a graph input. */
+  /** Names of the decoder's own parameters. The store may also hold heads trained with it (a PPO
+   *  value head, say); those are not part of the model folder and not fed to LM-only graphs. */
+  modelParamNames(): string[] {
+    return (this.specNames ??= this.paramSpecs().map((s) => s.name));
+  }
+  private specNames?: string[];
+
   paramInputs(g: Graph): Record<string, Tensor> {
     const p: Record<string, Tensor> = {};
-    for (const name of this.params.names()) p[name] = g.param(name, this.params.shape(name));
+    for (const name of this.modelParamNames()) p[name] = g.param(name, this.params.shape(name));
     return p;
   }
 
   /** Weights as graph feeds: device-resident tensors when a GPU step left them there, else host arrays. */
   paramFeeds(): Record<string, Feed> {
     const f: Record<string, Feed> = {};
-    for (const name of this.params.names()) f[name] = this.params.feed(name);
+    for (const name of this.modelParamNames()) f[name] = this.params.feed(name);
     return f;
   }
 
