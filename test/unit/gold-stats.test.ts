@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hackingOnset, peak, goldAtKl, fitGao, klK3, type EvalPoint } from '../../engine/rlhf/gold.js';
+import { pairedBootstrap, meanStd, seedVarianceWarning } from '../../engine/experiments/stats.js';
+
+const pts = (rows: [number, number, number, number][]): EvalPoint[] => rows.map(([step, gold, proxy, kl]) => ({ step, gold, proxy, kl }));
+
+test('hacking onset: gold falls a margin below its running max while the proxy keeps rising', () => {
+  const p = pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 1.5, 2, 2], [30, 1.45, 3, 3], [40, 1.2, 4, 4], [50, 0.5, 5, 5]]);
+  assert.deepEqual(hackingOnset(p, 0.1), { step: 40, index: 4 });
+  assert.deepEqual(hackingOnset(p, 0.5), { step: 50, index: 5 });
+  // gold falls but the proxy falls too: not hacking
+  assert.equal(hackingOnset(pts([[0, 1, 1, 0], [10, 0.5, 0.5, 1]]), 0.1), null);
+  assert.deepEqual(peak(p), { gold: 1.5, step: 20 });
+});
+
+test('gold at matched KL interpolates linearly', () => {
+  const p = pts([[0, 0, 0, 0], [1, 2, 0, 4], [2, 1, 0, 8]]);
+  assert.equal(goldAtKl(p, 2), 1);
+  assert.equal(goldAtKl(p, 6), 1.5);
+  assert.equal(goldAtKl(p, 9), null);
+});
+
+test('Gao fit recovers α, β from exact data and finds the peak d*', () => {
+  const alpha = 1.2, beta = 0.4;
+  const p: EvalPoint[] = [{ step: 0, gold: 0.3, proxy: 0, kl: 0 }];
+  for (let i = 1; i <= 12; i++) { const d = i * 0.5; p.push({ step: i, gold: 0.3 + d * (alpha - beta * Math.log(d)), proxy: i, kl: d * d }); }
+  const f = fitGao(p)!;
+  assert.ok(Math.abs(f.alpha - alpha) < 1e-9 && Math.abs(f.beta - beta) < 1e-9 && f.r2 > 0.999999);
+  assert.ok(Math.abs(f.dPeak! - Math.exp(alpha / beta - 1)) < 1e-6);
+  assert.equal(fitGao(p.slice(0, 2)), null);
+});
+
+test('k3 KL estimator is non-negative and zero at equal log-probs', () => {
+  assert.equal(klK3([0, 0, 0]), 0);
+  assert.ok(klK3([0.5, -0.3, 1]) > 0);
+  assert.ok(Math.abs(klK3([0.1]) - (Math.exp(-0.1) - 1 + 0.1)) < 1e-15);
+});
+
+test('paired bootstrap CI covers the mean difference and flags a clear effect', () => {
+  const a = [1.0, 1.2, 0.9, 1.1, 1.05], b = [0.5, 0.6, 0.55, 0.4, 0.5];
+  const r = pairedBootstrap(a, b, { seed: 1 });
+  assert.ok(r.lo <= r.mean && r.mean <= r.hi && r.significant && r.lo > 0);
+  const noisy = pairedBootstrap([1, -1, 1, -1], [0, 0, 0, 0], { seed: 1 });
+  assert.ok(!noisy.significant);
+  assert.deepEqual(pairedBootstrap(a, b, { seed: 1 }), r, 'deterministic for a seed');
+  assert.throws(() => pairedBootstrap([1], [1, 2]));
+  assert.equal(meanStd([1, 3]).std, Math.SQRT2);
+  assert.match(seedVarianceWarning([0, 2], [0.1, 2.1])!, /spread/);
+  assert.equal(seedVarianceWarning(a, b), null);
+});
