@@ -1,0 +1,583 @@
+#!/usr/bin/env python3
+"""Self-contained PyTorch reference implementations of Hugging Face's GPT-2, Llama and Qwen2
+causal LMs, plus loading and saving of Hugging Face model folders.
+
+The `transformers` package is not needed: the modules below follow the math of
+transformers' modeling_gpt2.py (GPT2LMHeadModel), modeling_llama.py (LlamaForCausalLM) and
+modeling_qwen2.py (Qwen2ForCausalLM) in eval mode (no dropout), with the same parameter names as
+`save_pretrained` writes, so `model.state_dict()` keys are Hugging Face checkpoint keys.
+
+What is the same as Hugging Face:
+  * GPT-2: token + learned position embeddings; pre-LN blocks; `Conv1D` (weight [in, out],
+    y = x @ W + b); fused c_attn (q, k, v split in that order); scores / sqrt(head_dim); causal
+    mask; gelu_new (tanh approximation); final ln_f; lm_head tied to wte.
+  * Llama / Qwen2: RMSNorm `weight * (x * rsqrt(mean(x^2) + eps))` computed in (at least) float32;
+    RoPE of the "default" rope type: inv_freq = 1 / theta ** (arange(0, dim, 2).float() / dim)
+    (computed in float32 exactly as HF does), angles = position * inv_freq, cos/sin of
+    cat(freqs, freqs), rotate_half; grouped-query attention via repeat_kv; scores * head_dim**-0.5;
+    SwiGLU MLP down(silu(gate(x)) * up(x)); nn.Linear weights [out, in]; Qwen2 adds biases on
+    q_proj/k_proj/v_proj only; Llama's attention_bias / mlp_bias options are supported too.
+  * Loss: mean next-token cross-entropy over positions 0..T-2 (HF `labels=input_ids`).
+
+Deliberate differences (they only matter below float32 precision or at padding positions):
+  * HF casts RMSNorm input to float32 and computes RoPE cos/sin in float32 even for a float64
+    model; here those steps run in max(float32, model dtype), so a float64 model stays float64
+    throughout (the reference fixtures are computed in float64). inv_freq itself is the
+    float32 tensor HF computes, widened.
+  * Softmax runs in max(float32, dtype) (HF Llama/Qwen2: float32, then cast back).
+  * With an attention_mask (1 = token, 0 = left padding), position ids are
+    clamp(cumsum(mask) - 1, min=0) for all three architectures. HF's generate() uses
+    cumsum(mask) - 1 with padding positions filled with 1; the difference only changes the
+    outputs *at* padding positions, which are meaningless either way.
+  * Masked scores (future keys, padding keys) are replaced by finfo(dtype).min before the
+    softmax. A query whose keys are all masked (a left-padding position) then attends
+    uniformly to every key; compare logits only where attention_mask == 1.
+
+KV cache: `KVCache` preallocates [B, kv_heads, max_len, head_dim] per layer; forward(ids, cache=c)
+appends the new keys/values and attends over everything cached so far.
+"""
+
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_safetensors import serialize  # noqa: E402  (stdlib safetensors writer, canonical layout)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _compute_dtype(dtype):
+    """HF upcasts RMSNorm / softmax / RoPE to float32; never downcast a float64 reference."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+class KVCache:
+    """Preallocated key/value cache: one [B, kv_heads, max_len, head_dim] pair per layer."""
+
+    def __init__(self, n_layers, batch, kv_heads, max_len, head_dim, dtype=torch.float32, device="cpu"):
+        shape = (batch, kv_heads, max_len, head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.length = 0  # tokens already cached (same for every row: left padding keeps rows aligned)
+        self.max_len = max_len
+
+    def update(self, layer, k, v):
+        """Write k, v [B, kv_heads, T, hd] after the cached ones; return views over all of them."""
+        t = k.shape[2]
+        end = self.length + t
+        if end > self.max_len:
+            raise ValueError("KV cache full: %d + %d > %d" % (self.length, t, self.max_len))
+        self.k[layer][:, :, self.length:end] = k
+        self.v[layer][:, :, self.length:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+
+def position_ids_for(attention_mask, past, t, batch, device):
+    """Positions of the t new tokens: past..past+t-1, or from the mask (covering past + t)."""
+    if attention_mask is None:
+        return torch.arange(past, past + t, device=device).unsqueeze(0).expand(batch, t)
+    pos = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    return pos[:, -t:]
+
+
+def allowed_keys(attention_mask, past, t, device):
+    """Bool [B or 1, 1, t, past+t]: causal, and not a padding key."""
+    total = past + t
+    q = torch.arange(past, total, device=device).unsqueeze(1)
+    k = torch.arange(total, device=device).unsqueeze(0)
+    allowed = (k <= q)[None, None]
+    if attention_mask is not None:
+        if attention_mask.shape[1] != total:
+            raise ValueError("attention_mask covers %d tokens, expected past + new = %d"
+                             % (attention_mask.shape[1], total))
+        allowed = allowed & attention_mask.bool()[:, None, None, :]
+    return allowed
+
+
+def attend(q, k, v, allowed, scale_div=None, scale_mul=None):
+    """q [B,H,t,hd], k/v [B,H,T,hd] -> [B,H,t,hd]. Masked scores become finfo.min."""
+    scores = torch.matmul(q, k.transpose(-1, -2))
+    if scale_div is not None:
+        scores = scores / scale_div          # GPT-2: / sqrt(head_dim)
+    if scale_mul is not None:
+        scores = scores * scale_mul          # Llama/Qwen2: * head_dim ** -0.5
+    scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    probs = F.softmax(scores, dim=-1, dtype=_compute_dtype(scores.dtype)).to(v.dtype)
+    return torch.matmul(probs, v)
+
+
+def lm_loss(logits, input_ids):
+    """HF `labels=input_ids`: mean cross-entropy of token t+1 given positions <= t."""
+    v = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1, :].reshape(-1, v).to(_compute_dtype(logits.dtype)),
+                           input_ids[:, 1:].reshape(-1))
+
+
+# ----------------------------------------------------------------------------------------------
+# GPT-2
+
+
+def gelu_new(x):
+    """transformers.activations.NewGELUActivation (tanh approximation)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class Conv1D(nn.Module):
+    """transformers.pytorch_utils.Conv1D: weight [in, out], y = x @ W + b."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        out_shape = x.shape[:-1] + (self.nf,)
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(out_shape)
+
+
+class GPT2Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["n_embd"]
+        self.n_head = cfg["n_head"]
+        self.head_dim = d // self.n_head
+        self.c_attn = Conv1D(3 * d, d)
+        self.c_proj = Conv1D(d, d)
+        self.scale = cfg.get("scale_attn_weights", True)
+        if cfg.get("scale_attn_by_inverse_layer_idx") or cfg.get("reorder_and_upcast_attn"):
+            raise ValueError("scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported")
+
+    def forward(self, x, allowed, cache=None, layer=0):
+        b, t, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, self.head_dim).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        div = math.sqrt(self.head_dim) if self.scale else None
+        y = attend(q, k, v, allowed, scale_div=div)
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class GPT2MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["n_embd"]
+        inner = cfg.get("n_inner") or 4 * d
+        self.c_fc = Conv1D(inner, d)
+        self.c_proj = Conv1D(d, inner)
+        act = cfg.get("activation_function", "gelu_new")
+        if act not in ("gelu_new", "gelu_pytorch_tanh"):
+            raise ValueError("activation_function %r is not supported (gelu_new only)" % act)
+
+    def forward(self, x):
+        return self.c_proj(gelu_new(self.c_fc(x)))
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, eps = cfg["n_embd"], cfg.get("layer_norm_epsilon", 1e-5)
+        self.ln_1 = nn.LayerNorm(d, eps=eps)
+        self.attn = GPT2Attention(cfg)
+        self.ln_2 = nn.LayerNorm(d, eps=eps)
+        self.mlp = GPT2MLP(cfg)
+
+    def forward(self, x, allowed, cache=None, layer=0):
+        x = x + self.attn(self.ln_1(x), allowed, cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Model(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.wte = nn.Embedding(cfg["vocab_size"], cfg["n_embd"])
+        self.wpe = nn.Embedding(cfg["n_positions"], cfg["n_embd"])
+        self.h = nn.ModuleList([GPT2Block(cfg) for _ in range(cfg["n_layer"])])
+        self.ln_f = nn.LayerNorm(cfg["n_embd"], eps=cfg.get("layer_norm_epsilon", 1e-5))
+
+
+class GPT2LMHeadModel(nn.Module):
+    model_type = "gpt2"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = dict(cfg)
+        if not cfg.get("tie_word_embeddings", True):
+            raise ValueError("untied GPT-2 heads are not supported")
+        self.transformer = GPT2Model(cfg)
+
+    @property
+    def n_layers(self):
+        return len(self.transformer.h)
+
+    def new_cache(self, batch, max_len, dtype=None):
+        c = self.config
+        dtype = dtype or self.transformer.wte.weight.dtype
+        return KVCache(c["n_layer"], batch, c["n_head"], max_len, c["n_embd"] // c["n_head"], dtype,
+                       self.transformer.wte.weight.device)
+
+    def forward(self, input_ids, attention_mask=None, cache=None):
+        b, t = input_ids.shape
+        past = cache.length if cache is not None else 0
+        dev = input_ids.device
+        pos = position_ids_for(attention_mask, past, t, b, dev)
+        x = self.transformer.wte(input_ids) + self.transformer.wpe(pos)
+        allowed = allowed_keys(attention_mask, past, t, dev)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, allowed, cache, i)
+        if cache is not None:
+            cache.length += t
+        x = self.transformer.ln_f(x)
+        return F.linear(x, self.transformer.wte.weight)  # lm_head tied to wte
+
+
+# ----------------------------------------------------------------------------------------------
+# Llama / Qwen2
+
+
+class RMSNorm(nn.Module):
+    """LlamaRMSNorm / Qwen2RMSNorm."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        in_dtype = x.dtype
+        h = x.to(_compute_dtype(in_dtype))
+        variance = h.pow(2).mean(-1, keepdim=True)
+        h = h * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * h.to(in_dtype)
+
+
+def default_inv_freq(theta, dim):
+    """LlamaRotaryEmbedding / Qwen2RotaryEmbedding compute_default_rope_parameters (float32)."""
+    return 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+
+
+def rope_cos_sin(inv_freq, position_ids, dtype):
+    """cos, sin [B, T, dim] of cat(freqs, freqs), freqs = position * inv_freq."""
+    cdt = _compute_dtype(dtype)
+    freqs = position_ids.to(cdt)[:, :, None] * inv_freq.to(cdt)[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rope(q, k, cos, sin):
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+def repeat_kv(x, n_rep):
+    b, h, t, d = x.shape
+    if n_rep == 1:
+        return x
+    return x[:, :, None, :, :].expand(b, h, n_rep, t, d).reshape(b, h * n_rep, t, d)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, cfg, qkv_bias, o_bias):
+        super().__init__()
+        d = cfg["hidden_size"]
+        self.n_head = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_head
+        self.head_dim = cfg.get("head_dim") or d // self.n_head
+        self.scaling = self.head_dim ** -0.5
+        self.q_proj = nn.Linear(d, self.n_head * self.head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=qkv_bias)
+        self.o_proj = nn.Linear(self.n_head * self.head_dim, d, bias=o_bias)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        rep = self.n_head // self.n_kv
+        y = attend(q, repeat_kv(k, rep), repeat_kv(v, rep), allowed, scale_mul=self.scaling)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class LlamaMLP(nn.Module):
+    def __init__(self, cfg, bias):
+        super().__init__()
+        d, i = cfg["hidden_size"], cfg["intermediate_size"]
+        self.gate_proj = nn.Linear(d, i, bias=bias)
+        self.up_proj = nn.Linear(d, i, bias=bias)
+        self.down_proj = nn.Linear(i, d, bias=bias)
+        if cfg.get("hidden_act", "silu") != "silu":
+            raise ValueError("hidden_act %r is not supported (silu only)" % cfg.get("hidden_act"))
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayer(nn.Module):
+    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias):
+        super().__init__()
+        d, eps = cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6)
+        self.self_attn = LlamaAttention(cfg, qkv_bias, o_bias)
+        self.mlp = LlamaMLP(cfg, mlp_bias)
+        self.input_layernorm = RMSNorm(d, eps)
+        self.post_attention_layernorm = RMSNorm(d, eps)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, allowed, cache, layer)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaModel(nn.Module):
+    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = nn.ModuleList([LlamaDecoderLayer(cfg, qkv_bias, o_bias, mlp_bias)
+                                     for _ in range(cfg["num_hidden_layers"])])
+        self.norm = RMSNorm(cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6))
+
+
+class LlamaForCausalLM(nn.Module):
+    model_type = "llama"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = dict(cfg)
+        qkv_bias, o_bias, mlp_bias = self._biases(cfg)
+        scaling = cfg.get("rope_scaling")
+        if scaling and (scaling.get("rope_type") or scaling.get("type")) not in (None, "default"):
+            raise ValueError("rope_scaling %r is not supported (default rope only)" % (scaling,))
+        self.model = LlamaModel(cfg, qkv_bias, o_bias, mlp_bias)
+        self.tied = bool(cfg.get("tie_word_embeddings", False))
+        if not self.tied:
+            self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        attn = self.model.layers[0].self_attn if len(self.model.layers) else None
+        head_dim = attn.head_dim if attn else cfg["hidden_size"] // cfg["num_attention_heads"]
+        # Kept as a plain float32 attribute (HF: a non-persistent float32 buffer), so that
+        # model.to(dtype) does not round it; widened where it is used.
+        self.inv_freq = default_inv_freq(float(cfg.get("rope_theta", 10000.0)), head_dim)
+
+    @staticmethod
+    def _biases(cfg):
+        b = bool(cfg.get("attention_bias", False))
+        return b, b, bool(cfg.get("mlp_bias", False))
+
+    @property
+    def n_layers(self):
+        return len(self.model.layers)
+
+    def new_cache(self, batch, max_len, dtype=None):
+        a = self.model.layers[0].self_attn
+        w = self.model.embed_tokens.weight
+        return KVCache(len(self.model.layers), batch, a.n_kv, max_len, a.head_dim, dtype or w.dtype, w.device)
+
+    def forward(self, input_ids, attention_mask=None, cache=None):
+        b, t = input_ids.shape
+        past = cache.length if cache is not None else 0
+        dev = input_ids.device
+        x = self.model.embed_tokens(input_ids)
+        pos = position_ids_for(attention_mask, past, t, b, dev)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        allowed = allowed_keys(attention_mask, past, t, dev)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, allowed, cache, i)
+        if cache is not None:
+            cache.length += t
+        x = self.model.norm(x)
+        head = self.model.embed_tokens.weight if self.tied else self.lm_head.weight
+        return F.linear(x, head)
+
+
+class Qwen2ForCausalLM(LlamaForCausalLM):
+    """Qwen2 = Llama with biases on q_proj/k_proj/v_proj (not o_proj, not the MLP)."""
+    model_type = "qwen2"
+
+    @staticmethod
+    def _biases(cfg):
+        if cfg.get("use_sliding_window"):
+            raise ValueError("Qwen2 sliding-window attention is not supported")
+        return True, False, False
+
+
+ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM}
+
+
+def build_model(cfg):
+    mt = cfg.get("model_type")
+    if mt not in ARCHITECTURES:
+        raise ValueError("unsupported model_type %r; supported: %s" % (mt, ", ".join(sorted(ARCHITECTURES))))
+    return ARCHITECTURES[mt](cfg)
+
+
+def is_norm_weight(name):
+    """LayerNorm / RMSNorm scale parameters (initialised near 1 in the fixtures)."""
+    return name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight", "layernorm.weight", "norm.weight"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Greedy generation (used by bench_generate.py and the fixture checks)
+
+
+@torch.no_grad()
+def greedy_generate(model, input_ids, new_tokens, attention_mask=None, use_cache=True):
+    """Greedy decoding. Returns (tokens [B, new_tokens], per-step logits [B, new_tokens, V]).
+
+    With use_cache, the prompt is run once (prefill) and each new token is one forward of
+    length 1 against the KV cache; without it, every step recomputes the whole sequence."""
+    b, t = input_ids.shape
+    ids, mask = input_ids, attention_mask
+    out_tokens, out_logits = [], []
+    cache = model.new_cache(b, t + new_tokens) if use_cache else None
+    step_in = ids
+    for _ in range(new_tokens):
+        if use_cache:
+            logits = model(step_in, attention_mask=mask, cache=cache)[:, -1]
+        else:
+            logits = model(ids, attention_mask=mask)[:, -1]
+        nxt = logits.argmax(-1, keepdim=True)
+        out_tokens.append(nxt)
+        out_logits.append(logits)
+        ids = torch.cat([ids, nxt], dim=1)
+        if mask is not None:
+            mask = torch.cat([mask, torch.ones_like(nxt, dtype=mask.dtype)], dim=1)
+        step_in = nxt
+    return torch.cat(out_tokens, dim=1), torch.stack(out_logits, dim=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hugging Face folders: safetensors (stdlib parsing), config.json, sharded index
+
+ST_DTYPES = {"F32": (torch.float32, 4), "F16": (torch.float16, 2), "BF16": (torch.bfloat16, 2),
+             "F64": (torch.float64, 8)}
+
+
+def read_safetensors(path):
+    """{name: float32 tensor} from a .safetensors file (F32/F16/BF16/F64)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError("%s: too short for a safetensors file" % path)
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise ValueError("%s: header length %d exceeds the file" % (path, n))
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    body = memoryview(data)[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dt = info["dtype"]
+        if dt not in ST_DTYPES:
+            raise ValueError("%s: tensor %r has unsupported dtype %s" % (path, name, dt))
+        tdtype, size = ST_DTYPES[dt]
+        start, end = info["data_offsets"]
+        count = 1
+        for s in info["shape"]:
+            count *= s
+        if end - start != count * size or end > len(body):
+            raise ValueError("%s: tensor %r has bad data_offsets" % (path, name))
+        buf = bytearray(body[start:end])
+        t = torch.frombuffer(buf, dtype=tdtype) if count else torch.empty(0, dtype=tdtype)
+        out[name] = t.reshape(info["shape"]).to(torch.float32).clone()
+    return out
+
+
+def write_safetensors(path, tensors):
+    """{name: tensor} -> F32 safetensors in the canonical layout (metadata {"format": "pt"})."""
+    raw = {}
+    for name, t in tensors.items():
+        t = t.detach().to(torch.float32).contiguous().cpu()
+        vals = t.reshape(-1).tolist()
+        raw[name] = ("F32", list(t.shape), struct.pack("<%df" % len(vals), *vals))
+    with open(path, "wb") as f:
+        f.write(serialize(raw, {"format": "pt"}))
+
+
+def read_folder_tensors(folder):
+    index = os.path.join(folder, "model.safetensors.index.json")
+    single = os.path.join(folder, "model.safetensors")
+    if os.path.exists(single):
+        return read_safetensors(single)
+    if os.path.exists(index):
+        with open(index, encoding="utf-8") as f:
+            weight_map = json.load(f)["weight_map"]
+        out = {}
+        for shard in sorted(set(weight_map.values())):
+            tensors = read_safetensors(os.path.join(folder, shard))
+            for name, t in tensors.items():
+                if weight_map.get(name) == shard:
+                    out[name] = t
+        missing = [n for n in weight_map if n not in out]
+        if missing:
+            raise ValueError("%s: index names tensors missing from their shards: %s" % (folder, ", ".join(missing)))
+        return out
+    raise FileNotFoundError("%s has neither model.safetensors nor model.safetensors.index.json" % folder)
+
+
+def _normalise_names(model, tensors):
+    """Map checkpoint names onto the model's: GPT-2 checkpoints saved from GPT2Model (e.g. the
+    Hub's gpt2) lack the "transformer." prefix and may carry attn.bias / attn.masked_bias
+    buffers; a tied model ignores a stored lm_head.weight."""
+    out = {}
+    gpt2 = isinstance(model, GPT2LMHeadModel)
+    for name, t in tensors.items():
+        if gpt2 and (name.endswith(".attn.bias") or name.endswith(".attn.masked_bias")):
+            continue
+        if gpt2 and not name.startswith("transformer.") and name != "lm_head.weight":
+            name = "transformer." + name
+        out[name] = t
+    tied = gpt2 or getattr(model, "tied", False)
+    if tied:
+        out.pop("lm_head.weight", None)
+    return out
+
+
+def load_folder(folder, dtype=torch.float64):
+    """Build the reference model for a Hugging Face folder and load its weights (as dtype)."""
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    model = build_model(cfg)
+    tensors = _normalise_names(model, read_folder_tensors(folder))
+    params = dict(model.named_parameters())
+    missing = [n for n in params if n not in tensors]
+    unexpected = [n for n in tensors if n not in params]
+    bad = ["%s %s (expected %s)" % (n, list(tensors[n].shape), list(p.shape))
+           for n, p in params.items() if n in tensors and tuple(tensors[n].shape) != tuple(p.shape)]
+    if missing or unexpected or bad:
+        raise ValueError("%s (%s): missing tensors: %s; unexpected tensors: %s; mis-shaped tensors: %s"
+                         % (folder, cfg.get("model_type"), ", ".join(missing) or "none",
+                            ", ".join(unexpected) or "none", "; ".join(bad) or "none"))
+    with torch.no_grad():
+        for n, p in params.items():
+            p.copy_(tensors[n])
+    model.to(dtype)
+    model.eval()
+    return model, cfg
+
+
+def save_config(folder, cfg):
+    """transformers' PretrainedConfig.to_json_file: indent 2, sorted keys, final newline."""
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def hf_state_dict(model):
+    """Parameters under their HF names, as save_pretrained writes them (tied head omitted)."""
+    return {n: p.detach() for n, p in model.named_parameters()}

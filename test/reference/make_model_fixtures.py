@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Generates the model parity fixtures in test/fixtures/models/ with the PyTorch reference
+(hf_models.py): three tiny random Hugging Face folders and what PyTorch computes for them.
+
+Run:  /usr/bin/python3 test/reference/make_model_fixtures.py      (Debian python3-torch; no numpy)
+
+Deterministic (fixed seeds; running it twice gives byte-identical files). Folders:
+
+  gpt2-tiny/        GPT2LMHeadModel  vocab 96, n_positions 32, n_embd 32, 2 layers, 4 heads (tied head)
+  llama-tiny-gqa/   LlamaForCausalLM vocab 96, hidden 32, intermediate 64, 2 layers, 4 heads, 2 kv heads,
+                    rope_theta 1e4, rms_norm_eps 1e-6, untied lm_head
+  qwen2-tiny/       Qwen2ForCausalLM same sizes, rope_theta 1e6, tied embeddings, q/k/v biases
+  sharded-llama/    llama-tiny-gqa's weights in two shards + model.safetensors.index.json
+
+Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
+model.safetensors (F32; or the shards) and expected.json:
+
+  {
+    "about": "...",
+    "input_ids": [[8 ids], [8 ids]],
+    "logits": [B][T][V] floats (7 significant digits),
+    "loss": mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids),
+    "grads": {"<HF name>": {"sum": s, "abs_sum": a, "wsum": w}, ...}  d(loss)/d(param), full
+             precision; wsum = sum_i g[i] * ((i % 7) - 3) over the row-major flattened gradient
+             (sum and abs_sum cannot see a transposed layout; wsum can). Tied heads: the
+             embedding's gradient includes the head's contribution. Several sums are
+             structurally ~0 (LayerNorm / softmax invariances), so compare sum and wsum with a
+             tolerance scaled by abs_sum, not relative to themselves,
+    "padded": {
+      "input_ids": [[0, 0, 0, a, b, c, d, e], [8 real ids]],
+      "attention_mask": [[0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]],
+      "logits": [B][T][V]   (only positions with attention_mask 1 are meaningful)
+    }
+  }
+
+Weights are drawn in float32 (normal, std 0.2 for matrices, embeddings and biases; norm scales
+1 + 0.1 N(0,1)), saved as float32, and the expected values are computed by the same weights
+widened to float64, so the float32 engine is compared against a more exact reference.
+padded row 0 holds input_ids[0][:5] after 3 pads, row 1 is input_ids[1]; so their logits at
+real positions equal logits[0][:5] and logits[1] (asserted here).
+"""
+
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hf_models import (build_model, greedy_generate, hf_state_dict, is_norm_weight, lm_loss,  # noqa: E402
+                       load_folder, save_config, write_safetensors)
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "models")
+VOCAB, T, B, PADS = 96, 8, 2, 3
+
+CONFIGS = {
+    "gpt2-tiny": {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "attn_pdrop": 0.0,
+        "bos_token_id": 95,
+        "embd_pdrop": 0.0,
+        "eos_token_id": 95,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_embd": 32,
+        "n_head": 4,
+        "n_inner": None,
+        "n_layer": 2,
+        "n_positions": 32,
+        "reorder_and_upcast_attn": False,
+        "resid_pdrop": 0.0,
+        "scale_attn_by_inverse_layer_idx": False,
+        "scale_attn_weights": True,
+        "summary_activation": None,
+        "summary_first_dropout": 0.1,
+        "summary_proj_to_labels": True,
+        "summary_type": "cls_index",
+        "summary_use_proj": True,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "use_cache": True,
+        "vocab_size": VOCAB,
+    },
+    "llama-tiny-gqa": {
+        "architectures": ["LlamaForCausalLM"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "head_dim": 8,
+        "hidden_act": "silu",
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+        "mlp_bias": False,
+        "model_type": "llama",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "pretraining_tp": 1,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "use_cache": True,
+        "vocab_size": VOCAB,
+    },
+    "qwen2-tiny": {
+        "architectures": ["Qwen2ForCausalLM"],
+        "attention_dropout": 0.0,
+        "bos_token_id": 95,
+        "eos_token_id": 95,
+        "hidden_act": "silu",
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+        "max_window_layers": 28,
+        "model_type": "qwen2",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000.0,
+        "sliding_window": 4096,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "use_cache": True,
+        "use_sliding_window": False,
+        "vocab_size": VOCAB,
+    },
+}
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003}
+
+ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
+         "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "
+         "grads: sum and abs_sum of d(loss)/d(param) under HF names (a tied head's gradient is in the embedding's), "
+         "and wsum = sum_i g[i] * ((i % 7) - 3) over the row-major flattened gradient (catches layout errors); "
+         "several sums are structurally ~0 (LayerNorm/softmax invariances): compare sum and wsum with a tolerance "
+         "scaled by abs_sum. "
+         "padded: left padding with attention_mask; compare logits only where attention_mask is 1.")
+
+
+def init_weights(model, gen):
+    """float32: N(0, 0.2^2) for everything but norm scales, which are 1 + 0.1 N(0, 1)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            z = torch.randn(p.shape, generator=gen, dtype=torch.float32)
+            p.copy_(1.0 + 0.1 * z if is_norm_weight(name) else 0.2 * z)
+
+
+def round7(x):
+    return float("%.7g" % x)
+
+
+def nested(t, fn=float):
+    if t.dim() == 0:
+        return fn(t.item())
+    return [nested(s, fn) for s in t]
+
+
+def dumps(obj, indent=0):
+    """JSON with lists of numbers on one line (readable diffs, small files)."""
+    pad = " " * indent
+    if isinstance(obj, dict):
+        items = ["%s %s: %s" % (pad, json.dumps(k), dumps(v, indent + 1)) for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, list) and obj and isinstance(obj[0], (list, dict)):
+        return "[\n" + ",\n".join(pad + " " + dumps(v, indent + 1) for v in obj) + "\n" + pad + "]"
+    return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
+
+
+def write_text(path, text):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def compute_expected(model64, input_ids):
+    """Logits, loss, grads (unpadded) and the padded case, all in float64."""
+    model64.zero_grad(set_to_none=True)
+    logits = model64(input_ids)
+    loss = lm_loss(logits, input_ids)
+    loss.backward()
+    grads = {}
+    for name, p in model64.named_parameters():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        flat = g.reshape(-1)
+        weights = (torch.arange(flat.numel()) % 7 - 3).to(flat.dtype)
+        grads[name] = {"sum": float(flat.sum().item()), "abs_sum": float(flat.abs().sum().item()),
+                       "wsum": float((flat * weights).sum().item())}
+
+    with torch.no_grad():
+        real0 = input_ids[0, : T - PADS]
+        padded_ids = torch.stack([torch.cat([torch.zeros(PADS, dtype=torch.long), real0]), input_ids[1]])
+        mask = torch.ones(B, T, dtype=torch.long)
+        mask[0, :PADS] = 0
+        padded_logits = model64(padded_ids, attention_mask=mask)
+        # Padded rows at real positions == the same tokens run alone, unpadded.
+        alone0 = model64(real0.unsqueeze(0))[0]
+        alone1 = model64(input_ids[1:2])[0]
+        err0 = (padded_logits[0, PADS:] - alone0).abs().max().item()
+        err1 = (padded_logits[1] - alone1).abs().max().item()
+        assert err0 < 1e-12 and err1 < 1e-12, ("padded != unpadded", err0, err1)
+        assert (alone0 - logits[0, : T - PADS]).abs().max().item() < 1e-12
+        assert (alone1 - logits[1]).abs().max().item() < 1e-12
+
+        # KV-cache generation == recomputing the full sequence, padded prompts included.
+        for ids, m in ((input_ids[:, :4], None), (padded_ids[:, :6], mask[:, :6])):
+            tok_c, log_c = greedy_generate(model64, ids, 4, attention_mask=m, use_cache=True)
+            tok_f, log_f = greedy_generate(model64, ids, 4, attention_mask=m, use_cache=False)
+            assert torch.equal(tok_c, tok_f), ("KV-cache tokens differ", tok_c, tok_f)
+            assert (log_c - log_f).abs().max().item() < 1e-10, "KV-cache logits differ"
+
+    return {
+        "about": ABOUT,
+        "input_ids": input_ids.tolist(),
+        "logits": nested(logits.detach(), round7),
+        "loss": float(loss.item()),
+        "grads": grads,
+        "padded": {
+            "input_ids": padded_ids.tolist(),
+            "attention_mask": mask.tolist(),
+            "logits": nested(padded_logits, round7),
+        },
+    }
+
+
+def make(name):
+    cfg = CONFIGS[name]
+    gen = torch.Generator().manual_seed(SEEDS[name])
+    model = build_model(cfg)
+    init_weights(model, gen)
+    input_ids = torch.randint(0, VOCAB, (B, T), generator=gen, dtype=torch.long)
+
+    folder = os.path.join(OUT, name)
+    os.makedirs(folder, exist_ok=True)
+    save_config(folder, cfg)
+    write_safetensors(os.path.join(folder, "model.safetensors"), hf_state_dict(model))
+
+    # Reload what was written (float32 on disk) as float64: checks the round trip and the loader.
+    model64, _ = load_folder(folder, torch.float64)
+    for n, p in model.named_parameters():
+        assert torch.equal(dict(model64.named_parameters())[n].float(), p.detach()), n
+    expected = compute_expected(model64, input_ids)
+    write_text(os.path.join(folder, "expected.json"), dumps(expected) + "\n")
+    return model, expected
+
+
+def make_sharded(model, expected):
+    """sharded-llama/: embeddings + layer 0 in shard 1; layer 1, norm, lm_head in shard 2."""
+    folder = os.path.join(OUT, "sharded-llama")
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    save_config(folder, CONFIGS["llama-tiny-gqa"])
+    state = hf_state_dict(model)
+    shards = {"model-00001-of-00002.safetensors": {}, "model-00002-of-00002.safetensors": {}}
+    weight_map, total = {}, 0
+    for n, t in state.items():
+        first = n == "model.embed_tokens.weight" or n.startswith("model.layers.0.")
+        shard = "model-00001-of-00002.safetensors" if first else "model-00002-of-00002.safetensors"
+        shards[shard][n] = t
+        weight_map[n] = shard
+        total += t.numel() * 4
+    for shard, tensors in shards.items():
+        write_safetensors(os.path.join(folder, shard), tensors)
+    # transformers writes the index with indent=2, sorted keys and a final newline.
+    write_text(os.path.join(folder, "model.safetensors.index.json"),
+               json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n")
+    model64, _ = load_folder(folder, torch.float64)
+    again = compute_expected(model64, torch.tensor(expected["input_ids"]))
+    assert again == expected, "sharded folder does not reproduce llama-tiny-gqa"
+    write_text(os.path.join(folder, "expected.json"), dumps(expected) + "\n")
+
+
+def main():
+    torch.manual_seed(0)  # nothing below uses the global RNG; set for safety
+    os.makedirs(OUT, exist_ok=True)
+    made = {name: make(name) for name in CONFIGS}
+    make_sharded(*made["llama-tiny-gqa"])
+    for name in list(CONFIGS) + ["sharded-llama"]:
+        with open(os.path.join(OUT, name, "expected.json"), encoding="utf-8") as f:
+            e = json.load(f)
+        size = sum(os.path.getsize(os.path.join(OUT, name, x)) for x in os.listdir(os.path.join(OUT, name)))
+        print("%-16s loss %.6f  %d params  %d bytes" % (name, e["loss"], len(e["grads"]), size))
+
+
+if __name__ == "__main__":
+    main()
