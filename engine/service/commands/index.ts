@@ -2,7 +2,9 @@
 import { type Command } from '../cli-kit.js';
 import { bench } from './bench.js';
 import { devices, start } from './devices.js';
+import { dataset } from './dataset.js';
+import { runs } from './runs.js';
 import { model } from './model.js';
 import { tokenize } from './tokenize.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start, model, tokenize };
+export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize };
