@@ -6,5 +6,6 @@ import { dataset } from './dataset.js';
 import { runs } from './runs.js';
 import { model } from './model.js';
 import { tokenize } from './tokenize.js';
+import { experiment, quickstart } from './experiment.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize };
+export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize, experiment, quickstart };

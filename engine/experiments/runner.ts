@@ -1,0 +1,345 @@
+// Running a paired study: one world, one starting policy π₀, one reward ensemble, then PPO once per
+// (seed × objective) — objectives share prompts, seeds and the evaluation set, so they differ only
+// in how the ensemble's heads are aggregated. Everything is written to the store as it happens;
+// a run checkpoints every N iterations and resumes exactly (same metrics as an uninterrupted run).
+
+import { mkdir, readFile, writeFile, rename, access } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import ort from 'onnxruntime-node';
+import { type Store } from '../store/index.js';
+import { type Run } from '../store/runs.js';
+import { CausalLM } from '../models/model.js';
+import { generate, scoreLogprobs } from '../models/sampler.js';
+import { Rng, ParamStore } from '../runtime/params.js';
+import { type DeviceRequest, resolveDevice } from '../runtime/devices.js';
+import { makeWorld } from '../worlds/index.js';
+import { type World } from '../worlds/world.js';
+import { sft } from '../rlhf/sft.js';
+import { trainBradleyTerry } from '../rlhf/reward.js';
+import { type Ensemble, trainBrme, trainIndependent, loadEnsemble } from '../rlhf/ensemble.js';
+import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
+import { PpoTrainer } from '../rlhf/ppo.js';
+import { hackingOnset, peak, type EvalPoint } from '../rlhf/gold.js';
+import { pairedBootstrap, seedVarianceWarning } from './stats.js';
+import { type ExperimentSpec, type ObjectiveSpec } from './spec.js';
+
+export interface ProgressEvent {
+  phase: 'setup' | 'sft' | 'reward' | 'ensemble' | 'ppo' | 'done';
+  message: string;
+  runId?: number;
+  objective?: string;
+  seed?: number;
+  step?: number;
+  total?: number;
+  /** Seconds left for the current phase (PPO: this run), from the average step time so far. */
+  etaS?: number;
+  metrics?: Record<string, number>;
+}
+
+export interface RunnerOptions {
+  store: Store;
+  /** Folder for models, ensembles and checkpoints (the data dir). */
+  dataDir: string;
+  device?: DeviceRequest;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunSummary {
+  id: number; objective: string; seed: number; status: string;
+  final: { gold: number; proxy: number; kl: number };
+  peak: { gold: number; step: number };
+  onset: number | null;
+}
+
+export interface ExperimentResult {
+  experiment: number;
+  runs: RunSummary[];
+  ensemble: Record<string, unknown>;
+  comparisons: { a: string; b: string; metric: 'final_gold'; mean: number; lo: number; hi: number; significant: boolean; warning: string | null }[];
+}
+
+/** What every run of an experiment shares: world, π₀, the reward ensemble. Built once, cached on disk. */
+interface Shared { world: World; base: CausalLM; ensemble: Ensemble; dir: string; report: Record<string, unknown> }
+
+const VERSIONS = { app: '0.1.0', ort: ort.env.versions.node ?? 'unknown', node: process.version };
+
+async function exists(p: string) { try { await access(p); return true; } catch { return false; } }
+
+/** Writes JSON atomically (temp file + rename), so a kill never leaves half a file. */
+async function writeJsonAtomic(file: string, value: unknown) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(value));
+  await rename(tmp, file);
+}
+
+async function prepareShared(spec: ExperimentSpec, experimentId: number, o: RunnerOptions): Promise<Shared> {
+  const say = (phase: ProgressEvent['phase'], message: string, extra: Partial<ProgressEvent> = {}) => o.onProgress?.({ phase, message, ...extra });
+  const world = makeWorld(spec.world.name, spec.world.settings, spec.world.seed);
+  const dir = path.join(o.dataDir, 'experiments', String(experimentId));
+  await mkdir(dir, { recursive: true });
+  const baseDir = path.join(dir, 'base-policy'), ensDir = path.join(dir, 'ensemble'), reportFile = path.join(dir, 'ensemble-report.json');
+  const device = o.device ?? 'cpu';
+  let base: CausalLM;
+  if (await exists(path.join(baseDir, 'model.safetensors'))) {
+    base = await CausalLM.load(baseDir, device);
+  } else {
+    say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of the world's base behaviour`);
+    base = CausalLM.init(world.modelConfig(), spec.world.seed, device);
+    const rng = new Rng(spec.world.seed * 7919 + 1);
+    await sft(base, world.sftSamples(spec.sft.samples, rng), { epochs: spec.sft.epochs, batchSize: spec.sft.batchSize, lr: spec.sft.lr, seed: spec.world.seed, padId: world.padId },
+      (p) => say('sft', `SFT epoch ${p.epoch + 1}/${spec.sft.epochs}`, { step: p.step, total: p.steps, metrics: { loss: p.loss } }));
+    await base.save(baseDir);
+  }
+  let ensemble: Ensemble;
+  let report: Record<string, unknown>;
+  if (await exists(reportFile)) {
+    ensemble = await loadEnsemble(ensDir, device);
+    report = JSON.parse(await readFile(reportFile, 'utf8'));
+  } else {
+    const rng = new Rng(spec.world.seed * 104729 + 2);
+    const train = world.preferencePairs(spec.ensemble.pairs, rng);
+    const val = world.preferencePairs(spec.ensemble.valPairs, rng);
+    const e = spec.ensemble;
+    if (e.method === 'brme') {
+      say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
+      const stage1 = await trainBradleyTerry(base, train, val, { seed: spec.world.seed, padId: world.padId },
+        (p) => say('reward', `reward model epoch ${p.epoch + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy } }));
+      say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${e.bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`);
+      const r = await trainBrme(stage1.model, train, val, {
+        heads: e.heads, tau: e.tau, alpha: e.alpha, stage2Loss: e.stage2Loss, bootstrap: e.bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: spec.world.seed,
+      });
+      ensemble = r.ensemble;
+      report = { ...(r.metrics.report ?? {}), stage1: { val_accuracy: stage1.metrics.valAccuracy ?? null } } as Record<string, unknown>;
+    } else {
+      say('ensemble', `training ${e.heads} independent Bradley–Terry reward models`);
+      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId });
+      ensemble = r.ensemble;
+      report = (r.metrics.report ?? {}) as unknown as Record<string, unknown>;
+    }
+    await ensemble.save(ensDir);
+    await writeJsonAtomic(reportFile, report);
+    const art = o.store.artifacts.add({ kind: 'ensemble', path: ensDir, name: `${spec.name} ensemble (experiment ${experimentId})` });
+    o.store.ensembles.add({ name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e }, metrics: report });
+  }
+  return { world, base, ensemble, dir, report };
+}
+
+/** Deterministic seed for evaluation sampling at an iteration (so resumed runs evaluate identically). */
+const evalSeed = (seed: number, step: number) => createHash('sha256').update(`eval:${seed}:${step}`).digest().readUInt32LE(0);
+
+function objectiveConfig(o: ObjectiveSpec): ObjectiveConfig {
+  return { kind: o.kind, lambda: o.lambda, minMode: o.minMode, uwoC: o.uwoC, softminBeta: o.softminBeta, nominalMember: o.nominalMember };
+}
+
+interface RunState { dataRng: number[]; norm: { count: number; mean: number; m2: number }; evals: EvalPoint[] }
+
+/** Runs (or resumes) one PPO run of the study. */
+async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerOptions): Promise<RunSummary> {
+  const { store } = o;
+  const obj = spec.objectives.find((x) => x.name === run.objective);
+  if (!obj) throw new Error(`run ${run.id}: objective "${run.objective}" is not in the experiment spec`);
+  const ocfg = objectiveConfig(obj);
+  const { world, ensemble } = sh;
+  const runDir = path.join(sh.dir, 'runs', String(run.id));
+  await mkdir(runDir, { recursive: true });
+  const policy = await sh.base.clone();
+  const ref = sh.base;
+  const ppo = await PpoTrainer.create(policy, ref, {
+    batchSize: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, epochs: spec.ppo.epochs, lr: spec.ppo.lr, klCoef: spec.ppo.klCoef,
+    adaptiveKl: spec.ppo.adaptiveKl, temperature: spec.ppo.temperature, clipRange: spec.ppo.clipRange, vfCoef: spec.ppo.vfCoef, rewardClip: spec.ppo.rewardClip,
+    maxNewTokens: world.maxResponseTokens, padId: world.padId, eosId: world.eosId, seed: run.seed,
+  });
+  let dataRng = new Rng(run.seed * 31337 + 17);
+  let norm = new RunningMoments();
+  let evals: EvalPoint[] = [];
+  let start = 0;
+
+  // Resume from the last checkpoint: weights, optimizer, RNGs, KL controller, reward normaliser.
+  const { checkpoint: ckpt } = store.runs.resume(run.id);
+  if (ckpt) {
+    const st = JSON.parse(await readFile(path.join(ckpt.path, 'state.json'), 'utf8')) as RunState & { ppo: Record<string, unknown> };
+    const weights = await ParamStore.load(path.join(ckpt.path, 'policy.safetensors'));
+    for (const n of weights.names()) policy.params.set(n, weights.get(n).data, weights.get(n).shape);
+    const moments = await ParamStore.load(path.join(ckpt.path, 'optimizer.safetensors'));
+    const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+    for (const n of moments.names()) (n.startsWith('m:') ? m : v).set(n.slice(2), moments.get(n).data);
+    const p = st.ppo as { iteration: number; klCoef: number; rng: number[]; optimizerStep: number };
+    ppo.restore({ ...p, m, v });
+    dataRng = new Rng(0); dataRng.setState(st.dataRng);
+    norm = RunningMoments.from(st.norm);
+    evals = st.evals;
+    start = ckpt.step;
+  }
+  const dev = await resolveDevice(o.device ?? 'cpu');
+  store.runs.start(run.id, { device: dev.device, versions: VERSIONS });
+
+  const scoreBatch = async (prompts: number[][], responses: number[][]) => {
+    const seqs = prompts.map((p, i) => [...p, ...responses[i]!]);
+    const s = await ensemble.score(seqs);
+    const gold = prompts.map((p, i) => world.gold(p, responses[i]!));
+    return { ...s, gold };
+  };
+
+  const evaluate = async (step: number): Promise<EvalPoint> => {
+    const rng = new Rng(evalSeed(run.seed, step));
+    const prompts = Array.from({ length: spec.eval.samples }, () => world.evalPrompts[rng.int(world.evalPrompts.length)]!);
+    const g = await generate(policy, prompts, { maxNewTokens: world.maxResponseTokens, temperature: 1, eosId: world.eosId, padId: world.padId, seed: rng.nextU32() });
+    const s = await scoreBatch(prompts, g.tokens);
+    const proxy = aggregate(s, ocfg);
+    const seqs = prompts.map((p, i) => [...p, ...g.tokens[i]!]);
+    const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, world.padId), scoreLogprobs(ref, seqs, world.padId)]);
+    const kls = lp.map((row, i) => row.reduce((a, x, t) => a + x - lr[i]![t]!, 0));
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { step, gold: avg(s.gold), proxy: avg(proxy), kl: Math.max(0, avg(kls)) };
+  };
+
+  const recordEval = (p: EvalPoint) => {
+    evals.push(p);
+    store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
+    const onset = hackingOnset(evals, spec.onsetMargin);
+    if (onset && onset.step === p.step) {
+      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)})` });
+    }
+  };
+
+  if (start === 0) recordEval(await evaluate(0));
+  const t0 = Date.now();
+  const total = spec.ppo.iterations;
+  try {
+    for (let it = start + 1; it <= total; it++) {
+      if (o.signal?.aborted) { store.runs.update(run.id, { status: 'cancelled' }); throw new Error('cancelled'); }
+      const prompts = Array.from({ length: spec.ppo.batchSize }, () => world.trainPrompts[dataRng.int(world.trainPrompts.length)]!);
+      let last: Awaited<ReturnType<typeof scoreBatch>> | undefined;
+      let raw: number[] = [];
+      const res = await ppo.step(prompts, async (ps, rs) => {
+        last = await scoreBatch(ps, rs);
+        raw = aggregate(last, ocfg);
+        let scores = raw;
+        if (spec.perturb) {
+          // Claim 3: push a random fraction of rewards up (over-scoring) or down (under-scoring).
+          const sign = spec.perturb.direction === 'up' ? 1 : -1;
+          scores = scores.map((x) => (dataRng.uniform() < spec.perturb!.fraction ? x + sign * spec.perturb!.magnitude : x));
+        }
+        if (spec.normalize === 'running') { norm.update(scores); scores = norm.whiten(scores); }
+        const es = ensembleStats(last.mu);
+        const nominal = aggregate(last, { ...ocfg, kind: 'nominal' });
+        const robust = aggregate(last, { ...ocfg, kind: 'robust', lambda: ocfg.kind === 'robust' ? ocfg.lambda : 0.4 });
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        return {
+          scores,
+          metrics: {
+            'ensemble/mean': es.mean, 'ensemble/std': es.std, 'ensemble/min': es.min, 'ensemble/max': es.max,
+            'reward/nominal': mean(nominal), 'reward/robust': mean(robust), 'reward/single': mean(last.single), 'reward/proxy': mean(raw),
+            'gold/train': mean(last.gold),
+          },
+        };
+      });
+      store.metrics.append(run.id, it, res.metrics);
+      // A few samples per iteration for the sample browser (the highest- and lowest-scored).
+      if (last) {
+        const order = raw.map((_, i) => i).sort((a, b) => raw[b]! - raw[a]!);
+        const keep = [...new Set([order[0]!, order[1]!, order[order.length - 1]!])];
+        store.samples.add(run.id, keep.map((i) => {
+          const mu = last!.mu[i]!;
+          const m = mu.reduce((a, b) => a + b, 0) / mu.length;
+          return {
+            step: it, prompt: world.render(res.rollout.prompts[i]!), response: world.render(res.rollout.responses[i]!), rewards: mu,
+            nominal: aggregate({ ...last!, mu: [mu], sigma: last!.sigma ? [last!.sigma[i]!] : undefined, single: [last!.single[i]!], gold: [last!.gold[i]!] }, { ...ocfg, kind: 'nominal' })[0],
+            min: Math.min(...mu), mean: m, std: Math.sqrt(mu.reduce((a, x) => a + (x - m) ** 2, 0) / mu.length),
+            proxy: raw[i], gold: last!.gold[i], kl: res.rollout.kl[i], length: res.rollout.responses[i]!.length,
+          };
+        }));
+      }
+      if (it % spec.eval.every === 0 || it === total) recordEval(await evaluate(it));
+      const el = (Date.now() - t0) / 1000, done = it - start;
+      o.onProgress?.({ phase: 'ppo', message: `${run.objective} seed ${run.seed}: iteration ${it}/${total}`, runId: run.id, objective: run.objective, seed: run.seed, step: it, total, etaS: (el / done) * (total - it), metrics: res.metrics });
+      if (it % spec.checkpointEvery === 0 || it === total) await checkpoint(it);
+      store.runs.heartbeat(run.id);
+    }
+  } catch (err) {
+    if ((err as Error).message !== 'cancelled') store.runs.update(run.id, { status: 'failed', error: (err as Error).message.split('\n')[0]! });
+    throw err;
+  }
+  store.runs.update(run.id, { status: 'finished' });
+  return summarize(run, evals, spec);
+
+  async function checkpoint(step: number) {
+    const dir = path.join(runDir, `step-${step}`);
+    await mkdir(dir, { recursive: true });
+    await policy.params.sync();
+    await policy.params.save(path.join(dir, 'policy.safetensors'));
+    const st = await ppo.state();
+    const opt = new ParamStore();
+    for (const [n, a] of st.m) opt.set(`m:${n}`, a, [a.length]);
+    for (const [n, a] of st.v) opt.set(`v:${n}`, a, [a.length]);
+    await opt.save(path.join(dir, 'optimizer.safetensors'));
+    const { m: _m, v: _v, ...ppoRest } = st;
+    const state = { ppo: ppoRest, dataRng: dataRng.getState(), norm: norm.state(), evals } satisfies RunState & { ppo: unknown };
+    await writeJsonAtomic(path.join(dir, 'state.json'), state);
+    const sha = createHash('sha256').update(JSON.stringify(state)).digest('hex');
+    store.runs.addCheckpoint({ runId: run.id, step, path: dir, sha256: sha });
+  }
+}
+
+function summarize(run: Run, evals: EvalPoint[], spec: ExperimentSpec): RunSummary {
+  const last = evals[evals.length - 1] ?? { gold: NaN, proxy: NaN, kl: NaN, step: 0 };
+  const onset = hackingOnset(evals, spec.onsetMargin);
+  return { id: run.id, objective: run.objective, seed: run.seed, status: 'finished', final: { gold: last.gold, proxy: last.proxy, kl: last.kl }, peak: peak(evals), onset: onset?.step ?? null };
+}
+
+/** Runs a whole study: shared setup, then every (seed × objective) run, then the paired comparison. */
+export async function runExperiment(spec: ExperimentSpec, o: RunnerOptions): Promise<ExperimentResult> {
+  const exp = o.store.experiments.create({ name: spec.name, spec: spec as unknown as Record<string, unknown> });
+  o.onProgress?.({ phase: 'setup', message: `experiment ${exp.id}: ${spec.objectives.length} objectives × ${spec.seeds.length} seeds on ${spec.world.name}` });
+  const sh = await prepareShared(spec, exp.id, o);
+  const runs: Run[] = [];
+  for (const seed of spec.seeds) for (const obj of spec.objectives) {
+    runs.push(o.store.runs.create({ experimentId: exp.id, objective: obj.name, seed, config: { objective: obj, ppo: spec.ppo, world: spec.world, normalize: spec.normalize, perturb: spec.perturb } as never }));
+  }
+  const summaries: RunSummary[] = [];
+  for (const r of runs) summaries.push(await executeRun(r, spec, sh, o));
+  o.onProgress?.({ phase: 'done', message: `experiment ${exp.id} finished` });
+  return { experiment: exp.id, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries) };
+}
+
+/** Resumes an experiment's unfinished runs (after a crash, kill or cancel). */
+export async function resumeExperiment(experimentId: number, o: RunnerOptions): Promise<ExperimentResult> {
+  const exp = o.store.experiments.get(experimentId);
+  if (!exp) throw new Error(`no experiment ${experimentId}`);
+  const spec = exp.spec as unknown as ExperimentSpec;
+  o.store.runs.recoverInterrupted();
+  const sh = await prepareShared(spec, exp.id, o);
+  const summaries: RunSummary[] = [];
+  for (const r of o.store.runs.list({ experimentId })) {
+    if (r.status === 'finished') {
+      const evals = evalPointsFromStore(o.store, r.id);
+      summaries.push(summarize(r, evals, spec));
+    } else {
+      summaries.push(await executeRun(r, spec, sh, o));
+    }
+  }
+  return { experiment: exp.id, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries) };
+}
+
+function evalPointsFromStore(store: Store, runId: number): EvalPoint[] {
+  const get = (k: string) => store.metrics.series([runId], k)[0]?.points ?? [];
+  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl');
+  return gold.map((p, i) => ({ step: p.step, gold: p.y ?? NaN, proxy: proxy[i]?.y ?? NaN, kl: kl[i]?.y ?? NaN }));
+}
+
+/** Paired comparison of final gold: every objective against the first one (standard RLHF). */
+function compare(spec: ExperimentSpec, runs: RunSummary[]): ExperimentResult['comparisons'] {
+  const base = spec.objectives[0]!.name;
+  const bySeed = (name: string) => spec.seeds.map((s) => runs.find((r) => r.objective === name && r.seed === s)?.final.gold ?? NaN);
+  const b = bySeed(base);
+  return spec.objectives.slice(1).map((obj) => {
+    const a = bySeed(obj.name);
+    const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
+    const ci = ok ? pairedBootstrap(a, b, { seed: 0 }) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
+    return { a: obj.name, b: base, metric: 'final_gold' as const, mean: ci.mean, lo: ci.lo, hi: ci.hi, significant: ci.significant, warning: ok ? seedVarianceWarning(a, b) : 'missing runs' };
+  });
+}
+
+

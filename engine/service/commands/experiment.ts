@@ -1,0 +1,90 @@
+// `rrlhf experiment run|resume` and `rrlhf quickstart`: paired studies from the command line.
+import { type Command, UsageError, parse, intOpt, deviceOpt } from '../cli-kit.js';
+import { openStore, resolveDataDir } from '../../store/index.js';
+import { readSpecFile, parseSpec, type ExperimentSpec } from '../../experiments/spec.js';
+import { runExperiment, resumeExperiment, type ProgressEvent, type ExperimentResult } from '../../experiments/runner.js';
+
+/** Progress lines on stderr: phase messages, and one line per PPO iteration with ETA. */
+function reporter() {
+  let lastPhase = '';
+  return (e: ProgressEvent) => {
+    if (e.phase === 'ppo') {
+      const m = e.metrics ?? {};
+      const gold = m['gold/train'], kl = m['objective/kl'];
+      process.stderr.write(`[ppo] ${e.message}  gold ${gold?.toFixed(3) ?? '–'}  kl ${kl?.toFixed(2) ?? '–'}  ETA ${(e.etaS ?? 0).toFixed(0)}s\n`);
+    } else if (e.message !== lastPhase) {
+      process.stderr.write(`[${e.phase}] ${e.message}\n`);
+      lastPhase = e.message;
+    }
+  };
+}
+
+function human(r: ExperimentResult): string {
+  const lines = [`experiment ${r.experiment}`];
+  for (const run of r.runs) {
+    lines.push(`  run ${run.id} ${run.objective.padEnd(10)} seed ${run.seed}: final gold ${run.final.gold.toFixed(3)} proxy ${run.final.proxy.toFixed(3)} kl ${run.final.kl.toFixed(2)}; peak gold ${run.peak.gold.toFixed(3)} at ${run.peak.step}${run.onset !== null ? `; hacking onset at ${run.onset}` : ''}`);
+  }
+  for (const c of r.comparisons) {
+    lines.push(`  ${c.a} − ${c.b}, final gold: ${c.mean.toFixed(3)} [${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] 95% paired bootstrap${c.significant ? '' : ' (not significant)'}${c.warning ? `\n    warning: ${c.warning}` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+async function run(spec: ExperimentSpec, values: Record<string, unknown>) {
+  const dataDir = resolveDataDir(values['data-dir'] as string | undefined);
+  const store = openStore({ dataDir });
+  const ac = new AbortController();
+  const stop = () => { process.stderr.write('\nstopping after the current iteration (the run can be resumed)…\n'); ac.abort(); };
+  process.once('SIGINT', stop);
+  try {
+    return await runExperiment(spec, { store, dataDir, device: deviceOpt(values.device as string | undefined), onProgress: reporter(), signal: ac.signal });
+  } finally {
+    process.off('SIGINT', stop);
+    store.close();
+  }
+}
+
+export const experiment: Command = {
+  usage: [
+    'experiment run SPEC.(json|yaml)   run a paired study (objectives × seeds) and print its summary',
+    'experiment resume ID              continue an experiment\'s unfinished runs from their last checkpoints',
+  ],
+  async run(args, out) {
+    const [sub, ...rest] = args;
+    if (sub === 'run') {
+      const { values, positionals } = parse(rest, {}, true);
+      if (positionals.length !== 1) throw new UsageError('usage: rrlhf experiment run SPEC.(json|yaml)');
+      const spec = await readSpecFile(positionals[0]!);
+      const r = await run(spec, values);
+      out(r, () => human(r));
+    } else if (sub === 'resume') {
+      const { values, positionals } = parse(rest, {}, true);
+      const id = Number(positionals[0]);
+      if (positionals.length !== 1 || !Number.isInteger(id)) throw new UsageError('usage: rrlhf experiment resume ID');
+      const dataDir = resolveDataDir(values['data-dir'] as string | undefined);
+      const store = openStore({ dataDir });
+      try {
+        const r = await resumeExperiment(id, { store, dataDir, device: deviceOpt(values.device as string | undefined), onProgress: reporter() });
+        out(r, () => human(r));
+      } finally { store.close(); }
+    } else {
+      throw new UsageError(`unknown subcommand "experiment ${sub ?? ''}"; available: run, resume`);
+    }
+  },
+};
+
+export const quickstart: Command = {
+  usage: ['quickstart [--seeds N] [--steps S]   the built-in Goodhart-lab study: standard (single RM) vs robust (λ = 0.4) RLHF'],
+  async run(args, out) {
+    const { values } = parse(args, { seeds: { type: 'string' }, steps: { type: 'string' } });
+    const seeds = intOpt(values.seeds, 'seeds', 2), steps = intOpt(values.steps, 'steps', 60);
+    const spec = parseSpec({
+      name: 'quickstart: standard vs robust RLHF',
+      seeds: Array.from({ length: seeds }, (_, i) => i),
+      objectives: [{ name: 'single', kind: 'single' }, { name: 'robust', kind: 'robust', lambda: 0.4 }],
+      ppo: { iterations: steps },
+    }, 'quickstart');
+    const r = await run(spec, values);
+    out(r, () => human(r));
+  },
+};
