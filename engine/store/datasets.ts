@@ -124,8 +124,10 @@ export class DatasetRepo {
       .all(id, opts.limit ?? 100, opts.offset ?? 0) as { line: number; reason: string }[];
   }
 
-  /** Deletes a dataset with its rows and errors; throws (foreign key) while an ensemble refers to it. */
+  /** Deletes a dataset with its rows and errors; refuses while an ensemble was trained on it. */
   delete(id: number): boolean {
+    const users = this.db.prepare('SELECT id FROM ensembles WHERE dataset_id = ? ORDER BY id').pluck().all(id) as number[];
+    if (users.length) throw new Error(`dataset ${id} was used to train ensemble ${users.join(', ')}; it is kept so that those stay reproducible`);
     return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
   }
 

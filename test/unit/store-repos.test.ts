@@ -219,6 +219,11 @@ test('artifacts, ensembles and experiments', () => {
     assert.deepEqual(s.ensembles.get(e.id)!.metrics, { accuracy: { nominal: 0.7 } });
     assert.equal(s.ensembles.get(e.id)!.artifactId, weights.id);
     assert.throws(() => s.ensembles.add({ name: 'bad', heads: 1, method: 'brme', datasetId: 42 }), /FOREIGN KEY/);
+    const w = s.datasets.beginImport(header);
+    w.addRows([row(0, 'p', 'a', 'b')]);
+    const ds = w.commit(final(1));
+    s.ensembles.add({ name: 'trained on it', heads: 2, method: 'independent', datasetId: ds.id });
+    assert.throws(() => s.datasets.delete(ds.id), /used to train ensemble \d+; it is kept/);
 
     const x = s.experiments.create({ name: 'a', spec: { b: 1, a: { d: 2, c: 3 } } });
     const y = s.experiments.create({ name: 'b', spec: { a: { c: 3, d: 2 }, b: 1 } });
