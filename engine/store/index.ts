@@ -68,3 +68,4 @@ export type { Experiment } from './experiments.js';
 export { RUN_STATUSES, configDiff, type Run, type RunStatus, type RunFilter, type Checkpoint, type ConfigDifference } from './runs.js';
 export { DEFAULT_KL_KEY, meanStd, type MetricRecord, type Series, type Band, type XAxis } from './metrics.js';
 export { SAMPLE_SORTS, type Sample, type SampleSort, type NewSample, type Alert } from './samples.js';
+export { RunFilterSchema, SeriesRequestSchema, BandsRequestSchema, ConfigDiffRequestSchema, SampleQuerySchema } from './requests.js';

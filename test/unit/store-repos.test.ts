@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, configDiff, type Store, type NewDatasetRow } from '../../engine/store/index.js';
+import { openStore, configDiff, SampleQuerySchema, SeriesRequestSchema, RunFilterSchema, type Store, type NewDatasetRow } from '../../engine/store/index.js';
 
 const dirs: string[] = [];
 function fresh(): Store {
@@ -232,4 +232,14 @@ test('artifacts, ensembles and experiments', () => {
   } finally {
     s.close();
   }
+});
+
+test('request schemas validate queries from the UI and CLI before they reach SQL', () => {
+  assert.deepEqual(SeriesRequestSchema.parse({ runIds: [1, 2], key: 'gold' }), { runIds: [1, 2], key: 'gold', x: 'step' });
+  assert.equal(SeriesRequestSchema.safeParse({ runIds: [], key: 'gold' }).success, false);
+  assert.equal(SeriesRequestSchema.safeParse({ runIds: [1], key: 'gold', x: 'kl' }).success, false);
+  assert.deepEqual(SampleQuerySchema.parse({ runIds: [3], sort: 'proxy_gold_gap' }), { runIds: [3], sort: 'proxy_gold_gap', limit: 50, offset: 0 });
+  assert.equal(SampleQuerySchema.safeParse({ runIds: [3], sort: 'id; DROP TABLE runs' }).success, false);
+  assert.equal(RunFilterSchema.safeParse({ status: ['running', 'exploded'] }).success, false);
+  assert.equal(RunFilterSchema.safeParse({ status: 'paused', extra: 1 }).success, false);
 });

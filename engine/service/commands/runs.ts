@@ -3,7 +3,7 @@
 // crashed run is not listed as running forever).
 import { z } from 'zod';
 import { type Command, UsageError, parse } from '../cli-kit.js';
-import { openStore, RUN_STATUSES, type Run, type Store } from '../../store/index.js';
+import { openStore, RUN_STATUSES, RunFilterSchema, type Run, type Store } from '../../store/index.js';
 
 const Id = z.coerce.number().int().positive();
 const Status = z.enum(RUN_STATUSES);
@@ -43,16 +43,13 @@ export const runs: Command = {
     switch (sub) {
       case 'list': {
         const { values } = parse(rest, { experiment: { type: 'string' }, status: { type: 'string' }, objective: { type: 'string' } });
-        let status;
-        if (values.status !== undefined) {
-          const r = Status.safeParse(values.status);
-          if (!r.success) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}; got "${values.status}"`);
-          status = r.data;
+        if (values.status !== undefined && !Status.safeParse(values.status).success) {
+          throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}; got "${values.status}"`);
         }
-        const filter = {
-          ...(values.experiment !== undefined && { experimentId: idArg(values.experiment, 'an experiment id') }),
-          ...(status && { status }), ...(values.objective !== undefined && { objective: values.objective }),
-        };
+        const filter = RunFilterSchema.parse({
+          experimentId: values.experiment === undefined ? undefined : idArg(values.experiment, 'an experiment id'),
+          status: values.status, objective: values.objective,
+        });
         const list = withStore(values['data-dir'], (s) => s.runs.list(filter).map((r) => summary(s, r)));
         return out(list, () => (list.length
           ? list.map((r) => `${String(r.id).padStart(4)}  exp ${String(r.experiment ?? '-').padEnd(4)} ${r.objective.padEnd(10)} seed ${String(r.seed).padEnd(4)} ${r.status.padEnd(9)} step ${r.last_step ?? '-'}${r.error ? `  (${r.error})` : ''}`).join('\n')
