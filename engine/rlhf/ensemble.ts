@@ -1,0 +1,690 @@
+// Reward-model ensembles (SCIENCE.md §2): BRME — K Gaussian heads on the stage-1 reward model's trunk —
+// and independent ensembles of K Bradley–Terry models (Coste et al. 2310.02743), behind one `Ensemble`
+// interface that PPO scores rollouts with, plus the quality report of SCIENCE.md §7.
+//
+// BRME stage 2 (the paper's MSE stage, as in the public reimplementation), on the frozen stage-1 model r*:
+//     p = σ(r*(c) − r*(r));  t_c = α(p − ½);  t_r = α((1 − p) − ½)  (α = 10)
+//     r̃_k = μ_k + σ_k·ε,  ε ~ N(0, 1) drawn on the host from the seeded RNG and fed to the graph
+//     L = Σ_k (r̃_k(c) − t_c)² + (r̃_k(r) − t_r)²            (averaged over pairs)
+// Because E[(μ + σε − t)²] = (μ − t)² + σ², this loss drives every σ_k toward 0 and fits every head to
+// the same targets, so the heads stay close and min ≈ nominal ≈ mean. The diversity options, each a
+// named setting (BrmeConfig):
+//   stage2Loss 'gaussian_nll'  ½·log σ² + (t − μ)²/(2σ²) per side;
+//              'bt_gaussian'   −E_{z~N(μ_c−μ_r, σ_c²+σ_r²)} log σ(z) on the labels, estimated by one
+//                              reparameterised sample z = Δμ + √(σ_c²+σ_r²)·ε (btGaussianEstimator
+//                              'sample', the default) or by the probit approximation
+//                              −log σ(Δμ/√(1 + π(σ_c²+σ_r²)/8)) ('probit', which is −log E[σ(z)]);
+//              'bt_per_head'   −log σ(μ_k(c) − μ_k(r)) per head on the labels; σ_k, which this term does
+//                              not touch, is fitted by the probit BT-Gaussian term with μ held fixed
+//                              (stop-gradient), so σ_k grows where head k tends to be wrong — what the
+//                              nominal head (argmin σ) needs;
+//   bootstrap                  per-head pair weights [b, K]: Poisson(1) (default) or multinomial counts;
+//   anchor c                   + c·Σ_k ‖w_k − w_k⁰‖² over each head's own tensors (μ and log-σ rows and
+//                              biases) to their random initialisation (anchored ensembles, Pearce et al.);
+//   unfreezeLastLayers N       trains copies of the last N trunk layers (and the final norm) with the heads.
+//
+// Speed: with a frozen trunk (unfreezeLastLayers = 0, the default) the trunk's pooled last-token states
+// of every training sequence are extracted ONCE with the stage-1 model, and stage 2 trains the heads on
+// those features alone — a tiny MLP step per batch instead of a decoder forward/backward. With N > 0 the
+// trunk runs in every step (copies of its last N layers are trained under 'brme.trunk.<HF name>').
+//
+// Scoring (`score`) is one compiled graph: the trunk runs once per sequence and feeds both the stage-1
+// head (`single`, identical to the stage-1 model's own reward) and all K heads. With unfrozen layers the
+// BRME branch needs its own pass through the copied layers (ORT shares nothing between the two traces
+// by itself, so that case costs up to two trunk passes).
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Graph, type Tensor, F } from '../graph/index.js';
+import { Trainer } from '../runtime/optim.js';
+import { ParamStore, Rng } from '../runtime/params.js';
+import { compile, type CompiledGraph, f32, i64 } from '../runtime/session.js';
+import { type DeviceRequest } from '../runtime/devices.js';
+import { type CausalLM } from '../models/model.js';
+import { type ModelConfig } from '../models/config.js';
+import { type BrmeHeadConfig, brmeHeadParams } from '../models/heads.js';
+import { type PreferencePair } from '../worlds/world.js';
+import {
+  RewardModel, type RewardTrainConfig, type RewardTrainMetrics, REWARD_DEFAULTS, trainBradleyTerry, SCORE_BATCH,
+  storeInputs, storeFeeds, padRows, pairRows, splitPairs, tracePooled, scoreHead, sigmoid, readModelFolder, writeModelFolder, trunkNames,
+} from './reward.js';
+import { shuffled } from './sft.js';
+
+// ---- configuration -------------------------------------------------------------------------------
+
+export const STAGE2_LOSSES = ['mse', 'gaussian_nll', 'bt_gaussian', 'bt_per_head'] as const;
+export type Stage2Loss = (typeof STAGE2_LOSSES)[number];
+
+export interface BrmeConfig {
+  /** Number of heads K. Default 5 (the paper). */
+  heads: number;
+  /** σ_k = exp(s_k / τ). Default 10 (public BRME code). */
+  tau: number;
+  /** Target scale α of the MSE stage. Default 10 (public code). */
+  alpha: number;
+  /** Width of the shared linear layer. Default: the trunk's hidden size d. */
+  width?: number;
+  /** Nonlinearity after the shared layer. Default 'none' (the paper's plain linear layer). */
+  activation: BrmeHeadConfig['activation'];
+  /** Stage-2 objective. Default 'mse' (the paper's). */
+  stage2Loss: Stage2Loss;
+  /** How 'bt_gaussian' estimates its expectation. Default 'sample' (one reparameterised draw: an
+   *  unbiased estimate of the stated loss). */
+  btGaussianEstimator: 'sample' | 'probit';
+  /** Per-head bootstrap weights over pairs. Default false. */
+  bootstrap: boolean;
+  /** Poisson(1) weights per pair and head (default; the "online bootstrap"), or multinomial counts of
+   *  n draws with replacement per head (the classic bootstrap). */
+  bootstrapKind: 'poisson' | 'multinomial';
+  /** c in c·‖w − w₀‖² tying each head to its random initialisation. Default 0 (off). */
+  anchor: number;
+  /** 0 = frozen trunk (features extracted once; fast). N > 0 trains copies of the last N layers too. */
+  unfreezeLastLayers: number;
+  /** Passes over the pairs. Default 20 with a frozen trunk (each pass is a few cheap head steps),
+   *  2 when layers are unfrozen. */
+  epochs?: number;
+  /** Pairs per step. Default 64. */
+  batchSize: number;
+  /** AdamW learning rate. Default 3e-3 for the heads (features path); 1e-3 when layers are unfrozen. */
+  lr?: number;
+  /** Default 0: weight decay would pull every head toward 0 and against the anchor. */
+  weightDecay: number;
+  /** Default 1. */
+  maxGradNorm: number | null;
+  /** Seeds head initialisation, ε, bootstrap weights and shuffling. Default 0. */
+  seed: number;
+}
+
+export const BRME_DEFAULTS: BrmeConfig = {
+  heads: 5, tau: 10, alpha: 10, activation: 'none', stage2Loss: 'mse', btGaussianEstimator: 'sample',
+  bootstrap: false, bootstrapKind: 'poisson', anchor: 0, unfreezeLastLayers: 0, batchSize: 64, weightDecay: 0, maxGradNorm: 1, seed: 0,
+};
+
+export function resolveBrmeConfig(c: Partial<BrmeConfig>): Required<BrmeConfig> & { width: number } {
+  const r = { ...BRME_DEFAULTS, ...c } as BrmeConfig;
+  if (!STAGE2_LOSSES.includes(r.stage2Loss)) throw new Error(`stage2Loss must be one of ${STAGE2_LOSSES.join(', ')}, got "${r.stage2Loss}"`);
+  if (!Number.isInteger(r.heads) || r.heads < 1) throw new Error(`heads must be a positive integer, got ${r.heads}`);
+  if (!(r.tau > 0)) throw new Error(`tau must be > 0, got ${r.tau}`);
+  if (!(r.anchor >= 0)) throw new Error(`anchor must be ≥ 0, got ${r.anchor}`);
+  if (!Number.isInteger(r.unfreezeLastLayers) || r.unfreezeLastLayers < 0) throw new Error(`unfreezeLastLayers must be a non-negative integer, got ${r.unfreezeLastLayers}`);
+  const frozen = r.unfreezeLastLayers === 0;
+  return { ...r, width: r.width ?? 0, epochs: r.epochs ?? (frozen ? 20 : 2), lr: r.lr ?? (frozen ? 3e-3 : 1e-3) } as Required<BrmeConfig> & { width: number };
+}
+
+// ---- the common interface ------------------------------------------------------------------------
+
+export interface EnsembleScores {
+  /** Per-sequence, per-head rewards [N][K]. */
+  mu: number[][];
+  /** Per-head standard deviations [N][K] (BRME only). */
+  sigma?: number[][];
+  /** The stage-1 reward model's reward (BRME), or the nominal member's (independent). */
+  single: number[];
+}
+
+export interface Ensemble {
+  readonly kind: 'brme' | 'independent';
+  readonly K: number;
+  readonly padId: number;
+  readonly config: ModelConfig;
+  /** Provenance and metrics, saved with the ensemble. */
+  info: Record<string, unknown>;
+  /** Scores full sequences (prompt + response token ids). */
+  score(sequences: number[][], batchSize?: number): Promise<EnsembleScores>;
+  save(dir: string): Promise<void>;
+}
+
+/** Scores responses to prompts (concatenates each prompt with its response). */
+export function scoreResponses(ens: Ensemble, prompts: number[][], responses: number[][]): Promise<EnsembleScores> {
+  if (prompts.length !== responses.length) throw new Error(`${prompts.length} prompts for ${responses.length} responses`);
+  return ens.score(prompts.map((p, i) => [...p, ...responses[i]!]));
+}
+
+// ---- BRME graph pieces ---------------------------------------------------------------------------
+
+/** The BRME head on pooled trunk states [B, d] (the same maths as models/heads.ts brmeHead, which pools
+ *  internally; here pooling happens once and is shared with the stage-1 head). */
+export function brmeFromPooled(p: Record<string, Tensor>, pooled: Tensor, c: BrmeHeadConfig): { mu: Tensor; logStd: Tensor; sigma: Tensor } {
+  let h = F.linearT(pooled, p['brme.shared.weight']!, p['brme.shared.bias']!);
+  if (c.activation === 'tanh') h = F.tanh(h);
+  else if (c.activation === 'gelu') h = F.gelu(h, 'erf');
+  const mu = F.linearT(h, p['brme.mu.weight']!, p['brme.mu.bias']!);
+  const logStd = F.div(F.linearT(h, p['brme.log_std.weight']!, p['brme.log_std.bias']!), c.tau);
+  return { mu, logStd, sigma: F.exp(logStd) };
+}
+
+export interface HeadOut { mu: Tensor; logStd: Tensor }
+export interface Stage2Inputs {
+  /** Targets [P] (used by 'mse' and 'gaussian_nll'). */
+  tc: Tensor; tr: Tensor;
+  /** Standard-normal draws [P, K] ('mse' uses both; 'bt_gaussian' with 'sample' uses ec). */
+  ec: Tensor; er: Tensor;
+}
+
+const sq = (x: Tensor) => F.mul(x, x);
+
+/** Stage-2 loss per pair and head [P, K] from the heads' outputs on chosen (hc) and rejected (hr). */
+export function stage2PairLoss(kind: Stage2Loss, hc: HeadOut, hr: HeadOut, inp: Stage2Inputs, estimator: 'sample' | 'probit' = 'sample'): Tensor {
+  const sc = F.exp(hc.logStd), sr = F.exp(hr.logStd);
+  const tc = F.unsqueeze(inp.tc, -1), tr = F.unsqueeze(inp.tr, -1);
+  const probit = (dmu: Tensor) => F.softplus(F.neg(F.div(dmu, F.sqrt(F.add(F.mul(F.add(sq(sc), sq(sr)), Math.PI / 8), 1)))));
+  switch (kind) {
+    case 'mse':
+      return F.add(sq(F.sub(F.add(hc.mu, F.mul(sc, inp.ec)), tc)), sq(F.sub(F.add(hr.mu, F.mul(sr, inp.er)), tr)));
+    case 'gaussian_nll': {
+      // ½·log σ² + (t − μ)²/(2σ²) = log σ + ½·(t − μ)²·exp(−2·log σ)
+      const nll = (h: HeadOut, t: Tensor) => F.add(h.logStd, F.mul(F.mul(sq(F.sub(t, h.mu)), F.exp(F.mul(h.logStd, -2))), 0.5));
+      return F.add(nll(hc, tc), nll(hr, tr));
+    }
+    case 'bt_gaussian': {
+      const dmu = F.sub(hc.mu, hr.mu);
+      if (estimator === 'probit') return probit(dmu);
+      const z = F.add(dmu, F.mul(F.sqrt(F.add(sq(sc), sq(sr))), inp.ec));
+      return F.softplus(F.neg(z));
+    }
+    case 'bt_per_head': {
+      const dmu = F.sub(hc.mu, hr.mu);
+      return F.add(F.softplus(F.neg(dmu)), probit(F.stopGradient(dmu)));
+    }
+  }
+}
+
+/** Stage-2 targets from the stage-1 rewards of chosen and rejected: t_c = α(p − ½), t_r = α((1−p) − ½). */
+export function stage2Targets(rc: number, rr: number, alpha: number): { tc: number; tr: number } {
+  const p = sigmoid(rc - rr);
+  return { tc: alpha * (p - 0.5), tr: alpha * ((1 - p) - 0.5) };
+}
+
+/** Per-head tensors that anchoring ties to their initial values. */
+const ANCHORED = ['brme.mu.weight', 'brme.mu.bias', 'brme.log_std.weight', 'brme.log_std.bias'];
+
+/** Names of the trunk tensors in its last N layers plus the final norm (GPT-2 h.i / Llama layers.i). */
+export function lastLayerNames(config: ModelConfig, n: number): string[] {
+  if (n <= 0) return [];
+  if (n > config.nLayer) throw new Error(`unfreezeLastLayers ${n} exceeds the trunk's ${config.nLayer} layers`);
+  const first = config.nLayer - n;
+  return trunkNames(config).filter((name) => {
+    const m = /(?:^|\.)(?:h|layers)\.(\d+)\./.exec(name);
+    if (m) return Number(m[1]) >= first;
+    return /(?:^|\.)(?:ln_f|norm)\.(?:weight|bias)$/.test(name);
+  });
+}
+
+const COPY = 'brme.trunk.';
+
+// ---- BRME ensemble -------------------------------------------------------------------------------
+
+export class BrmeEnsemble implements Ensemble {
+  readonly kind = 'brme' as const;
+  private scorer?: Promise<CompiledGraph>;
+
+  constructor(
+    readonly config: ModelConfig,
+    /** Stage-1 trunk + 'score.weight' + 'brme.*' (+ 'brme.trunk.*' copies of unfrozen layers). */
+    readonly params: ParamStore,
+    readonly head: BrmeHeadConfig,
+    readonly padId: number,
+    /** Trunk tensors the BRME branch replaces by its 'brme.trunk.' copies. */
+    readonly unfrozen: string[] = [],
+    public device: DeviceRequest = 'cpu',
+    public info: Record<string, unknown> = {},
+  ) {}
+
+  get K(): number { return this.head.heads; }
+
+  /** The stage-1 reward model (shares this ensemble's tensors; no copy). */
+  stage1(): RewardModel {
+    const s = new ParamStore();
+    for (const n of [...trunkNames(this.config), 'score.weight']) s.set(n, this.params.get(n).data, this.params.shape(n));
+    return new RewardModel(this.config, s, this.padId, this.device, { ...(this.info.stage1 as Record<string, unknown> ?? {}) });
+  }
+
+  /** Single reward [B], μ and σ [B, K]: one trunk pass shared by the stage-1 head and the K heads. */
+  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): { single: Tensor; mu: Tensor; sigma: Tensor } {
+    const pooled = tracePooled(g, this.config, p, ids, mask);
+    let pooledB = pooled;
+    if (this.unfrozen.length) {
+      const q = { ...p };
+      for (const n of this.unfrozen) q[n] = p[COPY + n]!;
+      pooledB = tracePooled(g, this.config, q, ids, mask);
+    }
+    const { mu, sigma } = brmeFromPooled(p, pooledB, this.head);
+    return { single: scoreHead(p, pooled), mu, sigma };
+  }
+
+  async score(sequences: number[][], batchSize = SCORE_BATCH): Promise<EnsembleScores> {
+    this.scorer ??= (() => {
+      const g = new Graph('brme_score');
+      const p = storeInputs(g, this.params);
+      const ids = g.input('input_ids', 'int64', ['B', 'T']);
+      const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+      const { single, mu, sigma } = this.trace(g, p, ids, mask);
+      g.output('single', single); g.output('mu', mu); g.output('sigma', sigma);
+      return compile(g, { device: this.device });
+    })();
+    const c = await this.scorer;
+    const K = this.K;
+    const out: EnsembleScores = { mu: [], sigma: [], single: [] };
+    const weights = storeFeeds(this.params);
+    for (let s = 0; s < sequences.length; s += batchSize) {
+      const b = padRows(sequences.slice(s, s + batchSize), this.padId);
+      const r = await c.run({ ...weights, input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]) });
+      const mu = r.mu!.data as Float32Array, sg = r.sigma!.data as Float32Array;
+      for (let i = 0; i < b.B; i++) {
+        out.mu.push(Array.from(mu.subarray(i * K, (i + 1) * K)));
+        out.sigma!.push(Array.from(sg.subarray(i * K, (i + 1) * K)));
+      }
+      out.single.push(...(r.single!.data as Float32Array));
+    }
+    return out;
+  }
+
+  async save(dir: string): Promise<void> {
+    await writeModelFolder(dir, this.config, this.params, { num_labels: 1, pad_token_id: this.padId }, {
+      kind: 'brme', format: 1, pad_id: this.padId, head: this.head, unfrozen: this.unfrozen, info: this.info,
+    });
+  }
+
+  static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<BrmeEnsemble> {
+    const { config, store, meta } = await readModelFolder(dir);
+    if (meta.kind !== 'brme') throw new Error(`${path.resolve(dir)}: not a BRME ensemble (rrlhf.json kind = ${String(meta.kind)})`);
+    return new BrmeEnsemble(config, store, meta.head as BrmeHeadConfig, meta.pad_id as number, (meta.unfrozen as string[]) ?? [], device, (meta.info as Record<string, unknown>) ?? {});
+  }
+}
+
+// ---- independent ensemble ------------------------------------------------------------------------
+
+export class IndependentEnsemble implements Ensemble {
+  readonly kind = 'independent' as const;
+  constructor(
+    readonly members: RewardModel[],
+    /** The member used as `single` and as the nominal reward (σ is not defined). Default 0. */
+    public nominalMember = 0,
+    public info: Record<string, unknown> = {},
+  ) {
+    if (members.length === 0) throw new Error('an ensemble needs at least one member');
+    if (!(nominalMember >= 0 && nominalMember < members.length)) throw new Error(`nominalMember ${nominalMember} is not a member index`);
+  }
+
+  get K(): number { return this.members.length; }
+  get padId(): number { return this.members[0]!.padId; }
+  get config(): ModelConfig { return this.members[0]!.config; }
+
+  /** K trunk passes (one compiled graph per member; the graphs are identical, so ORT reuses one session). */
+  async score(sequences: number[][], batchSize = SCORE_BATCH): Promise<EnsembleScores> {
+    const per: number[][] = [];
+    for (const m of this.members) per.push(await m.score(sequences, batchSize));
+    const mu = sequences.map((_, i) => per.map((r) => r[i]!));
+    return { mu, single: [...per[this.nominalMember]!] };
+  }
+
+  async save(dir: string): Promise<void> {
+    const root = path.resolve(dir);
+    await mkdir(root, { recursive: true });
+    const names = this.members.map((_, k) => `member-${k}`);
+    for (let k = 0; k < this.K; k++) await this.members[k]!.save(path.join(root, names[k]!));
+    await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify({ kind: 'independent', format: 1, K: this.K, nominal_member: this.nominalMember, members: names, info: this.info }, null, 2) + '\n');
+  }
+
+  static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<IndependentEnsemble> {
+    const root = path.resolve(dir);
+    const meta = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')) as { kind: string; members: string[]; nominal_member: number; info?: Record<string, unknown> };
+    if (meta.kind !== 'independent') throw new Error(`${root}: not an independent ensemble (rrlhf.json kind = ${meta.kind})`);
+    const members = [];
+    for (const m of meta.members) members.push(await RewardModel.load(path.join(root, m), device));
+    return new IndependentEnsemble(members, meta.nominal_member, meta.info ?? {});
+  }
+}
+
+/** Loads a saved ensemble (BRME or independent); a single reward-model folder loads as a 1-member ensemble. */
+export async function loadEnsemble(dir: string, device: DeviceRequest = 'cpu'): Promise<Ensemble> {
+  const root = path.resolve(dir);
+  let kind: unknown;
+  try { kind = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')).kind; } catch { kind = 'reward_model'; }
+  if (kind === 'brme') return BrmeEnsemble.load(root, device);
+  if (kind === 'independent') return IndependentEnsemble.load(root, device);
+  return new IndependentEnsemble([await RewardModel.load(root, device)]);
+}
+
+// ---- quality report (SCIENCE.md §7) --------------------------------------------------------------
+
+export interface CalibrationBin { lo: number; hi: number; count: number; predicted: number; empirical: number }
+
+export interface EnsembleReport {
+  pairs: number;
+  /** Fraction of pairs ranked as labelled (ties count ½): the stage-1 model, the nominal reward
+   *  (per sequence the argmin-σ head; for independent ensembles the nominal member), the head mean,
+   *  the per-sequence min over heads (wco), and each head. */
+  accuracy: { single: number; nominal: number; mean: number; min: number; per_head: number[] };
+  /** σ over every sequence and head (BRME only). */
+  sigma: { mean: number; std: number; min: number; max: number } | null;
+  /** Mean over sequences of the (population) std over heads of μ_k. */
+  disagreement: number;
+  /** Mean over pairs of the std over heads of the margin μ_k(c) − μ_k(r). */
+  pair_disagreement: number;
+  /** Std over sequences of the head-mean reward: the reward's own scale, to read disagreement against. */
+  reward_scale: number;
+  /** disagreement / reward_scale. */
+  relative_disagreement: number;
+  /** σ(Δμ_mean) against the empirical preference rate, each pair counted in both orders. */
+  calibration: { bins: CalibrationBin[]; ece: number };
+  /** Pearson correlation over pairs between the head std of the margin and the mean reward's error
+   *  (1 when it ranks the pair wrongly, ½ for a tie); null when undefined (no variation). */
+  std_error_correlation: number | null;
+  /** The same with the mean σ of the pair's two sequences (BRME only). */
+  sigma_error_correlation: number | null;
+}
+
+const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]!; return xs.length ? s / xs.length : NaN; };
+const pstd = (xs: ArrayLike<number>) => { const m = mean(xs); let s = 0; for (let i = 0; i < xs.length; i++) s += (xs[i]! - m) ** 2; return Math.sqrt(s / xs.length); };
+const hit = (d: number) => (d > 0 ? 1 : d === 0 ? 0.5 : 0);
+
+function pearson(x: number[], y: number[]): number | null {
+  const mx = mean(x), my = mean(y);
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < x.length; i++) { sxy += (x[i]! - mx) * (y[i]! - my); sxx += (x[i]! - mx) ** 2; syy += (y[i]! - my) ** 2; }
+  if (!(sxx > 1e-24 && syy > 1e-24)) return null;
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+function argmin(xs: number[]): number { let k = 0; for (let j = 1; j < xs.length; j++) if (xs[j]! < xs[k]!) k = j; return k; }
+
+/**
+ * The quality report from scores of the chosen (c) and rejected (r) sequences of N labelled pairs.
+ * `targets` (optional, [N]) is the probability that the chosen response is really preferred (e.g. the
+ * gold Bradley–Terry probability); it defaults to 1 (hard labels) and is what calibration compares
+ * against. `nominalMember` applies when σ is absent.
+ */
+export function reportFromScores(c: EnsembleScores, r: EnsembleScores, opts: { targets?: number[]; bins?: number; nominalMember?: number } = {}): EnsembleReport {
+  const N = c.mu.length;
+  if (r.mu.length !== N || c.single.length !== N || r.single.length !== N) throw new Error('chosen and rejected scores differ in length');
+  if (N === 0) throw new Error('no pairs to report on');
+  const K = c.mu[0]!.length;
+  const y = opts.targets ?? new Array<number>(N).fill(1);
+  const nom = (s: EnsembleScores, i: number) => s.mu[i]![s.sigma ? argmin(s.sigma[i]!) : (opts.nominalMember ?? 0)]!;
+  const acc = { single: 0, nominal: 0, mean: 0, min: 0, per_head: new Array<number>(K).fill(0) };
+  const muMeanAll: number[] = [], stdAll: number[] = [], pairStd: number[] = [], err: number[] = [], sigPair: number[] = [], probs: number[] = [];
+  const sigmas: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const mc = c.mu[i]!, mr = r.mu[i]!;
+    acc.single += hit(c.single[i]! - r.single[i]!);
+    acc.nominal += hit(nom(c, i) - nom(r, i));
+    const dMean = mean(mc) - mean(mr);
+    acc.mean += hit(dMean);
+    acc.min += hit(Math.min(...mc) - Math.min(...mr));
+    const margins = mc.map((v, k) => v - mr[k]!);
+    margins.forEach((d, k) => { acc.per_head[k]! += hit(d); });
+    muMeanAll.push(mean(mc), mean(mr));
+    stdAll.push(pstd(mc), pstd(mr));
+    pairStd.push(pstd(margins));
+    err.push(1 - hit(dMean));
+    probs.push(sigmoid(dMean));
+    if (c.sigma && r.sigma) {
+      sigmas.push(...c.sigma[i]!, ...r.sigma[i]!);
+      sigPair.push((mean(c.sigma[i]!) + mean(r.sigma[i]!)) / 2);
+    }
+  }
+  // Calibration: each pair in both orders, so predictions cover [0, 1] and the bins are symmetric.
+  const nb = opts.bins ?? 10;
+  const bins: CalibrationBin[] = Array.from({ length: nb }, (_, b) => ({ lo: b / nb, hi: (b + 1) / nb, count: 0, predicted: 0, empirical: 0 }));
+  const put = (p: number, t: number) => { const b = bins[Math.min(nb - 1, Math.floor(p * nb))]!; b.count++; b.predicted += p; b.empirical += t; };
+  for (let i = 0; i < N; i++) { put(probs[i]!, y[i]!); put(1 - probs[i]!, 1 - y[i]!); }
+  let ece = 0;
+  for (const b of bins) {
+    if (b.count) { b.predicted /= b.count; b.empirical /= b.count; ece += (b.count / (2 * N)) * Math.abs(b.predicted - b.empirical); }
+  }
+  const disagreement = mean(stdAll);
+  const scale = pstd(muMeanAll);
+  return {
+    pairs: N,
+    accuracy: { single: acc.single / N, nominal: acc.nominal / N, mean: acc.mean / N, min: acc.min / N, per_head: acc.per_head.map((a) => a / N) },
+    sigma: sigmas.length ? { mean: mean(sigmas), std: pstd(sigmas), min: Math.min(...sigmas), max: Math.max(...sigmas) } : null,
+    disagreement,
+    pair_disagreement: mean(pairStd),
+    reward_scale: scale,
+    relative_disagreement: scale > 0 ? disagreement / scale : NaN,
+    calibration: { bins, ece },
+    std_error_correlation: K > 1 ? pearson(pairStd, err) : null,
+    sigma_error_correlation: sigPair.length ? pearson(sigPair, err) : null,
+  };
+}
+
+/** The report on any labelled pairs: held-out preference data, or policy samples labelled by gold
+ *  (out-of-distribution accuracy). */
+export async function evaluateEnsemble(ens: Ensemble, pairs: PreferencePair[], opts: { targets?: number[]; bins?: number } = {}): Promise<EnsembleReport> {
+  const s = await ens.score(pairRows(pairs));
+  const N = pairs.length;
+  const half = (from: number): EnsembleScores => ({
+    mu: s.mu.slice(from, from + N), single: s.single.slice(from, from + N), ...(s.sigma ? { sigma: s.sigma.slice(from, from + N) } : {}),
+  });
+  return reportFromScores(half(0), half(N), { ...opts, nominalMember: ens instanceof IndependentEnsemble ? ens.nominalMember : 0 });
+}
+
+// ---- BRME training -------------------------------------------------------------------------------
+
+/** Poisson(1) by inversion (Knuth); exact enough for λ = 1. */
+function poisson1(rng: Rng): number {
+  const L = Math.exp(-1);
+  let k = 0, p = rng.uniform();
+  while (p > L) { k++; p *= rng.uniform(); }
+  return k;
+}
+
+/** Per-pair, per-head bootstrap weights [N][K] (row-major flat). */
+export function bootstrapWeights(N: number, K: number, kind: 'poisson' | 'multinomial', rng: Rng): Float32Array {
+  const w = new Float32Array(N * K);
+  if (kind === 'poisson') { for (let i = 0; i < N * K; i++) w[i] = poisson1(rng); return w; }
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) w[rng.int(N) * K + k]! += 1;
+  return w;
+}
+
+export interface BrmeProgress { epoch: number; step: number; steps: number; loss: number; sigmaMean: number; disagreement: number }
+export interface BrmeTrainMetrics {
+  loss: number[];
+  /** Batch mean of σ_k on chosen sequences, per step. */
+  sigmaMean: number[];
+  /** Batch mean over pairs of std_k μ_k(c), per step. */
+  disagreement: number[];
+  steps: number;
+  seconds: number;
+  /** The held-out report (when val pairs are given). */
+  report?: EnsembleReport;
+}
+
+/**
+ * BRME stage 2 on a trained stage-1 reward model. The returned ensemble shares the stage-1 tensors
+ * (nothing is copied) and adds the heads. Deterministic for a seed.
+ */
+export async function trainBrme(stage1: RewardModel, train: PreferencePair[], val: PreferencePair[], config: Partial<BrmeConfig> = {}, onProgress?: (p: BrmeProgress) => void): Promise<{ ensemble: BrmeEnsemble; metrics: BrmeTrainMetrics }> {
+  const c = resolveBrmeConfig(config);
+  if (train.length === 0) throw new Error('trainBrme: no training pairs');
+  const t0 = Date.now();
+  await stage1.params.sync();
+  const d = stage1.config.d, K = c.heads;
+  const head: BrmeHeadConfig = { heads: K, width: c.width || d, tau: c.tau, activation: c.activation };
+  const rng = new Rng(c.seed);
+  const initRng = rng.fork(), noiseRng = rng.fork(), bootRng = rng.fork(), orderRng = rng.fork();
+
+  // Heads (and, with unfrozen layers, copies of the last layers), then the anchors' initial values.
+  const heads = new ParamStore();
+  for (const s of brmeHeadParams(d, head)) heads.add(s.name, s.shape, s.init, initRng);
+  const anchors = new Map(ANCHORED.map((n) => [n, heads.get(n).data.slice()]));
+  const unfrozen = lastLayerNames(stage1.config, c.unfreezeLastLayers);
+
+  // Stage-1 rewards of every training sequence (the targets), and the pooled features when frozen.
+  const N = train.length;
+  const feats = unfrozen.length ? { reward: await stage1.score(pairRows(train)), pooled: undefined } : await stage1.features(pairRows(train));
+  const tc = new Float32Array(N), tr = new Float32Array(N);
+  for (let i = 0; i < N; i++) { const t = stage2Targets(feats.reward[i]!, feats.reward[N + i]!, c.alpha); tc[i] = t.tc; tr[i] = t.tr; }
+  const weights = c.bootstrap ? bootstrapWeights(N, K, c.bootstrapKind, bootRng) : new Float32Array(N * K).fill(1);
+
+  // The training store: heads only on the features path; trunk + heads + copies when unfrozen.
+  const store = heads;
+  if (unfrozen.length) {
+    for (const n of [...trunkNames(stage1.config), 'score.weight']) store.set(n, stage1.params.get(n).data, stage1.params.shape(n));
+    for (const n of unfrozen) store.set(COPY + n, stage1.params.get(n).data.slice(), stage1.params.shape(n));
+  }
+  const trainable = store.names().filter((n) => n.startsWith('brme.'));
+
+  const build = (g: Graph, p: Record<string, Tensor>) => {
+    const w = g.input('w', 'float32', ['P', K]);
+    let fc: Tensor, fr: Tensor;
+    if (unfrozen.length) {
+      const ids = g.input('input_ids', 'int64', ['2*P', 'T']);
+      const mask = g.input('attention_mask', 'int64', ['2*P', 'T']);
+      const q = { ...p };
+      for (const n of unfrozen) q[n] = p[COPY + n]!;
+      [fc, fr] = splitPairs(tracePooled(g, stage1.config, q, ids, mask));
+    } else {
+      fc = g.input('feat_c', 'float32', ['P', d]);
+      fr = g.input('feat_r', 'float32', ['P', d]);
+    }
+    const inp: Stage2Inputs = {
+      tc: g.input('t_c', 'float32', ['P']), tr: g.input('t_r', 'float32', ['P']),
+      ec: g.input('eps_c', 'float32', ['P', K]), er: g.input('eps_r', 'float32', ['P', K]),
+    };
+    const hc = brmeFromPooled(p, fc, head), hr = brmeFromPooled(p, fr, head);
+    const per = stage2PairLoss(c.stage2Loss, hc, hr, inp, c.btGaussianEstimator);          // [P, K]
+    // Σ_k of each head's weighted mean over pairs (plain mean when all weights are 1).
+    let loss = F.sum(F.div(F.sum(F.mul(per, w), 0), F.maximum(F.sum(w, 0), 1e-6)));
+    if (c.anchor > 0) {
+      for (const n of ANCHORED) {
+        const w0 = g.constant(anchors.get(n)!, 'float32', heads.shape(n));
+        loss = F.add(loss, F.mul(F.sum(sq(F.sub(p[n]!, w0))), c.anchor));
+      }
+    }
+    const muStd = F.sqrt(F.mean(sq(F.sub(hc.mu, F.mean(hc.mu, -1, true))), -1));
+    return { loss, metrics: { sigma_mean: F.mean(hc.sigma), disagreement: F.mean(muStd) } };
+  };
+  const trainer = await Trainer.create({
+    name: `brme_${c.stage2Loss}`, params: store, device: stage1.device, trainable,
+    optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm }, build,
+  });
+
+  const perEpoch = Math.ceil(N / c.batchSize);
+  const steps = perEpoch * c.epochs;
+  const m: BrmeTrainMetrics = { loss: [], sigmaMean: [], disagreement: [], steps, seconds: 0 };
+  const pooled = feats.pooled;
+  for (let e = 0; e < c.epochs; e++) {
+    const order = shuffled(N, orderRng);
+    for (let s = 0; s < perEpoch; s++) {
+      const idx = order.slice(s * c.batchSize, (s + 1) * c.batchSize);
+      const b = idx.length;
+      const feeds: Record<string, ReturnType<typeof f32>> = {
+        t_c: f32(idx.map((i) => tc[i]!), [b]), t_r: f32(idx.map((i) => tr[i]!), [b]),
+        eps_c: f32(Array.from({ length: b * K }, () => noiseRng.normal()), [b, K]),
+        eps_r: f32(Array.from({ length: b * K }, () => noiseRng.normal()), [b, K]),
+        w: f32(idx.flatMap((i) => Array.from(weights.subarray(i * K, (i + 1) * K))), [b, K]),
+      };
+      let r;
+      if (pooled) {
+        const fc = new Float32Array(b * d), fr = new Float32Array(b * d);
+        idx.forEach((i, j) => { fc.set(pooled.subarray(i * d, (i + 1) * d), j * d); fr.set(pooled.subarray((N + i) * d, (N + i + 1) * d), j * d); });
+        r = await trainer.run({ ...feeds, feat_c: { dtype: 'float32', shape: [b, d], data: fc }, feat_r: { dtype: 'float32', shape: [b, d], data: fr } });
+      } else {
+        const pb = padRows(pairRows(idx.map((i) => train[i]!)), stage1.padId);
+        r = await trainer.run({ ...feeds, input_ids: i64(pb.ids, [pb.B, pb.T]), attention_mask: i64(pb.mask, [pb.B, pb.T]) });
+      }
+      m.loss.push(r.loss); m.sigmaMean.push(r.metrics.sigma_mean!); m.disagreement.push(r.metrics.disagreement!);
+      onProgress?.({ epoch: e, step: m.loss.length, steps, loss: r.loss, sigmaMean: r.metrics.sigma_mean!, disagreement: r.metrics.disagreement! });
+    }
+  }
+  await store.sync();
+
+  // The ensemble: stage-1 tensors (shared, not copied) + the trained heads and layer copies.
+  const all = new ParamStore();
+  for (const n of [...trunkNames(stage1.config), 'score.weight']) all.set(n, stage1.params.get(n).data, stage1.params.shape(n));
+  for (const n of trainable) all.set(n, store.get(n).data, store.shape(n));
+  const { width: _w, ...cfgOut } = c;
+  const ensemble = new BrmeEnsemble(stage1.config, all, head, stage1.padId, unfrozen, stage1.device, {
+    method: 'brme', config: { ...cfgOut, width: head.width }, stage1: stage1.info, trainPairs: N, valPairs: val.length,
+  });
+  if (val.length) m.report = await evaluateEnsemble(ensemble, val);
+  m.seconds = (Date.now() - t0) / 1000;
+  ensemble.info.metrics = { steps, seconds: m.seconds, finalLoss: m.loss[m.loss.length - 1], report: m.report };
+  return { ensemble, metrics: m };
+}
+
+// ---- independent ensembles -----------------------------------------------------------------------
+
+export interface IndependentConfig extends RewardTrainConfig {
+  /** Train each member on a bootstrap resample of the pairs (n draws with replacement). Default true. */
+  bootstrap: boolean;
+  /** Which member is nominal (and `single`): an index, or 'best-val' (highest held-out accuracy). Default 0. */
+  nominalMember: number | 'best-val';
+}
+
+/** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
+ *  starting from the same `init` trunk (Coste et al.; pretraining-seed diversity, which Eisenstein et al.
+ *  found matters most, is not available from one starting policy). */
+export async function trainIndependent(
+  init: CausalLM, train: PreferencePair[], val: PreferencePair[], K: number, config: Partial<IndependentConfig> = {},
+  onProgress?: (member: number, p: import('./reward.js').RewardProgress) => void,
+): Promise<{ ensemble: IndependentEnsemble; metrics: { members: RewardTrainMetrics[]; seconds: number; report?: EnsembleReport } }> {
+  if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
+  const t0 = Date.now();
+  const { bootstrap = true, nominalMember = 0, ...rest } = config;
+  const base: RewardTrainConfig = { ...REWARD_DEFAULTS, ...rest };
+  const rng = new Rng(base.seed);
+  const members: RewardModel[] = [], metrics: RewardTrainMetrics[] = [];
+  for (let k = 0; k < K; k++) {
+    const mrng = rng.fork();
+    const data = bootstrap ? Array.from({ length: train.length }, () => train[mrng.int(train.length)]!) : train;
+    const r = await trainBradleyTerry(init, data, val, { ...base, seed: mrng.nextU32() }, (p) => onProgress?.(k, p));
+    r.model.info.member = k;
+    r.model.info.bootstrap = bootstrap;
+    members.push(r.model); metrics.push(r.metrics);
+  }
+  let nominal = 0;
+  if (nominalMember === 'best-val') {
+    metrics.forEach((mm, k) => { if (mm.valAccuracy > metrics[nominal]!.valAccuracy) nominal = k; });
+  } else nominal = nominalMember;
+  const ensemble = new IndependentEnsemble(members, nominal, { method: 'independent', config: { ...base, bootstrap, nominalMember }, trainPairs: train.length, valPairs: val.length });
+  const report = val.length ? await evaluateEnsemble(ensemble, val) : undefined;
+  const seconds = (Date.now() - t0) / 1000;
+  ensemble.info.metrics = { seconds, report, members: metrics.map((mm) => ({ trainAccuracy: mm.trainAccuracy, valAccuracy: mm.valAccuracy, steps: mm.steps })) };
+  return { ensemble, metrics: { members: metrics, seconds, ...(report ? { report } : {}) } };
+}
+
+// ---- one entry point for callers (CLI, experiments) ---------------------------------------------
+
+export interface EnsembleTrainOptions {
+  method: 'brme' | 'independent';
+  /** K. Default 5. */
+  heads: number;
+  /** Stage 1 (BRME) or each member (independent). */
+  reward: Partial<RewardTrainConfig>;
+  /** Stage 2 (BRME only); `heads` above wins over brme.heads. */
+  brme: Partial<BrmeConfig>;
+  /** Independent only. */
+  bootstrap: boolean;
+  nominalMember: number | 'best-val';
+}
+
+export interface EnsembleTrainResult {
+  ensemble: Ensemble;
+  /** The stage-1 model (BRME) or the nominal member (independent): the standard-RLHF reward model. */
+  single: RewardModel;
+  report?: EnsembleReport;
+  stage1?: RewardTrainMetrics;
+  stage2?: BrmeTrainMetrics;
+  members?: RewardTrainMetrics[];
+  seconds: number;
+}
+
+export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?: number; step: number; steps: number; loss: number };
+
+/** Trains an ensemble from a starting policy: BRME (stage 1 BT, then stage 2) or K independent models. */
+export async function trainEnsemble(init: CausalLM, train: PreferencePair[], val: PreferencePair[], options: Partial<EnsembleTrainOptions> = {}, onProgress?: (p: EnsembleProgress) => void): Promise<EnsembleTrainResult> {
+  const o: EnsembleTrainOptions = { method: 'brme', heads: 5, reward: {}, brme: {}, bootstrap: true, nominalMember: 0, ...options };
+  const t0 = Date.now();
+  if (o.method === 'independent') {
+    const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, bootstrap: o.bootstrap, nominalMember: o.nominalMember },
+      (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss }));
+    return { ensemble: r.ensemble, single: r.ensemble.members[r.ensemble.nominalMember]!, report: r.metrics.report, members: r.metrics.members, seconds: (Date.now() - t0) / 1000 };
+  }
+  const s1 = await trainBradleyTerry(init, train, val, o.reward, (p) => onProgress?.({ phase: 'stage1', step: p.step, steps: p.steps, loss: p.loss }));
+  const s2 = await trainBrme(s1.model, train, val, { seed: o.reward.seed ?? 0, ...o.brme, heads: o.heads },
+    (p) => onProgress?.({ phase: 'stage2', step: p.step, steps: p.steps, loss: p.loss }));
+  return { ensemble: s2.ensemble, single: s1.model, report: s2.metrics.report, stage1: s1.metrics, stage2: s2.metrics, seconds: (Date.now() - t0) / 1000 };
+}
