@@ -37,6 +37,9 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    // RRLHF_THREADS caps ORT's intra-op threads (default: one per core).
+    ...(process.env.RRLHF_THREADS ? { intraOpNumThreads: Number(process.env.RRLHF_THREADS) } : {}),
+    ...(process.env.RRLHF_SPIN === '0' ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
     logSeverityLevel: 3,
     // RRLHF_ORT_PROFILE=prefix writes ORT's per-node timing trace (chrome://tracing JSON) for each session.
     ...(process.env.RRLHF_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
