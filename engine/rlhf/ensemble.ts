@@ -93,12 +93,42 @@ export interface BrmeConfig {
   maxGradNorm: number | null;
   /** Seeds head initialisation, ε, bootstrap weights and shuffling. Default 0. */
   seed: number;
+  /** After training, shift (and optionally scale) each head so that its μ has mean 0 (and std 1) over
+   *  the training sequences, folded into the head's own bias/weights (σ scales with μ). Default
+   *  'center': Bradley–Terry-type losses leave each head's offset arbitrary, and an offset decides which
+   *  head the min picks; under 'mse' the symmetric targets already centre the heads, so this is nearly
+   *  a no-op there. 'none' keeps the raw heads (the paper's setting). */
+  normalizeHeads: HeadNormalization;
 }
+
+/** Per-head normalisation over the training sequences (see BrmeConfig.normalizeHeads). */
+export type HeadNormalization = 'none' | 'center' | 'standardize';
 
 export const BRME_DEFAULTS: BrmeConfig = {
   heads: 5, tau: 10, alpha: 10, activation: 'none', stage2Loss: 'mse', btGaussianEstimator: 'sample',
   bootstrap: false, bootstrapKind: 'poisson', anchor: 0, unfreezeLastLayers: 0, batchSize: 64, weightDecay: 0, maxGradNorm: 1, seed: 0,
+  normalizeHeads: 'center',
 };
+
+/** Shift and scale per head from per-sequence rewards [N][K]: μ' = (μ − shift)/scale. */
+export function headStats(mu: ArrayLike<number>[] | Float32Array, K: number, kind: HeadNormalization): { shift: number[]; scale: number[] } {
+  const rows = mu instanceof Float32Array ? Array.from({ length: mu.length / K }, (_, i) => mu.subarray(i * K, (i + 1) * K)) : mu;
+  const shift = new Array<number>(K).fill(0), scale = new Array<number>(K).fill(1);
+  if (kind === 'none' || rows.length === 0) return { shift, scale };
+  for (let k = 0; k < K; k++) {
+    let m = 0;
+    for (const r of rows) m += r[k]!;
+    m /= rows.length;
+    shift[k] = m;
+    if (kind === 'standardize') {
+      let v = 0;
+      for (const r of rows) v += (r[k]! - m) ** 2;
+      const sd = Math.sqrt(v / rows.length);
+      scale[k] = sd > 1e-8 ? sd : 1;
+    }
+  }
+  return { shift, scale };
+}
 
 export function resolveBrmeConfig(c: Partial<BrmeConfig>): Required<BrmeConfig> & { width: number } {
   const r = { ...BRME_DEFAULTS, ...c } as BrmeConfig;
@@ -301,9 +331,12 @@ export class IndependentEnsemble implements Ensemble {
     /** The member used as `single` and as the nominal reward (σ is not defined). Default 0. */
     public nominalMember = 0,
     public info: Record<string, unknown> = {},
+    /** μ_k = (r_k − shift_k)/scale_k (see IndependentConfig.normalizeMembers); `single` stays raw. */
+    public normalization: { shift: number[]; scale: number[] } = { shift: members.map(() => 0), scale: members.map(() => 1) },
   ) {
     if (members.length === 0) throw new Error('an ensemble needs at least one member');
     if (!(nominalMember >= 0 && nominalMember < members.length)) throw new Error(`nominalMember ${nominalMember} is not a member index`);
+    if (normalization.shift.length !== members.length || normalization.scale.length !== members.length) throw new Error('normalization needs one shift and scale per member');
   }
 
   get K(): number { return this.members.length; }
@@ -314,7 +347,8 @@ export class IndependentEnsemble implements Ensemble {
   async score(sequences: number[][], batchSize = SCORE_BATCH): Promise<EnsembleScores> {
     const per: number[][] = [];
     for (const m of this.members) per.push(await m.score(sequences, batchSize));
-    const mu = sequences.map((_, i) => per.map((r) => r[i]!));
+    const { shift, scale } = this.normalization;
+    const mu = sequences.map((_, i) => per.map((r, k) => (r[i]! - shift[k]!) / scale[k]!));
     return { mu, single: [...per[this.nominalMember]!] };
   }
 
@@ -323,16 +357,16 @@ export class IndependentEnsemble implements Ensemble {
     await mkdir(root, { recursive: true });
     const names = this.members.map((_, k) => `member-${k}`);
     for (let k = 0; k < this.K; k++) await this.members[k]!.save(path.join(root, names[k]!));
-    await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify({ kind: 'independent', format: 1, K: this.K, nominal_member: this.nominalMember, members: names, info: this.info }, null, 2) + '\n');
+    await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify({ kind: 'independent', format: 1, K: this.K, nominal_member: this.nominalMember, members: names, normalization: this.normalization, info: this.info }, null, 2) + '\n');
   }
 
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<IndependentEnsemble> {
     const root = path.resolve(dir);
-    const meta = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')) as { kind: string; members: string[]; nominal_member: number; info?: Record<string, unknown> };
+    const meta = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')) as { kind: string; members: string[]; nominal_member: number; normalization?: { shift: number[]; scale: number[] }; info?: Record<string, unknown> };
     if (meta.kind !== 'independent') throw new Error(`${root}: not an independent ensemble (rrlhf.json kind = ${meta.kind})`);
     const members = [];
     for (const m of meta.members) members.push(await RewardModel.load(path.join(root, m), device));
-    return new IndependentEnsemble(members, meta.nominal_member, meta.info ?? {});
+    return new IndependentEnsemble(members, meta.nominal_member, meta.info ?? {}, meta.normalization);
   }
 }
 
@@ -491,6 +525,30 @@ export interface BrmeTrainMetrics {
   report?: EnsembleReport;
 }
 
+/** μ [N·K] of the BRME heads on pooled features [N, d] (one small graph). */
+async function headsOnFeatures(store: ParamStore, head: BrmeHeadConfig, pooled: Float32Array, N: number, d: number, device: DeviceRequest): Promise<Float32Array> {
+  const names = store.names().filter((n) => n.startsWith('brme.') && !n.startsWith(COPY));
+  const g = new Graph('brme_heads');
+  const p = storeInputs(g, store, names);
+  g.output('mu', brmeFromPooled(p, g.input('feat', 'float32', ['N', d]), head).mu);
+  const r = await (await compile(g, { device })).run({ ...storeFeeds(store, names), feat: { dtype: 'float32', shape: [N, d], data: pooled } });
+  return r.mu!.data as Float32Array;
+}
+
+/** Folds μ' = (μ − shift)/scale into the heads: the μ rows and bias, and σ' = σ/scale through the
+ *  log-σ bias (σ = exp(s/τ), so s' = s − τ·log scale). */
+function foldNormalization(store: ParamStore, head: BrmeHeadConfig, st: { shift: number[]; scale: number[] }): void {
+  const K = head.heads, W = head.width;
+  const w = store.get('brme.mu.weight').data.slice(), b = store.get('brme.mu.bias').data.slice(), ls = store.get('brme.log_std.bias').data.slice();
+  for (let k = 0; k < K; k++) {
+    const sc = st.scale[k]!;
+    for (let j = 0; j < W; j++) w[k * W + j]! /= sc;
+    b[k] = (b[k]! - st.shift[k]!) / sc;
+    ls[k]! -= head.tau * Math.log(sc);
+  }
+  store.set('brme.mu.weight', w); store.set('brme.mu.bias', b); store.set('brme.log_std.bias', ls);
+}
+
 /**
  * BRME stage 2 on a trained stage-1 reward model. The returned ensemble shares the stage-1 tensors
  * (nothing is copied) and adds the heads. Deterministic for a seed.
@@ -599,6 +657,12 @@ export async function trainBrme(stage1: RewardModel, train: PreferencePair[], va
   const ensemble = new BrmeEnsemble(stage1.config, all, head, stage1.padId, unfrozen, stage1.device, {
     method: 'brme', config: { ...cfgOut, width: head.width }, stage1: stage1.info, trainPairs: N, valPairs: val.length,
   });
+  if (c.normalizeHeads !== 'none') {
+    const mu = pooled ? await headsOnFeatures(all, head, pooled, 2 * N, d, stage1.device) : (await ensemble.score(pairRows(train))).mu;
+    const st = headStats(mu, K, c.normalizeHeads);
+    foldNormalization(all, head, st);
+    ensemble.info.normalization = { kind: c.normalizeHeads, ...st };
+  }
   if (val.length) m.report = await evaluateEnsemble(ensemble, val);
   m.seconds = (Date.now() - t0) / 1000;
   ensemble.info.metrics = { steps, seconds: m.seconds, finalLoss: m.loss[m.loss.length - 1], report: m.report };
@@ -612,6 +676,10 @@ export interface IndependentConfig extends RewardTrainConfig {
   bootstrap: boolean;
   /** Which member is nominal (and `single`): an index, or 'best-val' (highest held-out accuracy). Default 0. */
   nominalMember: number | 'best-val';
+  /** Per-member normalisation of μ over the training sequences. Default 'center': a Bradley–Terry
+   *  model's offset is arbitrary, so without it the min over members would mostly pick whichever
+   *  member happens to sit lowest (Coste et al. also normalise their members). */
+  normalizeMembers: HeadNormalization;
 }
 
 /** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
@@ -623,7 +691,7 @@ export async function trainIndependent(
 ): Promise<{ ensemble: IndependentEnsemble; metrics: { members: RewardTrainMetrics[]; seconds: number; report?: EnsembleReport } }> {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
   const t0 = Date.now();
-  const { bootstrap = true, nominalMember = 0, ...rest } = config;
+  const { bootstrap = true, nominalMember = 0, normalizeMembers = 'center', ...rest } = config;
   const base: RewardTrainConfig = { ...REWARD_DEFAULTS, ...rest };
   const rng = new Rng(base.seed);
   const members: RewardModel[] = [], metrics: RewardTrainMetrics[] = [];
@@ -639,7 +707,15 @@ export async function trainIndependent(
   if (nominalMember === 'best-val') {
     metrics.forEach((mm, k) => { if (mm.valAccuracy > metrics[nominal]!.valAccuracy) nominal = k; });
   } else nominal = nominalMember;
-  const ensemble = new IndependentEnsemble(members, nominal, { method: 'independent', config: { ...base, bootstrap, nominalMember }, trainPairs: train.length, valPairs: val.length });
+  // Normalisation statistics over the (full, not resampled) training sequences.
+  let normalization: { shift: number[]; scale: number[] } | undefined;
+  if (normalizeMembers !== 'none') {
+    const rows = pairRows(train);
+    const per: number[][] = [];
+    for (const mm of members) per.push(await mm.score(rows));
+    normalization = headStats(rows.map((_, i) => per.map((r) => r[i]!)), K, normalizeMembers);
+  }
+  const ensemble = new IndependentEnsemble(members, nominal, { method: 'independent', config: { ...base, bootstrap, nominalMember, normalizeMembers }, trainPairs: train.length, valPairs: val.length }, normalization);
   const report = val.length ? await evaluateEnsemble(ensemble, val) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   ensemble.info.metrics = { seconds, report, members: metrics.map((mm) => ({ trainAccuracy: mm.trainAccuracy, valAccuracy: mm.valAccuracy, steps: mm.steps })) };
@@ -659,6 +735,7 @@ export interface EnsembleTrainOptions {
   /** Independent only. */
   bootstrap: boolean;
   nominalMember: number | 'best-val';
+  normalizeMembers: HeadNormalization;
 }
 
 export interface EnsembleTrainResult {
@@ -676,10 +753,10 @@ export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?:
 
 /** Trains an ensemble from a starting policy: BRME (stage 1 BT, then stage 2) or K independent models. */
 export async function trainEnsemble(init: CausalLM, train: PreferencePair[], val: PreferencePair[], options: Partial<EnsembleTrainOptions> = {}, onProgress?: (p: EnsembleProgress) => void): Promise<EnsembleTrainResult> {
-  const o: EnsembleTrainOptions = { method: 'brme', heads: 5, reward: {}, brme: {}, bootstrap: true, nominalMember: 0, ...options };
+  const o: EnsembleTrainOptions = { method: 'brme', heads: 5, reward: {}, brme: {}, bootstrap: true, nominalMember: 0, normalizeMembers: 'center', ...options };
   const t0 = Date.now();
   if (o.method === 'independent') {
-    const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, bootstrap: o.bootstrap, nominalMember: o.nominalMember },
+    const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, bootstrap: o.bootstrap, nominalMember: o.nominalMember, normalizeMembers: o.normalizeMembers },
       (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss }));
     return { ensemble: r.ensemble, single: r.ensemble.members[r.ensemble.nominalMember]!, report: r.metrics.report, members: r.metrics.members, seconds: (Date.now() - t0) / 1000 };
   }

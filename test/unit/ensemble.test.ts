@@ -112,6 +112,20 @@ test('BRME: score shapes, σ > 0, and `single` is the stage-1 model\'s own rewar
   s.single.forEach((x, i) => near(x, r1[i]!, 1e-5, `single[${i}]`));
   // The stage-1 view shares the tensors and scores the same.
   assert.deepEqual(await ensemble.stage1().score(seqs), r1);
+  // Heads are centred over the training sequences (normalizeHeads 'center', folded into the biases).
+  const onTrain = await ensemble.score(pairRows(TRAIN));
+  for (let k = 0; k < 4; k++) near(mean(onTrain.mu.map((r) => r[k]!)), 0, 1e-3, `train mean of head ${k}`);
+  // 'standardize' also gives each head unit std there, and σ scales with μ.
+  const st = await trainBrme(STAGE1, TRAIN, [], { heads: 4, epochs: 5, seed: 1, normalizeHeads: 'standardize' });
+  const raw = await trainBrme(STAGE1, TRAIN, [], { heads: 4, epochs: 5, seed: 1, normalizeHeads: 'none' });
+  const a = await st.ensemble.score(pairRows(TRAIN)), b = await raw.ensemble.score(pairRows(TRAIN));
+  for (let k = 0; k < 4; k++) {
+    const col = a.mu.map((r) => r[k]!), colRaw = b.mu.map((r) => r[k]!);
+    near(mean(col), 0, 1e-3, `standardized mean ${k}`);
+    const sd = Math.sqrt(mean(col.map((x) => x * x))), sdRaw = Math.sqrt(mean(colRaw.map((x) => (x - mean(colRaw)) ** 2)));
+    near(sd, 1, 1e-3, `standardized std ${k}`);
+    near(a.sigma![0]![k]!, b.sigma![0]![k]! / sdRaw, 1e-4, `σ scaled ${k}`);
+  }
   // The report came with training, on the held-out pairs.
   const rep = metrics.report!;
   assert.equal(rep.pairs, VAL.length);
@@ -176,7 +190,12 @@ test('independent ensemble: K members, no σ, single = the nominal member; save 
   assert.equal(s.sigma, undefined);
   s.mu.forEach((row) => assert.equal(row.length, 3));
   assert.deepEqual(s.single, await ensemble.members[0]!.score(seqs));
-  assert.deepEqual(s.mu.map((r) => r[2]), await ensemble.members[2]!.score(seqs));
+  // μ_k is member k's reward centred over the training sequences (normalizeMembers 'center').
+  const raw2 = await ensemble.members[2]!.score(seqs);
+  s.mu.forEach((r, i) => near(r[2]!, raw2[i]! - ensemble.normalization.shift[2]!, 1e-9, `μ[${i}][2]`));
+  assert.deepEqual(ensemble.normalization.scale, [1, 1, 1]);
+  const onTrain = await ensemble.score(pairRows(small));
+  for (let k = 0; k < 3; k++) near(mean(onTrain.mu.map((r) => r[k]!)), 0, 1e-4, `train mean of member ${k}`);
   // Members differ (seeds and bootstrap resamples).
   assert.notDeepEqual(s.mu.map((r) => r[0]), s.mu.map((r) => r[1]));
   const rep = metrics.report!;
@@ -192,7 +211,7 @@ test('independent ensemble: K members, no σ, single = the nominal member; save 
     // A single reward-model folder loads as a one-member ensemble.
     const one = await loadEnsemble(path.join(dir, 'member-1'));
     assert.equal(one.K, 1);
-    assert.deepEqual((await one.score(seqs)).single, s.mu.map((r) => r[1]));
+    assert.deepEqual((await one.score(seqs)).single, await ensemble.members[1]!.score(seqs));
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 

@@ -7,5 +7,6 @@ import { runs } from './runs.js';
 import { model } from './model.js';
 import { tokenize } from './tokenize.js';
 import { experiment, quickstart } from './experiment.js';
+import { ensemble } from './ensemble.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize, experiment, quickstart };
+export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize, experiment, quickstart, ensemble };

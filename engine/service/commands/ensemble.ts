@@ -1,0 +1,129 @@
+// `rrlhf ensemble train`: trains a reward-model ensemble on a built-in world and reports its quality.
+//
+//   world → π₀ (a fresh decoder + short SFT on the world's base behaviour) → preference pairs →
+//   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
+//   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
+import path from 'node:path';
+import { type Command, UsageError, parse, intOpt, deviceOpt, progress } from '../cli-kit.js';
+import { openStore, resolveDataDir } from '../../store/index.js';
+import { makeWorld, WORLD_NAMES } from '../../worlds/index.js';
+import { CausalLM } from '../../models/model.js';
+import { Rng } from '../../runtime/params.js';
+import { sft } from '../../rlhf/sft.js';
+import { trainEnsemble, STAGE2_LOSSES, type Stage2Loss, type EnsembleReport } from '../../rlhf/ensemble.js';
+
+const num = (v: string | undefined, name: string, dflt: number, min = 0): number => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}, got "${v}"`);
+  return n;
+};
+const nonNegInt = (v: string | undefined, name: string, dflt: number): number => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  return n;
+};
+
+const OPTIONS = {
+  world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
+  heads: { type: 'string' }, method: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, anchor: { type: 'string' },
+  unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
+  out: { type: 'string' }, name: { type: 'string' },
+} as const;
+
+function summary(id: number | string, heads: number, rep: EnsembleReport | undefined) {
+  return {
+    id, heads,
+    accuracy: rep ? { nominal: rep.accuracy.nominal, mean: rep.accuracy.mean, per_head: rep.accuracy.per_head, single: rep.accuracy.single, min: rep.accuracy.min } : null,
+    sigma: rep?.sigma ?? null,
+    disagreement: rep?.disagreement ?? null,
+    relative_disagreement: rep?.relative_disagreement ?? null,
+    calibration_ece: rep?.calibration.ece ?? null,
+    std_error_correlation: rep?.std_error_correlation ?? null,
+  };
+}
+
+export const ensemble: Command = {
+  usage: [
+    'ensemble train --world goodhart-lab|text-reviews [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
+    '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap] [--anchor C] [--unfreeze N] [--out DIR]',
+    '                                 train a reward ensemble on a built-in world; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
+  ],
+  async run(args, out) {
+    const [sub, ...rest] = args;
+    if (sub !== 'train') throw new UsageError(`unknown subcommand "ensemble ${sub ?? ''}"; available: train`);
+    const { values: v } = parse(rest, OPTIONS);
+    if (v.dataset !== undefined) throw new UsageError('--dataset is not supported yet: ensembles train on a built-in world (--world); imported datasets need a model and tokenizer path that is still to come');
+    const worldName = v.world ?? 'goodhart-lab';
+    if (!(WORLD_NAMES as string[]).includes(worldName)) throw new UsageError(`--world must be one of ${WORLD_NAMES.join(', ')}, got "${worldName}"`);
+    const method = v.method ?? 'brme';
+    if (method !== 'brme' && method !== 'independent') throw new UsageError(`--method must be brme or independent, got "${method}"`);
+    const stage2 = (v.stage2 ?? 'mse') as Stage2Loss;
+    if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
+    if (method === 'independent' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
+      throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
+    }
+    const seed = nonNegInt(v.seed, 'seed', 0);
+    const pairs = intOpt(v.pairs, 'pairs', 2000), valPairs = intOpt(v['val-pairs'], 'val-pairs', 500);
+    const heads = intOpt(v.heads, 'heads', 5);
+    const anchor = num(v.anchor, 'anchor', 0);
+    const unfreeze = nonNegInt(v.unfreeze, 'unfreeze', 0);
+    const sftSamples = intOpt(v['sft-samples'], 'sft-samples', 2048);
+    const device = deviceOpt(v.device);
+    const dataDir = resolveDataDir(v['data-dir']);
+
+    const t0 = Date.now();
+    const world = makeWorld(worldName, {}, seed);
+    // π₀: the same recipe as an experiment's starting policy (engine/experiments/spec.ts defaults).
+    const base = CausalLM.init(world.modelConfig(), seed, device);
+    const sftBar = progress('sft');
+    await sft(base, world.sftSamples(sftSamples, new Rng(seed * 7919 + 1)), { epochs: 3, batchSize: 64, lr: 3e-3, seed, padId: world.padId }, (p) => sftBar(p.step, p.steps));
+    const rng = new Rng(seed * 104729 + 2);
+    const train = world.preferencePairs(pairs, rng), val = world.preferencePairs(valPairs, rng);
+
+    const bars: Record<string, (d: number, t: number) => void> = {};
+    const r = await trainEnsemble(base, train, val, {
+      method, heads, bootstrap: method === 'independent' ? true : !!v.bootstrap,
+      reward: { seed, padId: world.padId, ...(v['rm-epochs'] ? { epochs: intOpt(v['rm-epochs'], 'rm-epochs', 3) } : {}) },
+      brme: { stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze, seed, ...(v['stage2-epochs'] ? { epochs: intOpt(v['stage2-epochs'], 'stage2-epochs', 20) } : {}) },
+    }, (p) => {
+      const label = p.phase === 'member' ? `member ${p.member! + 1}/${heads}` : p.phase === 'stage1' ? 'reward model (stage 1)' : 'BRME heads (stage 2)';
+      (bars[label] ??= progress(label))(p.step, p.steps);
+    });
+    const rep = r.report;
+    const config = {
+      world: worldName, seed, pairs, valPairs, sftSamples, method, heads,
+      ...(method === 'brme' ? { stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze } : { bootstrap: true }),
+    };
+    const metrics = { report: rep, stage1: r.stage1 ? { train_accuracy: r.stage1.trainAccuracy, val_accuracy: r.stage1.valAccuracy } : undefined, seconds: r.seconds };
+    r.ensemble.info = { ...r.ensemble.info, cli: config };
+
+    // Record and save: the store's id names the folder <data dir>/ensembles/<id>/ unless --out is given.
+    const store = openStore({ dataDir });
+    let id: number, dir: string;
+    try {
+      const name = v.name ?? `${worldName} ${method} K=${heads}${method === 'brme' ? ` ${stage2}${v.bootstrap ? ' +bootstrap' : ''}${anchor ? ` +anchor ${anchor}` : ''}${unfreeze ? ` +unfreeze ${unfreeze}` : ''}` : ''} (seed ${seed})`;
+      const row = store.ensembles.add({ name, heads, method, config });
+      id = row.id;
+      dir = path.resolve(v.out ?? path.join(dataDir, 'ensembles', String(id)));
+      await r.ensemble.save(dir);
+      const art = store.artifacts.add({ kind: 'ensemble', name, path: dir, meta: { method, heads, world: worldName } });
+      store.ensembles.complete(id, art.id, metrics as Record<string, unknown>);
+    } finally { store.close(); }
+
+    const res = { ...summary(id, heads, rep), method, world: worldName, seed, path: dir, stage1: metrics.stage1 ?? null, seconds: (Date.now() - t0) / 1000 };
+    out(res, () => {
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      if (!rep) return `ensemble ${id} saved to ${dir}`;
+      return [
+        `ensemble ${id} (${method}, K = ${heads}) saved to ${dir}`,
+        `  held-out accuracy on ${rep.pairs} pairs: single ${pct(rep.accuracy.single)}  nominal ${pct(rep.accuracy.nominal)}  mean ${pct(rep.accuracy.mean)}  min ${pct(rep.accuracy.min)}`,
+        `  per head: ${rep.accuracy.per_head.map(pct).join('  ')}`,
+        rep.sigma ? `  σ: mean ${rep.sigma.mean.toFixed(4)}  std ${rep.sigma.std.toFixed(4)}  min ${rep.sigma.min.toFixed(4)}  max ${rep.sigma.max.toFixed(4)}` : '  σ: not defined (independent members)',
+        `  head disagreement ${rep.disagreement.toFixed(4)} (${(100 * rep.relative_disagreement).toFixed(1)}% of the reward's spread); calibration ECE ${rep.calibration.ece.toFixed(3)}`,
+        `  ${res.seconds.toFixed(1)} s`,
+      ].join('\n');
+    });
+  },
+};
