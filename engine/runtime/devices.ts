@@ -24,7 +24,7 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
 /** Whether outputs can stay on the device between runs (gpu-buffer IO binding). */
 export const isGpu = (d: Device) => d !== 'cpu';
 
-export function sessionOptions(device: Device, opts: { float64?: boolean; keepOnDevice?: string[] } = {}): ort.InferenceSession.SessionOptions {
+export function sessionOptions(device: Device, opts: { float64?: boolean; keepOnDevice?: string[]; threads?: number } = {}): ort.InferenceSession.SessionOptions {
   return {
     // On GPU providers the named outputs (weights, optimizer state, KV caches) stay in device memory
     // and are fed back as they are; everything else (losses, metrics, logits) comes back to the host.
@@ -37,8 +37,10 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    // RRLHF_THREADS caps ORT's intra-op threads (default: one per core).
-    ...(process.env.RRLHF_THREADS ? { intraOpNumThreads: Number(process.env.RRLHF_THREADS) } : {}),
+    // Intra-op threads: RRLHF_THREADS if set, else what the caller chose (small graphs run faster on
+    // one thread: a parallel kernel on a tiny tensor costs more in thread wake-ups than it saves),
+    // else ORT's default of one per core.
+    ...(process.env.RRLHF_THREADS ? { intraOpNumThreads: Number(process.env.RRLHF_THREADS) } : opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(process.env.RRLHF_SPIN === '0' ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
     logSeverityLevel: 3,
     // RRLHF_ORT_PROFILE=prefix writes ORT's per-node timing trace (chrome://tracing JSON) for each session.

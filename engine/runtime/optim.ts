@@ -31,31 +31,61 @@ export interface AdamWConfig {
 
 const defaultDecay = (_name: string, shape: number[]) => shape.length >= 2;
 
-interface ParamGrad { name: string; p: Tensor; g: Tensor; shape: number[] }
+/** Parameters that share optimizer settings, updated as one flat vector: a model with hundreds of
+ *  small tensors then costs a dozen elementwise kernels per step instead of a dozen per tensor. */
+export interface ParamGroup { name: 'decay' | 'no_decay'; params: string[]; shapes: number[][]; sizes: number[]; size: number; decay: boolean }
 
-/** Appends global-norm clipping and the AdamW update; returns the new params/moments and ‖g‖. */
-export function appendAdamW(g: Graph, items: ParamGrad[], cfg: AdamWConfig, lr: Tensor, step: Tensor) {
-  const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999, eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
+export function paramGroups(names: string[], shapeOf: (n: string) => number[], cfg: AdamWConfig): ParamGroup[] {
   const decay = cfg.decay ?? defaultDecay;
-  const sq = items.map((it) => F.sum(F.mul(it.g, it.g)));
-  const gradNorm = F.sqrt(sq.reduce((a, b) => F.add(a, b)));
+  const wd = (cfg.weightDecay ?? 0) > 0;
+  const groups: ParamGroup[] = [];
+  for (const gname of ['decay', 'no_decay'] as const) {
+    const params = names.filter((n) => (wd && decay(n, shapeOf(n))) === (gname === 'decay'));
+    if (!params.length) continue;
+    const shapes = params.map(shapeOf);
+    const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+    groups.push({ name: gname, params, shapes, sizes, size: sizes.reduce((a, b) => a + b, 0), decay: gname === 'decay' });
+  }
+  return groups;
+}
+
+/** Concatenates tensors of a group into one flat vector. */
+export function flatten(ts: Tensor[]): Tensor {
+  const flat = ts.map((t) => F.reshape(t, [-1]));
+  return flat.length === 1 ? flat[0]! : F.concat(flat, 0);
+}
+
+/** Splits a group's flat vector back into tensors of the original shapes. */
+function unflatten(flat: Tensor, grp: ParamGroup): Tensor[] {
+  const parts = grp.params.length === 1 ? [flat] : F.split(flat, grp.sizes, 0);
+  return parts.map((t, i) => F.reshape(t, grp.shapes[i]!));
+}
+
+/** Appends global-norm clipping and the AdamW update over flat per-group gradients; returns the new
+ *  parameters (by name), the new moments (by group) and ‖g‖. Moments are graph inputs m:<group>, v:<group>. */
+export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<string, Tensor>, flatGrads: Record<string, Tensor>, cfg: AdamWConfig, lr: Tensor, step: Tensor) {
+  const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999, eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
+  const gradNorm = F.sqrt(groups.map((grp) => F.sum(F.mul(flatGrads[grp.name]!, flatGrads[grp.name]!))).reduce((a, b) => F.add(a, b)));
   const coef = cfg.maxGradNorm ? F.minimum(F.div(cfg.maxGradNorm, F.add(gradNorm, 1e-6)), 1) : null;
   // m̂/(√v̂ + ε) = c·m/(√v + c·ε) with c = √(1−β₂ᵗ): folding the scalars saves a pass per parameter.
   const bc1 = F.sub(1, F.pow(g.scalar(b1), step));
   const c = F.sqrt(F.sub(1, F.pow(g.scalar(b2), step)));
   const stepSize = F.mul(F.div(lr, bc1), c);
   const epsC = F.mul(c, eps);
-  const out = items.map((it) => {
-    const m = g.input(`m:${it.name}`, 'float32', it.shape);
-    const v = g.input(`v:${it.name}`, 'float32', it.shape);
-    const gr = coef ? F.mul(it.g, coef) : it.g;
+  const newParams: Record<string, Tensor> = {}, moments: Record<string, { m: Tensor; v: Tensor }> = {};
+  for (const grp of groups) {
+    const m = g.input(`m:${grp.name}`, 'float32', [grp.size]);
+    const v = g.input(`v:${grp.name}`, 'float32', [grp.size]);
+    const gr = coef ? F.mul(flatGrads[grp.name]!, coef) : flatGrads[grp.name]!;
     const m2 = F.add(F.mul(m, b1), F.mul(gr, 1 - b1));
     const v2 = F.add(F.mul(v, b2), F.mul(F.mul(gr, gr), 1 - b2));
-    const p = wd > 0 && decay(it.name, it.shape) ? F.mul(it.p, F.sub(1, F.mul(lr, wd))) : it.p;
+    let p = flatten(grp.params.map((n) => params[n]!));
+    if (grp.decay && wd > 0) p = F.mul(p, F.sub(1, F.mul(lr, wd)));
     const p2 = F.sub(p, F.mul(F.div(m2, F.add(F.sqrt(v2), epsC)), stepSize));
-    return { name: it.name, p: p2, m: m2, v: v2 };
-  });
-  return { out, gradNorm };
+    unflatten(p2, grp).forEach((t, i) => { newParams[grp.params[i]!] = t; });
+    moments[grp.name] = { m: m2, v: v2 };
+  }
+  return { newParams, moments, gradNorm };
 }
 
 export interface TrainerSpec {
@@ -72,7 +102,7 @@ export interface TrainerSpec {
 export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number> }
 
 export class Trainer {
-  /** Optimizer state: first and second moments per trainable parameter (host arrays on CPU, device
+  /** Optimizer state: first and second moments per parameter group, flat (host arrays on CPU, device
    *  tensors on GPU providers), and the step count. */
   m = new Map<string, Feed>();
   v = new Map<string, Feed>();
@@ -81,13 +111,14 @@ export class Trainer {
   private accum?: { micro: CompiledGraph; apply: CompiledGraph };
   readonly trainable: string[];
 
+  readonly groups: ParamGroup[];
+
   private constructor(readonly spec: TrainerSpec) {
     this.trainable = spec.trainable ?? spec.params.names();
-    for (const n of this.trainable) {
-      const shape = spec.params.shape(n);
-      const size = shape.reduce((a, b) => a * b, 1);
-      this.m.set(n, { dtype: 'float32', shape, data: new Float32Array(size) });
-      this.v.set(n, { dtype: 'float32', shape, data: new Float32Array(size) });
+    this.groups = paramGroups(this.trainable, (n) => spec.params.shape(n), spec.optimizer);
+    for (const grp of this.groups) {
+      this.m.set(grp.name, { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) });
+      this.v.set(grp.name, { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) });
     }
   }
 
@@ -114,37 +145,36 @@ export class Trainer {
   private async buildFused(): Promise<CompiledGraph> {
     const g = new Graph(`${this.spec.name ?? 'train'}_step`);
     const { p, grads } = this.trace(g);
-    const items = this.trainable.map((n, i) => ({ name: n, p: p[n]!, g: grads[i]!, shape: this.spec.params.shape(n) }));
-    const { out, gradNorm } = appendAdamW(g, items, this.spec.optimizer, g.input('opt:lr', 'float32', []), g.input('opt:step', 'float32', []));
-    this.outputUpdates(g, out);
-    g.output('grad_norm', gradNorm);
+    const byName = Object.fromEntries(this.trainable.map((n, i) => [n, grads[i]!]));
+    const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, flatten(grp.params.map((n) => byName[n]!))]));
+    const upd = appendAdamW(g, this.groups, p, flat, this.spec.optimizer, g.input('opt:lr', 'float32', []), g.input('opt:step', 'float32', []));
+    this.outputUpdates(g, upd);
     return compile(g, { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice });
   }
 
-  private outputUpdates(g: Graph, out: { name: string; p: Tensor; m: Tensor; v: Tensor }[]) {
-    for (const o of out) {
-      g.output(`new:${o.name}`, o.p);
-      g.output(`new:m:${o.name}`, o.m);
-      g.output(`new:v:${o.name}`, o.v);
+  private outputUpdates(g: Graph, upd: ReturnType<typeof appendAdamW>) {
+    for (const [n, t] of Object.entries(upd.newParams)) g.output(`new:${n}`, t);
+    for (const [grp, mv] of Object.entries(upd.moments)) {
+      g.output(`new:m:${grp}`, mv.m);
+      g.output(`new:v:${grp}`, mv.v);
     }
+    g.output('grad_norm', upd.gradNorm);
   }
 
   private async buildAccum() {
     const mg = new Graph(`${this.spec.name ?? 'train'}_micro`);
     const { grads } = this.trace(mg);
-    this.trainable.forEach((n, i) => {
-      const acc = mg.input(`acc:${n}`, 'float32', this.spec.params.shape(n));
-      mg.output(`new:acc:${n}`, F.add(acc, grads[i]!));
-    });
+    const byName = Object.fromEntries(this.trainable.map((n, i) => [n, grads[i]!]));
+    for (const grp of this.groups) {
+      const acc = mg.input(`acc:${grp.name}`, 'float32', [grp.size]);
+      mg.output(`new:acc:${grp.name}`, F.add(acc, flatten(grp.params.map((n) => byName[n]!))));
+    }
     const ag = new Graph(`${this.spec.name ?? 'train'}_apply`);
     const scale = ag.input('acc:scale', 'float32', []);
-    const items = this.trainable.map((n) => {
-      const shape = this.spec.params.shape(n);
-      return { name: n, p: ag.param(n, shape), g: F.mul(ag.input(`acc:${n}`, 'float32', shape), scale), shape };
-    });
-    const { out, gradNorm } = appendAdamW(ag, items, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', []));
-    this.outputUpdates(ag, out);
-    ag.output('grad_norm', gradNorm);
+    const p: Record<string, Tensor> = {};
+    for (const n of this.trainable) p[n] = ag.param(n, this.spec.params.shape(n));
+    const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, F.mul(ag.input(`acc:${grp.name}`, 'float32', [grp.size]), scale)]));
+    this.outputUpdates(ag, appendAdamW(ag, this.groups, p, flat, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', [])));
     const opts = { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice };
     return { micro: await compile(mg, opts), apply: await compile(ag, opts) };
   }
@@ -157,9 +187,9 @@ export class Trainer {
 
   private optFeeds(lr: number): Record<string, Feed> {
     const f: Record<string, Feed> = { 'opt:lr': scalarF32(lr), 'opt:step': scalarF32(this.step + 1) };
-    for (const n of this.trainable) {
-      f[`m:${n}`] = this.m.get(n)!;
-      f[`v:${n}`] = this.v.get(n)!;
+    for (const grp of this.groups) {
+      f[`m:${grp.name}`] = this.m.get(grp.name)!;
+      f[`v:${grp.name}`] = this.v.get(grp.name)!;
     }
     return f;
   }
@@ -175,8 +205,10 @@ export class Trainer {
       const p = r[`new:${n}`]!;
       if (p.location === 'cpu') this.spec.params.set(n, p.data as Float32Array);
       else this.spec.params.setDevice(n, p);
-      keep(this.m, n, r[`new:m:${n}`]!);
-      keep(this.v, n, r[`new:v:${n}`]!);
+    }
+    for (const grp of this.groups) {
+      keep(this.m, grp.name, r[`new:m:${grp.name}`]!);
+      keep(this.v, grp.name, r[`new:v:${grp.name}`]!);
     }
     this.step++;
   }
@@ -199,16 +231,13 @@ export class Trainer {
     }
     this.accum ??= await this.buildAccum();
     let acc: Record<string, Feed> = {};
-    for (const n of this.trainable) {
-      const shape = this.spec.params.shape(n);
-      acc[`acc:${n}`] = { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
-    }
+    for (const grp of this.groups) acc[`acc:${grp.name}`] = { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) };
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const mb of micro) {
       const r = await this.accum.micro.runRaw({ ...this.paramFeeds(), ...acc, ...mb });
       const next: Record<string, Feed> = {};
-      for (const n of this.trainable) next[`acc:${n}`] = r[`new:acc:${n}`]!;
+      for (const grp of this.groups) next[`acc:${grp.name}`] = r[`new:acc:${grp.name}`]!;
       for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
       acc = next;
       const s = Trainer.scalars(r);
@@ -222,22 +251,21 @@ export class Trainer {
     return { loss, gradNorm, metrics };
   }
 
-  /** Host copies of the optimizer moments (for checkpoints), downloading device-resident ones. */
+  /** Host copies of the optimizer moments per group (for checkpoints), downloading device-resident ones. */
   async moments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
     const get = async (f: Feed) => (f instanceof ort.Tensor ? ((await toHost(f)).data as Float32Array).slice() : (f as HostTensor).data as Float32Array);
     const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
-    for (const n of this.trainable) { m.set(n, await get(this.m.get(n)!)); v.set(n, await get(this.v.get(n)!)); }
+    for (const grp of this.groups) { m.set(grp.name, await get(this.m.get(grp.name)!)); v.set(grp.name, await get(this.v.get(grp.name)!)); }
     return { m, v };
   }
 
   /** Restores optimizer state saved by moments() (resuming a run). */
   restore(state: { m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number }): void {
-    for (const n of this.trainable) {
-      const shape = this.spec.params.shape(n);
-      const m = state.m.get(n), v = state.v.get(n);
-      if (!m || !v) throw new Error(`optimizer state has no moments for "${n}"`);
-      this.m.set(n, { dtype: 'float32', shape, data: m });
-      this.v.set(n, { dtype: 'float32', shape, data: v });
+    for (const grp of this.groups) {
+      const m = state.m.get(grp.name), v = state.v.get(grp.name);
+      if (!m || !v || m.length !== grp.size || v.length !== grp.size) throw new Error(`optimizer state does not match parameter group "${grp.name}" (${grp.size} values)`);
+      this.m.set(grp.name, { dtype: 'float32', shape: [grp.size], data: m });
+      this.v.set(grp.name, { dtype: 'float32', shape: [grp.size], data: v });
     }
     this.step = state.step;
   }

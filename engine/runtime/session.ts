@@ -20,6 +20,7 @@ export class FeedError extends Error {
 }
 
 const sessionCache = new Map<string, Promise<ort.InferenceSession>>();
+const SMALL_MODEL_VALUES = 1_000_000;
 
 export interface CompileOptions {
   device?: DeviceRequest;
@@ -46,7 +47,11 @@ export class CompiledGraph {
     let sp = sessionCache.get(key);
     if (!sp) {
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
-      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice }));
+      // Graphs over small models (under ~1M parameter values) are dominated by per-kernel overhead,
+      // where a second thread only adds synchronisation: run them single-threaded on CPU.
+      const paramValues = emitted.inputs.filter((i) => i.kind === 'param').reduce((a, i) => a + i.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1), 0);
+      const threads = device === 'cpu' && paramValues > 0 && paramValues < SMALL_MODEL_VALUES ? 1 : undefined;
+      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice, threads }));
       sessionCache.set(key, sp);
       sp.catch(() => sessionCache.delete(key));
     }

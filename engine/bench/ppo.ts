@@ -1,0 +1,42 @@
+// The PPO-iteration benchmark: rollout (KV-cache sampling), policy/reference scoring, GAE and
+// K epochs × M minibatches of the clipped PPO step, on a decoder of a given shape. The reward is a
+// cheap fixed function (the fraction of one token), so the figure is the engine's own work.
+// test/reference/bench_ppo.py runs the same iteration in PyTorch eager.
+
+import { CausalLM } from '../models/model.js';
+import { PpoTrainer } from '../rlhf/ppo.js';
+import { Rng } from '../runtime/params.js';
+import { benchConfig, type LmShape } from './lm.js';
+import { type DeviceRequest } from '../runtime/devices.js';
+
+export interface PpoBenchConfig extends LmShape {
+  batch: number; promptLen: number; newTokens: number; epochs: number; miniBatches: number; iterations: number; warmup?: number; device?: DeviceRequest;
+}
+
+export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: number) => void) {
+  const policy = CausalLM.init(benchConfig(c, c.promptLen + c.newTokens + 8), 0, c.device ?? 'cpu');
+  const ref = await policy.clone();
+  const ppo = await PpoTrainer.create(policy, ref, {
+    batchSize: c.batch, miniBatches: c.miniBatches, epochs: c.epochs, lr: 1e-4, maxNewTokens: c.newTokens, klCoef: 0.05,
+    padId: 0, eosId: null, seed: 0,
+  });
+  const rng = new Rng(1);
+  const prompts = Array.from({ length: c.batch }, () => Array.from({ length: c.promptLen }, () => rng.int(c.vocab)));
+  const target = 7 % c.vocab;
+  const reward = async (_p: number[][], rs: number[][]) => ({ scores: rs.map((r) => r.filter((t) => t === target).length / Math.max(r.length, 1)) });
+  for (let i = 0; i < (c.warmup ?? 1); i++) await ppo.step(prompts, reward);
+  const parts = { rollout: 0, score: 0, train: 0 };
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < c.iterations; i++) {
+    const r = await ppo.step(prompts, reward);
+    parts.rollout += r.metrics['time/rollout_s']!; parts.score += r.metrics['time/score_s']!; parts.train += r.metrics['time/train_s']!;
+    progress?.(i + 1, c.iterations);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / c.iterations;
+  const n = c.iterations;
+  return {
+    name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: c.arch, params: policy.params.numel(),
+    config: { layers: c.layers, d: c.d, heads: c.heads, vocab: c.vocab, batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
+    ms_per_step: ms, ms_rollout: (parts.rollout / n) * 1e3, ms_score: (parts.score / n) * 1e3, ms_train: (parts.train / n) * 1e3,
+  };
+}
