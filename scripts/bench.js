@@ -1,10 +1,12 @@
-// `npm run bench`: the engine's MLP train step next to the same step in PyTorch eager, on this machine,
-// in the same run. Not a test: it prints figures and asserts nothing about time.
+// `npm run bench`: the engine next to PyTorch eager doing the same work, on this machine, in the same
+// run: the MLP train step, a GPT-2-shaped LM train step, KV-cache generation and a PPO iteration.
+// Not a test: it prints figures and asserts nothing about time.
 //
-// For each config it runs `node bin/rrlhf.js bench mlp ... --json` and
-// `python3 test/reference/bench_mlp.py ...` (alternating which goes first, so neither always gets the
+// For each case it runs `node bin/rrlhf.js bench <name> ... --json` and the matching
+// `python3 test/reference/bench_<name>.py ...` (alternating which goes first, so neither always gets the
 // cooler or warmer machine), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from both
-// environments, prints a table and writes dist/bench-results.json.
+// environments, prints a table and writes dist/bench-results.json. `npm run bench -- mlp ppo` runs
+// only the named benchmarks.
 // Exit status: non-zero only when the engine fails; a missing PyTorch is reported, not fatal.
 // PYTHON=/path/to/python3 picks the interpreter; otherwise the first of python3, /usr/bin/python3
 // that can import torch is used.
@@ -15,19 +17,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CONFIGS = [
-  { batch: 64, in: 64, hidden: 256, steps: 200 },
-  { batch: 256, in: 512, hidden: 2048, steps: 30 },
-];
+const GPT2_SMALLISH = ['--layers', '6', '--d', '384', '--heads', '6', '--vocab', '8192'];
+const CASES = [
+  { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '64', '--in', '64', '--hidden', '256', '--steps', '200'] },
+  { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '256', '--in', '512', '--hidden', '2048', '--steps', '30'] },
+  { bench: 'lm-train', py: 'bench_lm.py', args: [...GPT2_SMALLISH, '--batch', '16', '--seq', '128', '--steps', '3'] },
+  { bench: 'generate', py: 'bench_generate.py', args: [...GPT2_SMALLISH, '--batch', '8', '--prompt-len', '16', '--new-tokens', '64'] },
+  { bench: 'ppo', py: 'bench_ppo.py', args: ['--iterations', '5'] },
+  { bench: 'ppo', py: 'bench_ppo.py', args: [...GPT2_SMALLISH, '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--iterations', '2'] },
+].filter((c) => process.argv.length <= 2 || process.argv.slice(2).includes(c.bench));
 const TIMEOUT_MS = 10 * 60_000;
 
 const env = { ...process.env };
 delete env.OPENBLAS_CORETYPE;
 delete env.OPENBLAS_L2_SIZE;
 
-const cfgArgs = (c) => ['--batch', String(c.batch), '--in', String(c.in), '--hidden', String(c.hidden), '--steps', String(c.steps)];
-const cfgName = (c) => `B${c.batch} D${c.in} H${c.hidden} x${c.steps}`;
-const flopsPerStep = (c) => 3 * 2 * c.batch * (c.in * c.hidden + c.hidden * c.in);
+const cfgName = (c) => `${c.bench} ${c.args.filter((a) => !/--(steps|iterations)/.test(a)).join(' ').replace(/--/g, '')}`;
 
 /** Runs a command that prints one JSON document on stdout; returns {ok, json} or {ok:false, error}. */
 function runJson(cmd, args) {
@@ -71,16 +76,16 @@ if (!python) {
   console.log('  Debian/Ubuntu: sudo apt-get install python3-torch libopenblas0-pthread');
   console.log('  or set PYTHON=/path/to/python-with-torch');
 } else {
-  console.log(`PyTorch baseline: ${python} test/reference/bench_mlp.py`);
+  console.log(`PyTorch baseline: ${python} test/reference/bench_*.py`);
 }
 console.log('');
 
-const engineRun = (c) => runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', 'mlp', ...cfgArgs(c), '--json']);
-const torchRun = (c) => runJson(python, [path.join(root, 'test', 'reference', 'bench_mlp.py'), ...cfgArgs(c)]);
+const engineRun = (c) => runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', c.bench, ...c.args, '--json']);
+const torchRun = (c) => runJson(python, [path.join(root, 'test', 'reference', c.py), ...c.args]);
 
 const results = [];
 let engineFailed = false;
-CONFIGS.forEach((c, i) => {
+CASES.forEach((c, i) => {
   const order = i % 2 === 0 ? ['engine', 'pytorch'] : ['pytorch', 'engine'];
   const got = {};
   for (const which of order) {
@@ -94,10 +99,11 @@ CONFIGS.forEach((c, i) => {
   }
   const engine = got.engine?.ok ? got.engine.json : undefined;
   const pytorch = got.pytorch?.ok ? got.pytorch.json : undefined;
-  const engineMs = Number(engine?.ms_per_step);
-  const torchMs = Number(pytorch?.ms_per_step);
-  let engineGflops = Number(engine?.gflops);
-  if (!Number.isFinite(engineGflops) && engineMs > 0) engineGflops = flopsPerStep(c) / (engineMs * 1e6);
+  // generate reports a whole generation (ms_total); the others a step or an iteration (ms_per_step).
+  const ms = (r) => Number(r?.ms_per_step ?? r?.ms_total);
+  const engineMs = ms(engine);
+  const torchMs = ms(pytorch);
+  const engineGflops = Number(engine?.gflops ?? NaN);
   results.push({
     config: c,
     order,
@@ -110,11 +116,11 @@ CONFIGS.forEach((c, i) => {
 
 const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 const rows = [
-  ['config', 'engine ms/step', 'pytorch ms/step', 'speedup', 'engine GFLOP/s'],
+  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s'],
   ...results.map((r) => [
     cfgName(r.config),
-    fmt(r.engine.ms_per_step, 3),
-    fmt(r.pytorch.ms_per_step, 3),
+    fmt(r.engine.ms_per_step ?? r.engine.ms_total, 3),
+    fmt(r.pytorch.ms_per_step ?? r.pytorch.ms_total, 3),
     r.speedup == null ? '-' : `${fmt(r.speedup)}x`,
     fmt(r.engine_gflops, 1),
   ]),
@@ -125,7 +131,7 @@ for (const [k, row] of rows.entries()) {
   console.log(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '));
   if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
-console.log('\nspeedup = PyTorch ms/step / engine ms/step (above 1: the engine is faster).');
+console.log('\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster).');
 const t = results.find((r) => r.pytorch.threads != null)?.pytorch;
 if (t) console.log(`PyTorch ${t.torch_version}: ${t.threads} intra-op thread(s), BLAS threads ${t.blas_threads ?? 'unknown'}.`);
 
