@@ -192,12 +192,14 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, world.padId), scoreLogprobs(ref, seqs, world.padId)]);
     const kls = lp.map((row, i) => row.reduce((a, x, t) => a + x - lr[i]![t]!, 0));
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    return { step, gold: avg(s.gold), proxy: avg(proxy), kl: Math.max(0, avg(kls)) };
+    const g = avg(s.gold);
+    const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - g) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);
+    return { step, gold: g, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se };
   };
 
   const recordEval = (p: EvalPoint) => {
     evals.push(p);
-    store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
+    store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/gold_se': p.goldSe ?? NaN, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
     const onset = hackingOnset(evals, spec.onsetMargin);
     if (onset && onset.step === p.step) {
       store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)})` });
@@ -325,8 +327,8 @@ export async function resumeExperiment(experimentId: number, o: RunnerOptions): 
 
 function evalPointsFromStore(store: Store, runId: number): EvalPoint[] {
   const get = (k: string) => store.metrics.series([runId], k)[0]?.points ?? [];
-  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl');
-  return gold.map((p, i) => ({ step: p.step, gold: p.y ?? NaN, proxy: proxy[i]?.y ?? NaN, kl: kl[i]?.y ?? NaN }));
+  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl'), se = get('eval/gold_se');
+  return gold.map((p, i) => ({ step: p.step, gold: p.y ?? NaN, proxy: proxy[i]?.y ?? NaN, kl: kl[i]?.y ?? NaN, goldSe: se[i]?.y ?? undefined }));
 }
 
 /** Paired comparison of final gold: every objective against the first one (standard RLHF). */

@@ -8,16 +8,20 @@ export interface EvalPoint {
   proxy: number;
   /** KL(π‖π_ref) per sequence (sampled-token estimator, summed over tokens). */
   kl: number;
+  /** Standard error of the gold mean (evaluation noise), when known. */
+  goldSe?: number;
 }
 
-/** Hacking onset: the first evaluation where gold is at least `margin` below its running maximum
- *  while the proxy is still rising (above its value at that maximum). */
+/** Hacking onset: the first evaluation where gold is below its running maximum by more than `margin`
+ *  and by more than twice the combined standard error of the two estimates (so sampling noise alone
+ *  does not raise it), while the proxy is still rising (above its value at that maximum). */
 export function hackingOnset(points: EvalPoint[], margin = 0.1): { step: number; index: number } | null {
-  let bestGold = -Infinity, proxyAtBest = -Infinity;
+  let best: EvalPoint | null = null;
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
-    if (p.gold > bestGold) { bestGold = p.gold; proxyAtBest = p.proxy; continue; }
-    if (p.gold <= bestGold - margin && p.proxy > proxyAtBest) return { step: p.step, index: i };
+    if (!best || p.gold > best.gold) { best = p; continue; }
+    const noise = 2 * Math.sqrt((best.goldSe ?? 0) ** 2 + (p.goldSe ?? 0) ** 2);
+    if (p.gold < best.gold - Math.max(margin, noise) && p.proxy > best.proxy) return { step: p.step, index: i };
   }
   return null;
 }

@@ -9,6 +9,9 @@ test('hacking onset: gold falls a margin below its running max while the proxy k
   const p = pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 1.5, 2, 2], [30, 1.45, 3, 3], [40, 1.2, 4, 4], [50, 0.5, 5, 5]]);
   assert.deepEqual(hackingOnset(p, 0.1), { step: 40, index: 4 });
   assert.deepEqual(hackingOnset(p, 0.5), { step: 50, index: 5 });
+  // a drop within twice the evaluation noise is not an onset
+  const noisy = p.map((x) => ({ ...x, goldSe: 0.2 }));
+  assert.deepEqual(hackingOnset(noisy, 0.1), { step: 50, index: 5 });
   // gold falls but the proxy falls too: not hacking
   assert.equal(hackingOnset(pts([[0, 1, 1, 0], [10, 0.5, 0.5, 1]]), 0.1), null);
   assert.deepEqual(peak(p), { gold: 1.5, step: 20 });
