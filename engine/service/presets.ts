@@ -1,0 +1,93 @@
+// The guided wizard's presets and its time estimate.
+//
+// "Quick" is the built-in paired study (`rrlhf quickstart`): standard RLHF (one reward model) against
+// reward-robust RLHF (λ = 0.4 over a 5-head BRME) on the Goodhart lab, 2 seeds × 60 PPO iterations — a
+// few minutes on a laptop CPU, long enough for the standard run to start hacking its reward model.
+// "Thorough" adds seeds, iterations, more preference data and the baselines the paper compares against
+// (BRME nominal only, λ = 1; worst case, λ = 0).
+//
+// RRLHF_PRESET_SIZE=tiny shrinks the presets to a study of seconds; the end-to-end tests set it on the
+// server they start, and the wizard then says so next to the preset buttons.
+import { parseSpec, type ExperimentSpec } from '../experiments/spec.js';
+
+export const PRESET_NAMES = ['quick', 'thorough'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const tinyPresets = () => process.env.RRLHF_PRESET_SIZE === 'tiny';
+
+/** The (raw) spec of a preset on a world; parseSpec fills in every default. */
+export function presetSpec(name: PresetName, world: 'goodhart-lab' | 'text-reviews' = 'goodhart-lab'): ExperimentSpec {
+  const worldPart = { name: world, seed: 0, settings: {} };
+  if (tinyPresets()) {
+    return parseSpec({
+      name: `${name === 'quick' ? 'Quick' : 'Thorough'} study (test size): standard vs robust RLHF`,
+      world: worldPart,
+      sft: { samples: 256, epochs: 1, batchSize: 64 },
+      ensemble: { heads: 3, pairs: 256, valPairs: 64 },
+      objectives: [{ name: 'standard', kind: 'single' }, { name: 'robust λ=0.4', kind: 'robust', lambda: 0.4 }],
+      seeds: [0, 1],
+      ppo: { iterations: 8, batchSize: 16, miniBatches: 2, epochs: 2 },
+      eval: { every: 2, samples: 16 },
+      checkpointEvery: 2,
+    }, 'preset');
+  }
+  if (name === 'quick') {
+    return parseSpec({
+      name: 'Quick study: standard vs robust RLHF',
+      world: worldPart,
+      objectives: [{ name: 'standard', kind: 'single' }, { name: 'robust λ=0.4', kind: 'robust', lambda: 0.4 }],
+      seeds: [0, 1],
+      ppo: { iterations: 60 },
+    }, 'preset');
+  }
+  return parseSpec({
+    name: 'Thorough study: standard vs robust RLHF and baselines',
+    world: worldPart,
+    ensemble: { pairs: 4000, valPairs: 1000 },
+    objectives: [
+      { name: 'standard', kind: 'single' },
+      { name: 'nominal (λ=1)', kind: 'nominal' },
+      { name: 'robust λ=0.4', kind: 'robust', lambda: 0.4 },
+      { name: 'worst case (λ=0)', kind: 'wco' },
+    ],
+    seeds: [0, 1, 2, 3, 4],
+    ppo: { iterations: 120 },
+    eval: { every: 5, samples: 256 },
+  }, 'preset');
+}
+
+/**
+ * Seconds per unit of work on this machine. The defaults were measured on a 2-core laptop-class CPU;
+ * the service replaces them with what it measures on each finished study (settings.json, "calibration").
+ */
+export interface Calibration {
+  /** SFT: seconds per (sample × epoch). */
+  sft: number;
+  /** Reward models: seconds per preference pair for a whole BRME (stage 1 + stage 2), or per pair per member. */
+  rewardPerPair: number;
+  /** PPO: seconds per rollout sample per iteration (4 epochs of updates). */
+  ppoPerSample: number;
+  /** Gold evaluation: seconds per evaluated sample. */
+  evalPerSample: number;
+}
+
+export const DEFAULT_CALIBRATION: Calibration = { sft: 0.0018, rewardPerPair: 0.011, ppoPerSample: 0.0075, evalPerSample: 0.0022 };
+
+export interface Estimate {
+  seconds: number;
+  parts: { setup: number; ppo: number; eval: number };
+  runs: number;
+  iterations: number;
+  /** Where the figures come from: the defaults, or measurements from studies run here. */
+  basis: 'defaults' | 'measured';
+}
+
+export function estimate(spec: ExperimentSpec, cal: Calibration = DEFAULT_CALIBRATION, basis: Estimate['basis'] = 'defaults'): Estimate {
+  const runs = spec.seeds.length * spec.objectives.length;
+  const sft = spec.sft.samples * spec.sft.epochs * cal.sft;
+  const members = spec.ensemble.method === 'independent' ? spec.ensemble.heads : 1;
+  const reward = spec.ensemble.pairs * members * cal.rewardPerPair;
+  const ppo = runs * spec.ppo.iterations * spec.ppo.batchSize * cal.ppoPerSample * (spec.ppo.epochs / 4);
+  const evals = runs * (Math.floor(spec.ppo.iterations / spec.eval.every) + 2) * spec.eval.samples * cal.evalPerSample;
+  return { seconds: sft + reward + ppo + evals, parts: { setup: sft + reward, ppo, eval: evals }, runs, iterations: runs * spec.ppo.iterations, basis };
+}

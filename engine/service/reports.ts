@@ -1,0 +1,121 @@
+// Exporting comparison reports for the service: where the files go (a folder the user chose, checked
+// and created, or <data dir>/reports/<study>-<time>/), calling the report engine, and recording each
+// export as a 'report' artifact so the Reports screen can list it and the transports can hand its files
+// out (the HTTP transport serves only files recorded here).
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Store } from '../store/index.js';
+
+export const REPORT_FORMATS = ['html', 'pdf', 'csv', 'json'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+const FILE_NAMES: Record<ReportFormat, string> = { html: 'report.html', pdf: 'report.pdf', csv: 'runs.csv', json: 'report.json' };
+
+export interface ReportRequest { experimentId?: number; runIds?: number[]; formats: ReportFormat[]; folder?: string }
+export interface ReportFile { format: ReportFormat; path: string; bytes: number }
+export interface ReportExport { id: number; name: string; folder: string; files: ReportFile[]; created: string }
+
+/** The report engine's entry point (engine/report/index.ts). */
+type ExportReport = (o: {
+  store: Store; dataDir: string; experimentId?: number; runIds?: number[];
+  out: { html?: string; pdf?: string; csv?: string; json?: string };
+}) => Promise<unknown>;
+
+/** A problem the user can fix; the message says how. */
+export class ReportError extends Error {
+  constructor(message: string, readonly status = 400) { super(message); }
+}
+
+async function loadEngine(): Promise<ExportReport> {
+  // Loaded on first use: the report engine pulls in the PDF writer, which the rest of the API never needs.
+  const url = new URL('../report/index.js', import.meta.url).href;
+  let mod: { exportReport?: ExportReport };
+  try {
+    mod = (await import(url)) as { exportReport?: ExportReport };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') throw new ReportError('the report engine is missing from this build (dist/engine/report); run `npm run build` and try again', 501);
+    throw err;
+  }
+  if (typeof mod.exportReport !== 'function') throw new ReportError('this build\'s report engine has no exportReport(); rebuild the app (`npm run build`)', 501);
+  return mod.exportReport;
+}
+
+const slug = (s: string) => s.normalize('NFKD').replace(/[^\w-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48).toLowerCase() || 'report';
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+
+/** Resolves and prepares the output folder: created if missing, refused if it is a file or not writable. */
+export function prepareFolder(folder: string): string {
+  const abs = path.resolve(folder);
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isDirectory()) throw new ReportError(`${abs} is a file; choose a folder for the report`);
+  } catch (err) {
+    if (err instanceof ReportError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ReportError(`${abs} cannot be used: ${(err as Error).message}`);
+    try { fs.mkdirSync(abs, { recursive: true }); } catch (e) { throw new ReportError(`cannot create ${abs}: ${(e as Error).message}; choose another folder`); }
+  }
+  try { fs.accessSync(abs, fs.constants.W_OK); } catch { throw new ReportError(`${abs} is not writable by this user; choose another folder`); }
+  return abs;
+}
+
+export async function exportReports(store: Store, dataDir: string, req: ReportRequest): Promise<ReportExport> {
+  const exp = req.experimentId !== undefined ? store.experiments.get(req.experimentId) : undefined;
+  if (req.experimentId !== undefined && !exp) throw new ReportError(`study ${req.experimentId} does not exist; pick one from the list`, 404);
+  for (const id of req.runIds ?? []) if (!store.runs.get(id)) throw new ReportError(`run ${id} does not exist; pick runs from the list`, 404);
+  const name = exp ? exp.name : `runs ${(req.runIds ?? []).join(', ')}`;
+  const folder = prepareFolder(req.folder ?? path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
+  const out = Object.fromEntries(req.formats.map((f) => [f, path.join(folder, FILE_NAMES[f])])) as Partial<Record<ReportFormat, string>>;
+  const exportReport = await loadEngine();
+  await exportReport({ store, dataDir, ...(req.experimentId !== undefined && { experimentId: req.experimentId }), ...(req.runIds?.length && { runIds: req.runIds }), out });
+  const files: ReportFile[] = [];
+  for (const f of req.formats) {
+    const p = out[f]!;
+    let bytes: number;
+    try { bytes = fs.statSync(p).size; } catch { throw new ReportError(`the report engine did not write ${p}; see the app log`, 500); }
+    files.push({ format: f, path: p, bytes });
+  }
+  const art = store.artifacts.add({
+    kind: 'report', name, path: folder,
+    meta: { experimentId: req.experimentId ?? null, runIds: req.runIds ?? [], files: files as unknown as Record<string, unknown>[] },
+  });
+  return { id: art.id, name, folder, files, created: art.created };
+}
+
+export function listReports(store: Store): ReportExport[] {
+  return store.artifacts.list('report').reverse().map((a) => ({
+    id: a.id, name: a.name, folder: a.path, created: a.created,
+    files: ((a.meta.files as ReportFile[] | undefined) ?? []).filter((f) => fs.existsSync(f.path)),
+  }));
+}
+
+/** A file of a recorded report (the only report files the transports hand out). */
+export function reportFile(store: Store, id: number, format: string): ReportFile | undefined {
+  const a = store.artifacts.get(id);
+  if (!a || a.kind !== 'report') return undefined;
+  return ((a.meta.files as ReportFile[] | undefined) ?? []).find((f) => f.format === format && fs.existsSync(f.path));
+}
+
+/** Whether an executable of this name is on the PATH. */
+export function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => {
+    try { fs.accessSync(path.join(d, cmd), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
+
+/** Opens a folder in the desktop's file manager, when this machine has a desktop. */
+export function openFolder(folder: string): { opened: boolean; reason: string | null } {
+  const [cmd, args] = process.platform === 'darwin' ? ['open', [folder]] : process.platform === 'win32' ? ['explorer', [folder]] : ['xdg-open', [folder]];
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    return { opened: false, reason: 'this machine has no desktop session (no DISPLAY); the files are at the path shown' };
+  }
+  if (process.platform !== 'win32' && !onPath(cmd as string)) return { opened: false, reason: `${cmd} is not installed here; the files are at the path shown` };
+  try {
+    const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
+    child.on('error', () => { /* reported below only when spawn throws synchronously */ });
+    child.unref();
+    return { opened: true, reason: null };
+  } catch (err) {
+    return { opened: false, reason: `could not start ${cmd}: ${(err as Error).message}` };
+  }
+}
