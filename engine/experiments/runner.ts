@@ -192,9 +192,9 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, world.padId), scoreLogprobs(ref, seqs, world.padId)]);
     const kls = lp.map((row, i) => row.reduce((a, x, t) => a + x - lr[i]![t]!, 0));
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const g = avg(s.gold);
-    const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - g) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);
-    return { step, gold: g, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se };
+    const gm = avg(s.gold);
+    const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - gm) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);
+    return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se };
   };
 
   const recordEval = (p: EvalPoint) => {
