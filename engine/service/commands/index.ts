@@ -9,7 +9,6 @@ import { tokenize } from './tokenize.js';
 import { experiment, quickstart } from './experiment.js';
 import { ensemble } from './ensemble.js';
 import { serve } from './serve.js';
-import { serve } from './serve.js';
 import { report } from './report.js';
 
 export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize, experiment, quickstart, ensemble, report, serve };
