@@ -25,7 +25,7 @@ import { SettingsFile, SettingsPatchSchema } from './settings.js';
 import { studyView, studyStatus, runView } from './summary.js';
 import { inspectFile } from './inspect.js';
 import { worldsInfo } from './worlds-info.js';
-import { exportReports, listReports, openFolder, ReportError, REPORT_FORMATS } from './reports.js';
+import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT_FORMATS } from './reports.js';
 import { WORLD_NAMES } from '../worlds/index.js';
 
 export const APP_VERSION = '0.1.0';
@@ -456,7 +456,11 @@ export const API = {
     }).refine((v) => v.experimentId !== undefined || v.runIds !== undefined, { message: 'choose a study or some runs to report on' }),
     run: (i, c) => exportReports(c.store, c.dataDir, { formats: [...new Set(i.formats)], ...(i.experimentId !== undefined && { experimentId: i.experimentId }), ...(i.runIds && { runIds: i.runIds }), ...(i.folder && { folder: i.folder }) }),
   }),
-  'reports.list': call({ summary: 'reports exported so far', input: None, run: (_i, c) => listReports(c.store) }),
+  'reports.list': call({
+    summary: 'reports exported so far, and whether PDFs can be printed here',
+    input: None,
+    run: async (_i, c) => ({ reports: listReports(c.store), pdf: await pdfSupport() }),
+  }),
   'reports.open': call({
     summary: 'opens a report\'s folder in the file manager of the machine the engine runs on',
     input: ById,

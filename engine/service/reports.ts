@@ -6,39 +6,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Store } from '../store/index.js';
+import { exportReport, OutputPathError, ChromiumMissingError, findChromium } from '../report/index.js';
 
 export const REPORT_FORMATS = ['html', 'pdf', 'csv', 'json'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
-const FILE_NAMES: Record<ReportFormat, string> = { html: 'report.html', pdf: 'report.pdf', csv: 'runs.csv', json: 'report.json' };
+export const FILE_NAMES: Record<ReportFormat, string> = { html: 'report.html', pdf: 'report.pdf', csv: 'runs.csv', json: 'report.json' };
 
 export interface ReportRequest { experimentId?: number; runIds?: number[]; formats: ReportFormat[]; folder?: string }
 export interface ReportFile { format: ReportFormat; path: string; bytes: number }
 export interface ReportExport { id: number; name: string; folder: string; files: ReportFile[]; created: string }
 
-/** The report engine's entry point (engine/report/index.ts). */
-type ExportReport = (o: {
-  store: Store; dataDir: string; experimentId?: number; runIds?: number[];
-  out: { html?: string; pdf?: string; csv?: string; json?: string };
-}) => Promise<unknown>;
-
 /** A problem the user can fix; the message says how. */
 export class ReportError extends Error {
   constructor(message: string, readonly status = 400) { super(message); }
-}
-
-async function loadEngine(): Promise<ExportReport> {
-  // Loaded on first use: the report engine pulls in the PDF writer, which the rest of the API never needs.
-  const url = new URL('../report/index.js', import.meta.url).href;
-  let mod: { exportReport?: ExportReport };
-  try {
-    mod = (await import(url)) as { exportReport?: ExportReport };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') throw new ReportError('the report engine is missing from this build (dist/engine/report); run `npm run build` and try again', 501);
-    throw err;
-  }
-  if (typeof mod.exportReport !== 'function') throw new ReportError('this build\'s report engine has no exportReport(); rebuild the app (`npm run build`)', 501);
-  return mod.exportReport;
 }
 
 const slug = (s: string) => s.normalize('NFKD').replace(/[^\w-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48).toLowerCase() || 'report';
@@ -66,8 +46,13 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
   const name = exp ? exp.name : `runs ${(req.runIds ?? []).join(', ')}`;
   const folder = prepareFolder(req.folder ?? path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
   const out = Object.fromEntries(req.formats.map((f) => [f, path.join(folder, FILE_NAMES[f])])) as Partial<Record<ReportFormat, string>>;
-  const exportReport = await loadEngine();
-  await exportReport({ store, dataDir, ...(req.experimentId !== undefined && { experimentId: req.experimentId }), ...(req.runIds?.length && { runIds: req.runIds }), out });
+  try {
+    await exportReport({ store, dataDir, ...(req.experimentId !== undefined && { experimentId: req.experimentId }), ...(req.runIds?.length && { runIds: req.runIds }), out });
+  } catch (err) {
+    if (err instanceof OutputPathError) throw new ReportError(`${err.message}; choose another folder`);
+    if (err instanceof ChromiumMissingError) throw new ReportError(err.message, 424);
+    throw err;
+  }
   const files: ReportFile[] = [];
   for (const f of req.formats) {
     const p = out[f]!;
@@ -75,25 +60,34 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
     try { bytes = fs.statSync(p).size; } catch { throw new ReportError(`the report engine did not write ${p}; see the app log`, 500); }
     files.push({ format: f, path: p, bytes });
   }
-  const art = store.artifacts.add({
-    kind: 'report', name, path: folder,
-    meta: { experimentId: req.experimentId ?? null, runIds: req.runIds ?? [], files: files as unknown as Record<string, unknown>[] },
-  });
+  const art = store.artifacts.add({ kind: 'report', name, path: folder, meta: { experimentId: req.experimentId ?? null, runIds: req.runIds ?? [], formats: req.formats } });
   return { id: art.id, name, folder, files, created: art.created };
 }
 
+/** The files of a report folder as they are on disk now (the desktop shell adds report.pdf itself). */
+function filesIn(folder: string): ReportFile[] {
+  return REPORT_FORMATS.flatMap((format) => {
+    const p = path.join(folder, FILE_NAMES[format]);
+    try { return [{ format, path: p, bytes: fs.statSync(p).size }]; } catch { return []; }
+  });
+}
+
 export function listReports(store: Store): ReportExport[] {
-  return store.artifacts.list('report').reverse().map((a) => ({
-    id: a.id, name: a.name, folder: a.path, created: a.created,
-    files: ((a.meta.files as ReportFile[] | undefined) ?? []).filter((f) => fs.existsSync(f.path)),
-  }));
+  return store.artifacts.list('report').reverse().map((a) => ({ id: a.id, name: a.name, folder: a.path, created: a.created, files: filesIn(a.path) }));
 }
 
 /** A file of a recorded report (the only report files the transports hand out). */
 export function reportFile(store: Store, id: number, format: string): ReportFile | undefined {
   const a = store.artifacts.get(id);
   if (!a || a.kind !== 'report') return undefined;
-  return ((a.meta.files as ReportFile[] | undefined) ?? []).find((f) => f.format === format && fs.existsSync(f.path));
+  return filesIn(a.path).find((f) => f.format === format);
+}
+
+/** Whether PDFs can be printed here (Chromium found), and if not, what to do. */
+export async function pdfSupport(): Promise<{ available: boolean; why: string | null }> {
+  return (await findChromium())
+    ? { available: true, why: null }
+    : { available: false, why: 'printing PDFs needs Chromium on the machine the engine runs on: `sudo apt-get install -y chromium`, or set RRLHF_CHROMIUM; the HTML report has the same content' };
 }
 
 /** Whether an executable of this name is on the PATH. */
