@@ -5,8 +5,11 @@
 import { UsageError, type Out } from './cli-kit.js';
 import { COMMANDS } from './commands/index.js';
 
-function usage(): string {
-  const lines = Object.values(COMMANDS).flatMap((c) => c.usage.map((u) => `  ${u}`));
+async function usage(): Promise<string> {
+  const lines: string[] = [];
+  for (const load of Object.values(COMMANDS)) {
+    try { lines.push(...(await load()).usage.map((u) => `  ${u}`)); } catch { /* a broken command is reported when run */ }
+  }
   return [
     'rrlhf — Robust RLHF Studio command line', '', 'Usage: rrlhf <command> [options]', '', 'Commands:', ...lines,
     '  help                            this text', '',
@@ -21,10 +24,10 @@ export async function main(argv: string[]): Promise<number> {
   const out: Out = (value, human) => { process.stdout.write(json ? JSON.stringify(value) + '\n' : human() + '\n'); };
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(usage() + '\n'); return 0; }
-    const c = COMMANDS[cmd];
-    if (!c) throw new UsageError(`unknown command "${cmd}"`);
-    await c.run(rest, out);
+    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write((await usage()) + '\n'); return 0; }
+    const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+    if (!load) throw new UsageError(`unknown command "${cmd}"`);
+    await (await load()).run(rest, out);
     return 0;
   } catch (err) {
     const msg = ((err as Error).message || String(err)).split('\n')[0];

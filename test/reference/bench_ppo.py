@@ -66,13 +66,13 @@ def rollout(model, prompts, new_tokens, gen):
 def gae(rewards, values, resp_mask, gamma=1.0, lam=0.95):
     b, t = rewards.shape
     adv = torch.zeros_like(rewards)
-    last = torch.zeros(b)
-    next_value = torch.zeros(b)
+    last = torch.zeros(b, device=rewards.device)
+    next_value = torch.zeros(b, device=rewards.device)
     for i in reversed(range(t)):
         m = resp_mask[:, i]
         delta = rewards[:, i] + gamma * next_value - values[:, i]
         last = torch.where(m > 0, delta + gamma * lam * last, last)
-        adv[:, i] = torch.where(m > 0, last, torch.zeros(b))
+        adv[:, i] = torch.where(m > 0, last, torch.zeros_like(last))
         next_value = torch.where(m > 0, values[:, i], next_value)
     return adv, adv + values
 
@@ -99,22 +99,26 @@ def main():
     ref = copy.deepcopy(policy).eval()
     for prm in ref.parameters():
         prm.requires_grad_(False)
-    v_head = torch.nn.Linear(args.d, 1)
+    dev = args.device
+    v_head = torch.nn.Linear(args.d, 1).to(dev)
     params = list(policy.parameters()) + list(v_head.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(args.seed + 1)
-    prompts = torch.randint(0, args.vocab, (args.batch, args.prompt_len), generator=gen)
+    cpu_gen = torch.Generator().manual_seed(args.seed + 1)
+    gen = torch.Generator(device=dev).manual_seed(args.seed + 1)
+    prompts = torch.randint(0, args.vocab, (args.batch, args.prompt_len), generator=cpu_gen).to(dev)
     target = 7 % args.vocab
+    sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
 
     def iteration():
         t0 = time.perf_counter()
         policy.eval()
         resp = rollout(policy, prompts, args.new_tokens, gen)
+        sync()
         t1 = time.perf_counter()
         ids = torch.cat([prompts, resp], 1)
         mask = torch.ones_like(ids)
         b, L = ids.shape
-        resp_mask = torch.zeros(b, L - 1)
+        resp_mask = torch.zeros(b, L - 1, device=dev)
         resp_mask[:, args.prompt_len - 1:] = 1
         with torch.no_grad():
             h = trunk(policy, ids, mask)
@@ -122,6 +126,7 @@ def main():
             values = v_head(h[:, :-1]).squeeze(-1)
             ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids)
         scores = (resp == target).float().mean(1).clamp(-10, 10)
+        sync()
         t2 = time.perf_counter()
         rewards = -args.kl_coef * (old_logp - ref_logp) * resp_mask
         rewards[:, -1] += scores
@@ -132,7 +137,7 @@ def main():
         policy.train()
         mb = b // args.mini_batches
         for _ in range(args.epochs):
-            order = torch.randperm(b, generator=gen)
+            order = torch.randperm(b, generator=cpu_gen).to(dev)
             for s in range(0, b - mb + 1, mb):
                 rows = order[s:s + mb]
                 h = trunk(policy, ids[rows], mask[rows])
@@ -153,6 +158,7 @@ def main():
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
+        sync()
         t3 = time.perf_counter()
         return t1 - t0, t2 - t1, t3 - t2
 

@@ -1,14 +1,18 @@
-// Every CLI command, by name. Each lives in its own module beside this one.
+// Every CLI command, by name, loaded on demand: `rrlhf devices` does not load the web server, and a
+// command's own dependencies cannot break the others. Each lives in its own module beside this one.
 import { type Command } from '../cli-kit.js';
-import { bench } from './bench.js';
-import { devices, start } from './devices.js';
-import { dataset } from './dataset.js';
-import { runs } from './runs.js';
-import { model } from './model.js';
-import { tokenize } from './tokenize.js';
-import { experiment, quickstart } from './experiment.js';
-import { ensemble } from './ensemble.js';
-import { serve } from './serve.js';
-import { report } from './report.js';
 
-export const COMMANDS: Record<string, Command> = { bench, devices, start, dataset, runs, model, tokenize, experiment, quickstart, ensemble, report, serve };
+export const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: () => import('./devices.js').then((m) => m.start),
+  serve: () => import('./serve.js').then((m) => m.serve),
+  quickstart: () => import('./experiment.js').then((m) => m.quickstart),
+  experiment: () => import('./experiment.js').then((m) => m.experiment),
+  dataset: () => import('./dataset.js').then((m) => m.dataset),
+  ensemble: () => import('./ensemble.js').then((m) => m.ensemble),
+  runs: () => import('./runs.js').then((m) => m.runs),
+  report: () => import('./report.js').then((m) => m.report),
+  model: () => import('./model.js').then((m) => m.model),
+  tokenize: () => import('./tokenize.js').then((m) => m.tokenize),
+  devices: () => import('./devices.js').then((m) => m.devices),
+  bench: () => import('./bench.js').then((m) => m.bench),
+};
