@@ -350,7 +350,13 @@ function ppoSentence(p: ExperimentSpec['ppo']): string {
 
 function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], specs: ObjectiveSpec[], seeds: number[], method: string | null, margin: number, nExperiments: number): string[] {
   const out: string[] = [];
-  const objs = objectives.map((o, i) => `${o.label}, which optimises ${describe(specs[i]!, method)}`);
+  let explained = false;
+  const objs = objectives.map((o, i) => {
+    const sp = specs[i]!;
+    if (sp.kind === 'robust' && explained) return `${o.label}, the same with ${sp.lambda}·nominal + ${Math.round((1 - sp.lambda) * 1e6) / 1e6}·min`;
+    if (sp.kind === 'robust') explained = true;
+    return `${o.label}, which optimises ${describe(sp, method)}`;
+  });
   out.push(`We compared ${objectives.length === 1 ? 'one reward objective' : `${objectives.length} reward objectives`}: ${objs.join('; ')}. `
     + `${objectives.length > 1 ? 'The study is paired: every objective' : 'It'} was trained with the same seeds (${list(seeds.map(String))}), the same PPO settings, the same prompts in the same order and the same evaluation set${objectives.length > 1 ? ', so the objectives differ only in how the ensemble\'s rewards are aggregated' : ''}.`
     + (nExperiments > 1 ? ` The runs come from ${nExperiments} experiments; settings that differ between them are listed below.` : ''));
@@ -703,6 +709,9 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
   const shape = (s: ObjectiveSummary, subject: string): string | null => {
     const c = s.meanCurve;
     if (!c) return null;
+    if (c.peakStep === 0 && c.finalStep > 0 && c.finalGold <= c.peakGold - margin) {
+      return `${goldOf(subject)} never rose above its starting value (${fmt(c.peakGold)}) and fell to ${fmt(c.finalGold)} by step ${c.finalStep}`;
+    }
     if (c.peakStep < c.finalStep && c.finalGold <= c.peakGold - margin) {
       return `${goldOf(subject)} peaked at step ${c.peakStep} (${fmt(c.peakGold)}) and fell to ${fmt(c.finalGold)} by step ${c.finalStep}`;
     }
@@ -738,8 +747,12 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
   if (bShape) parts.push(bShape);
   const aShape = a.meanCurve && a.meanCurve.peakStep < a.meanCurve.finalStep && a.meanCurve.finalGold <= a.meanCurve.peakGold - margin;
   const bFell = base.meanCurve && base.meanCurve.peakStep < base.meanCurve.finalStep && base.meanCurve.finalGold <= base.meanCurve.peakGold - margin;
-  if (aShape && bFell) parts.push(`${goldOf(c.aLabel)} also fell after its peak at step ${a.meanCurve!.peakStep} (${fmt(a.meanCurve!.peakGold)} → ${fmt(a.meanCurve!.finalGold)})`);
-  else if (aShape) parts.push(`${goldOf(c.aLabel)} peaked at step ${a.meanCurve!.peakStep} and fell afterwards`);
+  if (aShape) {
+    const mc = a.meanCurve!, also = bFell ? 'also ' : '';
+    parts.push(mc.peakStep === 0
+      ? `${goldOf(c.aLabel)} ${also}never rose above its starting value (${fmt(mc.peakGold)} → ${fmt(mc.finalGold)})`
+      : `${goldOf(c.aLabel)} ${also}fell after its peak at step ${mc.peakStep} (${fmt(mc.peakGold)} → ${fmt(mc.finalGold)})`);
+  }
   const verdict = `${parts.join('; ')}.`;
   // Matched KL: the objectives may have drifted by different amounts; compare at the same KL too.
   if (matched) {
