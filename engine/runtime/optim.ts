@@ -49,16 +49,30 @@ export function paramGroups(names: string[], shapeOf: (n: string) => number[], c
   return groups;
 }
 
-/** Concatenates tensors of a group into one flat vector. */
+/** At most this many tensors per Concat: WebGPU binds one storage buffer per operand (16 at most). */
+const MAX_OPERANDS = 8;
+
+/** Concatenates tensors of a group into one flat vector (a tree of small Concats). */
 export function flatten(ts: Tensor[]): Tensor {
-  const flat = ts.map((t) => F.reshape(t, [-1]));
-  return flat.length === 1 ? flat[0]! : F.concat(flat, 0);
+  let level = ts.map((t) => F.reshape(t, [-1]));
+  while (level.length > 1) {
+    const next: Tensor[] = [];
+    for (let i = 0; i < level.length; i += MAX_OPERANDS) next.push(F.concat(level.slice(i, i + MAX_OPERANDS), 0));
+    level = next;
+  }
+  return level[0]!;
 }
 
-/** Splits a group's flat vector back into tensors of the original shapes. */
+/** Cuts a group's flat vector back into tensors of the original shapes (one slice each, rather than
+ *  one Split with hundreds of outputs, which WebGPU cannot bind). */
 function unflatten(flat: Tensor, grp: ParamGroup): Tensor[] {
-  const parts = grp.params.length === 1 ? [flat] : F.split(flat, grp.sizes, 0);
-  return parts.map((t, i) => F.reshape(t, grp.shapes[i]!));
+  if (grp.params.length === 1) return [F.reshape(flat, grp.shapes[0]!)];
+  let offset = 0;
+  return grp.sizes.map((n, i) => {
+    const part = F.slice(flat, 0, offset, offset + n);
+    offset += n;
+    return F.reshape(part, grp.shapes[i]!);
+  });
 }
 
 /** Appends global-norm clipping and the AdamW update over flat per-group gradients; returns the new
