@@ -58,3 +58,7 @@ export function setting(v: number): string {
 }
 
 export const capitalize = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
+
+/** Capitalises an objective label the report wrote itself ("standard RLHF" → "Standard RLHF"), but
+ *  leaves a user's own objective name as it was typed. */
+export const capLabel = (label: string) => (/^(standard|robust|ensemble|worst|uncertainty|soft-min|gold reward)\b/.test(label) ? capitalize(label) : label);

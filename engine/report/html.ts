@@ -5,7 +5,7 @@
 
 import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat } from './model.js';
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
-import { fmt, signed, pm, pct, count, capitalize } from './format.js';
+import { fmt, signed, pm, pct, count, capitalize, capLabel } from './format.js';
 
 /** Escapes user text; also breaks "scheme://" so no text can read as a link or URL reference. */
 export const esc = (s: unknown) => escSvg(s).replace(/:\/\//g, ':&#47;&#47;');
@@ -131,7 +131,7 @@ function glance(m: ReportModel): string {
     const c = m.comparisons.find((x) => x.a === s.objective);
     const diff = c ? `${esc(signed(c.mean))}${c.lo !== null ? ` <span class="note">[${esc(signed(c.lo))}, ${esc(signed(c.hi))}]</span>` : ''}${c.significant ? ' <span class="sig" title="95% CI excludes 0">*</span>' : ''}` : '<span class="note">baseline</span>';
     return [
-      `<td class="obj">${swatch(o)}${esc(capitalize(o.label))}</td>`, `<td class="n">${s.n}</td>`, statCell(s.startGold), statCell(s.finalGold),
+      `<td class="obj">${swatch(o)}${esc(capLabel(o.label))}</td>`, `<td class="n">${s.n}</td>`, statCell(s.startGold), statCell(s.finalGold),
       `<td class="n">${esc(pm(s.peakGold.mean, s.peakGold.std, s.peakGold.n))} <span class="note">@ ${esc(fmt(s.peakStep.mean, 0))}</span></td>`,
       statCell(s.finalKl, 1), `<td class="n">${s.onsets} / ${s.n}</td>`, `<td class="n">${diff}</td>`,
     ];
@@ -158,7 +158,7 @@ function comparisonSection(m: ReportModel): string {
       const a = m.objectives.find((o) => o.name === c.a), b = m.objectives.find((o) => o.name === c.b);
       const rows = c.perSeed.map((p) => [`<td class="n">${p.seed}</td>`, num(p.b), num(p.a), `<td class="n">${esc(signed(p.diff))}</td>`]);
       rows.push([`<td class="n"><b>mean</b></td>`, `<td></td>`, `<td></td>`, `<td class="n"><b>${esc(signed(c.mean))}</b>${c.lo !== null ? ` <span class="note">95% CI [${esc(signed(c.lo))}, ${esc(signed(c.hi))}]</span>` : ''}</td>`]);
-      out.push(`<p>${swatch(a)}<b>${esc(capitalize(c.aLabel))}</b> minus ${swatch(b)}<b>${esc(c.bLabel)}</b>: higher on ${c.wins} of ${c.n} seed${c.n === 1 ? '' : 's'}${c.significant ? '; the 95% interval excludes 0' : c.lo !== null ? '; the 95% interval includes 0' : ''}.</p>`);
+      out.push(`<p>${swatch(a)}<b>${esc(capLabel(c.aLabel))}</b> minus ${swatch(b)}<b>${esc(c.bLabel)}</b>: higher on ${c.wins} of ${c.n} seed${c.n === 1 ? '' : 's'}${c.significant ? '; the 95% interval excludes 0' : c.lo !== null ? '; the 95% interval includes 0' : ''}.</p>`);
       out.push(table(['Seed', `${esc(c.bLabel)}`, `${esc(c.aLabel)}`, 'Difference'], rows, [true, true, true, true]));
       if (c.warning) out.push(`<div class="warn">${esc(capitalize(c.warning))}.</div>`);
     }
@@ -166,7 +166,7 @@ function comparisonSection(m: ReportModel): string {
   if (m.matchedKl) {
     const mk = m.matchedKl;
     out.push('<h3>Gold at matched KL</h3><p class="explain">Objectives move away from π₀ at different speeds, so final gold alone can reward the one that simply moved less. Here each run\'s gold is interpolated at the same KL values — up to the largest KL that every run reached.</p>');
-    out.push(table(['Objective', ...mk.kls.map((k) => `KL = ${esc(String(k))}`)], mk.rows.map((r) => [`<td>${swatch(m.objectives.find((o) => o.name === r.objective))}${esc(capitalize(r.label))}</td>`, ...r.gold.map((s) => statCell(s))]), [false, ...mk.kls.map(() => true)]));
+    out.push(table(['Objective', ...mk.kls.map((k) => `KL = ${esc(String(k))}`)], mk.rows.map((r) => [`<td>${swatch(m.objectives.find((o) => o.name === r.objective))}${esc(capLabel(r.label))}</td>`, ...r.gold.map((s) => statCell(s))]), [false, ...mk.kls.map(() => true)]));
   }
   return out.join('\n');
 }
@@ -260,7 +260,7 @@ function gallerySection(m: ReportModel): string {
   const cards = m.gallery.map((g) => {
     const o = m.objectives.find((x) => x.name === g.objective);
     const heads = g.rewards.length ? `<div class="note">Per-head reward μ_k: <span class="mono">${g.rewards.map((v) => esc(fmt(v))).join(' · ')}</span></div>${headBars(g.rewards, lo, hi)}` : '';
-    return `<div class="card"><div class="who">${swatch(o)}${esc(capitalize(g.label))} · seed ${g.seed} · step ${g.step} · run ${g.runId}</div>`
+    return `<div class="card"><div class="who">${swatch(o)}${esc(capLabel(g.label))} · seed ${g.seed} · step ${g.step} · run ${g.runId}</div>`
       + `<div class="mono"><b>prompt</b> ${esc(g.prompt)}</div><div class="mono resp">${esc(g.response)}</div>`
       + `<div><b>gold ${esc(fmt(g.gold))}</b> · proxy ${esc(fmt(g.proxy))} · gap ${esc(signed(g.gap))}${g.std !== null ? ` · head std ${esc(fmt(g.std))}` : ''}${g.nominal !== null ? ` · nominal ${esc(fmt(g.nominal))}` : ''}${g.min !== null ? ` · min ${esc(fmt(g.min))}` : ''}${g.kl !== null ? ` · KL ${esc(fmt(g.kl, 1))}` : ''}</div>${heads}</div>`;
   });

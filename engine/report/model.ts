@@ -19,7 +19,7 @@ import { pairedBootstrap, meanStd, seedVarianceWarning } from '../experiments/st
 import { hackingOnset, peak, goldAtKl, fitGao, type EvalPoint } from '../rlhf/gold.js';
 import { GOODHART_DEFAULTS } from '../worlds/goodhart.js';
 import { TEXT_DEFAULTS } from '../worlds/text.js';
-import { fmt, signed, list, setting, count, capitalize, pct } from './format.js';
+import { fmt, signed, list, setting, count, capitalize, capLabel, pct } from './format.js';
 
 export const REPORT_SCHEMA = 'rrlhf-report/1';
 
@@ -288,14 +288,14 @@ function describe(o: ObjectiveSpec, method: string | null): string {
     case 'softmin': return `entropic soft-min over heads with β = ${o.softminBeta} (mean as β → ∞, min as β → 0)`;
     case 'robust': return `${o.lambda}·nominal + ${rest}·min, nominal being ${nominal} and min ${min}`;
     case 'gold': return 'the gold reward itself (an upper bound, not available in practice)';
-    default: return o.kind;
+    default: return 'a reward whose settings were not recorded with the run';
   }
 }
 
 /** Objective specs with a default for every field (run configs store them complete; be lenient). */
 function objectiveSpec(raw: unknown, name: string): ObjectiveSpec {
   const r = (raw ?? {}) as Partial<ObjectiveSpec>;
-  return { name, kind: (r.kind ?? 'single') as ObjectiveSpec['kind'], lambda: r.lambda ?? 0.4, minMode: r.minMode ?? 'sample', uwoC: r.uwoC ?? 0.5, softminBeta: r.softminBeta ?? 1, nominalMember: r.nominalMember ?? 0 };
+  return { name, kind: (r.kind ?? 'unknown') as ObjectiveSpec['kind'], lambda: r.lambda ?? 0.4, minMode: r.minMode ?? 'sample', uwoC: r.uwoC ?? 0.5, softminBeta: r.softminBeta ?? 1, nominalMember: r.nominalMember ?? 0 };
 }
 
 // ---- methods ---------------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ function ppoSentence(p: ExperimentSpec['ppo']): string {
     + `with the per-token penalty −β·log(π/π_ref) and ${kl}; π₀ is the frozen reference.`;
 }
 
-function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], specs: ObjectiveSpec[], seeds: number[], method: string | null, margin: number, nExperiments: number): string[] {
+function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], specs: ObjectiveSpec[], seeds: number[], method: string | null, margin: number, nExperiments: number, oneStudy: boolean): string[] {
   const out: string[] = [];
   let explained = false;
   const objs = objectives.map((o, i) => {
@@ -358,8 +358,9 @@ function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], spe
     return `${o.label}, which optimises ${describe(sp, method)}`;
   });
   out.push(`We compared ${objectives.length === 1 ? 'one reward objective' : `${objectives.length} reward objectives`}: ${objs.join('; ')}. `
-    + `${objectives.length > 1 ? 'The study is paired: every objective' : 'It'} was trained with the same seeds (${list(seeds.map(String))}), the same PPO settings, the same prompts in the same order and the same evaluation set${objectives.length > 1 ? ', so the objectives differ only in how the ensemble\'s rewards are aggregated' : ''}.`
-    + (nExperiments > 1 ? ` The runs come from ${nExperiments} experiments; settings that differ between them are listed below.` : ''));
+    + (oneStudy
+      ? `${objectives.length > 1 ? 'The study is paired: every objective' : 'It'} was trained with the same seeds (${list(seeds.map(String))}), the same PPO settings, the same prompts in the same order and the same evaluation set${objectives.length > 1 ? ', so the objectives differ only in how the ensemble\'s rewards are aggregated' : ''}.`
+      : `The runs were chosen individually${nExperiments > 1 ? ` from ${nExperiments} experiments` : ' and do not all belong to one experiment'}; they are compared as they are, paired by seed where seeds match (seeds ${list(seeds.map(String))}), and settings that differ between them are listed under Reproducibility. The setup below is that of the first run.`));
   if (!setup) return out;
   const world: string[] = [worldSentence(setup.world)];
   if (setup.sft) {
@@ -665,10 +666,16 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     for (const [p, v] of paths) differences.push({ path: p, values: [...v] });
   }
   const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
-  const methods = methodsParagraphs(setup, objectives, specs, seeds, method, margin, expIds.length);
+  const methods = methodsParagraphs(setup, objectives, specs, seeds, method, margin, expIds.length, exp !== null);
 
   const ensemble = await loadEnsemble(store, o.dataDir, exp, spec);
   const { verdict, caveats } = verdictOf(objectives, summaries, comparisons, margin, ensemble, matchedKl);
+  const unfinished = runReports.filter((r) => r.status !== 'finished');
+  if (unfinished.length) {
+    caveats.unshift(`${unfinished.length} of ${runReports.length} runs ${unfinished.length === 1 ? 'has' : 'have'} not finished (${list(unfinished.map((r) => `run ${r.id}: ${r.status}${r.final ? `, last evaluated at step ${r.final.step}` : ', not evaluated yet'}`))}); "final" values are their latest evaluations, so compare with care.`);
+  }
+  const finalSteps = new Set(runReports.filter((r) => r.final).map((r) => r.final!.step));
+  if (finalSteps.size > 1 && !unfinished.length) caveats.push(`Runs ended at different steps (${list([...finalSteps].sort((a, b) => a - b).map(String))}), so final values are not from the same point of training.`);
 
   const distinct = (xs: unknown[]) => [...new Set(xs.filter((x): x is string => typeof x === 'string' && x.length > 0))];
   const datasets = store.ensembles.list().filter((e) => exp && e.name.endsWith(`(experiment ${exp.id})`) && e.datasetId !== null)
@@ -719,12 +726,12 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
   };
   if (!comparisons.length) {
     const c = base.meanCurve;
-    if (!c) return { verdict: `${capitalize(base.label)} has no gold evaluations yet, so there is nothing to report.`, caveats };
+    if (!c) return { verdict: `${capLabel(base.label)} has no gold evaluations yet, so there is nothing to report.`, caveats };
     const start = base.startGold.mean;
     const fell = c.peakStep < c.finalStep && c.finalGold <= c.peakGold - margin;
     const moved = start !== null ? `moved gold from ${fmt(start)} to ${fmt(c.finalGold)} over ${c.finalStep} steps` : `ended with gold ${fmt(c.finalGold)} at step ${c.finalStep}`;
     const course = fell ? `it peaked at step ${c.peakStep} (${fmt(c.peakGold)}) and fell afterwards` : `it ended within ${margin} of its peak`;
-    return { verdict: `${capitalize(base.label)} ${moved}; ${course}. Only one objective is in this report, so there is nothing to compare it with.`, caveats };
+    return { verdict: `${capLabel(base.label)} ${moved}; ${course}. Only one objective is in this report, so there is nothing to compare it with.`, caveats };
   }
   // The headline comparison: the first robust objective, else the first other objective.
   const headIdx = Math.max(0, comparisons.findIndex((c) => objectives.find((o) => o.name === c.a)?.kind === 'robust'));
@@ -732,15 +739,15 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
   const a = summaries.find((s) => s.objective === c.a)!;
   let first: string;
   if (!c.n) {
-    first = `${capitalize(c.aLabel)} and ${c.bLabel} have no seed with gold evaluations from both, so they cannot be compared yet`;
+    first = `${capLabel(c.aLabel)} and ${c.bLabel} have no seed with gold evaluations from both, so they cannot be compared yet`;
   } else {
     const ci = c.lo !== null && c.hi !== null ? `, 95% CI ${signed(c.lo)} to ${signed(c.hi)}` : '';
     const losses = c.perSeed.filter((p) => p.diff < 0).length;
     const on = (k: number) => (c.n === 1 ? 'on its one paired seed' : `on ${k} of ${c.n} seeds`);
     const noise = c.lo !== null && c.hi !== null && !c.significant ? ' — within the spread across seeds' : '';
-    if (c.mean === null || c.mean === 0) first = `${capitalize(c.aLabel)} ended with the same final gold as ${c.bLabel} on average (${on(c.wins)} higher)`;
-    else if (c.mean > 0) first = `${capitalize(c.aLabel)} ended with higher gold than ${c.bLabel} ${on(c.wins)} (${signed(c.mean)} on average${ci})${noise}`;
-    else first = `${capitalize(c.aLabel)} ended with lower gold than ${c.bLabel} ${on(losses)} (${signed(c.mean)} on average${ci})${noise}`;
+    if (c.mean === null || c.mean === 0) first = `${capLabel(c.aLabel)} ended with the same final gold as ${c.bLabel} on average (${on(c.wins)} higher)`;
+    else if (c.mean > 0) first = `${capLabel(c.aLabel)} ended with higher gold than ${c.bLabel} ${on(c.wins)} (${signed(c.mean)} on average${ci})${noise}`;
+    else first = `${capLabel(c.aLabel)} ended with lower gold than ${c.bLabel} ${on(losses)} (${signed(c.mean)} on average${ci})${noise}`;
   }
   const parts = [first];
   const bShape = shape(base, base.label);
@@ -766,7 +773,7 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
   else if (c.n > 1 && !c.significant) caveats.push('The confidence interval includes 0: the difference is not established at this number of seeds.');
   for (const other of comparisons) {
     if (other === c) continue;
-    caveats.push(`${capitalize(other.aLabel)} vs ${other.bLabel}: final-gold difference ${signed(other.mean)}${other.lo !== null ? ` (95% CI ${signed(other.lo)} to ${signed(other.hi)})` : ''}, higher on ${other.wins} of ${other.n} seeds.`);
+    caveats.push(`${capLabel(other.aLabel)} vs ${other.bLabel}: final-gold difference ${signed(other.mean)}${other.lo !== null ? ` (95% CI ${signed(other.lo)} to ${signed(other.hi)})` : ''}, higher on ${other.wins} of ${other.n} seeds.`);
   }
   if (ens && ens.relativeDisagreement !== null && ens.relativeDisagreement < 0.05 && objectives.some((o) => o.kind !== 'single' && o.kind !== 'gold')) {
     caveats.push('The ensemble heads barely disagree, so the robust objectives here behave much like a single reward model (see Ensemble diagnostics).');
