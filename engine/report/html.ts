@@ -28,7 +28,7 @@ p { margin: 6px 0 10px; }
 .note { color: var(--muted); font-size: 12.5px; }
 .warn { background: #fff6e5; border-left: 4px solid #E69F00; padding: 8px 12px; margin: 8px 0; border-radius: 0 4px 4px 0; }
 .grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 14px 22px; align-items: start; }
-.grid.three { grid-template-columns: 2fr 1fr; }
+.grid.three { grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); }
 figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
 figcaption { font-size: 12.5px; color: var(--muted); margin-top: 2px; }
 svg.chart { width: 100%; height: auto; display: block; }
@@ -173,11 +173,16 @@ function comparisonSection(m: ReportModel): string {
 
 function lambdaSection(m: ReportModel): string {
   const rows = m.lambdaSweep!;
+  const base = m.summaries[0]!;
+  const baseGold = base.finalGold.mean;
   const chart = lineChart({
     title: 'Final and peak gold against λ', xLabel: 'λ (weight of the nominal reward; 0 = worst case, 1 = nominal only)', yLabel: 'gold',
     series: [
       { name: 'final gold', style: 0, markers: true, points: rows.map((r) => ({ x: r.lambda, y: r.finalGold.mean, lo: r.finalGold.n > 1 ? r.finalGold.mean! - r.finalGold.std! : null, hi: r.finalGold.n > 1 ? r.finalGold.mean! + r.finalGold.std! : null })) },
       { name: 'peak gold', style: 1, markers: true, points: rows.map((r) => ({ x: r.lambda, y: r.peakGold.mean })) },
+      ...(baseGold !== null && !rows.some((r) => r.objective === base.objective)
+        ? [{ name: `${base.label}: final gold`, style: 6, points: [{ x: rows[0]!.lambda, y: baseGold }, { x: rows[rows.length - 1]!.lambda, y: baseGold }] }]
+        : []),
     ],
   });
   const t = table(['λ', 'Objective', 'Seeds', 'Final gold', 'Peak gold', 'Final KL', 'Δ final gold vs baseline [95% CI]'], rows.map((r) => [
@@ -185,7 +190,9 @@ function lambdaSection(m: ReportModel): string {
     statCell(r.finalGold), statCell(r.peakGold), statCell(r.finalKl, 1),
     `<td class="n">${r.vsBase ? `${esc(signed(r.vsBase.mean))}${r.vsBase.lo !== null ? ` <span class="note">[${esc(signed(r.vsBase.lo))}, ${esc(signed(r.vsBase.hi))}]</span>` : ''}` : '<span class="note">baseline</span>'}</td>`,
   ]), [true, false, true, true, true, true, true]);
-  return `<p class="explain">The robust objective is λ·nominal + (1 − λ)·min over heads. The paper reports λ ≈ 0.2–0.4 as best and λ = 1 (nominal only) still better than a single reward model; pure worst case (λ = 0) can be too conservative.</p><div class="grid three"><figure>${chart}</figure><div>${t}</div></div>`;
+  const best = rows.filter((r) => r.finalGold.mean !== null).sort((a, b) => b.finalGold.mean! - a.finalGold.mean!)[0];
+  const finding = best ? `<p class="explain">Here the highest final gold came with λ = ${esc(String(best.lambda))} (${esc(fmt(best.finalGold.mean))}${best.finalGold.n > 1 ? ` ± ${esc(fmt(best.finalGold.std))}` : ''} across ${best.n} seed${best.n === 1 ? '' : 's'}); check the intervals in the table before calling a winner.</p>` : '';
+  return `<div class="grid"><figure>${chart}</figure><div><p class="explain">The robust objective is λ·nominal + (1 − λ)·min over heads. The paper reports λ ≈ 0.2–0.4 as best and λ = 1 (nominal only) still better than a single reward model; pure worst case (λ = 0) can be too conservative. Nominal-only (λ = 1) and worst-case (λ = 0) runs join the sweep when the study has them.</p>${finding}</div></div>${t}`;
 }
 
 function runsTable(m: ReportModel): string {

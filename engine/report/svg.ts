@@ -93,7 +93,7 @@ function frame(width: number, height: number, desc: string, body: string): strin
     + `<title>${esc(desc)}</title>${body}</svg>`;
 }
 
-function legendRow(items: { name: string; style: number; kind: 'line' | 'bar' }[], x0: number, y: number, maxWidth: number): { svg: string; height: number } {
+function legendRow(items: { name: string; style: number; kind: 'line' | 'bar'; marker?: boolean }[], x0: number, y: number, maxWidth: number): { svg: string; height: number } {
   let x = x0, row = 0;
   const parts: string[] = [];
   for (const it of items) {
@@ -103,7 +103,7 @@ function legendRow(items: { name: string; style: number; kind: 'line' | 'bar' }[
     const yy = y + row * 16;
     if (it.kind === 'line') {
       parts.push(`<line x1="${r2(x)}" y1="${r2(yy)}" x2="${r2(x + 24)}" y2="${r2(yy)}" stroke="${s.color}" stroke-width="2.2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
-      parts.push(`<g fill="${s.color}">${markerPath(s.marker, x + 12, yy)}</g>`);
+      if (it.marker !== false) parts.push(`<g fill="${s.color}">${markerPath(s.marker, x + 12, yy)}</g>`);
     } else {
       parts.push(`<rect x="${r2(x + 4)}" y="${r2(yy - 5)}" width="16" height="10" fill="${s.color}" fill-opacity="0.85"/>`);
     }
@@ -120,7 +120,7 @@ function legendRow(items: { name: string; style: number; kind: 'line' | 'bar' }[
 export function lineChart(o: LineChartOptions): string {
   const width = o.width ?? 460, height = o.height ?? 300;
   const named = o.series.filter((s) => !s.faint);
-  const legendItems = named.map((s, i) => ({ name: s.name, style: s.style ?? i, kind: 'line' as const }));
+  const legendItems = named.map((s, i) => ({ name: s.name, style: s.style ?? i, kind: 'line' as const, marker: !!s.markers }));
   const showLegend = (o.legend ?? true) && legendItems.length > 0;
   const margin = { left: 58, right: 14, top: (o.title ? 24 : 8), bottom: 42 };
   const leg = showLegend ? legendRow(legendItems, margin.left, margin.top + 6, width - margin.left - margin.right) : { svg: '', height: 0 };
