@@ -23,7 +23,10 @@ export function benchConfig(s: LmShape, maxPositions = 1024): ModelConfig {
 export function forwardFlops(m: CausalLM, B: number, T: number): number {
   const c = m.config;
   let weights = 0;
-  for (const [name, p] of m.params.entries()) if (p.shape.length === 2 && !/wte|wpe|embed_tokens/.test(name)) weights += p.data.length;
+  for (const name of m.modelParamNames()) {
+    const shape = m.params.shape(name);
+    if (shape.length === 2 && !/wte|wpe|embed_tokens/.test(name)) weights += shape[0]! * shape[1]!;
+  }
   const head = c.vocabSize * c.d; // tied or not, the LM head is one [d, V] product per token
   const attn = 2 * c.nLayer * T * c.d; // q·kᵀ and p·v per token, T keys each
   return 2 * B * T * (weights + head + attn);

@@ -168,7 +168,7 @@ export class ParamStore {
     return [...this.map.entries()];
   }
   get size(): number { return this.map.size; }
-  numel(): number { let n = 0; for (const p of this.map.values()) n += p.data.length; return n; }
+  numel(): number { let n = 0; for (const p of this.map.values()) n += p.shape.reduce((a, b) => a * b, 1); return n; }
 
   clone(): ParamStore {
     if (this.stale.size) throw new Error('parameters were updated on the device; await store.sync() before clone()');
