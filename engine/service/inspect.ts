@@ -35,6 +35,7 @@ export interface Inspection {
 }
 
 const SAMPLE = 50;
+const isEmpty = (c: Content) => (typeof c === 'string' ? c.trim() === '' : c.length === 0 || c.every((m) => m.content.trim() === ''));
 const show = (c: Content) => (typeof c === 'string' ? c : c.map((m) => `${m.role}: ${m.content}`).join('\n'));
 
 function openSource(file: string, format: Format, delimiter?: string): Promise<RecordSource> | RecordSource {
@@ -94,7 +95,12 @@ export async function inspectFile(file: string, opts: { format?: Format | 'auto'
     try {
       const out = schema.extract(r.value!);
       if (out.kind === 'set_aside') { rejected.push({ pos: r.pos, reason: 'a tie: set aside, not imported' }); continue; }
-      if (preview.length < 8) preview.push({ pos: r.pos, prompt: show(out.pair.prompt), chosen: show(out.pair.chosen), rejected: show(out.pair.rejected) });
+      // The same per-pair checks as the importer (engine/data/import.ts).
+      const p = { prompt: show(out.pair.prompt), chosen: show(out.pair.chosen), rejected: show(out.pair.rejected) };
+      if (isEmpty(out.pair.chosen)) throw new RowRejected('chosen is empty');
+      if (isEmpty(out.pair.rejected)) throw new RowRejected('rejected is empty');
+      if (JSON.stringify(out.pair.chosen) === JSON.stringify(out.pair.rejected)) throw new RowRejected('chosen is identical to rejected');
+      if (preview.length < 8) preview.push({ pos: r.pos, ...p });
     } catch (err) {
       if (err instanceof RowRejected) rejected.push({ pos: r.pos, reason: err.message });
       else throw err;

@@ -1,0 +1,307 @@
+// End-to-end: the real UI in Chromium (Playwright) against web mode (`rrlhf serve`) with a real SQLite
+// database in a temporary data folder, from an empty app to an exported comparison report:
+// built-in worlds → import a good file and a bad file (its rejected lines) → train an ensemble → run the
+// Quick study to its verdict → stop and resume a study → compare runs → export a report (files on disk)
+// → settings. Every screen is screenshotted into a folder under the OS temp dir (printed at the end).
+// The same flow runs under Electron where its binary is installed, and says plainly when it is not.
+//
+// The server runs with RRLHF_PRESET_SIZE=tiny, which shrinks the presets to studies of seconds.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, statSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Page, BrowserContext } from 'playwright-core';
+import { repoRoot, fixture } from '../util/paths.js';
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ?? null;
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'];
+const RENDERER_BUILT = existsSync(path.join(repoRoot, 'dist', 'renderer', 'index.html'));
+const chromiumSkip = !CHROMIUM ? 'Chromium is not installed (/usr/bin/chromium); install it with `apt-get install -y chromium` to run the browser end-to-end test'
+  : !RENDERER_BUILT ? 'the renderer is not built (dist/renderer); run `npm run build`' : false;
+
+function electronSkip(): string | false {
+  if (!RENDERER_BUILT) return 'the renderer is not built (dist/renderer); run `npm run build`';
+  try {
+    const dir = path.dirname(createRequire(import.meta.url).resolve('electron/package.json'));
+    if (!existsSync(path.join(dir, 'path.txt'))) return 'Electron\'s binary is not installed (it is downloaded by `npm install` only where the internet is reachable); the same flow ran in Chromium against web mode';
+  } catch {
+    return 'the electron package is not installed';
+  }
+  if (!existsSync(path.join(repoRoot, 'dist', 'electron', 'main.js'))) return 'the desktop shell is not built (dist/electron/main.js); run `npm run build`';
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY && !process.env.RRLHF_E2E_ELECTRON_HEADLESS) return 'Electron needs a display (run under xvfb-run, or set RRLHF_E2E_ELECTRON_HEADLESS=1 where Electron can run headless)';
+  return false;
+}
+
+const shots = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-e2e-screens-'));
+
+/** The UI flow, shared by the Chromium and the Electron test. */
+class Flow {
+  readonly problems: string[] = [];
+  constructor(readonly page: Page, readonly label: string, readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    // API errors answer with 4xx statuses, which Chromium logs as failed loads; the UI shows those itself.
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) this.problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => this.problems.push(`page error: ${e.message}`));
+  }
+
+  async shot(name: string) {
+    await this.page.evaluate(() => window.scrollTo(0, 0));
+    await this.page.screenshot({ path: path.join(this.dir, `${name}.png`), fullPage: true });
+  }
+
+  async screen(name: string) {
+    await this.page.getByRole('link', { name, exact: true }).click();
+    await this.page.getByRole('heading', { level: 1, name: new RegExp(`^${name}`) }).waitFor();
+  }
+
+  /** Waits for a study's verdict, failing early with the page's error if the study stops with one. */
+  async verdict(timeout: number): Promise<string> {
+    const v = this.page.getByLabel('Verdict');
+    await v.waitFor({ timeout });
+    return (await v.textContent()) ?? '';
+  }
+
+  async home() {
+    await this.page.getByRole('heading', { name: /side by side/ }).waitFor();
+    await this.shot('01-home');
+  }
+
+  async datasets() {
+    const { page } = this;
+    await this.screen('Datasets');
+    // The built-in worlds are there from an empty data folder.
+    await page.getByRole('article', { name: 'Built-in world: Goodhart lab' }).waitFor();
+    await page.getByRole('article', { name: 'Built-in world: Text reviews' }).waitFor();
+    await page.getByText('No datasets imported yet.').waitFor();
+    await this.shot('02-datasets-empty');
+
+    // A good file: detected layout, preview, import.
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'trl_explicit.jsonl'));
+    await page.getByRole('heading', { name: 'What the file holds' }).waitFor();
+    await page.getByText('TRL explicit prompt').first().waitFor();
+    await page.getByRole('table', { name: 'Preview of the first pairs' }).getByText('What colour is the sky?').waitFor();
+    await page.getByRole('button', { name: 'Import dataset' }).click();
+    const result = page.getByRole('status', { name: 'Import result' });
+    await result.getByText('4 pairs accepted').waitFor();
+    await result.getByText('0 rejected').waitFor();
+
+    // A bad file: its rejected lines, with reasons, before and after the import.
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'bad_lines.jsonl'));
+    await page.getByRole('heading', { name: /Records that will be rejected/ }).waitFor();
+    await page.getByRole('button', { name: 'Import dataset' }).click();
+    await result.getByText('2 pairs accepted').waitFor();
+    await result.getByText('8 rejected').waitFor();
+    const rejected = page.getByRole('list', { name: 'Rejected lines' });
+    await rejected.getByText('line 5: chosen is identical to rejected').waitFor();
+    assert.equal(await rejected.getByRole('listitem').count(), 8);
+    await this.shot('03-datasets-imported');
+
+    // The dataset's own page lists them too.
+    await page.getByRole('table', { name: 'Imported datasets' }).getByRole('link', { name: 'bad_lines' }).click();
+    await page.getByRole('region', { name: 'Dataset bad_lines' }).or(page.getByLabel('Dataset bad_lines')).first().waitFor();
+    assert.equal(await page.getByRole('list', { name: 'Rejected lines' }).getByRole('listitem').count(), 8);
+    await this.shot('04-dataset-detail');
+  }
+
+  async ensembles() {
+    const { page } = this;
+    await this.screen('Ensembles');
+    await page.getByText('No ensembles yet.').waitFor();
+    await page.getByLabel('Heads K').fill('3');
+    await page.getByLabel('Training pairs').fill('256');
+    await page.getByLabel('Held-out pairs').fill('64');
+    await page.getByLabel('SFT samples').fill('256');
+    await page.getByRole('button', { name: 'Train ensemble' }).click();
+    const report = page.getByRole('article', { name: /^Ensemble goodhart-lab BRME mse K=3/ });
+    await report.waitFor({ timeout: 90_000 });
+    await report.getByText('Held-out accuracy').waitFor();
+    await report.getByText(/calibration error/).waitFor();
+    await this.shot('05-ensembles');
+  }
+
+  async quickStudy(): Promise<number> {
+    const { page } = this;
+    await this.screen('Experiments');
+    await page.getByText('No studies yet.').waitFor();
+    await this.shot('06-experiments-empty');
+    await page.getByRole('link', { name: 'New study' }).click();
+    await page.getByRole('button', { name: 'Quick' }).waitFor();
+    await page.getByText(/about .* on this machine/).waitFor();
+    await this.shot('07-wizard');
+    await page.getByRole('button', { name: 'Start experiment' }).click();
+    await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
+    const id = Number(/#\/experiments\/(\d+)/.exec(page.url())![1]);
+    const verdict = await this.verdict(150_000);
+    assert.match(verdict, /final gold/);
+    await page.getByRole('table', { name: 'Results by objective' }).waitFor();
+    await this.shot('08-study-finished');
+    return id;
+  }
+
+  async stopAndResume(): Promise<number> {
+    const { page } = this;
+    await page.getByRole('link', { name: 'Experiments', exact: true }).click();
+    await page.getByRole('link', { name: 'New study' }).click();
+    await page.getByRole('button', { name: 'Quick' }).click();
+    await page.getByLabel('PPO iterations').fill('40');
+    await page.getByLabel('Study name').fill('stop and resume');
+    await page.getByRole('button', { name: 'Start experiment' }).click();
+    await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
+    const id = Number(/#\/experiments\/(\d+)/.exec(page.url())![1]);
+    // Stop once PPO is under way, while the curves update live.
+    await page.getByText(/PPO · .* iteration \d+\/40/).first().waitFor({ timeout: 60_000 });
+    await this.shot('09-study-live');
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await page.getByRole('button', { name: 'Resume', exact: true }).waitFor({ timeout: 60_000 });
+    await page.getByText(/^Stopped\./).waitFor();
+    await page.getByRole('table', { name: 'Runs of this study' }).getByText('cancelled').waitFor();
+    await this.shot('10-study-stopped');
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    const verdict = await this.verdict(150_000);
+    assert.match(verdict, /final gold/);
+    assert.equal(await page.getByRole('table', { name: 'Runs of this study' }).getByText('finished').count(), 4);
+    return id;
+  }
+
+  async compare() {
+    const { page } = this;
+    await page.getByRole('link', { name: 'Compare runs' }).click();
+    await page.getByRole('heading', { name: /Overlay of 4 runs/ }).waitFor();
+    await page.getByRole('region', { name: 'Comparison' }).locator('canvas').first().waitFor();
+    await page.getByRole('table', { name: 'Config diff' }).getByRole('cell', { name: 'objective', exact: true }).waitFor();
+    await page.getByRole('table', { name: 'Samples' }).waitFor();
+    await this.shot('11-runs-overlay');
+    await page.getByRole('checkbox', { name: /seed bands/ }).check();
+    await page.getByText(/mean ± std per objective/).waitFor();
+    await this.shot('12-runs-seed-bands');
+    await page.getByRole('radio', { name: /√KL/ }).check();
+    await page.getByRole('region', { name: 'Comparison' }).locator('.u-label', { hasText: '√KL' }).waitFor();
+    await page.getByRole('button', { name: 'heads' }).first().click();
+    await page.getByRole('img', { name: 'Per-head rewards' }).waitFor();
+    await this.shot('13-runs-sqrt-kl-samples');
+  }
+
+  async report(studyId: number): Promise<string[]> {
+    const { page } = this;
+    await this.screen('Reports');
+    await page.getByLabel('Study', { exact: true }).selectOption(String(studyId));
+    await page.getByRole('button', { name: 'Export report' }).click();
+    const done = page.getByRole('region', { name: 'Exported report' }).or(page.getByLabel('Exported report')).first();
+    await done.waitFor({ timeout: 120_000 });
+    const files = await done.locator('li code').allTextContents();
+    await this.shot('14-reports');
+    return files;
+  }
+
+  async settings() {
+    const { page } = this;
+    await this.screen('Settings');
+    await page.getByRole('table', { name: 'Devices' }).getByText('available').first().waitFor();
+    await this.shot('15-settings');
+  }
+}
+
+/** Runs the whole flow on a page; returns what the assertions need. */
+async function runFlow(flow: Flow) {
+  await flow.home();
+  await flow.datasets();
+  await flow.ensembles();
+  const quick = await flow.quickStudy();
+  await flow.stopAndResume();
+  await flow.compare();
+  const files = await flow.report(quick);
+  await flow.settings();
+  return { files };
+}
+
+// ---- Chromium against web mode -------------------------------------------------------------------
+
+let server: ChildProcess | undefined;
+let context: BrowserContext | undefined;
+/** Temporary folders removed at the end (data folders only when their test passed; screenshots are kept). */
+const cleanup: string[] = [];
+
+async function startServer(dataDir: string): Promise<string> {
+  server = spawn(process.execPath, [path.join(repoRoot, 'bin', 'rrlhf.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RRLHF_PRESET_SIZE: 'tiny' },
+  });
+  let stderr = '';
+  server.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve, reject) => {
+    readline.createInterface({ input: server!.stdout! }).once('line', resolve);
+    server!.once('exit', (code) => reject(new Error(`rrlhf serve exited (${code}) before printing its address:\n${stderr}`)));
+  });
+}
+
+after(async () => {
+  await context?.close().catch(() => undefined);
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => { server!.once('exit', r); setTimeout(r, 10_000); });
+  }
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+  process.stdout.write(`# e2e screenshots: ${shots}\n`);
+});
+
+test('the app in Chromium (web mode): empty data folder → imported data → ensemble → studies → comparison → report', { skip: chromiumSkip, timeout: 400_000 }, async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-e2e-data-'));
+  const url = await startServer(dataDir);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/);
+
+  // The API refuses calls without the token.
+  const origin = new URL(url).origin;
+  const denied = await fetch(`${origin}/api/call/app.info`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  assert.equal(denied.status, 401);
+
+  const { chromium } = await import('playwright-core');
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-e2e-profile-'));
+  cleanup.push(profile);
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM!, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1360, height: 900 } });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(30_000);
+  await page.goto(url);
+  const flow = new Flow(page, 'chromium', path.join(shots, 'chromium'));
+  const { files } = await runFlow(flow);
+
+  assert.equal(files.length, 3, `HTML, PDF and CSV expected, got ${files.join(', ')}`);
+  for (const f of files) {
+    assert.ok(f.startsWith(dataDir), `${f} is inside the data folder`);
+    assert.ok(statSync(f).size > 1000, `${f} is written`);
+  }
+  assert.ok(files.some((f) => f.endsWith('.pdf')) && files.some((f) => f.endsWith('.html')) && files.some((f) => f.endsWith('.csv')));
+  assert.deepEqual(flow.problems, [], 'no console errors or CSP violations');
+  cleanup.push(dataDir);
+});
+
+// ---- the same flow under Electron ----------------------------------------------------------------
+
+test('the app in Electron: the same flow', { skip: electronSkip(), timeout: 400_000 }, async () => {
+  const { _electron } = await import('playwright-core');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-e2e-electron-'));
+  const app = await _electron.launch({
+    args: [path.join(repoRoot, 'dist', 'electron', 'main.js'), '--data-dir', dataDir, ...(process.platform === 'linux' ? ['--no-sandbox'] : [])],
+    env: { ...process.env, RRLHF_PRESET_SIZE: 'tiny' } as Record<string, string>,
+  });
+  try {
+    const page = await app.firstWindow();
+    page.setDefaultTimeout(30_000);
+    const flow = new Flow(page, 'electron', path.join(shots, 'electron'));
+    const { files } = await runFlow(flow);
+    assert.equal(files.length, 3);
+    for (const f of files) assert.ok(statSync(f).size > 1000, `${f} is written`);
+    assert.deepEqual(flow.problems, []);
+    cleanup.push(dataDir);
+  } finally {
+    await app.close();
+  }
+});
+
+before(() => {
+  if (chromiumSkip) process.stdout.write(`# skipping the Chromium end-to-end test: ${chromiumSkip}\n`);
+  const e = electronSkip();
+  if (e) process.stdout.write(`# skipping the Electron end-to-end test: ${e}\n`);
+});
