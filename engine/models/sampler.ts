@@ -141,6 +141,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const stopAtEos = opts.stopAtEos ?? true;
   const rng = new Rng(opts.seed ?? 0);
   const { prefill, decode } = graphsFor(m);
+  await m.params.upload(m.modelParamNames(), m.device); // weights live on the GPU, not re-sent per token
   const weights = m.paramFeeds();
   const { ids, mask, T } = leftPad(prompts, pad);
   let r = await (await prefill).runRaw({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
@@ -200,6 +201,7 @@ export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0): P
   }
   const B = rows.length;
   const { ids, mask, T } = leftPad(rows, padId);
+  await m.params.upload(m.modelParamNames(), m.device);
   const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
   const lp = r.logprobs!.data as Float32Array;
   return rows.map((_, b) => Array.from(lp.subarray(b * (T - 1), (b + 1) * (T - 1))));

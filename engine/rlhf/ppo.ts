@@ -219,6 +219,7 @@ export class PpoTrainer {
     const { B, L } = lay;
     const T = L - 1;
     const feeds = { input_ids: i64(lay.ids, [B, L]), attention_mask: i64(lay.mask, [B, L]) };
+    await this.ref.params.upload(this.ref.modelParamNames(), this.ref.device);
     const [pol, ref, scored] = await Promise.all([
       (await this.policyScore).run({ ...this.policy.paramFeeds(), ...valueFeeds(this.policy), ...feeds }),
       (await this.refScore).run({ ...this.ref.paramFeeds(), ...feeds }),

@@ -21,14 +21,18 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
 }
 
 /** ORT session options for a device. */
-/** Whether outputs can stay on the device between runs (gpu-buffer IO binding). */
-export const isGpu = (d: Device) => d !== 'cpu';
+/** Whether outputs can stay on the device between runs (gpu-buffer IO binding). Measured on an
+ *  H100: WebGPU does; the CUDA build of onnxruntime-node (1.29, the only one on the registry) fails to
+ *  bind gpu-buffer outputs ("Failed to find allocator for device … DeviceType:1"), so on CUDA state
+ *  round-trips through host memory until that binding supports it. */
+export const keepsOutputsOnDevice = (d: Device) => d === 'webgpu';
+
 
 export function sessionOptions(device: Device, opts: { float64?: boolean; keepOnDevice?: string[]; threads?: number } = {}): ort.InferenceSession.SessionOptions {
   return {
     // On GPU providers the named outputs (weights, optimizer state, KV caches) stay in device memory
     // and are fed back as they are; everything else (losses, metrics, logits) comes back to the host.
-    ...(isGpu(device) && opts.keepOnDevice?.length
+    ...(keepsOutputsOnDevice(device) && opts.keepOnDevice?.length
       ? { preferredOutputLocation: Object.fromEntries(opts.keepOnDevice.map((n) => [n, 'gpu-buffer'])) as Record<string, 'gpu-buffer'> }
       : {}),
     // ORT's QuickGeluFusion rewrites x·sigmoid(x) into a float32-only kernel; float64 graphs (gradient

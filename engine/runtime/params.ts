@@ -3,7 +3,9 @@
 
 import type ort from 'onnxruntime-node';
 import { readSafetensorsFile, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
-import { type HostTensor } from './session.js';
+import { type HostTensor, compile } from './session.js';
+import { Graph, F } from '../graph/index.js';
+import { type DeviceRequest, resolveDevice, keepsOutputsOnDevice } from './devices.js';
 
 /** xoshiro128** seeded through splitmix32: fast, small state, good statistical quality. Its state can
  *  be saved and restored, which resumable runs need. */
@@ -126,6 +128,23 @@ export class ParamStore {
     if (old && old !== t) old.dispose();
     this.dev.set(name, t);
     this.stale.add(name);
+  }
+
+  /** Puts host values in device memory once (an identity graph whose outputs stay on the device), so
+   *  graphs that read the same weights run after run (sampling, scoring) do not upload them each time.
+   *  Does nothing on devices that cannot keep outputs. */
+  async upload(names: string[], device: DeviceRequest): Promise<void> {
+    const { device: dev } = await resolveDevice(device);
+    if (!keepsOutputsOnDevice(dev)) return;
+    const todo = names.filter((n) => !this.dev.has(n));
+    if (!todo.length) return;
+    const g = new Graph('upload');
+    todo.forEach((n, i) => g.output(`dev:${i}`, F.identity(g.param(`in:${i}`, this.shape(n)))));
+    const c = await compile(g, { device: dev, keepOnDevice: () => true });
+    const feeds: Record<string, HostTensor> = {};
+    todo.forEach((n, i) => { const p = this.get(n); feeds[`in:${i}`] = { dtype: 'float32', shape: p.shape, data: p.data }; });
+    const r = await c.runRaw(feeds);
+    todo.forEach((n, i) => this.dev.set(n, r[`dev:${i}`]!)); // host and device agree: not stale
   }
 
   /** Copies device-resident values back to the host (they stay on the device too). */

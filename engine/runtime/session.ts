@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, sessionOptions, resolveDevice, isGpu, type DeviceRequest } from './devices.js';
+import { type Device, sessionOptions, resolveDevice, keepsOutputsOnDevice, type DeviceRequest } from './devices.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
 export type Feed = HostTensor | ort.Tensor;
@@ -42,7 +42,7 @@ export class CompiledGraph {
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const emitted = emitOnnx(graph, opts.outputs);
-    const keepOnDevice = isGpu(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
+    const keepOnDevice = keepsOutputsOnDevice(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
     const key = `${device}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
