@@ -54,7 +54,11 @@ const main = path.join(root, 'dist', 'electron', 'main.js');
 const { bin, why } = forceWeb ? { bin: null, why: '--web was given' } : electronBinary();
 
 if (bin && existsSync(main)) {
-  const child = spawn(bin, [main, ...rest], { stdio: 'inherit', env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } });
+  // RRLHF_NODE: the engine process runs on this Node, for which node_modules' native modules are built
+  // (the packaged app rebuilds them for Electron instead; see build/electron-builder.yml).
+  const env = { ...process.env, RRLHF_NODE: process.execPath };
+  delete env.ELECTRON_RUN_AS_NODE;
+  const child = spawn(bin, [main, ...rest], { stdio: 'inherit', env });
   child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 0));
   for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => child.kill(s));
 } else {

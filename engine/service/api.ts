@@ -522,7 +522,8 @@ export type JobMethodName = { [M in MethodName]: Def<M> extends { kind: 'job' } 
 
 export const METHOD_NAMES = Object.keys(API) as MethodName[];
 
-export type Reply<T = unknown> = { ok: true; result: T } | { ok: false; error: string; status: number };
+export type { Reply } from './protocol.js';
+import type { Reply } from './protocol.js';
 
 /** Turns an exception into the sentence the user reads, with an HTTP-like status. */
 export function describeError(method: string, err: unknown): { error: string; status: number } {

@@ -1,8 +1,10 @@
 // The contract between the Electron preload script and the renderer: what `window.rrlhf` offers.
 // Types only (no runtime code), shared by electron/preload.cts and renderer/src/lib/api.ts.
-import type { JobEvent } from './jobs.js';
+import type { JobEvent } from './protocol.js';
 
 export type BridgeReply = { ok: true; result: unknown } | { ok: false; error: string; status?: number };
+
+export interface BridgeNotice { kind: 'engine-restarted' | 'engine-crashed' | 'data-dir-changed'; message: string }
 
 export interface FileFilter { name: string; extensions: string[] }
 
@@ -12,7 +14,9 @@ export interface RrlhfBridge {
   /** Job events from the engine; returns an unsubscribe function. */
   onEvent(listener: (e: JobEvent) => void): () => void;
   /** Engine lifecycle notices (restarted, crashed, data folder changed). */
-  onNotice(listener: (n: { kind: 'engine-restarted' | 'engine-crashed' | 'data-dir-changed'; message: string }) => void): () => void;
+  onNotice(listener: (n: BridgeNotice) => void): () => void;
+  /** The menu asks to show a screen (a hash route such as "#/datasets"). */
+  onNavigate(listener: (hash: string) => void): () => void;
   /** Native "open file" dialog; null when cancelled. */
   openFile(filters: FileFilter[]): Promise<string | null>;
   /** Native "choose folder" dialog; null when cancelled. */

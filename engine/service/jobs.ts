@@ -6,39 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ProgressEvent } from '../experiments/runner.js';
 
-export const JOB_STATES = ['queued', 'running', 'done', 'error', 'cancelled'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+export { JOB_STATES, type JobState, type JobSubject, type JobInfo, type JobEvent } from './protocol.js';
+import type { JobState, JobSubject, JobInfo, JobEvent, ProgressEvent as WireProgress } from './protocol.js';
 
-/** What a job is about, so that screens can find "their" job (the experiment being run, ...). */
-export interface JobSubject {
-  kind: 'dataset' | 'ensemble' | 'experiment';
-  /** The id in the store, once known (an experiment's id is known as soon as it is created). */
-  id?: number;
-}
-
-export interface JobInfo {
-  id: string;
-  /** The API method that started it, e.g. "experiments.start". */
-  method: string;
-  label: string;
-  state: JobState;
-  subject: JobSubject;
-  created: string;
-  started: string | null;
-  finished: string | null;
-  /** The last progress event (phase, message, run, step/total, metrics). */
-  progress: ProgressEvent | null;
-  /** Fraction of the whole job done, 0..1, when it can be told. */
-  fraction: number | null;
-  /** Seconds left for the whole job, when it can be told. */
-  etaS: number | null;
-  result?: unknown;
-  error?: string;
-  /** True once the user asked it to stop and it has not stopped yet. */
-  stopping: boolean;
-}
-
-export type JobEvent = { type: 'job'; job: JobInfo };
+// The runner's progress events travel as the protocol's ProgressEvent: fail the build if they drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const progressShapesAgree: Same<ProgressEvent, WireProgress> = true;
+void progressShapesAgree;
 
 export interface JobContext {
   signal: AbortSignal;

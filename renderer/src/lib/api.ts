@@ -3,7 +3,7 @@
 // (web mode) through HTTP + server-sent events to `rrlhf serve`, with the access token from the address.
 // Only types come from the engine (erased at build time); no engine code is bundled.
 import type { MethodName, Input, Output, JobResult } from '../../../engine/service/api.js';
-import type { JobEvent, JobInfo } from '../../../engine/service/jobs.js';
+import type { JobEvent, JobInfo } from '../../../engine/service/protocol.js';
 import type { RrlhfBridge, FileFilter } from '../../../engine/service/bridge.js';
 
 export type { MethodName, Input, Output, JobResult, JobEvent, JobInfo };
@@ -94,6 +94,9 @@ function electronTransport(b: RrlhfBridge): Transport {
 
 const bridge = typeof window !== 'undefined' ? window.rrlhf : undefined;
 const transport: Transport = bridge ? electronTransport(bridge) : webTransport();
+
+// The desktop menu's "Datasets", "New Study…" … items show a screen.
+bridge?.onNavigate((hash) => { if (/^#\/[\w/-]*$/.test(hash)) window.location.hash = hash; });
 
 export const mode = transport.kind;
 export const desktop = bridge ?? null;
