@@ -2,6 +2,12 @@
 // (seed × objective) — objectives share prompts, seeds and the evaluation set, so they differ only
 // in how the ensemble's heads are aggregated. Everything is written to the store as it happens;
 // a run checkpoints every N iterations and resumes exactly (same metrics as an uninterrupted run).
+//
+// Worlds: a built-in world (π₀ = a fresh decoder trained by SFT), or a dataset world — an imported
+// preference dataset with a Hugging Face model as π₀ and reward trunk (SFT skipped by default) and an
+// optional held-out reward model as gold (World.goldBatch). A world without gold (hasGold = false)
+// records proxy, ensemble-mean reward and KL only (no eval/gold, gold/train), its run summaries carry
+// NaN gold (null in JSON), and objectives are compared on the ensemble-mean reward at matched KL.
 
 import { mkdir, readFile, writeFile, rename, access } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,16 +19,16 @@ import { CausalLM } from '../models/model.js';
 import { generate, scoreLogprobs } from '../models/sampler.js';
 import { Rng, ParamStore } from '../runtime/params.js';
 import { type DeviceRequest, resolveDevice } from '../runtime/devices.js';
-import { makeWorld } from '../worlds/index.js';
+import { makeWorld, datasetWorld, isDatasetWorld } from '../worlds/index.js';
 import { type World } from '../worlds/world.js';
 import { sft } from '../rlhf/sft.js';
 import { trainBradleyTerry } from '../rlhf/reward.js';
 import { type Ensemble, trainBrme, trainIndependent, loadEnsemble } from '../rlhf/ensemble.js';
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
-import { hackingOnset, peak, type EvalPoint } from '../rlhf/gold.js';
+import { hackingOnset, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
 import { pairedBootstrap, seedVarianceWarning } from './stats.js';
-import { type ExperimentSpec, type ObjectiveSpec } from './spec.js';
+import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths } from './spec.js';
 
 export interface ProgressEvent {
   phase: 'setup' | 'sft' | 'reward' | 'ensemble' | 'ppo' | 'done';
@@ -48,20 +54,26 @@ export interface RunnerOptions {
 
 export interface RunSummary {
   id: number; objective: string; seed: number; status: string;
+  /** gold is NaN (null in JSON) when the world has no gold reward. */
   final: { gold: number; proxy: number; kl: number };
+  /** NaN gold and step (null in JSON) when the world has no gold reward. */
   peak: { gold: number; step: number };
   onset: number | null;
 }
 
 export interface ExperimentResult {
   experiment: number;
+  /** False when the world has no gold reward: runs' gold is null and comparisons use a shared proxy. */
+  hasGold: boolean;
   runs: RunSummary[];
   ensemble: Record<string, unknown>;
-  comparisons: { a: string; b: string; metric: 'final_gold'; mean: number; lo: number; hi: number; significant: boolean; warning: string | null }[];
+  /** Paired differences against the first objective: of final gold, or — without gold — of the
+   *  ensemble-mean reward (one proxy for every objective) at the largest KL both runs of a seed reached. */
+  comparisons: { a: string; b: string; metric: 'final_gold' | 'ensemble_mean_at_matched_kl'; mean: number; lo: number; hi: number; significant: boolean; warning: string | null }[];
 }
 
 /** What every run of an experiment shares: world, π₀, the reward ensemble. Built once, cached on disk. */
-interface Shared { world: World; base: CausalLM; ensemble: Ensemble; dir: string; report: Record<string, unknown> }
+interface Shared { world: World; hasGold: boolean; base: CausalLM; ensemble: Ensemble; dir: string; report: Record<string, unknown> }
 
 const VERSIONS = { app: '0.1.0', ort: ort.env.versions.node ?? 'unknown', node: process.version };
 
@@ -74,23 +86,40 @@ async function writeJsonAtomic(file: string, value: unknown) {
   await rename(tmp, file);
 }
 
+/** The study's world: a built-in one by name, or the dataset world the spec describes. */
+async function buildWorld(spec: ExperimentSpec, o: RunnerOptions): Promise<World> {
+  const w = spec.world;
+  if (w.name === 'dataset') {
+    return datasetWorld({ store: o.store, datasetId: w.datasetId, modelDir: w.modelDir, gold: w.gold, maxPromptTokens: w.maxPromptTokens, maxResponseTokens: w.maxResponseTokens, seed: w.seed, device: o.device ?? 'cpu' });
+  }
+  return makeWorld(w.name, w.settings, w.seed);
+}
+
 async function prepareShared(spec: ExperimentSpec, experimentId: number, o: RunnerOptions): Promise<Shared> {
   const say = (phase: ProgressEvent['phase'], message: string, extra: Partial<ProgressEvent> = {}) => o.onProgress?.({ phase, message, ...extra });
-  const world = makeWorld(spec.world.name, spec.world.settings, spec.world.seed);
+  const world = await buildWorld(spec, o);
   const dir = path.join(o.dataDir, 'experiments', String(experimentId));
   await mkdir(dir, { recursive: true });
   const baseDir = path.join(dir, 'base-policy'), ensDir = path.join(dir, 'ensemble'), reportFile = path.join(dir, 'ensemble-report.json');
   const device = o.device ?? 'cpu';
-  let base: CausalLM;
-  if (await exists(path.join(baseDir, 'model.safetensors'))) {
-    base = await CausalLM.load(baseDir, device);
-  } else {
-    say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of the world's base behaviour`);
-    base = CausalLM.init(world.modelConfig(), spec.world.seed, device);
+  const runSft = async (base: CausalLM, what: string) => {
+    say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of ${what}`);
     const rng = new Rng(spec.world.seed * 7919 + 1);
     await sft(base, world.sftSamples(spec.sft.samples, rng), { epochs: spec.sft.epochs, batchSize: spec.sft.batchSize, lr: spec.sft.lr, seed: spec.world.seed, padId: world.padId },
       (p) => say('sft', `SFT epoch ${p.epoch + 1}/${spec.sft.epochs}`, { step: p.step, total: p.steps, metrics: { loss: p.loss } }));
     await base.save(baseDir);
+  };
+  let base: CausalLM;
+  if (await exists(path.join(baseDir, 'model.safetensors'))) {
+    base = await CausalLM.load(baseDir, device);
+  } else if (spec.world.name === 'dataset') {
+    // The imported model is π₀; with SFT skipped it is used as it is (and read from modelDir again on resume).
+    say('setup', `loading the starting policy π₀ from ${spec.world.modelDir}`);
+    base = await CausalLM.load(spec.world.modelDir, device);
+    if (spec.sft.skip !== true) await runSft(base, 'prompt + chosen responses from the dataset\'s training split');
+  } else {
+    base = CausalLM.init(world.modelConfig(), spec.world.seed, device);
+    await runSft(base, 'the world\'s base behaviour');
   }
   let ensemble: Ensemble;
   let report: Record<string, unknown>;
@@ -100,11 +129,15 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
   } else {
     const rng = new Rng(spec.world.seed * 104729 + 2);
     const train = world.preferencePairs(spec.ensemble.pairs, rng);
-    const val = world.preferencePairs(spec.ensemble.valPairs, rng);
+    // A dataset world validates on its held-out split; built-in worlds draw fresh pairs.
+    const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
+    // null (or absent in specs stored before the setting existed): the trainer's 1e-3 for built-in worlds, 2e-5 for a pretrained model.
+    const rewardLr = e.rewardLr ?? (isDatasetWorld(world) ? 2e-5 : null);
+    const lrOpt = rewardLr !== null ? { lr: rewardLr } : {};
     if (e.method === 'brme') {
       say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
-      const stage1 = await trainBradleyTerry(base, train, val, { seed: spec.world.seed, padId: world.padId },
+      const stage1 = await trainBradleyTerry(base, train, val, { seed: spec.world.seed, padId: world.padId, ...lrOpt },
         (p) => say('reward', `reward model epoch ${p.epoch + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy } }));
       say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${e.bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`);
       const r = await trainBrme(stage1.model, train, val, {
@@ -114,16 +147,19 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
       report = { ...(r.metrics.report ?? {}), stage1: { val_accuracy: stage1.metrics.valAccuracy ?? null } } as Record<string, unknown>;
     } else {
       say('ensemble', `training ${e.heads} independent Bradley–Terry reward models`);
-      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId });
+      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId, ...lrOpt });
       ensemble = r.ensemble;
       report = (r.metrics.report ?? {}) as unknown as Record<string, unknown>;
     }
     await ensemble.save(ensDir);
     await writeJsonAtomic(reportFile, report);
     const art = o.store.artifacts.add({ kind: 'ensemble', path: ensDir, name: `${spec.name} ensemble (experiment ${experimentId})` });
-    o.store.ensembles.add({ name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e }, metrics: report });
+    o.store.ensembles.add({
+      name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e }, metrics: report,
+      ...(spec.world.name === 'dataset' ? { datasetId: spec.world.datasetId } : {}),
+    });
   }
-  return { world, base, ensemble, dir, report };
+  return { world, hasGold: world.hasGold !== false, base, ensemble, dir, report };
 }
 
 /** Deterministic seed for evaluation sampling at an iteration (so resumed runs evaluate identically). */
@@ -141,7 +177,8 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const obj = spec.objectives.find((x) => x.name === run.objective);
   if (!obj) throw new Error(`run ${run.id}: objective "${run.objective}" is not in the experiment spec`);
   const ocfg = objectiveConfig(obj);
-  const { world, ensemble } = sh;
+  const { world, ensemble, hasGold } = sh;
+  if (!hasGold && obj.kind === 'gold') throw new Error(`run ${run.id}: objective "${obj.name}" optimises the gold reward, but the world has none`);
   const runDir = path.join(sh.dir, 'runs', String(run.id));
   await mkdir(runDir, { recursive: true });
   const policy = await sh.base.clone();
@@ -175,14 +212,20 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const dev = await resolveDevice(o.device ?? 'cpu');
   store.runs.start(run.id, { device: dev.device, versions: VERSIONS });
 
+  const goldOf = async (prompts: number[][], responses: number[][]): Promise<number[]> => {
+    if (!hasGold) return prompts.map(() => NaN);
+    if (world.goldBatch) return world.goldBatch(prompts, responses);
+    return prompts.map((p, i) => world.gold(p, responses[i]!));
+  };
   const scoreBatch = async (prompts: number[][], responses: number[][]) => {
     const seqs = prompts.map((p, i) => [...p, ...responses[i]!]);
     const s = await ensemble.score(seqs);
-    const gold = prompts.map((p, i) => world.gold(p, responses[i]!));
+    const gold = await goldOf(prompts, responses);
     return { ...s, gold };
   };
 
-  const evaluate = async (step: number): Promise<EvalPoint> => {
+  /** Evaluation on held-out prompts; also the ensemble-mean reward, the shared proxy of no-gold worlds. */
+  const evaluate = async (step: number): Promise<EvalPoint & { rewardMean: number }> => {
     const rng = new Rng(evalSeed(run.seed, step));
     const prompts = Array.from({ length: spec.eval.samples }, () => world.evalPrompts[rng.int(world.evalPrompts.length)]!);
     const g = await generate(policy, prompts, { maxNewTokens: world.maxResponseTokens, temperature: 1, eosId: world.eosId, padId: world.padId, seed: rng.nextU32() });
@@ -194,11 +237,16 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const gm = avg(s.gold);
     const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - gm) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);
-    return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se };
+    const rewardMean = avg(s.mu.map((row) => avg(row)));
+    return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se, rewardMean };
   };
 
-  const recordEval = (p: EvalPoint) => {
+  const recordEval = ({ rewardMean, ...p }: EvalPoint & { rewardMean: number }) => {
     evals.push(p);
+    if (!hasGold) {
+      store.metrics.append(run.id, p.step, { 'eval/proxy': p.proxy, 'eval/reward_mean': rewardMean, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
+      return;
+    }
     store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/gold_se': p.goldSe ?? NaN, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
     const onset = hackingOnset(evals, spec.onsetMargin);
     if (onset && onset.step === p.step) {
@@ -234,7 +282,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
           metrics: {
             'ensemble/mean': es.mean, 'ensemble/std': es.std, 'ensemble/min': es.min, 'ensemble/max': es.max,
             'reward/nominal': mean(nominal), 'reward/robust': mean(robust), 'reward/single': mean(last.single), 'reward/proxy': mean(raw),
-            'gold/train': mean(last.gold),
+            ...(hasGold ? { 'gold/train': mean(last.gold) } : {}),
           },
         };
       });
@@ -250,7 +298,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
             step: it, prompt: world.render(res.rollout.prompts[i]!), response: world.render(res.rollout.responses[i]!), rewards: mu,
             nominal: aggregate({ ...last!, mu: [mu], sigma: last!.sigma ? [last!.sigma[i]!] : undefined, single: [last!.single[i]!], gold: [last!.gold[i]!] }, { ...ocfg, kind: 'nominal' })[0],
             min: Math.min(...mu), mean: m, std: Math.sqrt(mu.reduce((a, x) => a + (x - m) ** 2, 0) / mu.length),
-            proxy: raw[i], gold: last!.gold[i], kl: res.rollout.kl[i], length: res.rollout.responses[i]!.length,
+            proxy: raw[i], gold: hasGold ? last!.gold[i] : undefined, kl: res.rollout.kl[i], length: res.rollout.responses[i]!.length,
           };
         }));
       }
@@ -265,7 +313,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     throw err;
   }
   store.runs.update(run.id, { status: 'finished' });
-  return summarize(run, evals, spec);
+  return summarize(run, evals, spec, hasGold);
 
   async function checkpoint(step: number) {
     const dir = path.join(runDir, `step-${step}`);
@@ -285,14 +333,19 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   }
 }
 
-function summarize(run: Run, evals: EvalPoint[], spec: ExperimentSpec): RunSummary {
+function summarize(run: Run, evals: EvalPoint[], spec: ExperimentSpec, hasGold = true): RunSummary {
   const last = evals[evals.length - 1] ?? { gold: NaN, proxy: NaN, kl: NaN, step: 0 };
+  if (!hasGold) {
+    // No gold: NaN, never a stale value (a checkpoint's state.json holds NaN as null).
+    return { id: run.id, objective: run.objective, seed: run.seed, status: 'finished', final: { gold: NaN, proxy: last.proxy ?? NaN, kl: last.kl ?? NaN }, peak: { gold: NaN, step: NaN }, onset: null };
+  }
   const onset = hackingOnset(evals, spec.onsetMargin);
   return { id: run.id, objective: run.objective, seed: run.seed, status: 'finished', final: { gold: last.gold, proxy: last.proxy, kl: last.kl }, peak: peak(evals), onset: onset?.step ?? null };
 }
 
 /** Runs a whole study: shared setup, then every (seed × objective) run, then the paired comparison. */
-export async function runExperiment(spec: ExperimentSpec, o: RunnerOptions): Promise<ExperimentResult> {
+export async function runExperiment(specIn: ExperimentSpec, o: RunnerOptions): Promise<ExperimentResult> {
+  const spec = resolveSpecPaths(specIn); // a dataset world's folders, stored absolute
   const exp = o.store.experiments.create({ name: spec.name, spec: spec as unknown as Record<string, unknown> });
   o.onProgress?.({ phase: 'setup', message: `experiment ${exp.id}: ${spec.objectives.length} objectives × ${spec.seeds.length} seeds on ${spec.world.name}` });
   const sh = await prepareShared(spec, exp.id, o);
@@ -303,7 +356,7 @@ export async function runExperiment(spec: ExperimentSpec, o: RunnerOptions): Pro
   const summaries: RunSummary[] = [];
   for (const r of runs) summaries.push(await executeRun(r, spec, sh, o));
   o.onProgress?.({ phase: 'done', message: `experiment ${exp.id} finished` });
-  return { experiment: exp.id, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries) };
+  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries, o.store, sh.hasGold) };
 }
 
 /** Resumes an experiment's unfinished runs (after a crash, kill or cancel). */
@@ -316,23 +369,27 @@ export async function resumeExperiment(experimentId: number, o: RunnerOptions): 
   const summaries: RunSummary[] = [];
   for (const r of o.store.runs.list({ experimentId })) {
     if (r.status === 'finished') {
-      const evals = evalPointsFromStore(o.store, r.id);
-      summaries.push(summarize(r, evals, spec));
+      const evals = evalPointsFromStore(o.store, r.id, sh.hasGold);
+      summaries.push(summarize(r, evals, spec, sh.hasGold));
     } else {
       summaries.push(await executeRun(r, spec, sh, o));
     }
   }
-  return { experiment: exp.id, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries) };
+  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries, o.store, sh.hasGold) };
 }
 
-function evalPointsFromStore(store: Store, runId: number): EvalPoint[] {
+/** A run's evaluations from the store (keyed by eval/gold, or by eval/proxy in a world without gold). */
+function evalPointsFromStore(store: Store, runId: number, hasGold = true): EvalPoint[] {
   const get = (k: string) => store.metrics.series([runId], k)[0]?.points ?? [];
   const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl'), se = get('eval/gold_se');
+  if (!hasGold) return proxy.map((p, i) => ({ step: p.step, gold: NaN, proxy: p.y ?? NaN, kl: kl[i]?.y ?? NaN }));
   return gold.map((p, i) => ({ step: p.step, gold: p.y ?? NaN, proxy: proxy[i]?.y ?? NaN, kl: kl[i]?.y ?? NaN, goldSe: se[i]?.y ?? undefined }));
 }
 
-/** Paired comparison of final gold: every objective against the first one (standard RLHF). */
-function compare(spec: ExperimentSpec, runs: RunSummary[]): ExperimentResult['comparisons'] {
+/** Paired comparison of final gold: every objective against the first one (standard RLHF). Without
+ *  gold: of the ensemble-mean reward at matched KL instead (see compareWithoutGold). */
+function compare(spec: ExperimentSpec, runs: RunSummary[], store?: Store, hasGold = true): ExperimentResult['comparisons'] {
+  if (!hasGold && store) return compareWithoutGold(spec, runs, store);
   const base = spec.objectives[0]!.name;
   const bySeed = (name: string) => spec.seeds.map((s) => runs.find((r) => r.objective === name && r.seed === s)?.final.gold ?? NaN);
   const b = bySeed(base);
@@ -344,4 +401,37 @@ function compare(spec: ExperimentSpec, runs: RunSummary[]): ExperimentResult['co
   });
 }
 
-
+/**
+ * Without gold, final values cannot say which objective did better: each objective's own proxy has its
+ * own scale (a min over heads sits below the single model's reward), and an objective that drifted
+ * further from π₀ has simply exploited its reward model more. So every run is scored on one proxy shared
+ * by all objectives — the ensemble-mean reward of its evaluation samples — and, per seed, the two runs
+ * are compared at the same KL: the largest KL both reached, interpolating along each run's evaluations.
+ * This says which objective buys more (proxy) reward per unit of drift; it cannot detect hacking.
+ */
+function compareWithoutGold(spec: ExperimentSpec, runs: RunSummary[], store: Store): ExperimentResult['comparisons'] {
+  const base = spec.objectives[0]!.name;
+  const pointsOf = (runId: number): EvalPoint[] => {
+    const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y ?? NaN]));
+    const y = get('eval/reward_mean'), kl = get('eval/kl');
+    return [...y.keys()].sort((a, b) => a - b).map((step) => ({ step, gold: y.get(step)!, proxy: NaN, kl: kl.get(step) ?? NaN })).filter((p) => Number.isFinite(p.gold) && Number.isFinite(p.kl));
+  };
+  const runOf = (name: string, seed: number) => runs.find((r) => r.objective === name && r.seed === seed);
+  return spec.objectives.slice(1).map((obj) => {
+    const a: number[] = [], b: number[] = [], kls: number[] = [];
+    for (const seed of spec.seeds) {
+      const ra = runOf(obj.name, seed), rb = runOf(base, seed);
+      const pa = ra ? pointsOf(ra.id) : [], pb = rb ? pointsOf(rb.id) : [];
+      if (!pa.length || !pb.length) { a.push(NaN); b.push(NaN); continue; }
+      const k = Math.min(Math.max(...pa.map((p) => p.kl)), Math.max(...pb.map((p) => p.kl)));
+      kls.push(k);
+      a.push(goldAtKl(pa, k) ?? NaN); b.push(goldAtKl(pb, k) ?? NaN);
+    }
+    const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
+    const ci = ok ? pairedBootstrap(a, b, { seed: 0 }) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
+    const at = kls.length ? ` (KL ${kls.map((k) => k.toPrecision(2)).join(', ')} by seed)` : '';
+    const note = `no gold reward: compared on the ensemble-mean reward (one proxy for every objective) at matched KL${at}, not on gold; this cannot show reward hacking`;
+    const extra = ok ? seedVarianceWarning(a, b) : 'missing runs';
+    return { a: obj.name, b: base, metric: 'ensemble_mean_at_matched_kl' as const, mean: ci.mean, lo: ci.lo, hi: ci.hi, significant: ci.significant, warning: extra ? `${note}; ${extra}` : note };
+  });
+}

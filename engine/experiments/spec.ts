@@ -18,15 +18,44 @@ const objective = z.object({
   nominalMember: z.number().int().min(0).default(0),
 }).strict();
 
+const builtinWorld = z.object({
+  name: z.enum(['goodhart-lab', 'text-reviews']),
+  seed: z.number().int().min(0).default(0),
+  settings: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+/** The user-data world: an imported preference dataset and a Hugging Face model folder (policy π₀ and
+ *  reward-model trunk), with an optional held-out reward model as gold (null: no gold, proxy metrics
+ *  only). Prompts longer than maxPromptTokens keep their end; responses are cut to maxResponseTokens
+ *  (EOS included), which is also the most the policy generates. */
+const datasetWorld = z.object({
+  name: z.literal('dataset'),
+  /** Seeds the hold-out of evaluation prompts when the dataset has no validation/test rows, SFT and reward training. */
+  seed: z.number().int().min(0).default(0),
+  datasetId: z.number().int().positive(),
+  modelDir: z.string().min(1),
+  gold: z.object({ rewardModelDir: z.string().min(1) }).strict().nullable().default(null),
+  maxPromptTokens: z.number().int().min(2).default(128),
+  maxResponseTokens: z.number().int().positive().default(64),
+}).strict();
+
+/** A built-in world by name (settings are the world's own; see engine/worlds) or a dataset world. A world
+ *  without a name is the Goodhart lab, as before dataset worlds existed. */
+const worldSpec = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && (v as { name?: unknown }).name === undefined ? { ...v, name: 'goodhart-lab' } : v),
+  z.discriminatedUnion('name', [builtinWorld, datasetWorld]),
+).default({ name: 'goodhart-lab', seed: 0, settings: {} });
+
 export const ExperimentSpecSchema = z.object({
   name: z.string().min(1).default('paired study'),
-  world: z.object({
-    name: z.enum(['goodhart-lab', 'text-reviews']).default('goodhart-lab'),
-    seed: z.number().int().min(0).default(0),
-    settings: z.record(z.string(), z.unknown()).default({}),
-  }).strict().default({ name: 'goodhart-lab', seed: 0, settings: {} }),
-  /** Supervised fine-tuning of the starting policy π₀ on the world's base behaviour. */
+  world: worldSpec,
+  /** Supervised fine-tuning of the starting policy π₀ on the world's base behaviour (for a dataset
+   *  world: on prompt + chosen of the training split). `skip`: start from the model as it is; default
+   *  false for built-in worlds (their π₀ is a random decoder SFT trains, so skipping is refused) and
+   *  true for a dataset world (the imported model is already a policy; set false to fine-tune it on
+   *  the chosen responses first, then lower lr — 3e-3 suits only the built-in worlds' tiny decoders). */
   sft: z.object({
+    skip: z.boolean().optional(),
     samples: z.number().int().positive().default(2048),
     epochs: z.number().int().positive().default(3),
     batchSize: z.number().int().positive().default(64),
@@ -43,7 +72,11 @@ export const ExperimentSpecSchema = z.object({
     unfreezeLastLayers: z.number().int().min(0).default(0),
     tau: z.number().positive().default(10),
     alpha: z.number().positive().default(10),
-  }).strict().default({ method: 'brme', heads: 5, pairs: 2000, valPairs: 500, stage2Loss: 'mse', bootstrap: false, anchor: 0, unfreezeLastLayers: 0, tau: 10, alpha: 10 }),
+    /** Learning rate of the Bradley–Terry reward model(s) (BRME stage 1, independent members), trunk
+     *  included. null: 1e-3 for the built-in worlds' small decoders, 2e-5 for a dataset world's
+     *  pretrained model (1e-3 would wreck a pretrained trunk; 1e-5–5e-5 is the usual range). */
+    rewardLr: z.number().positive().nullable().default(null),
+  }).strict().default({ method: 'brme', heads: 5, pairs: 2000, valPairs: 500, stage2Loss: 'mse', bootstrap: false, anchor: 0, unfreezeLastLayers: 0, tau: 10, alpha: 10, rewardLr: null }),
   objectives: z.array(objective).min(1).default([
     { name: 'single', kind: 'single', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
     { name: 'robust', kind: 'robust', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
@@ -73,9 +106,20 @@ export const ExperimentSpecSchema = z.object({
   /** Hacking onset: gold this far below its running maximum while the proxy rises. */
   onsetMargin: z.number().positive().default(0.1),
   checkpointEvery: z.number().int().positive().default(10),
-}).strict();
+}).strict().superRefine((s, ctx) => {
+  if (s.world.name !== 'dataset' && s.sft.skip === true) {
+    ctx.addIssue({ code: 'custom', path: ['sft', 'skip'], message: `the ${s.world.name} world's starting policy is a randomly initialised decoder that SFT trains; SFT can be skipped only for a dataset world's pretrained model` });
+  }
+  if (s.world.name === 'dataset' && !s.world.gold) {
+    for (const [i, o] of s.objectives.entries()) {
+      if (o.kind === 'gold') ctx.addIssue({ code: 'custom', path: ['objectives', i, 'kind'], message: `objective "${o.name}" optimises the gold reward, but this dataset world has none (world.gold is null)` });
+    }
+  }
+}).transform((s) => ({ ...s, sft: { ...s.sft, skip: s.sft.skip ?? s.world.name === 'dataset' } }));
 
 export type ExperimentSpec = z.infer<typeof ExperimentSpecSchema>;
+export type WorldSpec = ExperimentSpec['world'];
+export type DatasetWorldSpec = Extract<WorldSpec, { name: 'dataset' }>;
 export type ObjectiveSpec = ExperimentSpec['objectives'][number];
 
 /** Validates a spec object; errors list each problem with its path. */
@@ -88,7 +132,17 @@ export function parseSpec(raw: unknown, source = 'spec'): ExperimentSpec {
   return r.data;
 }
 
-/** Reads a .json / .yaml / .yml spec file. */
+/** A dataset world's folders (modelDir, gold.rewardModelDir) made absolute against `baseDir` (a spec
+ *  file's folder, or the working directory), so a stored spec resumes from anywhere. Other specs are
+ *  returned unchanged. */
+export function resolveSpecPaths(spec: ExperimentSpec, baseDir = process.cwd()): ExperimentSpec {
+  const w = spec.world;
+  if (w.name !== 'dataset') return spec;
+  const abs = (p: string) => path.resolve(baseDir, p);
+  return { ...spec, world: { ...w, modelDir: abs(w.modelDir), gold: w.gold ? { rewardModelDir: abs(w.gold.rewardModelDir) } : null } };
+}
+
+/** Reads a .json / .yaml / .yml spec file; a dataset world's relative folders are relative to the file. */
 export async function readSpecFile(file: string): Promise<ExperimentSpec> {
   const abs = path.resolve(file);
   let text: string;
@@ -99,5 +153,5 @@ export async function readSpecFile(file: string): Promise<ExperimentSpec> {
   } catch (e) {
     throw new Error(`${abs}: not valid ${/\.ya?ml$/i.test(abs) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
-  return parseSpec(raw, abs);
+  return resolveSpecPaths(parseSpec(raw, abs), path.dirname(abs));
 }

@@ -3,7 +3,7 @@
 // offline, survives e-mail and prints to PDF as it looks on screen. Every piece of user text (names,
 // prompts, responses, spec values) is escaped.
 
-import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat } from './model.js';
+import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat, NO_GOLD_NOTICE } from './model.js';
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
 import { fmt, signed, pm, pct, count, capitalize, capLabel } from './format.js';
 
@@ -101,6 +101,12 @@ function goodhartCharts(m: ReportModel): string {
       description: `${what} of each objective against ${x === 'step' ? 'PPO iteration' : 'the square root of the KL divergence from the starting policy'}; lines are seed means, shaded bands ± one standard deviation across seeds, thin lines single seeds.`,
     });
   };
+  if (!m.hasGold) {
+    return `<div class="grid">
+<figure>${chart('proxy', 'step')}<figcaption>Proxy — the reward each policy was trained on — on held-out evaluation samples. Levels differ by objective; compare trends.</figcaption></figure>
+<figure>${chart('proxy', 'sqrt_kl')}<figcaption>Proxy against distance from π₀ (√KL). There is no gold reward, so these curves cannot show whether the policy hacked the proxy.</figcaption></figure>
+</div>`;
+  }
   return `<div class="grid">
 <figure>${chart('gold', 'step')}<figcaption>Gold — the true quality — on held-out evaluation samples. A curve that rises then falls is reward hacking. Dashed verticals: hacking onsets.</figcaption></figure>
 <figure>${chart('gold', 'sqrt_kl')}<figcaption>The same against distance from π₀ (√KL, Gao et al.). At equal √KL, a higher curve got more gold for the same drift.</figcaption></figure>
@@ -129,7 +135,7 @@ function glance(m: ReportModel): string {
   const rows = m.summaries.map((s) => {
     const o = m.objectives.find((x) => x.name === s.objective)!;
     const c = m.comparisons.find((x) => x.a === s.objective);
-    const diff = c ? `${esc(signed(c.mean))}${c.lo !== null ? ` <span class="note">[${esc(signed(c.lo))}, ${esc(signed(c.hi))}]</span>` : ''}${c.significant ? ' <span class="sig" title="95% CI excludes 0">*</span>' : ''}` : '<span class="note">baseline</span>';
+    const diff = !m.hasGold ? '–' : c ? `${esc(signed(c.mean))}${c.lo !== null ? ` <span class="note">[${esc(signed(c.lo))}, ${esc(signed(c.hi))}]</span>` : ''}${c.significant ? ' <span class="sig" title="95% CI excludes 0">*</span>' : ''}` : '<span class="note">baseline</span>';
     return [
       `<td class="obj">${swatch(o)}${esc(capLabel(o.label))}</td>`, `<td class="n">${s.n}</td>`, statCell(s.startGold), statCell(s.finalGold),
       `<td class="n">${esc(pm(s.peakGold.mean, s.peakGold.std, s.peakGold.n))} <span class="note">@ ${esc(fmt(s.peakStep.mean, 0))}</span></td>`,
@@ -141,6 +147,7 @@ function glance(m: ReportModel): string {
 }
 
 function comparisonSection(m: ReportModel): string {
+  if (!m.hasGold) return `<p class="note">${esc(NO_GOLD_NOTICE)} Final and peak gold, their paired comparison and gold at matched KL need one.</p>`;
   const out: string[] = [];
   const bars = m.summaries.map((s) => {
     const o = m.objectives.find((x) => x.name === s.objective)!;
@@ -261,6 +268,7 @@ function headBars(rewards: number[], lo: number, hi: number): string {
 }
 
 function gallerySection(m: ReportModel): string {
+  if (!m.hasGold) return `<p class="note">${esc(NO_GOLD_NOTICE)} Hacked samples — where the proxy overrated a response relative to gold — cannot be identified without one; the app's sample browser still lists the policy's samples.</p>`;
   if (!m.gallery.length) return '<p class="note">No policy samples were stored for these runs.</p>';
   const all = m.gallery.flatMap((g) => g.rewards).filter(Number.isFinite);
   const lo = Math.min(0, ...all), hi = Math.max(0, ...all);
@@ -301,7 +309,7 @@ function reproSection(m: ReportModel): string {
 /** Renders the report model as one self-contained HTML document. */
 export function renderHtml(m: ReportModel): string {
   const sections: [string, string, string][] = [
-    ['curves', 'Goodhart curves', `<p class="explain">Gold is what we actually want; the proxy is what each policy was optimised for. Every ${m.spec?.eval.every ?? 'few'} iterations the policy was sampled on evaluation prompts and scored by both. Lines are means across seeds, shaded bands ± 1 standard deviation, thin lines individual seeds.</p>${goodhartCharts(m)}`],
+    ['curves', 'Goodhart curves', `<p class="explain">${m.hasGold ? `Gold is what we actually want; the proxy is what each policy was optimised for. Every ${m.spec?.eval.every ?? 'few'} iterations the policy was sampled on evaluation prompts and scored by both.` : `${esc(NO_GOLD_NOTICE)} Every ${m.spec?.eval.every ?? 'few'} iterations the policy was sampled on held-out prompts and scored by the proxy it was optimised for.`} Lines are means across seeds, shaded bands ± 1 standard deviation, thin lines individual seeds.</p>${goodhartCharts(m)}`],
     ['comparison', 'Final and peak gold', comparisonSection(m)],
     ...(m.lambdaSweep ? [['lambda', 'λ sweep', lambdaSection(m)] as [string, string, string]] : []),
     ['training', 'Training dynamics', trainingCharts(m)],
@@ -328,7 +336,7 @@ export function renderHtml(m: ReportModel): string {
 <h1>${esc(m.title)}</h1>
 <p class="sub">${esc(m.subtitle)} · report generated ${esc(m.generated.slice(0, 16).replace('T', ' '))} UTC</p>
 </header>
-<section id="verdict" class="verdict" aria-label="Verdict">
+${m.hasGold === false ? `<div class="warn" id="no-gold"><b>No gold reward.</b> Gold columns are empty (–) and gold charts are left out; proxy and KL are this study's only measurements.</div>\n` : ''}<section id="verdict" class="verdict" aria-label="Verdict">
 <p class="lead">${esc(m.verdict)}</p>
 ${m.caveats.length ? `<ul>${m.caveats.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>` : ''}
 </section>

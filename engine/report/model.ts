@@ -23,6 +23,9 @@ import { fmt, signed, list, setting, count, capitalize, capLabel, pct } from './
 
 export const REPORT_SCHEMA = 'rrlhf-report/1';
 
+/** Shown at the top of a report whose study has no gold reward. */
+export const NO_GOLD_NOTICE = 'This study has no gold reward: only proxy metrics are shown.';
+
 /** Mean ± sample std (n − 1) over the finite values. */
 export interface Stat { mean: number | null; std: number | null; n: number }
 
@@ -191,6 +194,10 @@ export interface ReportModel {
   generated: string;
   title: string;
   subtitle: string;
+  /** False when the study has no gold reward (a dataset world without a held-out reward model): the
+   *  report then shows proxy metrics and KL only — no gold curves, comparisons or hacked samples — and
+   *  says so (NO_GOLD_NOTICE). */
+  hasGold: boolean;
   verdict: string;
   /** Extra sentences under the verdict: caveats, seed-variance warnings. */
   caveats: string[];
@@ -303,6 +310,12 @@ function objectiveSpec(raw: unknown, name: string): ObjectiveSpec {
 type Setup = Pick<ExperimentSpec, 'world' | 'ppo' | 'normalize' | 'perturb'> & Partial<ExperimentSpec>;
 
 function worldSentence(w: ExperimentSpec['world']): string {
+  if (w.name === 'dataset') {
+    const gold = w.gold
+      ? `Gold was a held-out reward model (${w.gold.rewardModelDir}) that no policy or proxy was trained on.`
+      : 'The study has no gold reward, so only proxy rewards and KL could be measured.';
+    return `The study used imported preference data (dataset ${w.datasetId}) with the pretrained model in ${w.modelDir} as starting policy and reward-model trunk; prompts were cut to their last ${w.maxPromptTokens} tokens and responses to ${w.maxResponseTokens}. ${gold}`;
+  }
   if (w.name === 'goodhart-lab') {
     const s = { ...GOODHART_DEFAULTS, ...(w.settings as object) } as typeof GOODHART_DEFAULTS;
     const labels = s.labels === 'flip' ? `hard labels with ${pct(s.flipRate, 0)} flipped` : `Bradley–Terry labels at temperature τ = ${s.tau}`;
@@ -320,6 +333,7 @@ function worldSentence(w: ExperimentSpec['world']): string {
 }
 
 function modelShape(w: ExperimentSpec['world']): string {
+  if (w.name === 'dataset') return `the pretrained model from ${w.modelDir}`;
   const s = { ...(w.name === 'text-reviews' ? TEXT_DEFAULTS : GOODHART_DEFAULTS), ...(w.settings as object) } as { nLayer: number; d: number; nHead: number };
   return `a ${s.nLayer}-layer GPT-2-style decoder (width ${s.d}, ${s.nHead} attention heads)`;
 }
@@ -363,7 +377,9 @@ function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], spe
       : `The runs were chosen individually${nExperiments > 1 ? ` from ${nExperiments} experiments` : ' and do not all belong to one experiment'}; they are compared as they are, paired by seed where seeds match (seeds ${list(seeds.map(String))}), and settings that differ between them are listed under Reproducibility. The setup below is that of the first run.`));
   if (!setup) return out;
   const world: string[] = [worldSentence(setup.world)];
-  if (setup.sft) {
+  if (setup.sft?.skip) {
+    world.push(`The starting policy π₀ was ${modelShape(setup.world)} as it is (no supervised fine-tuning); reward-model trunks start from π₀.`);
+  } else if (setup.sft) {
     world.push(`The starting policy π₀, ${modelShape(setup.world)}, was fine-tuned on ${count(setup.sft.samples)} samples of the world's base behaviour (${setup.sft.epochs} epoch${setup.sft.epochs > 1 ? 's' : ''}, batch ${setup.sft.batchSize}, learning rate ${setting(setup.sft.lr)}); reward-model trunks start from π₀.`);
   }
   out.push(world.join(' '));
@@ -373,7 +389,9 @@ function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], spe
     : 'Aggregated rewards were passed to PPO without normalisation.';
   const perturb = setup.perturb ? ` To test over- against under-scoring, ${pct(setup.perturb.fraction, 0)} of rollout rewards were shifted ${setup.perturb.direction} by ${setup.perturb.magnitude} at random.` : '';
   out.push(`${ppoSentence(setup.ppo)} ${norm}${perturb}`);
-  if (setup.eval) {
+  if (setup.eval && setup.world.name === 'dataset' && !setup.world.gold) {
+    out.push(`Every ${setup.eval.every} iterations (and at the start and end), ${count(setup.eval.samples)} responses to held-out prompts were sampled at temperature 1 and scored with the objective's own reward (the proxy) and with the ensemble-mean reward; KL(π‖π_ref) is the per-sequence sum of log π − log π_ref over the sampled tokens. Without gold, neither reward-hacking onsets nor final-gold differences can be measured.`);
+  } else if (setup.eval) {
     out.push(`Every ${setup.eval.every} iterations (and at the start and end), ${count(setup.eval.samples)} responses to evaluation prompts were sampled at temperature 1 and scored with the gold reward and with the objective's own reward (the proxy); KL(π‖π_ref) is the per-sequence sum of log π − log π_ref over the sampled tokens, and √KL is the distance of Gao et al. `
       + `Hacking onset is the first evaluation where gold is at least ${margin} below its running maximum while the proxy is still above its value at that maximum. `
       + `We fit Gao et al.'s form gold − gold₀ = d(α − β·log d), d = √KL, to each run by least squares. Final-gold differences between objectives are paired by seed; their 95% confidence interval is a percentile bootstrap over seeds (2,000 resamples), and a warning is shown when the spread across seeds exceeds the difference.`);
@@ -394,10 +412,10 @@ const GLOSSARY = [
 
 // ---- gathering ------------------------------------------------------------------------------------
 
-function evalPoints(store: Store, runId: number): EvalPoint[] {
+function evalPoints(store: Store, runId: number, hasGold = true): EvalPoint[] {
   const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y]));
   const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl');
-  return [...gold.keys()].sort((a, b) => a - b).map((step) => ({ step, gold: gold.get(step) ?? NaN, proxy: proxy.get(step) ?? NaN, kl: kl.get(step) ?? NaN }));
+  return [...(hasGold ? gold : proxy).keys()].sort((a, b) => a - b).map((step) => ({ step, gold: gold.get(step) ?? NaN, proxy: proxy.get(step) ?? NaN, kl: kl.get(step) ?? NaN }));
 }
 
 function bandCurve(byStep: Map<number, { x: number[]; y: number[] }>, xIsStep: boolean): CurvePoint[] {
@@ -510,6 +528,10 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   const spec = (exp?.spec ?? null) as ExperimentSpec | null;
   const margin = spec?.onsetMargin ?? 0.1;
   const method = spec?.ensemble?.method ?? null;
+  // No gold: a dataset world without a gold reward model, or runs that evaluated the proxy but never gold.
+  const worldSpec = spec?.world ?? (runs[0]!.config as Partial<Setup>).world;
+  const keys = runs.map((r) => store.metrics.keys(r.id));
+  const hasGold = !(worldSpec?.name === 'dataset' && !worldSpec.gold) && (keys.some((k) => k.includes('eval/gold')) || !keys.some((k) => k.includes('eval/proxy')));
 
   // Objectives: in spec order, else in order of first appearance; only those with runs here.
   const names: string[] = [];
@@ -531,17 +553,17 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
 
   // Per run.
   const runReports: RunReport[] = ordered.map((r) => {
-    const evals = evalPoints(store, r.id).filter((p) => finite(p.gold));
+    const evals = evalPoints(store, r.id, hasGold).filter((p) => finite(hasGold ? p.gold : p.proxy));
     const last = evals[evals.length - 1];
     const ck = store.runs.latestCheckpoint(r.id);
     const onsetAlert = store.alerts.list(r.id).find((a) => a.kind === 'hacking_onset');
-    const onset = hackingOnset(evals, margin);
-    const g = evals.length >= 3 ? fitGao(evals) : null;
+    const onset = hasGold ? hackingOnset(evals, margin) : null;
+    const g = hasGold && evals.length >= 3 ? fitGao(evals) : null;
     return {
       id: r.id, experimentId: r.experimentId, objective: r.objective, seed: r.seed, status: r.status, device: r.device, error: r.error,
       started: r.started, finished: r.finished, lastStep: store.metrics.lastStep(r.id), evals,
       final: last ? { step: last.step, gold: last.gold, proxy: last.proxy, kl: last.kl } : null,
-      peak: evals.length ? peak(evals) : null,
+      peak: hasGold && evals.length ? peak(evals) : null,
       onset: onset?.step ?? onsetAlert?.step ?? null,
       gao: g && [g.alpha, g.beta, g.r2].every(finite) ? g : null,
       alerts: store.alerts.list(r.id).map((a) => ({ step: a.step, kind: a.kind, message: a.message })),
@@ -591,7 +613,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     const a = finalBySeed(aName), b = finalBySeed(base.name);
     return [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y).map((seed) => ({ seed, a: a.get(seed)!, b: b.get(seed)!, diff: a.get(seed)! - b.get(seed)! }));
   };
-  const comparisons: Comparison[] = objectives.slice(1).map((ob) => {
+  const comparisons: Comparison[] = !hasGold ? [] : objectives.slice(1).map((ob) => {
     const perSeed = pairUp(ob.name);
     const av = perSeed.map((p) => p.a), bv = perSeed.map((p) => p.b);
     const ci = perSeed.length ? pairedBootstrap(av, bv, { seed: 0 }) : null;
@@ -607,7 +629,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   // Gold at matched KL: within the KL range that every run reached.
   let matchedKl: MatchedKl | null = null;
   const reach = runReports.filter((r) => r.evals.length >= 2).map((r) => Math.max(...r.evals.map((e) => e.kl).filter(finite)));
-  if (objectives.length > 1 && reach.length && reach.every(finite) && Math.min(...reach) > 0) {
+  if (hasGold && objectives.length > 1 && reach.length && reach.every(finite) && Math.min(...reach) > 0) {
     const top = Math.min(...reach);
     const round = (v: number) => Number(v.toPrecision(2));
     const kls = [...new Set([0.25, 0.5, 0.75, 1].map((f) => round(f * top)).filter((k) => k > 0 && k <= top))];
@@ -618,7 +640,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   let lambdaSweep: LambdaRow[] | null = null;
   const sweepObjs = objectives.filter((ob, i) => ob.kind === 'robust' || ob.kind === 'nominal' || (ob.kind === 'wco' && specs[i]!.minMode === 'sample'));
   const robustLambdas = new Set(objectives.filter((ob) => ob.kind === 'robust').map((ob) => ob.lambda));
-  if (robustLambdas.size >= 2 || (robustLambdas.size >= 1 && sweepObjs.length >= 2 && new Set(sweepObjs.map((ob) => ob.kind === 'wco' ? 0 : ob.lambda)).size >= 2)) {
+  if (hasGold && (robustLambdas.size >= 2 || (robustLambdas.size >= 1 && sweepObjs.length >= 2 && new Set(sweepObjs.map((ob) => ob.kind === 'wco' ? 0 : ob.lambda)).size >= 2))) {
     lambdaSweep = sweepObjs.map((ob) => {
       const s = summaries.find((x) => x.objective === ob.name)!;
       const c = comparisons.find((x) => x.a === ob.name);
@@ -627,7 +649,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   }
 
   // Hacked samples: the largest proxy − gold gaps, at most 3 per objective, no repeated response.
-  const galleryN = o.gallery ?? 8;
+  const galleryN = hasGold ? o.gallery ?? 8 : 0; // hacked samples are those proxy overrated relative to gold
   const gallery: GallerySample[] = [];
   if (galleryN > 0) {
     // Per objective, its runs' samples by largest gap; then taken in turn, so every objective shows its hacks.
@@ -669,7 +691,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   const methods = methodsParagraphs(setup, objectives, specs, seeds, method, margin, expIds.length, exp !== null);
 
   const ensemble = await loadEnsemble(store, o.dataDir, exp, spec);
-  const { verdict, caveats } = verdictOf(objectives, summaries, comparisons, margin, ensemble, matchedKl);
+  const { verdict, caveats } = hasGold ? verdictOf(objectives, summaries, comparisons, margin, ensemble, matchedKl) : noGoldVerdict(summaries);
   const unfinished = runReports.filter((r) => r.status !== 'finished');
   if (unfinished.length) {
     caveats.unshift(`${unfinished.length} of ${runReports.length} runs ${unfinished.length === 1 ? 'has' : 'have'} not finished (${list(unfinished.map((r) => `run ${r.id}: ${r.status}${r.final ? `, last evaluated at step ${r.final.step}` : ', not evaluated yet'}`))}); "final" values are their latest evaluations, so compare with care.`);
@@ -694,13 +716,13 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   const title = exp ? exp.name : `Runs ${list(runReports.map((r) => String(r.id)))}`;
   const subtitle = [
     exp ? `Experiment ${exp.id}` : expIds.length > 1 ? `${expIds.length} experiments` : 'Selected runs',
-    setup ? (setup.world.name === 'goodhart-lab' ? 'Goodhart lab world' : setup.world.name === 'text-reviews' ? 'text-reviews world' : setup.world.name) : null,
+    setup ? (setup.world.name === 'goodhart-lab' ? 'Goodhart lab world' : setup.world.name === 'text-reviews' ? 'text-reviews world' : setup.world.name === 'dataset' ? `dataset ${setup.world.datasetId}${hasGold ? '' : ' (no gold)'}` : setup.world.name) : null,
     `${objectives.length} objective${objectives.length > 1 ? 's' : ''} × ${seeds.length} seed${seeds.length > 1 ? 's' : ''}`,
     setup ? `${setup.ppo.iterations} PPO iterations` : null,
   ].filter(Boolean).join(' · ');
 
   return {
-    schema: REPORT_SCHEMA, generated: when, title, subtitle, verdict, caveats,
+    schema: REPORT_SCHEMA, generated: when, title, subtitle, hasGold, verdict, caveats,
     experiment: exp ? { id: exp.id, name: exp.name, created: exp.created, specHash: exp.specHash } : null,
     spec, differences, methods, glossary: GLOSSARY, onsetMargin: margin, objectives, runs: runReports, summaries, comparisons,
     matchedKl, lambdaSweep, ensemble, gallery, curves: { eval: evalCurves, train }, reproducibility,
@@ -708,6 +730,13 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
 }
 
 // ---- the verdict -----------------------------------------------------------------------------------
+
+/** The verdict of a study without gold: the notice, then what the proxy and KL did, with the caveat. */
+function noGoldVerdict(summaries: ObjectiveSummary[]): { verdict: string; caveats: string[] } {
+  const caveats = summaries.filter((s) => s.finalProxy.n > 0).map((s) => `${capLabel(s.label)}: final proxy ${fmt(s.finalProxy.mean)}, final KL ${fmt(s.finalKl.mean, 1)} (mean of ${s.finalProxy.n} seed${s.finalProxy.n > 1 ? 's' : ''}).`);
+  caveats.push('Each objective\'s proxy has its own scale (a minimum over heads sits below a single model\'s reward), so compare trends and KL, not levels. To measure over-optimisation, give the study a held-out reward model as gold (world.gold.rewardModelDir).');
+  return { verdict: `${NO_GOLD_NOTICE} Without a gold reward the report cannot tell whether optimisation improved the responses or exploited the reward model.`, caveats };
+}
 
 function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], comparisons: Comparison[], margin: number, ens: EnsembleDiagnostics | null, matched: MatchedKl | null): { verdict: string; caveats: string[] } {
   const caveats: string[] = [];

@@ -6,6 +6,8 @@ import { type World } from './world.js';
 
 export { goodhartLab, goldStats, labelPair, GOODHART_DEFAULTS, type GoodhartSettings, type GoodhartWorld, type GoldStats } from './goodhart.js';
 export { textWorld, TEXT_DEFAULTS, type TextSettings, type TextWorld } from './text.js';
+// The user-data world (an imported dataset + a Hugging Face model; async, so not in makeWorld/WORLDS).
+export { datasetWorld, isDatasetWorld, DATASET_WORLD_DEFAULTS, HOLD_OUT_FRACTION, type DatasetWorld, type DatasetWorldOptions, type DatasetWorldSettings } from './dataset.js';
 export type { World, Sample, PreferencePair } from './world.js';
 
 export const WORLDS = {
