@@ -97,7 +97,28 @@ export interface StudyView {
   comparisons: Comparison[];
   /** One sentence on what the study found (null until every run finished). */
   verdict: string | null;
+  /** The reward ensemble the study trained (its id on the Ensembles screen and its held-out quality), once trained. */
+  ensemble: StudyEnsemble | null;
   spec: ExperimentSpec;
+}
+
+export interface StudyEnsemble {
+  id: number;
+  name: string;
+  accuracy: { single: number; nominal: number; mean: number; min: number; per_head: number[] } | null;
+  /** Head disagreement relative to the reward's spread (0.01 = 1 %). */
+  relativeDisagreement: number | null;
+}
+
+/** The ensemble a study trained: the runner saves it under <data dir>/experiments/<id>/ensemble. */
+export function studyEnsemble(store: Store, experimentId: number): StudyEnsemble | null {
+  const suffix = `/experiments/${experimentId}/ensemble`;
+  const arts = new Map(store.artifacts.list('ensemble').map((a) => [a.id, a]));
+  const e = store.ensembles.list().find((x) => x.artifactId !== null && arts.get(x.artifactId)?.path.replace(/\\/g, '/').endsWith(suffix));
+  if (!e) return null;
+  const m = e.metrics as { accuracy?: StudyEnsemble['accuracy']; relative_disagreement?: number; report?: { accuracy?: StudyEnsemble['accuracy']; relative_disagreement?: number } };
+  const rep = m.report ?? m;
+  return { id: e.id, name: e.name, accuracy: rep.accuracy ?? null, relativeDisagreement: typeof rep.relative_disagreement === 'number' ? rep.relative_disagreement : null };
 }
 
 export function studyStatus(runs: { status: Run['status'] }[]): StudyStatus {
@@ -147,31 +168,43 @@ export function studyView(store: Store, exp: Experiment): StudyView {
       comparisons.push({ a: o.name, b: base.name, mean: ci.mean, lo: ci.lo, hi: ci.hi, seeds: seeds.length, significant: ci.significant && seeds.length > 1, warning: seedVarianceWarning(av, bv) });
     }
   }
+  const ensemble = studyEnsemble(store, exp.id);
   return {
     id: exp.id, name: exp.name, created: exp.created, world: spec.world?.name ?? 'goodhart-lab', status, runs, objectives, comparisons,
-    verdict: status === 'finished' ? capitalise(verdict(objectives, comparisons, spec)) : null, spec,
+    verdict: status === 'finished' ? capitalise(verdict(objectives, comparisons, spec, ensemble)) : null, ensemble, spec,
   };
 }
 
 /** The one sentence a newcomer reads first. Plain words; numbers are gold (true quality) on held-out prompts. */
-export function verdict(objectives: ObjectiveView[], comparisons: Comparison[], spec: ExperimentSpec): string {
+export function verdict(objectives: ObjectiveView[], comparisons: Comparison[], spec: ExperimentSpec, ensemble: StudyEnsemble | null = null): string {
   const std = objectives[0];
-  if (!std || !std.finalGold) return 'The study finished, but no gold evaluations were recorded, so there is nothing to compare.';
+  if (!std || !std.finalGold) return 'the study finished, but no gold evaluations were recorded, so there is nothing to compare.';
   const hackNote = (o: ObjectiveView) => (o.hacked ? `; ${o.name} started reward hacking in ${o.hacked} of ${o.seeds} seed${o.seeds > 1 ? 's' : ''} (around step ${Math.round(o.onsetStep!)})` : '');
   if (objectives.length === 1) {
     return `${std.name} reached a final gold of ${fmt(std.finalGold.mean)} (peak ${fmt(std.peakGold!.mean)})${hackNote(std)}; add a second objective to compare.`;
   }
   // Lead with the paper's robust objective when the study has one, else the second objective.
   const main = comparisons.find((c) => objectives.find((o) => o.name === c.a)?.kind === 'robust') ?? comparisons[0];
-  if (!main) return 'The study finished, but no seed has both objectives finished, so they cannot be compared.';
+  if (!main) return 'the study finished, but no seed has both objectives finished, so they cannot be compared.';
   const other = objectives.find((o) => o.name === main.a)!;
   const vs = `final gold ${fmt(other.finalGold?.mean ?? NaN)} vs ${fmt(std.finalGold.mean)}`;
   const ci = `${signed(main.mean)}, 95% interval ${signed(main.lo)} to ${signed(main.hi)} over ${main.seeds} seed${main.seeds > 1 ? 's' : ''}`;
   const hack = std.hacked && !other.hacked ? `; ${std.name} started reward hacking in ${std.hacked} of ${std.seeds} seeds and ${other.name} in none`
     : std.hacked || other.hacked ? `; reward hacking began in ${std.hacked} of ${std.seeds} ${std.name} run${std.seeds > 1 ? 's' : ''} and ${other.hacked} of ${other.seeds} ${other.name} run${other.seeds > 1 ? 's' : ''}` : '';
+  // Why an ensemble objective did not help: heads that barely disagree give the min nothing to work with.
+  const usesHeads = ['robust', 'wco', 'mean', 'uwo', 'softmin', 'nominal'].includes(other.kind);
+  const flat = usesHeads && ensemble?.relativeDisagreement !== null && ensemble?.relativeDisagreement !== undefined && ensemble.relativeDisagreement < 0.05
+    ? ` — the ensemble's heads barely disagree (${(100 * ensemble.relativeDisagreement).toFixed(1)}% of the reward's spread), so the robust term had little to work with; try head diversity (bootstrap, the bt_per_head loss) on the Ensembles screen`
+    : '';
   if (main.seeds < 2) return `${other.name} vs ${std.name}: ${vs} (${signed(main.mean)}) from a single seed${hack} — run at least 2 seeds before trusting the difference.`;
   if (main.significant && main.mean > 0) return `${other.name} kept more true quality than ${std.name}: ${vs} (${ci})${hack}.`;
-  if (main.significant && main.mean < 0) return `${std.name} ended with more true quality than ${other.name}: ${vs} (${ci})${hack} — here the robust objective was too cautious.`;
+  if (main.significant && main.mean < 0) {
+    const klO = other.finalKl?.mean, klS = std.finalKl?.mean;
+    const why = klO !== undefined && klS !== undefined && Number.isFinite(klO) && Number.isFinite(klS)
+      ? klO > klS ? ` — ${other.name} drifted further from the starting policy (KL ${fmt(klO)} vs ${fmt(klS)}) and was hacked harder` : ` — ${other.name} stayed closer to the starting policy (KL ${fmt(klO)} vs ${fmt(klS)}): too cautious here`
+      : '';
+    return `${std.name} ended with more true quality than ${other.name}: ${vs} (${ci})${hack}${flat || why}.`;
+  }
   const more = spec.seeds.length < 5 ? ' — run more seeds (the Thorough preset) to tell them apart' : '';
-  return `No clear difference between ${other.name} and ${std.name}: ${vs} (${ci})${hack}${more}.`;
+  return `no clear difference between ${other.name} and ${std.name}: ${vs} (${ci})${hack}${flat || more}.`;
 }
