@@ -22,10 +22,13 @@ function reporter() {
 function human(r: ExperimentResult): string {
   const lines = [`experiment ${r.experiment}`];
   for (const run of r.runs) {
-    lines.push(`  run ${run.id} ${run.objective.padEnd(10)} seed ${run.seed}: final gold ${run.final.gold.toFixed(3)} proxy ${run.final.proxy.toFixed(3)} kl ${run.final.kl.toFixed(2)}; peak gold ${run.peak.gold.toFixed(3)} at ${run.peak.step}${run.onset !== null ? `; hacking onset at ${run.onset}` : ''}`);
+    const gold = Number.isFinite(run.final.gold) ? `final gold ${run.final.gold.toFixed(3)} ` : '';
+    const peakGold = Number.isFinite(run.peak.gold) ? `; peak gold ${run.peak.gold.toFixed(3)} at ${run.peak.step}` : '';
+    lines.push(`  run ${run.id} ${run.objective.padEnd(10)} seed ${run.seed}: ${gold}proxy ${run.final.proxy.toFixed(3)} kl ${run.final.kl.toFixed(2)}${peakGold}${run.onset !== null ? `; hacking onset at ${run.onset}` : ''}`);
   }
   for (const c of r.comparisons) {
-    lines.push(`  ${c.a} − ${c.b}, final gold: ${c.mean.toFixed(3)} [${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] 95% paired bootstrap${c.significant ? '' : ' (not significant)'}${c.warning ? `\n    warning: ${c.warning}` : ''}`);
+    const what = c.metric === 'final_gold' ? 'final gold' : 'ensemble-mean reward at matched KL (no gold)';
+    lines.push(`  ${c.a} − ${c.b}, ${what}: ${c.mean.toFixed(3)} [${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] 95% paired bootstrap${c.significant ? '' : ' (not significant)'}${c.warning ? `\n    warning: ${c.warning}` : ''}`);
   }
   return lines.join('\n');
 }
