@@ -31,20 +31,33 @@ export interface AdamWConfig {
 
 const defaultDecay = (_name: string, shape: number[]) => shape.length >= 2;
 
-/** Parameters that share optimizer settings, updated as one flat vector: a model with hundreds of
- *  small tensors then costs a dozen elementwise kernels per step instead of a dozen per tensor. */
-export interface ParamGroup { name: 'decay' | 'no_decay'; params: string[]; shapes: number[][]; sizes: number[]; size: number; decay: boolean }
+/** Parameters updated together. Small tensors that share optimizer settings are updated as one flat
+ *  vector: a model with hundreds of small tensors then costs a dozen elementwise kernels per step
+ *  instead of a dozen per tensor. A large tensor is its own group, updated in its own shape, so it
+ *  pays no concatenation or slicing pass. */
+export interface ParamGroup { name: string; params: string[]; shapes: number[][]; sizes: number[]; size: number; decay: boolean; shape: number[] }
+
+/** Tensors at least this large are updated on their own (the copy into a flat vector would cost more
+ *  than the kernel launches it saves). */
+const OWN_GROUP_VALUES = 1 << 16;
 
 export function paramGroups(names: string[], shapeOf: (n: string) => number[], cfg: AdamWConfig): ParamGroup[] {
   const decay = cfg.decay ?? defaultDecay;
   const wd = (cfg.weightDecay ?? 0) > 0;
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const groups: ParamGroup[] = [];
   for (const gname of ['decay', 'no_decay'] as const) {
-    const params = names.filter((n) => (wd && decay(n, shapeOf(n))) === (gname === 'decay'));
-    if (!params.length) continue;
-    const shapes = params.map(shapeOf);
-    const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-    groups.push({ name: gname, params, shapes, sizes, size: sizes.reduce((a, b) => a + b, 0), decay: gname === 'decay' });
+    const members = names.filter((n) => (wd && decay(n, shapeOf(n))) === (gname === 'decay'));
+    for (const n of members.filter((m) => size(shapeOf(m)) >= OWN_GROUP_VALUES)) {
+      const shape = shapeOf(n);
+      groups.push({ name: `${gname}:${n}`, params: [n], shapes: [shape], sizes: [size(shape)], size: size(shape), decay: gname === 'decay', shape });
+    }
+    const small = members.filter((m) => size(shapeOf(m)) < OWN_GROUP_VALUES);
+    if (!small.length) continue;
+    const shapes = small.map(shapeOf);
+    const sizes = shapes.map(size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    groups.push({ name: gname, params: small, shapes, sizes, size: total, decay: gname === 'decay', shape: small.length === 1 ? shapes[0]! : [total] });
   }
   return groups;
 }
@@ -52,8 +65,10 @@ export function paramGroups(names: string[], shapeOf: (n: string) => number[], c
 /** At most this many tensors per Concat: WebGPU binds one storage buffer per operand (16 at most). */
 const MAX_OPERANDS = 8;
 
-/** Concatenates tensors of a group into one flat vector (a tree of small Concats). */
+/** Concatenates tensors of a group into one flat vector (a tree of small Concats); a lone tensor
+ *  keeps its shape. */
 export function flatten(ts: Tensor[]): Tensor {
+  if (ts.length === 1) return ts[0]!;
   let level = ts.map((t) => F.reshape(t, [-1]));
   while (level.length > 1) {
     const next: Tensor[] = [];
@@ -66,7 +81,7 @@ export function flatten(ts: Tensor[]): Tensor {
 /** Cuts a group's flat vector back into tensors of the original shapes (one slice each, rather than
  *  one Split with hundreds of outputs, which WebGPU cannot bind). */
 function unflatten(flat: Tensor, grp: ParamGroup): Tensor[] {
-  if (grp.params.length === 1) return [F.reshape(flat, grp.shapes[0]!)];
+  if (grp.params.length === 1) return [flat];
   let offset = 0;
   return grp.sizes.map((n, i) => {
     const part = F.slice(flat, 0, offset, offset + n);
@@ -88,8 +103,8 @@ export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<strin
   const epsC = F.mul(c, eps);
   const newParams: Record<string, Tensor> = {}, moments: Record<string, { m: Tensor; v: Tensor }> = {};
   for (const grp of groups) {
-    const m = g.input(`m:${grp.name}`, 'float32', [grp.size]);
-    const v = g.input(`v:${grp.name}`, 'float32', [grp.size]);
+    const m = g.input(`m:${grp.name}`, 'float32', grp.shape);
+    const v = g.input(`v:${grp.name}`, 'float32', grp.shape);
     const gr = coef ? F.mul(flatGrads[grp.name]!, coef) : flatGrads[grp.name]!;
     const m2 = F.add(F.mul(m, b1), F.mul(gr, 1 - b1));
     const v2 = F.add(F.mul(v, b2), F.mul(F.mul(gr, gr), 1 - b2));
@@ -131,8 +146,8 @@ export class Trainer {
     this.trainable = spec.trainable ?? spec.params.names();
     this.groups = paramGroups(this.trainable, (n) => spec.params.shape(n), spec.optimizer);
     for (const grp of this.groups) {
-      this.m.set(grp.name, { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) });
-      this.v.set(grp.name, { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) });
+      this.m.set(grp.name, { dtype: 'float32', shape: grp.shape, data: new Float32Array(grp.size) });
+      this.v.set(grp.name, { dtype: 'float32', shape: grp.shape, data: new Float32Array(grp.size) });
     }
   }
 
@@ -180,14 +195,14 @@ export class Trainer {
     const { grads } = this.trace(mg);
     const byName = Object.fromEntries(this.trainable.map((n, i) => [n, grads[i]!]));
     for (const grp of this.groups) {
-      const acc = mg.input(`acc:${grp.name}`, 'float32', [grp.size]);
+      const acc = mg.input(`acc:${grp.name}`, 'float32', grp.shape);
       mg.output(`new:acc:${grp.name}`, F.add(acc, flatten(grp.params.map((n) => byName[n]!))));
     }
     const ag = new Graph(`${this.spec.name ?? 'train'}_apply`);
     const scale = ag.input('acc:scale', 'float32', []);
     const p: Record<string, Tensor> = {};
     for (const n of this.trainable) p[n] = ag.param(n, this.spec.params.shape(n));
-    const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, F.mul(ag.input(`acc:${grp.name}`, 'float32', [grp.size]), scale)]));
+    const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, F.mul(ag.input(`acc:${grp.name}`, 'float32', grp.shape), scale)]));
     this.outputUpdates(ag, appendAdamW(ag, this.groups, p, flat, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', [])));
     const opts = { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice };
     return { micro: await compile(mg, opts), apply: await compile(ag, opts) };
@@ -245,7 +260,7 @@ export class Trainer {
     }
     this.accum ??= await this.buildAccum();
     let acc: Record<string, Feed> = {};
-    for (const grp of this.groups) acc[`acc:${grp.name}`] = { dtype: 'float32', shape: [grp.size], data: new Float32Array(grp.size) };
+    for (const grp of this.groups) acc[`acc:${grp.name}`] = { dtype: 'float32', shape: grp.shape, data: new Float32Array(grp.size) };
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const mb of micro) {
@@ -278,8 +293,8 @@ export class Trainer {
     for (const grp of this.groups) {
       const m = state.m.get(grp.name), v = state.v.get(grp.name);
       if (!m || !v || m.length !== grp.size || v.length !== grp.size) throw new Error(`optimizer state does not match parameter group "${grp.name}" (${grp.size} values)`);
-      this.m.set(grp.name, { dtype: 'float32', shape: [grp.size], data: m });
-      this.v.set(grp.name, { dtype: 'float32', shape: [grp.size], data: v });
+      this.m.set(grp.name, { dtype: 'float32', shape: grp.shape, data: m });
+      this.v.set(grp.name, { dtype: 'float32', shape: grp.shape, data: v });
     }
     this.step = state.step;
   }
