@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import {
   openStore, StoreError, InputFileError, RunFilterSchema, SeriesRequestSchema, BandsRequestSchema, ConfigDiffRequestSchema,
-  SampleQuerySchema, DB_FILE, type Store,
+  SampleQuerySchema, DB_FILE, configDiff, type Store, type Run,
 } from '../store/index.js';
 import { importDataset, ImportRequestSchema, DataFileError, OptionError, FORMATS, SCHEMA_IDS } from '../data/index.js';
 import { MappingSchema } from '../data/options.js';
@@ -27,6 +27,7 @@ import { inspectFile } from './inspect.js';
 import { worldsInfo } from './worlds-info.js';
 import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT_FORMATS } from './reports.js';
 import { WORLD_NAMES } from '../worlds/index.js';
+import { inspectModelFolder, ModelFolderError } from './models.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -56,7 +57,7 @@ interface JobDef<S extends z.ZodType, R> {
   /** Exclusive jobs (training) wait for the running one; the others start at once. */
   exclusive: boolean;
   /** Checks that can fail before the job is queued (so the caller gets the error at once). */
-  check?(input: z.output<S>, ctx: Ctx): void;
+  check?(input: z.output<S>, ctx: Ctx): void | Promise<void>;
   label(input: z.output<S>, ctx: Ctx): string;
   subject(input: z.output<S>): JobSubject;
   run(input: z.output<S>, ctx: Ctx, job: JobContext): Promise<R>;
@@ -108,9 +109,12 @@ class StudyClock {
   private readonly setupEst: number;
   /** Predicted seconds per PPO iteration (gold evaluations included), until measured. */
   private readonly perIter: number;
+  /** False for a model of the user's own: nothing can be predicted before PPO has run a few iterations. */
+  private readonly known: boolean;
 
   constructor(private readonly spec: ExperimentSpec, private readonly itersToDo: number, private readonly cal: Calibration) {
     const e = estimate(spec, cal);
+    this.known = e.seconds !== null;
     this.setupEst = e.parts.setup;
     this.perIter = (e.parts.ppo + e.parts.eval) / Math.max(1, e.iterations);
   }
@@ -120,7 +124,7 @@ class StudyClock {
     if (!this.phaseStart.has(e.phase)) this.phaseStart.set(e.phase, now);
     const setupShare = this.setupEst / (this.setupEst + this.itersToDo * this.perIter + 1);
     if (e.phase !== 'ppo') {
-      if (this.ppoStart !== null) return { fraction: null, etaS: null };
+      if (this.ppoStart !== null || !this.known) return { fraction: null, etaS: null };
       const el = (now - this.t0) / 1000;
       const setupLeft = Math.max(5, this.setupEst - el);
       return { fraction: Math.min(setupShare, setupShare * (el / Math.max(1, this.setupEst))), etaS: setupLeft + this.itersToDo * this.perIter };
@@ -130,7 +134,8 @@ class StudyClock {
     this.itersSeen++;
     const rate = (now - this.ppoStart) / 1000 / this.itersSeen;
     const left = Math.max(0, this.itersToDo - this.itersSeen);
-    return { fraction: setupShare + (1 - setupShare) * Math.min(1, this.itersSeen / Math.max(1, this.itersToDo)), etaS: left * rate };
+    const done = Math.min(1, this.itersSeen / Math.max(1, this.itersToDo));
+    return { fraction: this.known ? setupShare + (1 - setupShare) * done : done, etaS: left * rate };
   }
 
   /** Seconds per unit of work measured in this study, for the time estimates (null: not measurable). */
@@ -175,7 +180,7 @@ async function runStudy(c: Ctx, job: JobContext, o: { spec: ExperimentSpec; resu
     };
     const opts = { store, dataDir: c.dataDir, device, signal: job.signal, onProgress: (e: ProgressEvent) => job.progress(e, clock.update(e)) };
     const result = o.resumeId !== undefined ? await resumeExperiment(o.resumeId, opts) : await runExperiment(o.spec, opts);
-    if (o.resumeId === undefined) c.settings.measured(clock.measured());
+    if (o.resumeId === undefined && o.spec.world.name !== 'dataset') c.settings.measured(clock.measured());
     const exp = store.experiments.get(result.experiment)!;
     return { experiment: result.experiment, study: studyView(store, exp) };
   } finally {
@@ -281,6 +286,12 @@ export const API = {
     },
   }),
 
+  'models.inspect': call({
+    summary: 'checks a Hugging Face model folder (config.json, tokenizer, safetensors weights) for a study on your own data',
+    input: z.strictObject({ dir: z.string().min(1, 'choose the model folder') }),
+    run: (i) => inspectModelFolder(i.dir),
+  }),
+
   // ---- ensembles ---------------------------------------------------------------------------------
   'ensembles.list': call({
     summary: 'reward-model ensembles trained so far (alone, or as part of a study)',
@@ -365,6 +376,16 @@ export const API = {
     summary: 'runs a paired study: π₀, the ensemble, then PPO once per (objective × seed)',
     input: z.strictObject({ spec: SpecInput }),
     exclusive: true,
+    async check(i, c) {
+      // A study on your own data: the dataset and the model folders must be usable before it is queued.
+      const w = i.spec.world;
+      if (w.name !== 'dataset') return;
+      const d = c.store.datasets.get(w.datasetId);
+      if (!d) throw new ApiError(`dataset ${w.datasetId} does not exist; import it on the Datasets screen first`, 404);
+      await inspectModelFolder(w.modelDir);
+      if (w.gold) await inspectModelFolder(w.gold.rewardModelDir).catch((e: Error) => { throw new ModelFolderError(`the gold reward model: ${e.message}`); });
+      if (i.spec.objectives.some((o) => o.kind === 'gold') && !w.gold) throw new ApiError('the "gold" objective trains on the gold reward, but this study has no gold reward model; remove it or add a judge model', 400);
+    },
     label: (i) => `study "${i.spec.name}": ${i.spec.objectives.length} objectives × ${i.spec.seeds.length} seeds × ${i.spec.ppo.iterations} iterations`,
     subject: () => ({ kind: 'experiment' }),
     run: (i, c, job) => runStudy(c, job, { spec: i.spec }),
@@ -437,11 +458,13 @@ export const API = {
     },
   }),
   'runs.diff': call({
-    summary: 'settings that differ between two runs',
+    summary: 'settings that differ between two runs (the objective\'s own settings included)',
     input: ConfigDiffRequestSchema,
     run(i, c) {
-      needRun(c, i.a); needRun(c, i.b);
-      return c.store.runs.configDiff(i.a, i.b);
+      // Like RunRepo.configDiff, but the run's objective *name* goes beside its objective settings
+      // (kind, λ, …) instead of replacing them, so the diff shows what really differs.
+      const settings = (r: Run) => ({ ...r.config, 'objective name': r.objective, seed: r.seed });
+      return configDiff(settings(needRun(c, i.a)), settings(needRun(c, i.b)));
     },
   }),
 
@@ -532,7 +555,7 @@ export function describeError(method: string, err: unknown): { error: string; st
     return { error: `invalid input for ${method}: ${parts.join('; ')}`, status: 400 };
   }
   if (err instanceof ApiError || err instanceof ReportError) return { error: err.message, status: err.status };
-  if (err instanceof InputFileError || err instanceof DataFileError || err instanceof OptionError) return { error: err.message, status: 400 };
+  if (err instanceof InputFileError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError) return { error: err.message, status: 400 };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'EACCES') {
     const p = (err as NodeJS.ErrnoException).path;
@@ -579,7 +602,7 @@ export class Service {
       if (!parsed.success) throw parsed.error;
       const i = parsed.data;
       if (def.kind === 'call') return { ok: true, result: await def.run(i, this.ctx) };
-      def.check?.(i, this.ctx);
+      await def.check?.(i, this.ctx);
       const info = this.ctx.jobs.submit(method, def.label(i, this.ctx), def.subject(i), (j) => def.run(i, this.ctx, j), { exclusive: def.exclusive });
       return { ok: true, result: info };
     } catch (err) {

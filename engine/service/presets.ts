@@ -74,17 +74,22 @@ export interface Calibration {
 export const DEFAULT_CALIBRATION: Calibration = { sft: 0.0018, rewardPerPair: 0.011, ppoPerSample: 0.0075, evalPerSample: 0.0022 };
 
 export interface Estimate {
-  seconds: number;
+  /** null: cannot be told before the study runs (a study on your own model: it depends on the model's size). */
+  seconds: number | null;
   parts: { setup: number; ppo: number; eval: number };
   runs: number;
   iterations: number;
-  /** Where the figures come from: the defaults, or measurements from studies run here. */
-  basis: 'defaults' | 'measured';
+  /** Where the figures come from: the defaults, or measurements from studies run here ('unknown': your own model). */
+  basis: 'defaults' | 'measured' | 'unknown';
 }
 
 export function estimate(spec: ExperimentSpec, cal: Calibration = DEFAULT_CALIBRATION, basis: Estimate['basis'] = 'defaults'): Estimate {
   const runs = spec.seeds.length * spec.objectives.length;
-  const sft = spec.sft.samples * spec.sft.epochs * cal.sft;
+  if (spec.world.name === 'dataset') {
+    // The calibration is for the built-in worlds' tiny decoders; an imported model's cost scales with its size.
+    return { seconds: null, parts: { setup: 0, ppo: 0, eval: 0 }, runs, iterations: runs * spec.ppo.iterations, basis: 'unknown' };
+  }
+  const sft = spec.sft.skip ? 0 : spec.sft.samples * spec.sft.epochs * cal.sft;
   const members = spec.ensemble.method === 'independent' ? spec.ensemble.heads : 1;
   const reward = spec.ensemble.pairs * members * cal.rewardPerPair;
   const ppo = runs * spec.ppo.iterations * spec.ppo.batchSize * cal.ppoPerSample * (spec.ppo.epochs / 4);

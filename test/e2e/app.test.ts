@@ -14,8 +14,18 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { copyFileSync } from 'node:fs';
 import type { Page, BrowserContext } from 'playwright-core';
 import { repoRoot, fixture } from '../util/paths.js';
+import { CausalLM } from '../../engine/models/model.js';
+
+/** A Hugging Face model folder for the "your own data" study: a tiny GPT-2 with the bpe-tiny tokenizer fixture. */
+async function tinyModelFolder(): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-e2e-model-'));
+  await CausalLM.init({ arch: 'gpt2', vocabSize: 660, nPositions: 48, d: 32, nLayer: 1, nHead: 2, eps: 1e-5, activation: 'gelu_new', bosTokenId: 657, eosTokenId: 656 }, 0).save(dir);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(repoRoot, 'test', 'fixtures', 'tokenizers', 'bpe-tiny', f), path.join(dir, f));
+  return dir;
+}
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)) ?? null;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'];
@@ -61,7 +71,13 @@ class Flow {
   /** Waits for a study's verdict, failing early with the page's error if the study stops with one. */
   async verdict(timeout: number): Promise<string> {
     const v = this.page.getByLabel('Verdict');
-    await v.waitFor({ timeout });
+    try {
+      await v.waitFor({ timeout });
+    } catch (err) {
+      await this.shot('failed-waiting-for-verdict');
+      const text = (await this.page.locator('main').innerText().catch(() => '')).slice(0, 1500);
+      throw new Error(`no verdict within ${timeout / 1000} s (${(err as Error).message.split('\n')[0]})\npage problems: ${JSON.stringify(this.problems)}\npage text:\n${text}`);
+    }
     return (await v.textContent()) ?? '';
   }
 
@@ -167,22 +183,48 @@ class Flow {
     return id;
   }
 
+  /** A study on the imported dataset with a model folder of the user's own, and no gold judge. */
+  async ownDataStudy(modelDir: string) {
+    const { page } = this;
+    await page.getByRole('link', { name: 'Experiments', exact: true }).click();
+    await page.getByRole('link', { name: 'New study' }).click();
+    await page.getByRole('radio', { name: /Your imported dataset/ }).check();
+    await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
+    await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
+    await page.getByRole('button', { name: 'Check model' }).click();
+    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    await page.getByLabel('Max prompt tokens').fill('24');
+    await page.getByLabel('Max response tokens').fill('12');
+    await page.getByLabel('PPO iterations').fill('4');
+    await page.getByLabel('Batch size').fill('8');
+    await page.getByLabel('Seeds', { exact: true }).fill('1');
+    await page.getByLabel('Study name').fill('my data, my model');
+    await page.getByText(/not estimated up front/).waitFor();
+    await this.shot('11-wizard-own-data');
+    await page.getByRole('button', { name: 'Start experiment' }).click();
+    await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
+    const verdict = await this.verdict(120_000);
+    assert.match(verdict, /no gold reward/);
+    await page.getByRole('heading', { name: /ensemble-mean reward at matched KL/ }).waitFor();
+    await this.shot('12-study-own-data');
+  }
+
   async compare() {
     const { page } = this;
     await page.getByRole('link', { name: 'Compare runs' }).click();
     await page.getByRole('heading', { name: /Overlay of 4 runs/ }).waitFor();
     await page.getByRole('region', { name: 'Comparison' }).locator('canvas').first().waitFor();
-    await page.getByRole('table', { name: 'Config diff' }).getByRole('cell', { name: 'objective', exact: true }).waitFor();
+    await page.getByRole('table', { name: 'Config diff' }).getByRole('cell', { name: 'objective.kind', exact: true }).waitFor();
     await page.getByRole('table', { name: 'Samples' }).waitFor();
-    await this.shot('11-runs-overlay');
+    await this.shot('13-runs-overlay');
     await page.getByRole('checkbox', { name: /seed bands/ }).check();
     await page.getByText(/mean ± std per objective/).waitFor();
-    await this.shot('12-runs-seed-bands');
+    await this.shot('14-runs-seed-bands');
     await page.getByRole('radio', { name: /√KL/ }).check();
     await page.getByRole('region', { name: 'Comparison' }).locator('.u-label', { hasText: '√KL' }).waitFor();
     await page.getByRole('button', { name: 'heads' }).first().click();
     await page.getByRole('img', { name: 'Per-head rewards' }).waitFor();
-    await this.shot('13-runs-sqrt-kl-samples');
+    await this.shot('15-runs-sqrt-kl-samples');
   }
 
   async report(studyId: number): Promise<string[]> {
@@ -193,7 +235,7 @@ class Flow {
     const done = page.getByRole('region', { name: 'Exported report' }).or(page.getByLabel('Exported report')).first();
     await done.waitFor({ timeout: 120_000 });
     const files = await done.locator('li code').allTextContents();
-    await this.shot('14-reports');
+    await this.shot('16-reports');
     return files;
   }
 
@@ -201,7 +243,7 @@ class Flow {
     const { page } = this;
     await this.screen('Settings');
     await page.getByRole('table', { name: 'Devices' }).getByText('available').first().waitFor();
-    await this.shot('15-settings');
+    await this.shot('17-settings');
   }
 }
 
@@ -211,6 +253,9 @@ async function runFlow(flow: Flow) {
   await flow.datasets();
   await flow.ensembles();
   const quick = await flow.quickStudy();
+  const model = await tinyModelFolder();
+  cleanup.push(model);
+  await flow.ownDataStudy(model);
   await flow.stopAndResume();
   await flow.compare();
   const files = await flow.report(quick);

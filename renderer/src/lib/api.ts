@@ -155,3 +155,15 @@ export const DATA_FILE_FILTERS: FileFilter[] = [
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * For screens that reload while a job runs: applies a response only if no newer request was made since,
+ * so that a slow, stale answer never overwrites a fresh one.
+ */
+export function latestOnly() {
+  let n = 0;
+  return <T>(p: Promise<T>, apply: (v: T) => void, fail?: (e: unknown) => void) => {
+    const mine = ++n;
+    p.then((v) => { if (mine === n) apply(v); }, (e) => { if (mine === n) fail?.(e); });
+  };
+}
