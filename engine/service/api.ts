@@ -102,20 +102,20 @@ const SpecInput = z.unknown().transform((raw, ctx) => {
  */
 class StudyClock {
   private readonly t0 = Date.now();
-  private phaseStart = new Map<string, number>();
+  private readonly phaseStart = new Map<string, number>();
   private ppoStart: number | null = null;
   private itersSeen = 0;
-  private readonly lastStep = new Map<number, number>();
   private readonly setupEst: number;
   /** Predicted seconds per PPO iteration (gold evaluations included), until measured. */
   private readonly perIter: number;
   /** False for a model of the user's own: nothing can be predicted before PPO has run a few iterations. */
   private readonly known: boolean;
 
-  constructor(private readonly spec: ExperimentSpec, private readonly itersToDo: number, private readonly cal: Calibration) {
+  constructor(private readonly spec: ExperimentSpec, private readonly itersToDo: number, private readonly cal: Calibration, setupDone = false) {
     const e = estimate(spec, cal);
     this.known = e.seconds !== null;
-    this.setupEst = e.parts.setup;
+    // A resumed study loads its saved starting policy and ensemble instead of training them.
+    this.setupEst = setupDone ? 0 : e.parts.setup;
     this.perIter = (e.parts.ppo + e.parts.eval) / Math.max(1, e.iterations);
   }
 
@@ -126,11 +126,10 @@ class StudyClock {
     if (e.phase !== 'ppo') {
       if (this.ppoStart !== null || !this.known) return { fraction: null, etaS: null };
       const el = (now - this.t0) / 1000;
-      const setupLeft = Math.max(5, this.setupEst - el);
+      const setupLeft = this.setupEst ? Math.max(5, this.setupEst - el) : 0;
       return { fraction: Math.min(setupShare, setupShare * (el / Math.max(1, this.setupEst))), etaS: setupLeft + this.itersToDo * this.perIter };
     }
     this.ppoStart ??= now;
-    if (e.runId !== undefined && e.step !== undefined) this.lastStep.set(e.runId, e.step);
     this.itersSeen++;
     const rate = (now - this.ppoStart) / 1000 / this.itersSeen;
     const left = Math.max(0, this.itersToDo - this.itersSeen);
@@ -170,7 +169,7 @@ async function runStudy(c: Ctx, job: JobContext, o: { spec: ExperimentSpec; resu
     } else {
       itersToDo = o.spec.seeds.length * o.spec.objectives.length * o.spec.ppo.iterations;
     }
-    const clock = new StudyClock(o.spec, itersToDo, cal);
+    const clock = new StudyClock(o.spec, itersToDo, cal, o.resumeId !== undefined);
     // The runner creates the experiment row first thing; report its id as soon as it exists.
     const create = store.experiments.create.bind(store.experiments);
     store.experiments.create = (e) => {
