@@ -16,7 +16,7 @@ import {
 import { importDataset, ImportRequestSchema, DataFileError, OptionError, FORMATS, SCHEMA_IDS } from '../data/index.js';
 import { MappingSchema } from '../data/options.js';
 import { listDevices, resolveDevice } from '../runtime/devices.js';
-import { ExperimentSpecSchema, type ExperimentSpec } from '../experiments/spec.js';
+import { ExperimentSpecSchema, resolveSpecPaths, type ExperimentSpec } from '../experiments/spec.js';
 import { runExperiment, resumeExperiment, type ProgressEvent } from '../experiments/runner.js';
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
@@ -86,14 +86,15 @@ function needRun(c: Ctx, id: number) {
 /** The job (queued or running) working on an experiment, if any. */
 const experimentJob = (c: Ctx, id: number) => c.jobs.active().find((j) => j.subject.kind === 'experiment' && j.subject.id === id);
 
-/** An experiment spec from the wizard: validated by the engine's schema, every default filled in. */
+/** An experiment spec from the wizard: validated by the engine's schema, every default filled in, and a
+ *  dataset world's model folders made absolute (so the stored spec resumes from anywhere). */
 const SpecInput = z.unknown().transform((raw, ctx) => {
   const r = ExperimentSpecSchema.safeParse(raw ?? {});
   if (!r.success) {
     for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: i.path as (string | number)[] });
     return z.NEVER;
   }
-  return r.data;
+  return resolveSpecPaths(r.data);
 });
 
 /**
