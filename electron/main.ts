@@ -88,8 +88,10 @@ class Engine {
     // In a source checkout `npm start` passes the Node that built node_modules (RRLHF_NODE): the native
     // modules there are built for it, not for Electron. The packaged app rebuilds them for Electron.
     const node = !app.isPackaged ? process.env.RRLHF_NODE : undefined;
+    const env = { ...process.env };
+    delete env.ELECTRON_RUN_AS_NODE;
     const proc = node
-      ? fork(script, args, { execPath: node, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } })
+      ? fork(script, args, { execPath: node, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
       : utilityProcess.fork(script, args, { serviceName: `${PRODUCT} engine`, stdio: 'inherit' });
     this.proc = proc;
     let ready!: () => void;
@@ -118,6 +120,12 @@ class Engine {
       this.onNotice({ kind: 'engine-crashed', message: `the engine process stopped unexpectedly (exit code ${code}); restarting it` });
       setTimeout(() => { if (!this.stopping) { this.start(this.dataDir); this.onNotice({ kind: 'engine-restarted', message: 'the engine was restarted' }); } }, 1000);
     });
+  }
+
+  /** Whether the engine offers a method (waits until it has said which it offers). */
+  async offers(method: string): Promise<boolean> {
+    await this.readyWait;
+    return this.methods.has(method);
   }
 
   async call(method: string, input: unknown): Promise<Reply> {
@@ -278,7 +286,8 @@ async function isReportPath(p: string): Promise<boolean> {
 async function switchDataDir(dir: string | null): Promise<{ ok: boolean; current: string; error?: string }> {
   let target = dir;
   if (target === null) {
-    const r = await dialog.showOpenDialog(win!, { title: 'Choose a data folder', properties: ['openDirectory', 'createDirectory'], defaultPath: engine.dataDir });
+    const opts: Electron.OpenDialogOptions = { title: 'Choose a data folder', properties: ['openDirectory', 'createDirectory'], defaultPath: engine.dataDir };
+    const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
     if (r.canceled || !r.filePaths[0]) return { ok: true, current: engine.dataDir };
     target = r.filePaths[0];
   }
@@ -299,7 +308,10 @@ async function switchDataDir(dir: string | null): Promise<{ ok: boolean; current
 function registerIpc() {
   ipcMain.handle('rrlhf:call', async (e, method: unknown, input: unknown): Promise<Reply> => {
     if (!trusted(e)) return { ok: false, error: 'refused: not the app window', status: 403 };
-    if (typeof method !== 'string' || !engine.methods.has(method)) return { ok: false, error: `"${String(method)}" is not an API method`, status: 404 };
+    if (typeof method !== 'string') return { ok: false, error: 'the method name must be text', status: 400 };
+    if (!(await engine.offers(method))) {
+      return engine.fatal ? { ok: false, error: `the engine could not start: ${engine.fatal}`, status: 503 } : { ok: false, error: `"${method}" is not an API method`, status: 404 };
+    }
     let text: string | undefined;
     try { text = JSON.stringify(input ?? null); } catch { return { ok: false, error: 'the input is not plain data', status: 400 }; }
     if (text.length > MAX_INPUT_CHARS) return { ok: false, error: 'the input is too large', status: 413 };
