@@ -1,6 +1,7 @@
 // End-to-end: the real UI in Chromium (Playwright) against web mode (`rrlhf serve`) with a real SQLite
 // database in a temporary data folder, from an empty app to an exported comparison report:
-// built-in worlds → import a good file and a bad file (its rejected lines) → train an ensemble → run the
+// built-in worlds → import a good file (file picker) and drop a bad one (its rejected lines) → train an
+// ensemble → run the
 // Quick study to its verdict → stop and resume a study → compare runs → export a report (files on disk)
 // → settings. Every screen is screenshotted into a folder under the OS temp dir (printed at the end).
 // The same flow runs under Electron where its binary is installed, and says plainly when it is not.
@@ -9,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, statSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, statSync, rmSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,8 +106,14 @@ class Flow {
     await result.getByText('4 pairs accepted').waitFor();
     await result.getByText('0 rejected').waitFor();
 
-    // A bad file: its rejected lines, with reasons, before and after the import.
-    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'bad_lines.jsonl'));
+    // A bad file, dropped on the page: its rejected lines, with reasons, before and after the import.
+    const bytes = readFileSync(fixture('data', 'malformed', 'bad_lines.jsonl')).toString('base64');
+    const dropped = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'bad_lines.jsonl'));
+      return dt;
+    }, bytes);
+    await page.getByRole('region', { name: 'Drop a data file here' }).dispatchEvent('drop', { dataTransfer: dropped });
     await page.getByRole('heading', { name: /Records that will be rejected/ }).waitFor();
     await page.getByRole('button', { name: 'Import dataset' }).click();
     await result.getByText('2 pairs accepted').waitFor();
