@@ -1,9 +1,9 @@
 // End-to-end: the real UI in Chromium (Playwright) against web mode (`rrlhf serve`) with a real SQLite
 // database in a temporary data folder, from an empty app to an exported comparison report:
 // built-in worlds → import a good file (file picker) and drop a bad one (its rejected lines) → train an
-// ensemble → run the
-// Quick study to its verdict → stop and resume a study → compare runs → export a report (files on disk)
-// → settings. Every screen is screenshotted into a folder under the OS temp dir (printed at the end).
+// ensemble → run the Quick study to its verdict → a study on the imported data with a model folder of
+// one's own → stop and resume a study → compare runs → export a report (files on disk) → settings.
+// Every screen is screenshotted into a folder under the OS temp dir (printed at the end).
 // The same flow runs under Electron where its binary is installed, and says plainly when it is not.
 //
 // The server runs with RRLHF_PRESET_SIZE=tiny, which shrinks the presets to studies of seconds.
