@@ -351,7 +351,7 @@ export async function runExperiment(specIn: ExperimentSpec, o: RunnerOptions): P
   const sh = await prepareShared(spec, exp.id, o);
   const runs: Run[] = [];
   for (const seed of spec.seeds) for (const obj of spec.objectives) {
-    runs.push(o.store.runs.create({ experimentId: exp.id, objective: obj.name, seed, config: { objective: obj, ppo: spec.ppo, world: spec.world, normalize: spec.normalize, perturb: spec.perturb } as never }));
+    runs.push(o.store.runs.create({ experimentId: exp.id, objective: obj.name, seed, config: { objective: obj, ppo: spec.ppo, world: spec.world, normalize: spec.normalize, perturb: spec.perturb } }));
   }
   const summaries: RunSummary[] = [];
   for (const r of runs) summaries.push(await executeRun(r, spec, sh, o));

@@ -208,7 +208,8 @@ export const Fill: OpDef<ZerosAttrs> = {
   infer: (_ins, a) => [{ dtype: a.dtype, shape: a.shape }],
   lower: (e, n) => {
     const v = typedArrayFor(n.attrs.dtype, 1);
-    v[0] = (n.attrs.dtype === 'int64' ? BigInt(n.attrs.value) : n.attrs.value) as never;
+    if (v instanceof BigInt64Array) v[0] = BigInt(n.attrs.value);
+    else v[0] = n.attrs.value;
     e.emit('ConstantOfShape', [e.shapeTensor(n.attrs.shape)], n.outputs[0]!, {
       value: { tensor: { name: 'value', dataType: onnxType(n.attrs.dtype), dims: [1], raw: rawBytes(v) } },
     });
