@@ -14,15 +14,15 @@ export const devices: Command = {
 };
 
 export const start: Command = {
-  usage: ['start                           start the app (the UI lands in a later release; prints the engine status for now)'],
+  usage: ['start                           engine status: devices found and how to open the app (npm start, or rrlhf serve)'],
   async run(args, out) {
     parse(args, {});
     const devs = await listDevices();
     const status = {
-      app: 'The desktop UI and web mode are not built yet; this release ships the compute engine and its CLI.',
+      app: 'Open the app with `npm start` (the Electron window when its binary is installed, else web mode in your browser), or run `rrlhf serve` for web mode alone.',
       engine: { node: process.version, platform: `${os.platform()}/${os.arch()}`, cpus: os.cpus().length },
       devices: devs,
-      try: ['npx rrlhf devices', 'npx rrlhf bench mlp --batch 256 --in 512 --hidden 2048 --steps 20', 'npm test'],
+      try: ['npm start', 'npx rrlhf serve --port 0', 'npx rrlhf quickstart --seeds 2', 'npx rrlhf devices'],
     };
     out(status, () => [
       'Robust RLHF Studio', status.app,
