@@ -241,6 +241,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se, rewardMean };
   };
 
+  let recentSampleIds: number[] = [];
   const recordEval = ({ rewardMean, ...p }: EvalPoint & { rewardMean: number }) => {
     evals.push(p);
     if (!hasGold) {
@@ -250,7 +251,8 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/gold_se': p.goldSe ?? NaN, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
     const onset = hackingOnset(evals, spec.onsetMargin);
     if (onset && onset.step === p.step) {
-      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)})` });
+      // Linked to the samples of the latest iteration: what the policy was producing when gold turned.
+      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)})`, sampleIds: recentSampleIds });
     }
   };
 
@@ -291,7 +293,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
       if (last) {
         const order = raw.map((_, i) => i).sort((a, b) => raw[b]! - raw[a]!);
         const keep = [...new Set([order[0]!, order[1]!, order[order.length - 1]!])];
-        store.samples.add(run.id, keep.map((i) => {
+        recentSampleIds = store.samples.add(run.id, keep.map((i) => {
           const mu = last!.mu[i]!;
           const m = mu.reduce((a, b) => a + b, 0) / mu.length;
           return {
