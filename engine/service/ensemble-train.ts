@@ -5,8 +5,8 @@
 //   independent Bradley–Terry models → held-out report and the distributions the Ensembles screen plots
 //   (σ and head disagreement per held-out response) → saved under <data dir>/ensembles/<id>/.
 //
-// The same recipe as `rrlhf ensemble train` (engine/service/commands/ensemble.ts), with progress
-// events and cancellation for the UI.
+// `rrlhf ensemble train` (engine/service/commands/ensemble.ts) calls this too; the UI adds progress
+// events and cancellation.
 import path from 'node:path';
 import { z } from 'zod';
 import { openStore } from '../store/index.js';
@@ -31,6 +31,9 @@ export const EnsembleTrainSchema = z.strictObject({
   pairs: z.number().int().min(16).max(200_000).default(2000),
   valPairs: z.number().int().min(16).max(50_000).default(500),
   sftSamples: z.number().int().min(16).max(200_000).default(2048),
+  /** Epochs of the Bradley–Terry reward model(s) and of the BRME stage 2 (defaults: the trainers'). */
+  rewardEpochs: z.number().int().min(1).max(100).optional(),
+  stage2Epochs: z.number().int().min(1).max(1000).optional(),
 }).refine((v) => v.method === 'brme' || (v.stage2Loss === 'mse' && v.anchor === 0 && v.unfreezeLastLayers === 0),
   { message: 'stage-2 loss, anchoring and unfrozen layers apply to the BRME method only; reset them or choose method "brme"' });
 export type EnsembleTrainRequest = z.output<typeof EnsembleTrainSchema>;
@@ -78,6 +81,8 @@ const std = (xs: number[]) => {
 
 export interface EnsembleTrainOptions {
   dataDir: string;
+  /** Where to save the ensemble (default: <data dir>/ensembles/<id>/). */
+  outDir?: string;
   device: DeviceRequest;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent, fraction: number) => void;
@@ -101,8 +106,8 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
 
   const r = await trainEnsemble(base, train, val, {
     method: req.method, heads: req.heads, bootstrap: req.method === 'independent' ? true : req.bootstrap,
-    reward: { seed: req.seed, padId: world.padId },
-    brme: { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed },
+    reward: { seed: req.seed, padId: world.padId, ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
+    brme: { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
   }, (p) => {
     const f = p.step / p.steps;
     if (p.phase === 'member') {
@@ -140,7 +145,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   const store = openStore({ dataDir: o.dataDir });
   try {
     const row = store.ensembles.add({ name, heads: req.heads, method: req.method, config });
-    const dir = path.join(o.dataDir, 'ensembles', String(row.id));
+    const dir = path.resolve(o.outDir ?? path.join(o.dataDir, 'ensembles', String(row.id)));
     await r.ensemble.save(dir);
     const art = store.artifacts.add({ kind: 'ensemble', name, path: dir, meta: { method: req.method, heads: req.heads, world: req.world } });
     const seconds = (Date.now() - t0) / 1000;

@@ -3,14 +3,11 @@
 //   world → π₀ (a fresh decoder + short SFT on the world's base behaviour) → preference pairs →
 //   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
 //   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
-import path from 'node:path';
 import { type Command, UsageError, parse, intOpt, deviceOpt, progress } from '../cli-kit.js';
-import { openStore, resolveDataDir } from '../../store/index.js';
-import { makeWorld, WORLD_NAMES } from '../../worlds/index.js';
-import { CausalLM } from '../../models/model.js';
-import { Rng } from '../../runtime/params.js';
-import { sft } from '../../rlhf/sft.js';
-import { trainEnsemble, STAGE2_LOSSES, type Stage2Loss, type EnsembleReport } from '../../rlhf/ensemble.js';
+import { resolveDataDir } from '../../store/index.js';
+import { WORLD_NAMES } from '../../worlds/index.js';
+import { STAGE2_LOSSES, type Stage2Loss, type EnsembleReport } from '../../rlhf/ensemble.js';
+import { trainWorldEnsemble, EnsembleTrainSchema } from '../ensemble-train.js';
 
 const num = (v: string | undefined, name: string, dflt: number, min = 0): number => {
   if (v === undefined) return dflt;
@@ -73,46 +70,19 @@ export const ensemble: Command = {
     const device = deviceOpt(v.device);
     const dataDir = resolveDataDir(v['data-dir']);
 
-    const t0 = Date.now();
-    const world = makeWorld(worldName, {}, seed);
-    // π₀: the same recipe as an experiment's starting policy (engine/experiments/spec.ts defaults).
-    const base = CausalLM.init(world.modelConfig(), seed, device);
-    const sftBar = progress('sft');
-    await sft(base, world.sftSamples(sftSamples, new Rng(seed * 7919 + 1)), { epochs: 3, batchSize: 64, lr: 3e-3, seed, padId: world.padId }, (p) => sftBar(p.step, p.steps));
-    const rng = new Rng(seed * 104729 + 2);
-    const train = world.preferencePairs(pairs, rng), val = world.preferencePairs(valPairs, rng);
-
-    const bars: Record<string, (d: number, t: number) => void> = {};
-    const r = await trainEnsemble(base, train, val, {
-      method, heads, bootstrap: method === 'independent' ? true : !!v.bootstrap,
-      reward: { seed, padId: world.padId, ...(v['rm-epochs'] ? { epochs: intOpt(v['rm-epochs'], 'rm-epochs', 3) } : {}) },
-      brme: { stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze, seed, ...(v['stage2-epochs'] ? { epochs: intOpt(v['stage2-epochs'], 'stage2-epochs', 20) } : {}) },
-    }, (p) => {
-      const label = p.phase === 'member' ? `member ${p.member! + 1}/${heads}` : p.phase === 'stage1' ? 'reward model (stage 1)' : 'BRME heads (stage 2)';
-      (bars[label] ??= progress(label))(p.step, p.steps);
+    const parsed = EnsembleTrainSchema.safeParse({
+      world: worldName, seed, heads, method, stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze, pairs, valPairs, sftSamples, name: v.name,
+      rewardEpochs: v['rm-epochs'] ? intOpt(v['rm-epochs'], 'rm-epochs', 3) : undefined, stage2Epochs: v['stage2-epochs'] ? intOpt(v['stage2-epochs'], 'stage2-epochs', 20) : undefined,
     });
-    const rep = r.report;
-    const config = {
-      world: worldName, seed, pairs, valPairs, sftSamples, method, heads,
-      ...(method === 'brme' ? { stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze } : { bootstrap: true }),
-    };
-    const metrics = { report: rep, stage1: r.stage1 ? { train_accuracy: r.stage1.trainAccuracy, val_accuracy: r.stage1.valAccuracy } : undefined, seconds: r.seconds };
-    r.ensemble.info = { ...r.ensemble.info, cli: config };
-
-    // Record and save: the store's id names the folder <data dir>/ensembles/<id>/ unless --out is given.
-    const store = openStore({ dataDir });
-    let id: number, dir: string;
-    try {
-      const name = v.name ?? `${worldName} ${method} K=${heads}${method === 'brme' ? ` ${stage2}${v.bootstrap ? ' +bootstrap' : ''}${anchor ? ` +anchor ${anchor}` : ''}${unfreeze ? ` +unfreeze ${unfreeze}` : ''}` : ''} (seed ${seed})`;
-      const row = store.ensembles.add({ name, heads, method, config });
-      id = row.id;
-      dir = path.resolve(v.out ?? path.join(dataDir, 'ensembles', String(id)));
-      await r.ensemble.save(dir);
-      const art = store.artifacts.add({ kind: 'ensemble', name, path: dir, meta: { method, heads, world: worldName } });
-      store.ensembles.complete(id, art.id, metrics as Record<string, unknown>);
-    } finally { store.close(); }
-
-    const res = { ...summary(id, heads, rep), method, world: worldName, seed, path: dir, stage1: metrics.stage1 ?? null, seconds: (Date.now() - t0) / 1000 };
+    if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+    const bars: Record<string, (d: number, t: number) => void> = {};
+    const r = await trainWorldEnsemble(parsed.data, {
+      dataDir, device, outDir: v.out,
+      onProgress: (e) => { if (e.step !== undefined && e.total) (bars[e.message] ??= progress(e.message))(e.step, e.total); },
+    });
+    const rep = r.report ?? undefined;
+    const id = r.id, dir = r.path;
+    const res = { ...summary(id, heads, rep), method, world: worldName, seed, path: dir, stage1: r.stage1, seconds: r.seconds };
     out(res, () => {
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       if (!rep) return `ensemble ${id} saved to ${dir}`;
