@@ -69,7 +69,8 @@ export interface ImportResult {
 const DETECT_SAMPLES = 50;
 const MAX_STORED_ERRORS = 10_000;
 
-function openSource(file: string, format: Format, delimiter?: string): Promise<RecordSource> | RecordSource {
+/** The record reader for a detected format (also used by the app's file preview). */
+export function openSource(file: string, format: Format, delimiter?: string): Promise<RecordSource> | RecordSource {
   switch (format) {
     case 'jsonl': return openJsonl(file);
     case 'json': return openJson(file);

@@ -6,11 +6,7 @@
 import { checkInputFile } from '../store/paths.js';
 import { detectFormat, DataFileError, type Format } from '../data/formats.js';
 import { customSchema, detectSchema, schemaById, SCHEMAS, RowRejected, type Mapping, type Content } from '../data/schemas.js';
-import type { RecordSource } from '../data/readers/source.js';
-import { openJsonl } from '../data/readers/jsonl.js';
-import { openJson } from '../data/readers/json.js';
-import { openCsv } from '../data/readers/csv.js';
-import { openParquet } from '../data/readers/parquet.js';
+import { openSource } from '../data/import.js';
 
 export interface Inspection {
   file: string;
@@ -37,15 +33,6 @@ export interface Inspection {
 const SAMPLE = 50;
 const isEmpty = (c: Content) => (typeof c === 'string' ? c.trim() === '' : c.length === 0 || c.every((m) => m.content.trim() === ''));
 const show = (c: Content) => (typeof c === 'string' ? c : c.map((m) => `${m.role}: ${m.content}`).join('\n'));
-
-function openSource(file: string, format: Format, delimiter?: string): Promise<RecordSource> | RecordSource {
-  switch (format) {
-    case 'jsonl': return openJsonl(file);
-    case 'json': return openJson(file);
-    case 'csv': return openCsv(file, delimiter ? { delimiter } : {});
-    case 'parquet': return openParquet(file);
-  }
-}
 
 export async function inspectFile(file: string, opts: { format?: Format | 'auto'; schema?: string; mapping?: Mapping } = {}): Promise<Inspection> {
   const abs = checkInputFile(file);
