@@ -52,6 +52,12 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
   };
 }
 
+// CUDA matmuls default to TF32 on Ampere and newer (10 mantissa bits): logits then differ from float32
+// by ~1e-2, and PyTorch eager (our baseline) keeps TF32 off for matmuls. ORT's Node binding passes no
+// CUDA provider options, so switch TF32 off through cuBLAS's own override before the provider loads,
+// unless RRLHF_TF32=1 asks for the faster, less exact path.
+if (process.env.RRLHF_TF32 !== '1' && process.env.NVIDIA_TF32_OVERRIDE === undefined) process.env.NVIDIA_TF32_OVERRIDE = '0';
+
 let probeModel: Uint8Array | undefined;
 function tinyModel(): Uint8Array {
   probeModel ??= encodeModel({
