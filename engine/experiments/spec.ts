@@ -126,8 +126,9 @@ export type ObjectiveSpec = ExperimentSpec['objectives'][number];
 export function parseSpec(raw: unknown, source = 'spec'): ExperimentSpec {
   const r = ExperimentSpecSchema.safeParse(raw ?? {});
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`${source}: invalid experiment spec:\n${lines.join('\n')}`);
+    // One line (the CLI's contract for errors), every problem with its path.
+    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`${source}: invalid experiment spec: ${problems.join('; ')}`);
   }
   return r.data;
 }
