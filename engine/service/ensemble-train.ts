@@ -10,7 +10,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { openStore } from '../store/index.js';
-import { makeWorld, WORLD_NAMES } from '../worlds/index.js';
+import { makeWorld, WORLD_NAMES, datasetWorld, DATASET_WORLD_DEFAULTS, type World, type PreferencePair } from '../worlds/index.js';
+import type { DatasetWorld } from '../worlds/dataset.js';
 import { CausalLM } from '../models/model.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
@@ -34,7 +35,12 @@ export const EnsembleTrainSchema = z.strictObject({
   /** Epochs of the Bradley–Terry reward model(s) and of the BRME stage 2 (defaults: the trainers'). */
   rewardEpochs: z.number().int().min(1).max(100).optional(),
   stage2Epochs: z.number().int().min(1).max(1000).optional(),
-}).refine((v) => v.method === 'brme' || (v.stage2Loss === 'mse' && v.anchor === 0 && v.unfreezeLastLayers === 0),
+  /** Train on an imported preference dataset instead of a built-in world; the trunk is the Hugging Face
+   *  model in `modelDir` (its tokenizer tokenises the rows). */
+  datasetId: z.number().int().positive().optional(),
+  modelDir: z.string().min(1).optional(),
+})
+  .refine((v) => (v.datasetId === undefined) === (v.modelDir === undefined), { message: 'an imported dataset needs a model folder (and a model folder needs a dataset): give both datasetId and modelDir' }).refine((v) => v.method === 'brme' || (v.stage2Loss === 'mse' && v.anchor === 0 && v.unfreezeLastLayers === 0),
   { message: 'stage-2 loss, anchoring and unfrozen layers apply to the BRME method only; reset them or choose method "brme"' });
 export type EnsembleTrainRequest = z.output<typeof EnsembleTrainSchema>;
 
@@ -96,17 +102,39 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   const share = { sft: 0.35, stage1: 0.45, stage2: 0.2 };
   const say = (e: ProgressEvent, fraction: number) => { check(); o.onProgress?.(e, Math.min(1, fraction)); };
 
-  const world = makeWorld(req.world, {}, req.seed);
-  const base = CausalLM.init(world.modelConfig(), req.seed, o.device);
-  say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
-  await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { epochs: 3, batchSize: 64, lr: 3e-3, seed: req.seed, padId: world.padId },
-    (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/3`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
+  let world: World, base: CausalLM, train: PreferencePair[], val: PreferencePair[];
   const rng = new Rng(req.seed * 104729 + 2);
-  const train = world.preferencePairs(req.pairs, rng), val = world.preferencePairs(req.valPairs, rng);
+  if (req.datasetId !== undefined) {
+    // Imported data: the pretrained model is the trunk as it is (no SFT); validation pairs come from
+    // the dataset's held-out split, as in a study on that dataset.
+    base = await CausalLM.load(req.modelDir!, o.device);
+    // Token budgets: the study defaults (128 + 64), shrunk to fit a model with fewer positions.
+    const positions = base.config.arch === 'gpt2' ? base.config.nPositions : base.config.maxPositions;
+    const maxPromptTokens = Math.min(DATASET_WORLD_DEFAULTS.maxPromptTokens, Math.floor((2 * positions) / 3));
+    const maxResponseTokens = Math.min(DATASET_WORLD_DEFAULTS.maxResponseTokens, positions - maxPromptTokens);
+    const store = openStore({ dataDir: o.dataDir });
+    let dw: DatasetWorld;
+    try {
+      dw = await datasetWorld({ store, datasetId: req.datasetId, modelDir: req.modelDir!, seed: req.seed, device: o.device, maxPromptTokens, maxResponseTokens });
+    } finally { store.close(); }
+    world = dw;
+    train = dw.preferencePairs(req.pairs, rng);
+    val = dw.heldOutPairs(req.valPairs, rng);
+  } else {
+    world = makeWorld(req.world, {}, req.seed);
+    base = CausalLM.init(world.modelConfig(), req.seed, o.device);
+    say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
+    await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { epochs: 3, batchSize: 64, lr: 3e-3, seed: req.seed, padId: world.padId },
+      (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/3`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
+    train = world.preferencePairs(req.pairs, rng);
+    val = world.preferencePairs(req.valPairs, rng);
+  }
+  if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   const r = await trainEnsemble(base, train, val, {
     method: req.method, heads: req.heads, bootstrap: req.method === 'independent' ? true : req.bootstrap,
-    reward: { seed: req.seed, padId: world.padId, ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
+    // A pretrained trunk needs a small learning rate (the built-in worlds' tiny models use the default).
+    reward: { seed: req.seed, padId: world.padId, ...(req.datasetId !== undefined ? { lr: 2e-5 } : {}), ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
     brme: { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
   }, (p) => {
     const f = p.step / p.steps;
@@ -133,24 +161,25 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   };
   check();
 
+  const source = req.datasetId !== undefined ? `dataset ${req.datasetId}` : req.world;
   const config = {
-    world: req.world, seed: req.seed, pairs: req.pairs, valPairs: req.valPairs, sftSamples: req.sftSamples, method: req.method, heads: req.heads,
+    world: source, ...(req.datasetId !== undefined ? { datasetId: req.datasetId, modelDir: req.modelDir } : {}), seed: req.seed, pairs: req.pairs, valPairs: req.valPairs, sftSamples: req.sftSamples, method: req.method, heads: req.heads,
     ...(req.method === 'brme' ? { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers } : { bootstrap: true }),
   };
   const stage1 = r.stage1 ? { train_accuracy: r.stage1.trainAccuracy, val_accuracy: r.stage1.valAccuracy } : null;
-  const name = req.name ?? `${req.world} ${req.method === 'brme' ? `BRME ${req.stage2Loss}` : 'independent'} K=${req.heads}` +
+  const name = req.name ?? `${source} ${req.method === 'brme' ? `BRME ${req.stage2Loss}` : 'independent'} K=${req.heads}` +
     `${req.bootstrap && req.method === 'brme' ? ' +bootstrap' : ''}${req.anchor ? ` +anchor ${req.anchor}` : ''}${req.unfreezeLastLayers ? ` +unfreeze ${req.unfreezeLastLayers}` : ''} (seed ${req.seed})`;
   r.ensemble.info = { ...r.ensemble.info, app: config };
 
   const store = openStore({ dataDir: o.dataDir });
   try {
-    const row = store.ensembles.add({ name, heads: req.heads, method: req.method, config });
+    const row = store.ensembles.add({ name, heads: req.heads, method: req.method, config, ...(req.datasetId !== undefined ? { datasetId: req.datasetId } : {}) });
     const dir = path.resolve(o.outDir ?? path.join(o.dataDir, 'ensembles', String(row.id)));
     await r.ensemble.save(dir);
-    const art = store.artifacts.add({ kind: 'ensemble', name, path: dir, meta: { method: req.method, heads: req.heads, world: req.world } });
+    const art = store.artifacts.add({ kind: 'ensemble', name, path: dir, meta: { method: req.method, heads: req.heads, world: source } });
     const seconds = (Date.now() - t0) / 1000;
     store.ensembles.complete(row.id, art.id, { report: r.report ?? null, stage1, plots, seconds } as Record<string, unknown>);
-    return { id: row.id, name, heads: req.heads, method: req.method, world: req.world, path: dir, report: r.report ?? null, stage1, plots, seconds };
+    return { id: row.id, name, heads: req.heads, method: req.method, world: source, path: dir, report: r.report ?? null, stage1, plots, seconds };
   } finally {
     store.close();
   }

@@ -243,3 +243,22 @@ test('chat data on a Qwen2-style model with a padded vocabulary (ids the tokeniz
   assert.match(s.prompt, /^<\|begin_of_text\|><\|im_start\|>(system|user)\n[\s\S]*<\|im_start\|>assistant\n$/);
   assert.equal(s.gold, null);
 });
+
+test('rrlhf ensemble train --dataset ID --model DIR: an ensemble on imported data, recorded with its dataset', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const cli = path.join(repoRoot, 'bin/rrlhf.js');
+  const args = ['ensemble', 'train', '--dataset', String(textId), '--model', modelDir, '--heads', '2', '--pairs', '16', '--val-pairs', '16', '--data-dir', dataDir, '--json'];
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { id: number; heads: number; world: string; accuracy: { per_head: number[] }; path: string };
+  assert.equal(out.heads, 2);
+  assert.equal(out.world, `dataset ${textId}`);
+  assert.equal(out.accuracy.per_head.length, 2);
+  assert.ok(await exists(out.path));
+  const row = store.ensembles.get(out.id)!;
+  assert.equal(row.datasetId, textId);
+  // Both halves are required, and a built-in world cannot be combined with a dataset.
+  const bad = spawnSync(process.execPath, [cli, 'ensemble', 'train', '--dataset', String(textId), '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--dataset ID and --model DIR go together/);
+});

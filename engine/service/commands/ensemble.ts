@@ -3,6 +3,7 @@
 //   world → π₀ (a fresh decoder + short SFT on the world's base behaviour) → preference pairs →
 //   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
 //   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
+import path from 'node:path';
 import { type Command, UsageError, parse, intOpt, deviceOpt, progress } from '../cli-kit.js';
 import { resolveDataDir } from '../../store/index.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
@@ -26,7 +27,7 @@ const OPTIONS = {
   world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
   heads: { type: 'string' }, method: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
-  out: { type: 'string' }, name: { type: 'string' },
+  out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
 } as const;
 
 function summary(id: number | string, heads: number, rep: EnsembleReport | undefined) {
@@ -43,15 +44,18 @@ function summary(id: number | string, heads: number, rep: EnsembleReport | undef
 
 export const ensemble: Command = {
   usage: [
-    'ensemble train --world goodhart-lab|text-reviews [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
+    'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap] [--anchor C] [--unfreeze N] [--out DIR]',
-    '                                 train a reward ensemble on a built-in world; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
+    '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
     if (sub !== 'train') throw new UsageError(`unknown subcommand "ensemble ${sub ?? ''}"; available: train`);
     const { values: v } = parse(rest, OPTIONS);
-    if (v.dataset !== undefined) throw new UsageError('--dataset is not supported yet: ensembles train on a built-in world (--world); imported datasets need a model and tokenizer path that is still to come');
+    const datasetId = v.dataset === undefined ? undefined : Number(v.dataset);
+    if (datasetId !== undefined && (!Number.isInteger(datasetId) || datasetId <= 0)) throw new UsageError(`--dataset must be a dataset id (rrlhf dataset list), got "${v.dataset}"`);
+    if ((datasetId === undefined) !== (v.model === undefined)) throw new UsageError('--dataset ID and --model DIR go together: the Hugging Face model folder is the reward trunk and its tokenizer reads the dataset');
+    if (datasetId !== undefined && v.world !== undefined) throw new UsageError('give either --world or --dataset, not both');
     const worldName = v.world ?? 'goodhart-lab';
     if (!(WORLD_NAMES as string[]).includes(worldName)) throw new UsageError(`--world must be one of ${WORLD_NAMES.join(', ')}, got "${worldName}"`);
     const method = v.method ?? 'brme';
@@ -72,6 +76,7 @@ export const ensemble: Command = {
 
     const parsed = EnsembleTrainSchema.safeParse({
       world: worldName, seed, heads, method, stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze, pairs, valPairs, sftSamples, name: v.name,
+      ...(datasetId !== undefined ? { datasetId, modelDir: path.resolve(v.model!) } : {}),
       rewardEpochs: v['rm-epochs'] ? intOpt(v['rm-epochs'], 'rm-epochs', 3) : undefined, stage2Epochs: v['stage2-epochs'] ? intOpt(v['stage2-epochs'], 'stage2-epochs', 20) : undefined,
     });
     if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
@@ -82,7 +87,7 @@ export const ensemble: Command = {
     });
     const rep = r.report ?? undefined;
     const id = r.id, dir = r.path;
-    const res = { ...summary(id, heads, rep), method, world: worldName, seed, path: dir, stage1: r.stage1, seconds: r.seconds };
+    const res = { ...summary(id, heads, rep), method, world: r.world, seed, path: dir, stage1: r.stage1, seconds: r.seconds };
     out(res, () => {
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       if (!rep) return `ensemble ${id} saved to ${dir}`;
