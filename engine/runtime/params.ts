@@ -157,13 +157,6 @@ export class ParamStore {
     }
   }
 
-  /** Releases device copies (after sync(), or to drop device state). */
-  releaseDevice(): void {
-    if (this.stale.size) throw new Error('parameters changed on the device were not synced; await store.sync() first');
-    for (const t of this.dev.values()) t.dispose();
-    this.dev.clear();
-  }
-
   has(name: string): boolean { return this.map.has(name); }
 
   set(name: string, data: Float32Array, shape?: number[]): void {

@@ -64,9 +64,6 @@ export class CompiledGraph {
     return new CompiledGraph(graph.name, device, emitted.inputs, emitted.outputs, session, emitted.bytes);
   }
 
-  /** Names of the inputs a caller must feed (parameters included). */
-  get inputNames(): string[] { return this.inputs.map((i) => i.name); }
-
   /** Checks feeds against declared inputs: presence, dtype, rank, static dims, consistent symbols. */
   private check(feeds: Record<string, Feed>): Record<string, ort.Tensor> {
     const out: Record<string, ort.Tensor> = {};
