@@ -216,6 +216,26 @@ class Flow {
     await this.shot('12-study-own-data');
   }
 
+  /** An ensemble on the imported dataset, with the same model folder as its trunk, from the Ensembles screen. */
+  async ownDataEnsemble(modelDir: string) {
+    const { page } = this;
+    await this.screen('Ensembles');
+    await page.getByRole('radio', { name: 'Imported dataset' }).check();
+    await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
+    await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
+    await page.getByRole('button', { name: 'Check model' }).click();
+    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    await page.getByLabel('Heads K').fill('2');
+    await page.getByLabel('Training pairs').fill('16');
+    await page.getByLabel('Held-out pairs').fill('16');
+    await page.getByLabel('Ensemble name').fill('my data ensemble');
+    await page.getByRole('button', { name: 'Train ensemble' }).click();
+    const report = page.getByRole('article', { name: 'Ensemble my data ensemble' });
+    await report.waitFor({ timeout: 60_000 });
+    await report.getByRole('figure', { name: /^Held-out accuracy: .*; per head [\d.]+%, [\d.]+%$/ }).waitFor();
+    await this.shot('12b-ensemble-own-data');
+  }
+
   async compare() {
     const { page } = this;
     await page.getByRole('link', { name: 'Compare runs' }).click();
@@ -263,6 +283,7 @@ async function runFlow(flow: Flow) {
   const model = await tinyModelFolder();
   cleanup.push(model);
   await flow.ownDataStudy(model);
+  await flow.ownDataEnsemble(model);
   await flow.stopAndResume();
   await flow.compare();
   const files = await flow.report(quick);
