@@ -1,6 +1,7 @@
 // Developer tool: where a train step spends its time, per ONNX op type, from ORT's profiler.
 //   node scripts/profile-step.mjs mlp [B D H]
 //   node scripts/profile-step.mjs lm  [B T]       (GPT-2 shape: 6 layers, d 384, 6 heads, vocab 8192)
+// PROFILE_DEVICE=cuda|webgpu runs it there; PROFILE_SHAPE=gpt2-small uses 12 layers, d 768, vocab 50257.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 process.env.RRLHF_ORT_PROFILE = '/tmp/rrlhf-prof';
 const [kind = 'mlp', ...nums] = process.argv.slice(2);
@@ -16,11 +17,14 @@ if (kind === 'mlp') {
   const { benchLmTrain, benchConfig } = await import('../dist/engine/bench/lm.js');
   const { CausalLM } = await import('../dist/engine/models/model.js');
   const [B = 16, T = 128] = args;
-  const m = CausalLM.init(benchConfig({ arch: 'gpt2', layers: 6, d: 384, heads: 6, vocab: 8192 }), 0);
+  const shape = process.env.PROFILE_SHAPE === 'gpt2-small'
+    ? { arch: 'gpt2', layers: 12, d: 768, heads: 12, vocab: 50257 } : { arch: 'gpt2', layers: 6, d: 384, heads: 6, vocab: 8192 };
+  const m = CausalLM.init(benchConfig(shape), 0, process.env.PROFILE_DEVICE ?? 'cpu');
   await benchLmTrain(m, { batch: B, seq: T, steps: 3, warmup: 1 });
   runs = 4;
 }
 for await (const s of loadedSessions()) s.endProfiling();
+await new Promise((r) => setTimeout(r, 200)); // native sessions write their profile when released
 const files = readdirSync('/tmp').filter((f) => f.startsWith('rrlhf-prof')).map((f) => `/tmp/${f}`);
 const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
 const ev = JSON.parse(readFileSync(file, 'utf8'));

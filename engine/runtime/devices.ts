@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
 ort.env.logLevel = 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
+import { nativeBinding, NativeSession, type NativeSessionOptions } from './native.js';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -14,20 +15,47 @@ export type DeviceRequest = Device | 'auto';
 /** Fastest first: what `auto` tries. */
 const AUTO_ORDER: Device[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
 
-export interface DeviceStatus { device: Device; available: boolean; reason?: string }
+/** `binding` says which binding ran the probe when it is not onnxruntime-node's. */
+export interface DeviceStatus { device: Device; available: boolean; reason?: string; binding?: Binding }
 
 export function isDeviceRequest(s: string): s is DeviceRequest {
   return s === 'auto' || (DEVICES as readonly string[]).includes(s);
 }
 
-/** ORT session options for a device. */
-/** Whether outputs can stay on the device between runs (gpu-buffer IO binding). Measured on an
- *  H100: WebGPU does; the CUDA build of onnxruntime-node (1.29, the only one on the registry) fails to
- *  bind gpu-buffer outputs ("Failed to find allocator for device … DeviceType:1"), so on CUDA state
- *  round-trips through host memory until that binding supports it. */
-export const keepsOutputsOnDevice = (d: Device) => d === 'webgpu';
+/** How sessions on a device are run: onnxruntime-node's binding, or the engine's own (engine/runtime/
+ *  native.ts), which can bind outputs to CUDA memory. RRLHF_BINDING=native also routes CPU sessions
+ *  through it, which is how the tests exercise the device-residency code paths without a GPU. */
+export type Binding = 'onnxruntime-node' | 'native';
+export function bindingFor(d: Device): Binding {
+  if (d === 'cuda' && nativeBinding().addon) return 'native';
+  if (d === 'cpu' && process.env.RRLHF_BINDING === 'native' && nativeBinding().addon) return 'native';
+  return 'onnxruntime-node';
+}
 
+/** Whether outputs can stay on the device between runs: WebGPU through onnxruntime-node's gpu-buffer
+ *  IO binding, CUDA through the native binding. onnxruntime-node's own CUDA path (used only when the
+ *  native binding is not built) cannot bind device outputs ("Failed to find allocator for device …
+ *  DeviceType:1"), so there state round-trips through host memory. */
+export const keepsOutputsOnDevice = (d: Device) => d === 'webgpu' || bindingFor(d) === 'native';
 
+/** Options for a native-binding session, mirroring sessionOptions() below. */
+export function nativeSessionOptions(device: Device, opts: { float64?: boolean; threads?: number } = {}): NativeSessionOptions {
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`the native binding runs cpu and cuda, not ${device}`);
+  const configs: [string, string][] = [];
+  if (opts.float64) configs.push(['optimization.disable_specified_optimizers', 'QuickGeluFusion']);
+  if (process.env.RRLHF_SPIN === '0') configs.push(['session.intra_op.allow_spinning', '0']);
+  const threads = process.env.RRLHF_THREADS ? Number(process.env.RRLHF_THREADS) : opts.threads;
+  return {
+    provider: device,
+    configs,
+    // TF32 off unless asked for (see the NVIDIA_TF32_OVERRIDE note below); this binding can say so directly.
+    ...(device === 'cuda' ? { providerOptions: [['use_tf32', process.env.RRLHF_TF32 === '1' ? '1' : '0']] as [string, string][] } : {}),
+    ...(threads ? { threads } : {}),
+    ...(process.env.RRLHF_ORT_PROFILE ? { profilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
+  };
+}
+
+/** ORT session options for a device (onnxruntime-node binding). */
 export function sessionOptions(device: Device, opts: { float64?: boolean; keepOnDevice?: string[]; threads?: number } = {}): ort.InferenceSession.SessionOptions {
   return {
     // On GPU providers the named outputs (weights, optimizer state, KV caches) stay in device memory
@@ -79,6 +107,19 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
   let p = probes.get(device);
   if (!p) {
     p = (async (): Promise<DeviceStatus> => {
+      if (device !== 'cpu' && bindingFor(device) === 'native') {
+        try {
+          const s = NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
+          const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+          const y = out.y!.data as Float32Array;
+          await s.release();
+          if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
+          return { device, available: true, binding: 'native' };
+        } catch (err) {
+          const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
+          return { device, available: false, reason: `${device} did not initialise: ${msg}` };
+        }
+      }
       const backends = ort.listSupportedBackends().map((b) => b.name);
       if (device !== 'cpu' && !backends.includes(device)) {
         const hint = device === 'cuda' ? ' (install the CUDA provider: see README, "GPU")' : '';

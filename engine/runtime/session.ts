@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, sessionOptions, resolveDevice, keepsOutputsOnDevice, type DeviceRequest } from './devices.js';
+import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, type DeviceRequest } from './devices.js';
+import { NativeSession } from './native.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
 export type Feed = HostTensor | ort.Tensor;
@@ -19,7 +20,15 @@ export class FeedError extends Error {
   }
 }
 
-const sessionCache = new Map<string, Promise<ort.InferenceSession>>();
+/** What runs a compiled graph: an onnxruntime-node session, or one of the native binding's (CUDA). */
+export interface Runner {
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+  /** Writes ORT's profile (RRLHF_ORT_PROFILE); a native session writes it when released. */
+  endProfiling(): void;
+}
+
+const sessionCache = new Map<string, Promise<Runner>>();
 const SMALL_MODEL_VALUES = 1_000_000;
 
 export interface CompileOptions {
@@ -35,7 +44,7 @@ export class CompiledGraph {
     readonly device: Device,
     readonly inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[],
     readonly outputs: { name: string; dtype: DType; shape: Dim[] }[],
-    readonly session: ort.InferenceSession,
+    readonly session: Runner,
     readonly modelBytes: Uint8Array,
   ) {}
 
@@ -43,7 +52,7 @@ export class CompiledGraph {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const emitted = emitOnnx(graph, opts.outputs);
     const keepOnDevice = keepsOutputsOnDevice(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
-    const key = `${device}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
+    const key = `${device}:${bindingFor(device)}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
@@ -51,11 +60,16 @@ export class CompiledGraph {
       // where a second thread only adds synchronisation: run them single-threaded on CPU.
       const paramValues = emitted.inputs.filter((i) => i.kind === 'param').reduce((a, i) => a + i.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1), 0);
       const threads = device === 'cpu' && paramValues > 0 && paramValues < SMALL_MODEL_VALUES ? 1 : undefined;
-      sp = ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice, threads }));
+      sp = bindingFor(device) === 'native'
+        ? (async (): Promise<Runner> => {
+          const ns = NativeSession.create(emitted.bytes, nativeSessionOptions(device, { float64, threads }), emitted.outputs.map((o) => o.name), keepOnDevice);
+          return { run: (f) => ns.run(f), release: () => ns.release(), endProfiling: () => void ns.release() };
+        })()
+        : ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice, threads })) as Promise<Runner>;
       sessionCache.set(key, sp);
       sp.catch(() => sessionCache.delete(key));
     }
-    let session: ort.InferenceSession;
+    let session: Runner;
     try {
       session = await sp;
     } catch (err) {
@@ -150,6 +164,6 @@ export const i64 = (data: ArrayLike<number>, shape: number[]): HostTensor => ({ 
 export const scalarF32 = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: new Float32Array([v]) });
 
 /** Loaded sessions (for developer profiling with RRLHF_ORT_PROFILE). */
-export async function* loadedSessions(): AsyncGenerator<ort.InferenceSession> {
+export async function* loadedSessions(): AsyncGenerator<Runner> {
   for (const p of sessionCache.values()) yield await p;
 }

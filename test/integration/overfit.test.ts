@@ -96,6 +96,7 @@ test('a one-block transformer overfits a tiny sequence set (symbolic batch and l
   const { Graph: G } = await import('../../engine/graph/index.js');
   const g = new G('eval');
   const p: Record<string, Tensor> = {};
+  await store.sync();
   for (const [name, prm] of store.entries()) p[name] = g.param(name, prm.shape);
   const ids = g.input('ids', 'int64', ['B', 'T']);
   g.output('next', F.argmax(tinyGpt(g, p, ids, cfg), -1));

@@ -1,0 +1,157 @@
+// The engine's own binding to ONNX Runtime (native/ort_binding.c), used where onnxruntime-node cannot
+// keep outputs in device memory: on CUDA its IO binding only knows WebGPU buffers, so weights, optimizer
+// moments and KV caches would cross PCIe on every run. Sessions here bind each output to host or device
+// memory; a device output is returned as an ort.Tensor of location 'gpu-buffer' whose buffer is our
+// handle, so ParamStore, the Trainer and the sampler treat it exactly like a WebGPU tensor (feed it
+// back, getData() to download, dispose() to free).
+//
+// The addon is built by scripts/build-native.js into dist/native/ (skipped, with a notice, where there is
+// no C compiler); without it CUDA falls back to onnxruntime-node's provider with host round trips.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
+import type { DType } from '../graph/index.js';
+
+type Handle = { readonly __nativeHandle: unique symbol };
+interface HostIn { type: number; dims: readonly number[]; data: ArrayBufferView }
+interface Out { type: number; dims: number[]; data?: ArrayBuffer; handle?: Handle }
+interface Addon {
+  init(libPath: string): string;
+  createSession(bytes: Uint8Array, opts: NativeSessionOptions): Handle;
+  run(session: Handle, inputNames: string[], inputs: (HostIn | Handle)[], outputNames: string[], onDevice: boolean[]): Promise<Out[]>;
+  release(h: Handle): void;
+}
+
+export type NativeProvider = 'cpu' | 'cuda';
+export interface NativeSessionOptions {
+  provider: NativeProvider;
+  deviceId?: number;
+  threads?: number;
+  logLevel?: number;
+  profilePrefix?: string;
+  /** ORT session config entries (e.g. optimization.disable_specified_optimizers). */
+  configs?: [string, string][];
+  /** CUDA provider options (e.g. use_tf32). */
+  providerOptions?: [string, string][];
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Where scripts/build-native.js puts the addon (dist/native, next to dist/engine). */
+export const ADDON_PATH = path.resolve(here, '../../native/rrlhf_ort.node');
+
+let loaded: { addon?: Addon; version?: string; reason?: string } | undefined;
+
+/** The addon, initialised against onnxruntime-node's own libonnxruntime; or why it is not there. */
+export function nativeBinding(): { addon?: Addon; version?: string; reason?: string } {
+  if (loaded) return loaded;
+  if (process.env.RRLHF_NATIVE === '0') return (loaded = { reason: 'the native binding is switched off (RRLHF_NATIVE=0)' });
+  if (!existsSync(ADDON_PATH)) return (loaded = { reason: `the native binding is not built (${ADDON_PATH}; run npm run build with a C compiler)` });
+  try {
+    const require = createRequire(import.meta.url);
+    const addon = require(ADDON_PATH) as Addon;
+    const ortDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const lib = path.join(ortDir, 'bin', 'napi-v6', process.platform, process.arch, process.platform === 'darwin' ? 'libonnxruntime.dylib' : 'libonnxruntime.so.1');
+    const version = addon.init(lib);
+    return (loaded = { addon, version });
+  } catch (err) {
+    return (loaded = { reason: `the native binding did not load: ${(err as Error).message}` });
+  }
+}
+
+const ONNX_TYPE: Record<string, number> = { float32: OnnxDType.float32, float64: OnnxDType.float64, int64: OnnxDType.int64, int32: OnnxDType.int32, bool: OnnxDType.bool, uint8: OnnxDType.uint8, float16: OnnxDType.float16 };
+const TYPE_NAME = new Map(Object.entries(ONNX_TYPE).map(([k, v]) => [v, k as DType | 'uint8' | 'float16']));
+const ARRAY: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array };
+// Types an ort.Tensor may carry as a 'gpu-buffer' (onnxruntime-common's rule); others come back to the host.
+const DEVICE_TYPES = new Set(['float32', 'float16', 'int32', 'int64', 'uint8', 'bool']);
+
+/** A session over the native binding with the same run() shape as ort.InferenceSession. */
+export class NativeSession {
+  private constructor(
+    private readonly addon: Addon,
+    private handle: Handle | undefined,
+    readonly provider: NativeProvider,
+    readonly outputNames: readonly string[],
+    private readonly keep: ReadonlySet<string>,
+  ) {}
+
+  static create(bytes: Uint8Array, opts: NativeSessionOptions, outputNames: readonly string[], keepOnDevice: Iterable<string> = []): NativeSession {
+    const b = nativeBinding();
+    if (!b.addon) throw new Error(b.reason);
+    return new NativeSession(b.addon, b.addon.createSession(bytes, opts), opts.provider, outputNames, new Set(keepOnDevice));
+  }
+
+  async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    if (!this.handle) throw new Error('the session was released');
+    const names = Object.keys(feeds);
+    const inputs = names.map((n) => toNative(n, feeds[n]!));
+    const onDevice = this.outputNames.map((n) => this.keep.has(n));
+    const outs = await this.addon.run(this.handle, names, inputs, [...this.outputNames], onDevice);
+    const result: Record<string, ort.Tensor> = {};
+    outs.forEach((o, i) => { result[this.outputNames[i]!] = this.fromNative(o); });
+    return result;
+  }
+
+  private fromNative(o: Out): ort.Tensor {
+    const type = TYPE_NAME.get(o.type);
+    if (!type) throw new Error(`the native binding returned an unsupported element type ${o.type}`);
+    if (o.data) {
+      const Arr = ARRAY[type];
+      if (!Arr) throw new Error(`no host array type for ${type}`);
+      return new ort.Tensor(type as 'float32', new Arr(o.data) as Float32Array, o.dims);
+    }
+    const handle = o.handle!;
+    if (!DEVICE_TYPES.has(type)) throw new Error(`a ${type} output cannot stay on the device`);
+    const addon = this.addon, provider = this.provider, dims = o.dims;
+    return ort.Tensor.fromGpuBuffer(handle as unknown as ort.Tensor.GpuBufferType, {
+      dataType: type as 'float32',
+      dims,
+      download: async () => download(handle, type as DType, dims, provider) as Promise<Float32Array>,
+      dispose: () => addon.release(handle),
+    });
+  }
+
+  async release(): Promise<void> {
+    if (this.handle) this.addon.release(this.handle);
+    this.handle = undefined;
+  }
+}
+
+function toNative(name: string, t: ort.Tensor): HostIn | Handle {
+  if (t.location === 'gpu-buffer') return t.gpuBuffer as unknown as Handle;
+  if (t.location === 'none') throw new Error(`feed "${name}" was disposed (its device memory is released)`);
+  if (t.location !== 'cpu') throw new Error(`feed "${name}" is in ${t.location} memory, which the native binding cannot read`);
+  const type = ONNX_TYPE[t.type];
+  if (type === undefined) throw new Error(`feed "${name}" has type ${t.type}, which the native binding does not handle`);
+  return { type, dims: t.dims, data: t.data as ArrayBufferView };
+}
+
+// Downloads run an identity graph on the value's provider with the output bound to host memory; one
+// session per (provider, dtype, rank), with symbolic dims so any shape fits.
+const copiers = new Map<string, NativeSession>();
+async function download(h: Handle, dtype: DType, dims: readonly number[], provider: NativeProvider): Promise<ArrayBufferView> {
+  const key = `${provider}:${dtype}:${dims.length}`;
+  let s = copiers.get(key);
+  if (!s) {
+    const shape = dims.map((_, i) => `d${i}`);
+    const elemType = ONNX_TYPE[dtype]!;
+    const bytes = encodeModel({
+      irVersion: 8, producer: 'rrlhf-copy', opsets: [{ domain: '', version: 18 }],
+      graph: {
+        name: 'copy', initializers: [],
+        nodes: [{ opType: 'Identity', inputs: ['x'], outputs: ['y'], attrs: {} }],
+        inputs: [{ name: 'x', elemType, dims: shape }],
+        outputs: [{ name: 'y', elemType, dims: shape }],
+      },
+    });
+    s = NativeSession.create(bytes, { provider }, ['y']);
+    copiers.set(key, s);
+  }
+  const b = nativeBinding().addon!;
+  const [o] = await b.run((s as unknown as { handle: Handle }).handle, ['x'], [h], ['y'], [false]);
+  const Arr = ARRAY[dtype]!;
+  return new Arr(o!.data!);
+}
