@@ -2,8 +2,9 @@
 //   node scripts/profile-step.mjs mlp [B D H]
 //   node scripts/profile-step.mjs lm  [B T]       (GPT-2 shape: 6 layers, d 384, 6 heads, vocab 8192)
 // PROFILE_DEVICE=cuda|webgpu runs it there; PROFILE_SHAPE=gpt2-small uses 12 layers, d 768, vocab 50257.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
 process.env.RRLHF_ORT_PROFILE = '/tmp/rrlhf-prof';
+for (const f of readdirSync('/tmp')) if (f.startsWith('rrlhf-prof')) rmSync(`/tmp/${f}`); // only this run's traces
 const [kind = 'mlp', ...nums] = process.argv.slice(2);
 const args = nums.map(Number);
 const { loadedSessions } = await import('../dist/engine/runtime/session.js');
