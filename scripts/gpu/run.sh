@@ -19,9 +19,11 @@ step() {
 }
 if [ "${SHAPE:-}" = tiny ]; then
   GPT2S=(--layers 2 --d 64 --heads 4 --vocab 512); PROF_SHAPE=; LM=(--batch 2 --seq 16 --steps 2); PPO=(--batch 4 --prompt-len 8 --new-tokens 8 --iterations 1)
+  GEN=(--batch 4 --prompt-len 8 --new-tokens 8)
 else
   GPT2S=(--layers 12 --d 768 --heads 12 --vocab 50257); PROF_SHAPE=gpt2-small
   LM=(--batch 8 --seq 128 --steps 5); PPO=(--batch 16 --prompt-len 32 --new-tokens 32 --iterations 2)
+  GEN=(--batch 16 --prompt-len 32 --new-tokens 32)
 fi
 DEVICES=${DEVICES:-cuda webgpu}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.csv" 2>&1
@@ -34,10 +36,13 @@ for dev in $DEVICES; do
   step "parity-$dev" 90 node scripts/gpu/parity.mjs "$dev"
   step "lm-train-$dev" 120 node bin/rrlhf.js bench lm-train --device "$dev" "${GPT2S[@]}" "${LM[@]}" --json
   step "ppo-$dev" 150 node bin/rrlhf.js bench ppo --device "$dev" "${GPT2S[@]}" "${PPO[@]}" --json
+  step "generate-$dev" 90 node bin/rrlhf.js bench generate --device "$dev" "${GPT2S[@]}" "${GEN[@]}" --json
   step "quickstart-$dev" 120 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
   if [ -n "${PROFILE:-}" ]; then
     PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-$dev" 120 node scripts/profile-step.mjs lm 8 128
-    cat "$out/profile-$dev.json" | head -30
+    head -16 "$out/profile-$dev.json"
+    PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-gen-$dev" 120 node scripts/profile-step.mjs gen 16 32 32
+    head -22 "$out/profile-gen-$dev.json"
   fi
 done
 echo done

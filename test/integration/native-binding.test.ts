@@ -11,7 +11,7 @@ import { nativeBinding, NativeSession } from '../../engine/runtime/native.js';
 import { bindingFor, keepsOutputsOnDevice } from '../../engine/runtime/devices.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { PpoTrainer } from '../../engine/rlhf/ppo.js';
-import { generate } from '../../engine/models/sampler.js';
+import { generate, sampleInGraph, scoreLogprobs } from '../../engine/models/sampler.js';
 import { benchConfig } from '../../engine/bench/lm.js';
 import { Rng } from '../../engine/runtime/params.js';
 import { Graph, F } from '../../engine/graph/index.js';
@@ -96,12 +96,72 @@ async function ppoRun() {
 }
 
 test('PPO (rollout with a KV cache, scoring, AdamW steps) gives identical results through both bindings', { skip }, async () => {
-  const viaOrt = await withBinding('onnxruntime-node', ppoRun);
-  const viaNative = await withBinding('native', ppoRun);
+  // Host sampling on both sides, so the draws are the same (in-graph sampling is tested below).
+  process.env.RRLHF_HOST_SAMPLING = '1';
+  let viaOrt, viaNative;
+  try {
+    viaOrt = await withBinding('onnxruntime-node', ppoRun);
+    viaNative = await withBinding('native', ppoRun);
+  } finally { delete process.env.RRLHF_HOST_SAMPLING; }
   assert.equal(viaOrt.resident, 0, 'onnxruntime-node on CPU keeps nothing on a device');
   assert.ok(viaNative.resident > 0, 'through the native binding the trained weights stay as device values');
   assert.deepEqual(viaNative.metrics, viaOrt.metrics);
   assert.deepEqual(viaNative.tokens, viaOrt.tokens);
   assert.deepEqual(viaNative.logprobs, viaOrt.logprobs);
   assert.deepEqual(viaNative.weights, viaOrt.weights);
+});
+
+test('in-graph sampling inverts the CDF of softmax(logits/τ) as the host does, and returns the token\'s log-prob', async () => {
+  const B = 64, V = 300, temp = 0.8;
+  const rng = new Rng(17);
+  const logits = Float32Array.from({ length: B * V }, () => rng.normal() * 3);
+  const u = Float32Array.from({ length: B }, () => rng.uniform());
+  const g = new Graph('sample');
+  const x = g.input('logits', 'float32', ['B', V]);
+  const { token, logprob } = sampleInGraph(g, x, V);
+  g.output('token', token); g.output('logprob', logprob);
+  const c = await compile(g);
+  const r = await c.run({ logits: { dtype: 'float32', shape: [B, V], data: logits }, u: { dtype: 'float32', shape: [B], data: u }, inv_temp: { dtype: 'float32', shape: [], data: new Float32Array([1 / temp]) } });
+  let compared = 0;
+  for (let b = 0; b < B; b++) {
+    const row = Array.from(logits.subarray(b * V, (b + 1) * V), (l) => l / temp);
+    const max = Math.max(...row);
+    const logZ = max + Math.log(row.reduce((a, l) => a + Math.exp(l - max), 0));
+    let cum = 0, want = V - 1, nearEdge = false;
+    for (let i = 0; i < V; i++) {
+      cum += Math.exp(row[i]! - logZ);
+      if (Math.abs(cum - u[b]!) < 1e-5) nearEdge = true; // float32 vs float64 may pick either side
+      if (cum >= u[b]!) { want = i; break; }
+    }
+    const got = Number((r.token!.data as BigInt64Array)[b]);
+    assert.ok(got >= 0 && got < V);
+    assert.ok(Math.abs((r.logprob!.data as Float32Array)[b]! - (row[got]! - logZ)) < 1e-4, `row ${b}: log-prob of the returned token`);
+    if (nearEdge) continue;
+    assert.equal(got, want, `row ${b}: u=${u[b]}`);
+    compared++;
+  }
+  assert.ok(compared > B - 4, `only ${compared} rows compared`);
+});
+
+test('generation with in-graph sampling (native binding): log-probs agree with rescoring the sampled tokens', { skip }, async () => {
+  await withBinding('native', async () => {
+    const m = CausalLM.init(benchConfig(shape, 40), 4, 'cpu');
+    const prompts = [[5, 6, 7], [8, 9], [10, 11, 12, 13]];
+    const gen = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 2, stopAtEos: false });
+    const again = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 2, stopAtEos: false });
+    assert.deepEqual(again.tokens, gen.tokens, 'seeded: the same draws');
+    const other = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 3, stopAtEos: false });
+    assert.notDeepEqual(other.tokens, gen.tokens, 'another seed draws differently');
+    // Rescore prompt+response in one pass: the log-probs the sampler returned must be the model's.
+    const rows = prompts.map((p, i) => [...p, ...gen.tokens[i]!]);
+    const lp = await scoreLogprobs(m, rows);
+    const T = Math.max(...rows.map((r) => r.length));
+    rows.forEach((r, i) => {
+      const pad = T - r.length, n = gen.tokens[i]!.length;
+      for (let j = 0; j < n; j++) {
+        const at = pad + prompts[i]!.length - 1 + j; // logit position predicting response token j
+        assert.ok(Math.abs(lp[i]![at]! - gen.logprobs[i]![j]!) < 1e-4, `row ${i} token ${j}: ${lp[i]![at]} vs ${gen.logprobs[i]![j]}`);
+      }
+    });
+  });
 });
