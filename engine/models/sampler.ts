@@ -7,8 +7,8 @@
 // The log-prob returned per token is under the temperature-scaled full distribution (what PPO's
 // policy ratio recomputes), not under the top-k/top-p truncated one.
 //
-// On devices that keep state in device memory (CUDA, WebGPU) plain temperature sampling runs inside
-// the graph instead: the host feeds one uniform per row from the same seeded RNG, the graph inverts
+// On devices that keep state in device memory (CUDA, WebGPU) greedy decoding and plain temperature
+// sampling run inside the graph instead: the host feeds one uniform per row from the same seeded RNG, the graph inverts
 // the CDF of softmax(logits/τ) and returns the token and its log-prob. This keeps the [B, vocab]
 // logits on the GPU: copying them out and sampling 16 × 50257 values in JavaScript cost ~60 ms per
 // token on a GPT-2-sized vocabulary, ten times the decode step itself. The distribution is the same;
@@ -49,34 +49,44 @@ function kvShape(m: CausalLM, t: string | number): (string | number)[] {
 }
 
 /** Graphs per model instance and sampling mode: prefill and decode. */
-const cache = new WeakMap<CausalLM, Map<boolean, { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph> }>>();
+const cache = new WeakMap<CausalLM, Map<PickMode, { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph> }>>();
 
-/** In-graph temperature sampling from the last position's logits [B, V], given uniforms u [B] in
- *  [0, 1): the token is the first index whose cumulative probability reaches u (inverse CDF, as the
- *  host sampler walks it), with its log-prob under softmax(logits/τ). */
-export function sampleInGraph(g: Graph, logits: Tensor, vocab: number): { token: Tensor; logprob: Tensor } {
-  const u = g.input('u', 'float32', ['B']);
-  const invTemp = g.input('inv_temp', 'float32', []);
-  const logp = F.logSoftmax(F.mul(logits, invTemp), -1);
-  const cdf = F.cumsum(F.exp(logp), 1);
-  const target = F.mul(F.unsqueeze(u, 1), F.slice(cdf, 1, -1, null)); // scaled by the total mass (≈ 1)
-  // Counting in float32 is exact up to 2^24 > any vocabulary; clamped for u·total rounding to the top.
-  const below = F.sum(F.cast(F.less(cdf, target), 'float32'), 1);
-  const token = F.cast(F.minimum(below, vocab - 1), 'int64');
+/** How the next token is picked: on the host from downloaded logits, or inside the graph. */
+type PickMode = 'host' | 'sample' | 'greedy';
+
+/** In-graph picking from the last position's logits [B, V]. `sample`: given uniforms u [B] in [0, 1),
+ *  the first index whose cumulative probability under softmax(logits/τ) reaches u (inverse CDF, as the
+ *  host sampler walks it). `greedy`: the first largest logit. Either way with its log-prob (under
+ *  softmax(logits/τ), or softmax(logits) when greedy, as sampleToken reports). */
+export function sampleInGraph(g: Graph, logits: Tensor, vocab: number, mode: 'sample' | 'greedy' = 'sample'): { token: Tensor; logprob: Tensor } {
+  let logp: Tensor, token: Tensor;
+  if (mode === 'greedy') {
+    logp = F.logSoftmax(logits, -1);
+    token = F.argmax(logits, -1);
+  } else {
+    const u = g.input('u', 'float32', ['B']);
+    const invTemp = g.input('inv_temp', 'float32', []);
+    logp = F.logSoftmax(F.mul(logits, invTemp), -1);
+    const cdf = F.cumsum(F.exp(logp), 1);
+    const target = F.mul(F.unsqueeze(u, 1), F.slice(cdf, 1, -1, null)); // scaled by the total mass (≈ 1)
+    // Counting in float32 is exact up to 2^24 > any vocabulary; clamped for u·total rounding to the top.
+    const below = F.sum(F.cast(F.less(cdf, target), 'float32'), 1);
+    token = F.cast(F.minimum(below, vocab - 1), 'int64');
+  }
   const logprob = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(token, 1), 1), 1);
   return { token, logprob };
 }
 
-function graphsFor(m: CausalLM, onDevice: boolean) {
+function graphsFor(m: CausalLM, pick: PickMode) {
   let modes = cache.get(m);
   if (!modes) { modes = new Map(); cache.set(m, modes); }
-  let gs = modes.get(onDevice);
+  let gs = modes.get(pick);
   if (gs) return gs;
   const nLayer = m.config.nLayer;
   const outputs = (g: Graph, logits: Tensor, present: KV[]) => {
     const last = F.squeeze(F.slice(logits, 1, -1, null), 1); // last position [B, V]
-    if (onDevice) {
-      const { token, logprob } = sampleInGraph(g, last, m.config.vocabSize);
+    if (pick !== 'host') {
+      const { token, logprob } = sampleInGraph(g, last, m.config.vocabSize, pick);
       g.output('token', token);
       g.output('logprob', logprob);
     } else {
@@ -108,7 +118,7 @@ function graphsFor(m: CausalLM, onDevice: boolean) {
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.
   const keepOnDevice = (name: string) => name.startsWith('present.');
   gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }) };
-  modes.set(onDevice, gs);
+  modes.set(pick, gs);
   return gs;
 }
 
@@ -186,12 +196,13 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const rng = new Rng(opts.seed ?? 0);
   const temp = opts.temperature ?? 1;
   const truncated = (opts.topK !== undefined && opts.topK > 0 && opts.topK < m.config.vocabSize) || (opts.topP ?? 1) < 1;
-  const onDevice = temp > 0 && !truncated && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice((await resolveDevice(m.device)).device);
-  const { prefill, decode } = graphsFor(m, onDevice);
+  const onDevice = (temp <= 0 || !truncated) && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice((await resolveDevice(m.device)).device);
+  const pick: PickMode = !onDevice ? 'host' : temp <= 0 ? 'greedy' : 'sample';
+  const { prefill, decode } = graphsFor(m, pick);
   await m.params.upload(m.modelParamNames(), m.device); // weights live on the GPU, not re-sent per token
   const weights = m.paramFeeds();
   // In-graph sampling: one uniform per row for the token the next run picks.
-  const draw = (): Record<string, Feed> => (onDevice
+  const draw = (): Record<string, Feed> => (pick === 'sample'
     ? { u: { dtype: 'float32', shape: [B], data: Float32Array.from(prompts, () => rng.uniform()) }, inv_temp: scalarF32(1 / temp) }
     : {});
   const { ids, mask, T } = leftPad(prompts, pad);

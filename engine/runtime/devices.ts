@@ -15,8 +15,9 @@ export type DeviceRequest = Device | 'auto';
 /** Fastest first: what `auto` tries. */
 const AUTO_ORDER: Device[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
 
-/** `binding` says which binding ran the probe when it is not onnxruntime-node's. */
-export interface DeviceStatus { device: Device; available: boolean; reason?: string; binding?: Binding }
+/** `binding` says which binding ran the probe when it is not onnxruntime-node's; `note` what a user
+ *  should know about a working device (where its state lives). */
+export interface DeviceStatus { device: Device; available: boolean; reason?: string; binding?: Binding; note?: string }
 
 export function isDeviceRequest(s: string): s is DeviceRequest {
   return s === 'auto' || (DEVICES as readonly string[]).includes(s);
@@ -114,7 +115,7 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
           const y = out.y!.data as Float32Array;
           await s.release();
           if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
-          return { device, available: true, binding: 'native' };
+          return { device, available: true, binding: 'native', note: `weights, optimizer state and KV caches stay in GPU memory (the engine's ONNX Runtime ${nativeBinding().version} binding)` };
         } catch (err) {
           const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
           return { device, available: false, reason: `${device} did not initialise: ${msg}` };
@@ -131,6 +132,8 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
         const y = out.y!.data as Float32Array;
         await s.release();
         if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
+        if (device === 'cuda') return { device, available: true, note: `slower: state is copied between host and GPU on every run (${nativeBinding().reason})` };
+        if (device === 'webgpu') return { device, available: true, note: 'weights, optimizer state and KV caches stay in GPU memory' };
         return { device, available: true };
       } catch (err) {
         const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);

@@ -165,3 +165,13 @@ test('generation with in-graph sampling (native binding): log-probs agree with r
     });
   });
 });
+
+test('greedy decoding inside the graph picks the tokens the host picks', { skip }, async () => {
+  const run = (b: 'native' | 'onnxruntime-node') => withBinding(b, async () => {
+    const m = CausalLM.init(benchConfig(shape, 40), 6, 'cpu');
+    return generate(m, [[5, 6, 7], [8, 9]], { maxNewTokens: 6, temperature: 0, stopAtEos: false });
+  });
+  const host = await run('onnxruntime-node'), inGraph = await run('native');
+  assert.deepEqual(inGraph.tokens, host.tokens);
+  inGraph.logprobs.flat().forEach((lp, i) => assert.ok(Math.abs(lp - host.logprobs.flat()[i]!) < 1e-5, `${lp} vs ${host.logprobs.flat()[i]}`));
+});

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { type Command, parse } from '../cli-kit.js';
 import { listDevices, type DeviceStatus } from '../../runtime/devices.js';
 
-const line = (d: DeviceStatus) => `${d.available ? '✓' : '✗'} ${d.device.padEnd(7)} ${d.available ? 'available' : d.reason}`;
+const line = (d: DeviceStatus) => `${d.available ? '✓' : '✗'} ${d.device.padEnd(7)} ${d.available ? `available${d.note ? ` (${d.note})` : ''}` : d.reason}`;
 
 export const devices: Command = {
   usage: ['devices                         list compute devices and why any is unavailable'],
