@@ -3,13 +3,21 @@
 // part of the C API it uses), and it is optional: without it CUDA runs through onnxruntime-node with host
 // round trips, and everything else is unchanged. So a missing compiler or missing headers is a notice;
 // a compile error with both present is a failure (the source is broken).
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const src = ['native/ort_binding.c', 'native/ort_api.h'];
 const out = 'dist/native/rrlhf_ort.node';
-const skip = (why) => { console.log(`build-native: skipped (${why}); CUDA will run without device-resident state`); process.exit(0); };
+// A skip leaves dist/native/SKIPPED with the reason, so the tests can tell "not built here, and why"
+// from "built and broken".
+const marker = 'dist/native/SKIPPED';
+const skip = (why) => {
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(marker, why + '\n');
+  console.log(`build-native: skipped (${why}); CUDA will run without device-resident state`);
+  process.exit(0);
+};
 
 if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`no build recipe for ${process.platform}`);
 const includeDirs = [process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include', 'node'),
@@ -19,6 +27,7 @@ if (!include) skip(`Node's headers (node_api.h) not found in ${includeDirs.join(
 
 if (existsSync(out) && src.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs)) process.exit(0);
 mkdirSync(path.dirname(out), { recursive: true });
+rmSync(marker, { force: true });
 const cc = process.env.CC || 'cc';
 const args = ['-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-shared', '-fPIC', `-I${include}`, src[0], '-o', out,
   ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-ldl'])];

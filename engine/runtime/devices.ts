@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
 ort.env.logLevel = 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
-import { nativeBinding, NativeSession, type NativeSessionOptions } from './native.js';
+import { nativeBinding, NativeSession, cudaProviderInstalled, type NativeSessionOptions } from './native.js';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -109,6 +109,7 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
   if (!p) {
     p = (async (): Promise<DeviceStatus> => {
       if (device !== 'cpu' && bindingFor(device) === 'native') {
+        if (device === 'cuda' && !cudaProviderInstalled()) return { device, available: false, reason: 'ONNX Runtime\'s CUDA provider is not installed (install it: see README, "GPU")' };
         try {
           const s = NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
           const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });

@@ -43,10 +43,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where scripts/build-native.js puts the addon (dist/native, next to dist/engine). */
 export const ADDON_PATH = path.resolve(here, '../../native/rrlhf_ort.node');
 
-let loaded: { addon?: Addon; version?: string; reason?: string } | undefined;
+let loaded: { addon?: Addon; version?: string; reason?: string; libDir?: string } | undefined;
 
 /** The addon, initialised against onnxruntime-node's own libonnxruntime; or why it is not there. */
-export function nativeBinding(): { addon?: Addon; version?: string; reason?: string } {
+export function nativeBinding(): { addon?: Addon; version?: string; reason?: string; libDir?: string } {
   if (loaded) return loaded;
   if (process.env.RRLHF_NATIVE === '0') return (loaded = { reason: 'the native binding is switched off (RRLHF_NATIVE=0)' });
   if (!existsSync(ADDON_PATH)) return (loaded = { reason: `the native binding is not built (${ADDON_PATH}; run npm run build with a C compiler)` });
@@ -56,7 +56,7 @@ export function nativeBinding(): { addon?: Addon; version?: string; reason?: str
     const ortDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
     const lib = path.join(ortDir, 'bin', 'napi-v6', process.platform, process.arch, process.platform === 'darwin' ? 'libonnxruntime.dylib' : 'libonnxruntime.so.1');
     const version = addon.init(lib);
-    return (loaded = { addon, version });
+    return (loaded = { addon, version, libDir: path.dirname(lib) });
   } catch (err) {
     return (loaded = { reason: `the native binding did not load: ${(err as Error).message}` });
   }
@@ -67,6 +67,12 @@ const TYPE_NAME = new Map(Object.entries(ONNX_TYPE).map(([k, v]) => [v, k as DTy
 const ARRAY: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array };
 // Types an ort.Tensor may carry as a 'gpu-buffer' (onnxruntime-common's rule); others come back to the host.
 const DEVICE_TYPES = new Set(['float32', 'float16', 'int32', 'int64', 'uint8', 'bool']);
+
+/** Whether ONNX Runtime's CUDA provider library sits next to libonnxruntime (where ORT loads it from). */
+export function cudaProviderInstalled(): boolean {
+  const dir = nativeBinding().libDir;
+  return !!dir && existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
+}
 
 /** A session over the native binding with the same run() shape as ort.InferenceSession. */
 export class NativeSession {

@@ -5,9 +5,10 @@
 // for bit (same ORT kernels, same thread counts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { nativeBinding, NativeSession } from '../../engine/runtime/native.js';
+import { nativeBinding, NativeSession, ADDON_PATH } from '../../engine/runtime/native.js';
 import { bindingFor, keepsOutputsOnDevice } from '../../engine/runtime/devices.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { PpoTrainer } from '../../engine/rlhf/ppo.js';
@@ -17,8 +18,10 @@ import { Rng } from '../../engine/runtime/params.js';
 import { Graph, F } from '../../engine/graph/index.js';
 import { compile } from '../../engine/runtime/session.js';
 
-const hasCompiler = spawnSync(process.env.CC || 'cc', ['--version']).status === 0;
-const skip = hasCompiler ? false : 'no C compiler here, so scripts/build-native.js did not build the binding';
+// scripts/build-native.js skips (no C compiler or no Node headers) with its reason in SKIPPED; a
+// binding that is neither built nor skipped is a failure below.
+const skipped = path.join(path.dirname(ADDON_PATH), 'SKIPPED');
+const skip = !existsSync(ADDON_PATH) && existsSync(skipped) ? `the native binding was not built here: ${readFileSync(skipped, 'utf8').trim()}` : false;
 
 async function withBinding<T>(b: 'native' | 'onnxruntime-node', fn: () => Promise<T>): Promise<T> {
   const prev = process.env.RRLHF_BINDING;
@@ -174,4 +177,13 @@ test('greedy decoding inside the graph picks the tokens the host picks', { skip 
   const host = await run('onnxruntime-node'), inGraph = await run('native');
   assert.deepEqual(inGraph.tokens, host.tokens);
   inGraph.logprobs.flat().forEach((lp, i) => assert.ok(Math.abs(lp - host.logprobs.flat()[i]!) < 1e-5, `${lp} vs ${host.logprobs.flat()[i]}`));
+});
+
+test('without ORT\'s CUDA provider library, cuda is reported unavailable with what to do', { skip }, async () => {
+  const { cudaProviderInstalled } = await import('../../engine/runtime/native.js');
+  const { probeDevice } = await import('../../engine/runtime/devices.js');
+  const st = await probeDevice('cuda');
+  if (cudaProviderInstalled()) { assert.ok(st.available || st.reason, 'a probe result'); return; }
+  assert.equal(st.available, false);
+  assert.match(st.reason!, /CUDA provider is not installed .*README/);
 });
