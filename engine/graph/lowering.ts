@@ -39,7 +39,20 @@ export class Lowering {
   /** Tensors computed directly under a graph-output name (saves an Identity copy per output). */
   readonly rename = new Map<Tensor, string>();
 
-  constructor(readonly graph: Graph) {}
+  constructor(readonly graph: Graph, readonly options: LoweringOptions = {}) {}
+
+  /** log_softmax along an axis: ONNX's LogSoftmax, or (options.decomposeLogSoftmax) the same
+   *  x − max − log Σ exp(x − max) from reductions, for providers without a LogSoftmax kernel. */
+  logSoftmax(x: string, out: string, axis: number): void {
+    if (!this.options.decomposeLogSoftmax) { this.node('LogSoftmax', [x], [out], { axis }); return; }
+    const axes = this.constI64([axis]);
+    const [m] = this.node('ReduceMax', [x, axes], 1, { keepdims: 1 });
+    const [shifted] = this.node('Sub', [x, m!]);
+    const [ex] = this.node('Exp', [shifted!]);
+    const [z] = this.node('ReduceSum', [ex!, axes], 1, { keepdims: 1 });
+    const [lz] = this.node('Log', [z!]);
+    this.node('Sub', [shifted!, lz!], [out]);
+  }
 
   /** The ONNX value name of a tensor. */
   name(t: Tensor): string {
@@ -116,13 +129,20 @@ export class Lowering {
   }
 }
 
+/** Per-provider choices of how an op is written in ONNX (the math is the same). */
+export interface LoweringOptions {
+  /** ORT's WebGPU provider has no LogSoftmax kernel: it would run on the CPU, copying the whole
+   *  [tokens, vocab] tensor out of and back into GPU memory. */
+  decomposeLogSoftmax?: boolean;
+}
+
 export interface EmitResult { bytes: Uint8Array; inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[]; outputs: { name: string; dtype: DType; shape: Dim[] }[] }
 
 /** Emits the ONNX model computing the graph's outputs; dead nodes and unused inputs are dropped. */
-export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outputs): EmitResult {
+export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outputs, options: LoweringOptions = {}): EmitResult {
   if (outputs.size === 0) throw new GraphBuildError('emit', `graph "${graph.name}" has no outputs`);
   const live = graph.live(outputs.values());
-  const e = new Lowering(graph);
+  const e = new Lowering(graph, options);
   // Symbols are read from inputs, so every input a symbol comes from must stay declared.
   const needed = new Set(live.filter((n) => n.op.name === 'input').map((n) => (n.attrs as { name: string }).name));
   // An output computed by an op is produced under its output name; inputs, constants and a tensor

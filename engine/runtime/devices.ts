@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
 ort.env.logLevel = 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
+import type { LoweringOptions } from '../graph/lowering.js';
 import { nativeBinding, NativeSession, cudaProviderInstalled, type NativeSessionOptions } from './native.js';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
@@ -38,6 +39,12 @@ export function bindingFor(d: Device): Binding {
  *  native binding is not built) cannot bind device outputs ("Failed to find allocator for device …
  *  DeviceType:1"), so there state round-trips through host memory. */
 export const keepsOutputsOnDevice = (d: Device) => d === 'webgpu' || bindingFor(d) === 'native';
+
+/** How graphs are written for a provider (engine/graph/lowering.ts): WebGPU has no LogSoftmax kernel
+ *  in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both ways). */
+export function loweringFor(d: Device): LoweringOptions {
+  return d === 'webgpu' || process.env.RRLHF_DECOMPOSE_LOGSOFTMAX === '1' ? { decomposeLogSoftmax: true } : {};
+}
 
 /** Options for a native-binding session, mirroring sessionOptions() below. */
 export function nativeSessionOptions(device: Device, opts: { float64?: boolean; threads?: number } = {}): NativeSessionOptions {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, type DeviceRequest } from './devices.js';
+import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
 import { NativeSession } from './native.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
@@ -50,7 +50,7 @@ export class CompiledGraph {
 
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
-    const emitted = emitOnnx(graph, opts.outputs);
+    const emitted = emitOnnx(graph, opts.outputs, loweringFor(device));
     const keepOnDevice = keepsOutputsOnDevice(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
     const key = `${device}:${bindingFor(device)}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
@@ -119,7 +119,14 @@ export class CompiledGraph {
   allowUnused(names: Iterable<string>): this { for (const n of names) this.deadInputs.add(n); return this; }
 
   async runRaw(feeds: Record<string, Feed>): Promise<Record<string, ort.Tensor>> {
-    return this.session.run(this.check(feeds)) as Promise<Record<string, ort.Tensor>>;
+    const checked = this.check(feeds);
+    // RRLHF_TRACE=1: one stderr line per run before it starts, so a crash inside a provider (which
+    // takes the process down without a JavaScript error) can be traced to a graph and its shapes.
+    if (process.env.RRLHF_TRACE === '1') {
+      const shapes = this.inputs.filter((i) => i.kind !== 'param').map((i) => `${i.name}[${checked[i.name]?.dims.join(',')}]`);
+      process.stderr.write(`[trace] ${this.name} on ${this.device}: ${shapes.join(' ')}\n`);
+    }
+    return this.session.run(checked) as Promise<Record<string, ort.Tensor>>;
   }
 
   /** Runs and returns every output on the host (device-resident outputs are downloaded). */

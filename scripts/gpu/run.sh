@@ -15,7 +15,7 @@ step() {
   local name=$1 limit=$2; shift 2; echo "== $name"; local t0=$SECONDS
   timeout "$limit" "$@" > "$out/$name.json" 2> "$out/$name.err"; local rc=$?
   echo "   rc=$rc $((SECONDS - t0))s $(tail -c 600 "$out/$name.json")"
-  [ $rc -eq 0 ] || echo "   stderr: $(grep -v '^\s*at ' "$out/$name.err" | tail -c 600)"
+  [ $rc -eq 0 ] || echo "   stderr: $(grep -v '^\s*at ' "$out/$name.err" | tail -c 1200)"
 }
 if [ "${SHAPE:-}" = tiny ]; then
   GPT2S=(--layers 2 --d 64 --heads 4 --vocab 512); PROF_SHAPE=; LM=(--batch 2 --seq 16 --steps 2); PPO=(--batch 4 --prompt-len 8 --new-tokens 8 --iterations 1)
@@ -31,13 +31,14 @@ step devices 60 node bin/rrlhf.js devices --json
 if [ -z "${SKIP_TORCH:-}" ] && python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
   step lm-train-torch-cuda 90 python3 test/reference/bench_lm.py --device cuda "${GPT2S[@]}" "${LM[@]}"
   step ppo-torch-cuda 90 python3 test/reference/bench_ppo.py --device cuda "${GPT2S[@]}" "${PPO[@]}"
+  step generate-torch-cuda 90 python3 test/reference/bench_generate.py --device cuda "${GPT2S[@]}" "${GEN[@]}"
 fi
 for dev in $DEVICES; do
   step "parity-$dev" 90 node scripts/gpu/parity.mjs "$dev"
   step "lm-train-$dev" 120 node bin/rrlhf.js bench lm-train --device "$dev" "${GPT2S[@]}" "${LM[@]}" --json
   step "ppo-$dev" 150 node bin/rrlhf.js bench ppo --device "$dev" "${GPT2S[@]}" "${PPO[@]}" --json
   step "generate-$dev" 90 node bin/rrlhf.js bench generate --device "$dev" "${GPT2S[@]}" "${GEN[@]}" --json
-  step "quickstart-$dev" 120 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
+  step "quickstart-$dev" 120 env RRLHF_TRACE=1 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
   if [ -n "${PROFILE:-}" ]; then
     PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-$dev" 120 node scripts/profile-step.mjs lm 8 128
     head -16 "$out/profile-$dev.json"

@@ -230,7 +230,7 @@ export const SoftmaxCrossEntropy: OpDef = {
   lower: (e, n) => {
     const [logits, labels] = n.inputs as [Tensor, Tensor];
     const [nll, logp] = n.outputs as [Tensor, Tensor];
-    e.emit('LogSoftmax', [e.name(logits)], logp, { axis: -1 });
+    e.logSoftmax(e.name(logits), e.name(logp), -1);
     const [idx] = e.node('Unsqueeze', [e.name(labels), e.constI64([-1])]);
     const [picked] = e.node('GatherElements', [e.name(logp), idx!], 1, { axis: -1 });
     const [sq] = e.node('Squeeze', [picked!, e.constI64([-1])]);

@@ -111,7 +111,7 @@ export const Softmax: OpDef<AxisAttrs> = {
 export const LogSoftmax: OpDef<AxisAttrs> = {
   name: 'log_softmax',
   infer: floatAxisInfer('log_softmax'),
-  lower: (e, n) => e.emit('LogSoftmax', [e.name(n.inputs[0]!)], n.outputs[0]!, { axis: n.attrs.axis }),
+  lower: (e, n) => e.logSoftmax(e.name(n.inputs[0]!), e.name(n.outputs[0]!), n.attrs.axis),
   // dx = dy − softmax ⊙ Σ dy
   grad: (n, [gy]) => [sub(gy!, mul(exp(n.outputs[0]!), sum(gy!, n.attrs.axis, true)))],
 };
