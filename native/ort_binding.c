@@ -27,21 +27,23 @@
 #define NODE_GYP_MODULE_NAME rrlhf_ort
 #endif
 
-static const void *const *api; /* OrtApi, as a table of function pointers */
+static const void *const *api; /* OrtApi, as a table of function pointers; set once init succeeded */
 static OrtEnv *ort_env;
 static OrtMemoryInfo *cpu_mem;
+static const char *ort_version;
 #define F(name) ((name##_t)api[ORT_##name])
 #define RELEASE(kind, p) (((Release_t)api[ORT_Release##kind])((void *)(p)))
 
 /* ---- errors ------------------------------------------------------------------------------------ */
 
 /* Takes an OrtStatus (freed here) and returns a malloc'ed message, or NULL when OK. */
-static char *status_message(OrtStatus *st) {
+static char *status_message_with(const void *const *table, OrtStatus *st) {
   if (!st) return NULL;
-  char *m = strdup(F(GetErrorMessage)(st));
-  RELEASE(Status, st);
+  char *m = strdup(((GetErrorMessage_t)table[ORT_GetErrorMessage])(st));
+  ((Release_t)table[ORT_ReleaseStatus])(st);
   return m;
 }
+static char *status_message(OrtStatus *st) { return status_message_with(api, st); }
 static napi_value throw_msg(napi_env env, const char *m) { napi_throw_error(env, NULL, m); return NULL; }
 #define NAPI(call) do { if ((call) != napi_ok) { const napi_extended_error_info *ei; napi_get_last_error_info(env, &ei); \
   napi_throw_error(env, NULL, ei && ei->error_message ? ei->error_message : "napi call failed"); return NULL; } } while (0)
@@ -119,12 +121,21 @@ static size_t elem_size(int type) {
   }
 }
 
+static size_t typedarray_elem_size(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 0;
+  }
+}
+
 /* ---- init -------------------------------------------------------------------------------------- */
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  const OrtApiBase *base;
   if (!api) {
     if (argc < 1) return throw_msg(env, "init(libPath): the path of libonnxruntime is required");
     char *path = get_string(env, argv[0]);
@@ -134,37 +145,46 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
     if (!lib) return throw_msg(env, dlerror());
     OrtGetApiBaseFn get = (OrtGetApiBaseFn)dlsym(lib, "OrtGetApiBase");
     if (!get) return throw_msg(env, "libonnxruntime has no OrtGetApiBase");
-    base = get();
-    api = base->GetApi(RRLHF_ORT_API_VERSION);
-    if (!api) return throw_msg(env, "this libonnxruntime does not provide C API version 17");
-    ORT(F(CreateEnv)(ORT_LOGGING_LEVEL_FATAL, "rrlhf", &ort_env));
-    ORT(F(CreateCpuMemoryInfo)(OrtDeviceAllocator, OrtMemTypeDefault, &cpu_mem));
-    napi_value ver;
-    NAPI(napi_create_string_utf8(env, base->GetVersionString(), NAPI_AUTO_LENGTH, &ver));
-    napi_set_instance_data(env, (void *)base, NULL, NULL);
-    return ver;
+    const OrtApiBase *base = get();
+    const void *const *table = base->GetApi(RRLHF_ORT_API_VERSION);
+    if (!table) return throw_msg(env, "this libonnxruntime does not provide C API version 17");
+    /* F() and RELEASE() read `api`: use the table directly until everything is in place. */
+    OrtEnv *e = NULL; OrtMemoryInfo *m = NULL;
+    char *err = status_message_with(table, ((CreateEnv_t)table[ORT_CreateEnv])(ORT_LOGGING_LEVEL_FATAL, "rrlhf", &e));
+    if (!err) err = status_message_with(table, ((CreateCpuMemoryInfo_t)table[ORT_CreateCpuMemoryInfo])(OrtDeviceAllocator, OrtMemTypeDefault, &m));
+    if (err) { napi_throw_error(env, NULL, err); free(err); return NULL; }
+    ort_env = e; cpu_mem = m; ort_version = base->GetVersionString();
+    api = table;
   }
-  NAPI(napi_get_instance_data(env, (void **)&base));
   napi_value ver;
-  NAPI(napi_create_string_utf8(env, base ? base->GetVersionString() : "?", NAPI_AUTO_LENGTH, &ver));
+  NAPI(napi_create_string_utf8(env, ort_version, NAPI_AUTO_LENGTH, &ver));
   return ver;
 }
 
 /* ---- sessions ---------------------------------------------------------------------------------- */
 
-/* [[key, value], ...] from a JS array into parallel malloc'ed C string arrays; returns the count. */
-static size_t get_pairs(napi_env env, napi_value obj, const char *key, char ***keys, char ***vals) {
-  napi_value arr; uint32_t n = 0;
-  *keys = NULL; *vals = NULL;
-  if (!get_prop(env, obj, key, &arr) || napi_get_array_length(env, arr, &n) != napi_ok || n == 0) return 0;
+/* [[key, value], ...] of strings from a JS array into parallel malloc'ed C string arrays. Returns 0,
+ * or -1 when the array is malformed (the arrays are then freed and *n is 0). */
+static int get_pairs(napi_env env, napi_value obj, const char *key, char ***keys, char ***vals, size_t *n_out) {
+  napi_value arr; uint32_t n = 0; bool is_arr = false;
+  *keys = NULL; *vals = NULL; *n_out = 0;
+  if (!get_prop(env, obj, key, &arr)) return 0;
+  if (napi_is_array(env, arr, &is_arr) != napi_ok || !is_arr || napi_get_array_length(env, arr, &n) != napi_ok) return -1;
+  if (n == 0) return 0;
   *keys = calloc(n, sizeof(char *)); *vals = calloc(n, sizeof(char *));
+  *n_out = n;
   for (uint32_t i = 0; i < n; i++) {
     napi_value pair, k, v;
-    napi_get_element(env, arr, i, &pair);
-    napi_get_element(env, pair, 0, &k); napi_get_element(env, pair, 1, &v);
+    if (napi_get_element(env, arr, i, &pair) != napi_ok || napi_is_array(env, pair, &is_arr) != napi_ok || !is_arr ||
+        napi_get_element(env, pair, 0, &k) != napi_ok || napi_get_element(env, pair, 1, &v) != napi_ok) goto bad;
     (*keys)[i] = get_string(env, k); (*vals)[i] = get_string(env, v);
+    if (!(*keys)[i] || !(*vals)[i]) goto bad;
   }
-  return n;
+  return 0;
+bad:
+  for (size_t i = 0; i < *n_out; i++) { free((*keys)[i]); free((*vals)[i]); }
+  free(*keys); free(*vals); *keys = NULL; *vals = NULL; *n_out = 0;
+  return -1;
 }
 static void free_pairs(char **k, char **v, size_t n) {
   for (size_t i = 0; i < n; i++) { free(k[i]); free(v[i]); }
@@ -181,6 +201,7 @@ static napi_value js_create_session(napi_env env, napi_callback_info info) {
   napi_is_typedarray(env, argv[0], &is_ta);
   if (!is_ta) return throw_msg(env, "createSession: modelBytes must be a Uint8Array");
   NAPI(napi_get_typedarray_info(env, argv[0], &tt, &len, &bytes, &ab, &off));
+  if (tt != napi_uint8_array) return throw_msg(env, "createSession: modelBytes must be a Uint8Array");
 
   napi_value pv; char *provider = get_prop(env, argv[1], "provider", &pv) ? get_string(env, pv) : strdup("cpu");
   int device_id = get_int(env, argv[1], "deviceId", 0);
@@ -188,8 +209,19 @@ static napi_value js_create_session(napi_env env, napi_callback_info info) {
   int log_level = get_int(env, argv[1], "logLevel", 3);
   char *profile = get_prop(env, argv[1], "profilePrefix", &pv) ? get_string(env, pv) : NULL;
   char **ck, **cv, **pk, **pvs;
-  size_t nc = get_pairs(env, argv[1], "configs", &ck, &cv);
-  size_t np = get_pairs(env, argv[1], "providerOptions", &pk, &pvs);
+  size_t nc, np;
+  if (get_pairs(env, argv[1], "configs", &ck, &cv, &nc) < 0) { free(provider); free(profile); return throw_msg(env, "createSession: configs must be [[key, value], ...] of strings"); }
+  if (get_pairs(env, argv[1], "providerOptions", &pk, &pvs, &np) < 0) { free(provider); free(profile); free_pairs(ck, cv, nc); return throw_msg(env, "createSession: providerOptions must be [[key, value], ...] of strings"); }
+  /* The provider runs on deviceId and outputs are bound there: say it to both, unless the caller did. */
+  if (strcmp(provider, "cuda") == 0) {
+    bool has = false;
+    for (size_t i = 0; i < np; i++) if (strcmp(pk[i], "device_id") == 0) has = true;
+    if (!has) {
+      pk = realloc(pk, sizeof(char *) * (np + 1)); pvs = realloc(pvs, sizeof(char *) * (np + 1));
+      char buf[16]; snprintf(buf, sizeof buf, "%d", device_id);
+      pk[np] = strdup("device_id"); pvs[np] = strdup(buf); np++;
+    }
+  }
 
   OrtSessionOptions *so = NULL; OrtCUDAProviderOptionsV2 *cuda = NULL; OrtSession *session = NULL;
   OrtMemoryInfo *dev = NULL; char *err = NULL;
@@ -261,25 +293,28 @@ static void run_execute(napi_env env, void *data) {
     j->err = status_message(F(GetAllocatorWithDefaultOptions)(&alloc));
     if (!j->err) j->err = status_message(F(GetBoundOutputValues)(b, alloc, &vals, &n));
     if (!j->err) {
-      j->outs = malloc(sizeof(OrtValue *) * (n ? n : 1));
-      memcpy(j->outs, vals, sizeof(OrtValue *) * n);
+      j->outs = calloc(n ? n : 1, sizeof(OrtValue *));
+      if (n) memcpy(j->outs, vals, sizeof(OrtValue *) * n);
       j->nouts = n;
-      if (vals) status_message(F(AllocatorFree)(alloc, vals));
+      if (vals) free(status_message(F(AllocatorFree)(alloc, vals)));
     }
   }
   RELEASE(IoBinding, b);
 }
 
-static napi_value value_info(napi_env env, OrtValue *v, int *type_out, size_t *count_out) {
-  OrtTensorTypeAndShapeInfo *ti;
-  ORT(F(GetTensorTypeAndShape)(v, &ti));
-  int type; size_t rank, count;
-  F(GetTensorElementType)(ti, &type);
-  F(GetDimensionsCount)(ti, &rank);
-  F(GetTensorShapeElementCount)(ti, &count);
-  int64_t *dims = malloc(sizeof(int64_t) * (rank ? rank : 1));
-  F(GetDimensions)(ti, dims, rank);
+/* { type, dims } of an output; NULL with *err set (malloc'ed) when ORT cannot describe it. Runs in the
+ * completion callback, outside any JS call, so it must not throw. */
+static napi_value value_info(napi_env env, OrtValue *v, int *type_out, size_t *count_out, char **err) {
+  OrtTensorTypeAndShapeInfo *ti = NULL;
+  int type = 0; size_t rank = 0, count = 0;
+  if ((*err = status_message(F(GetTensorTypeAndShape)(v, &ti)))) return NULL;
+  if (!(*err = status_message(F(GetTensorElementType)(ti, &type))) &&
+      !(*err = status_message(F(GetDimensionsCount)(ti, &rank))))
+    *err = status_message(F(GetTensorShapeElementCount)(ti, &count));
+  int64_t *dims = calloc(rank ? rank : 1, sizeof(int64_t));
+  if (!*err) *err = status_message(F(GetDimensions)(ti, dims, rank));
   RELEASE(TensorTypeAndShapeInfo, ti);
+  if (*err) { free(dims); return NULL; }
   napi_value obj, jt, jd;
   napi_create_object(env, &obj);
   napi_create_int32(env, type, &jt);
@@ -308,20 +343,26 @@ static void run_complete(napi_env env, napi_status status, void *data) {
   if (!j->err) {
     napi_create_array_with_length(env, j->nouts, &result);
     for (size_t i = 0; i < j->nouts; i++) {
-      int type; size_t count;
-      napi_value o = value_info(env, j->outs[i], &type, &count);
-      if (!o) { j->err = strdup("could not read an output's type and shape"); break; }
+      int type = 0; size_t count = 0; char *e = NULL;
+      napi_value o = value_info(env, j->outs[i], &type, &count, &e);
+      if (!o) {
+        size_t n = strlen(e) + 64; j->err = malloc(n);
+        snprintf(j->err, n, "output \"%s\" is not a tensor: %s", j->out_names[i], e); free(e); break;
+      }
       if (j->on_device[i]) {
         DeviceValue *d = calloc(1, sizeof(DeviceValue)); d->value = j->outs[i]; j->outs[i] = NULL;
         Handle *h = malloc(sizeof(Handle)); h->tag = HANDLE_TAG_VALUE; h->p = d;
         napi_value ext; napi_create_external(env, h, handle_finalize, NULL, &ext);
         napi_set_named_property(env, o, "handle", ext);
       } else {
+        if (!elem_size(type)) {
+          j->err = malloc(160); snprintf(j->err, 160, "output \"%s\" has element type %d, which cannot be copied to the host", j->out_names[i], type); break;
+        }
         size_t bytes = count * elem_size(type);
         void *src = NULL, *dst = NULL;
         napi_value ab;
-        if (bytes) F(GetTensorMutableData)(j->outs[i], &src);
-        napi_create_arraybuffer(env, bytes, &dst, &ab);
+        if (bytes && (j->err = status_message(F(GetTensorMutableData)(j->outs[i], &src)))) break;
+        if (napi_create_arraybuffer(env, bytes, &dst, &ab) != napi_ok || (bytes && !dst)) { j->err = strdup("could not allocate an output buffer"); break; }
         if (bytes && src) memcpy(dst, src, bytes);
         napi_set_named_property(env, o, "data", ab);
       }
@@ -382,7 +423,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     napi_get_element(env, argv[1], i, &name); napi_get_element(env, argv[2], i, &v);
     j->in_names[i] = get_string(env, name);
     if (!j->in_names[i]) { job_free_partial(env, j); return throw_msg(env, "run: input names must be strings"); }
-    napi_create_reference(env, v, 1, &j->in_refs[i]);
+    if (napi_create_reference(env, v, 1, &j->in_refs[i]) != napi_ok) { job_free_partial(env, j); return throw_msg(env, "run: could not hold an input"); }
     Handle *vh = get_handle(env, v, HANDLE_TAG_VALUE);
     if (vh) {
       DeviceValue *d = vh->p;
@@ -395,19 +436,36 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
       snprintf(msg, sizeof msg, "run: input \"%s\" is neither a device handle nor { type, dims, data }", j->in_names[i]);
       job_free_partial(env, j); return throw_msg(env, msg);
     }
-    int32_t type; uint32_t rank;
-    napi_get_value_int32(env, jt, &type);
-    napi_get_array_length(env, jd, &rank);
+    int32_t type = 0; uint32_t rank = 0; bool is_arr = false;
+    if (napi_get_value_int32(env, jt, &type) != napi_ok || !elem_size(type)) {
+      snprintf(msg, sizeof msg, "run: input \"%s\" has an unsupported element type", j->in_names[i]); job_free_partial(env, j); return throw_msg(env, msg);
+    }
+    if (napi_is_array(env, jd, &is_arr) != napi_ok || !is_arr || napi_get_array_length(env, jd, &rank) != napi_ok || rank > 16) {
+      snprintf(msg, sizeof msg, "run: input \"%s\" dims must be an array of at most 16 sizes", j->in_names[i]); job_free_partial(env, j); return throw_msg(env, msg);
+    }
     int64_t dims[16]; size_t count = 1;
-    if (rank > 16) { job_free_partial(env, j); return throw_msg(env, "run: rank above 16"); }
-    for (uint32_t d = 0; d < rank; d++) { napi_value x; double dv; napi_get_element(env, jd, d, &x); napi_get_value_double(env, x, &dv); dims[d] = (int64_t)dv; count *= (size_t)dv; }
+    for (uint32_t d = 0; d < rank; d++) {
+      napi_value x; double dv = -1;
+      if (napi_get_element(env, jd, d, &x) != napi_ok || napi_get_value_double(env, x, &dv) != napi_ok ||
+          !(dv >= 0 && dv == (double)(int64_t)dv && dv <= 9007199254740991.0)) {
+        snprintf(msg, sizeof msg, "run: input \"%s\" dims[%u] is not a non-negative integer", j->in_names[i], d); job_free_partial(env, j); return throw_msg(env, msg);
+      }
+      dims[d] = (int64_t)dv; count *= (size_t)dv;
+    }
     void *data; size_t len; napi_typedarray_type tt; napi_value ab; size_t off; bool is_ta = false;
     napi_is_typedarray(env, jdata, &is_ta);
-    if (!is_ta) { snprintf(msg, sizeof msg, "run: input \"%s\" data is not a typed array", j->in_names[i]); job_free_partial(env, j); return throw_msg(env, msg); }
-    napi_get_typedarray_info(env, jdata, &tt, &len, &data, &ab, &off);
+    if (!is_ta || napi_get_typedarray_info(env, jdata, &tt, &len, &data, &ab, &off) != napi_ok) {
+      snprintf(msg, sizeof msg, "run: input \"%s\" data is not a typed array", j->in_names[i]); job_free_partial(env, j); return throw_msg(env, msg);
+    }
+    /* Hold the typed array itself (not the wrapper object, whose .data could change) for the run. */
+    napi_delete_reference(env, j->in_refs[i]); j->in_refs[i] = NULL;
+    if (napi_create_reference(env, jdata, 1, &j->in_refs[i]) != napi_ok) { job_free_partial(env, j); return throw_msg(env, "run: could not hold an input"); }
     size_t bytes = count * elem_size(type);
+    size_t have = len * typedarray_elem_size(tt);
+    if (bytes > have) {
+      snprintf(msg, sizeof msg, "run: input \"%s\" holds %zu bytes but its dims need %zu", j->in_names[i], have, bytes); job_free_partial(env, j); return throw_msg(env, msg);
+    }
     static char empty[8];
-    if (!elem_size(type)) { snprintf(msg, sizeof msg, "run: input \"%s\" has unsupported element type %d", j->in_names[i], type); job_free_partial(env, j); return throw_msg(env, msg); }
     char *e = status_message(F(CreateTensorWithDataAsOrtValue)(cpu_mem, bytes ? data : empty, bytes, dims, rank, type, &j->in_vals[i]));
     if (e) { snprintf(msg, sizeof msg, "run: input \"%s\": %s", j->in_names[i], e); free(e); job_free_partial(env, j); return throw_msg(env, msg); }
     j->in_host[i] = 1;
@@ -421,12 +479,18 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     if (!j->out_names[i]) { job_free_partial(env, j); return throw_msg(env, "run: output names must be strings"); }
   }
   napi_value promise, res_name;
-  NAPI(napi_create_promise(env, &j->deferred, &promise));
-  napi_create_reference(env, argv[0], 1, &j->session_ref);
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) { job_free_partial(env, j); return throw_msg(env, "run: could not create a promise"); }
   napi_create_string_utf8(env, "rrlhf-ort-run", NAPI_AUTO_LENGTH, &res_name);
-  NAPI(napi_create_async_work(env, NULL, res_name, run_execute, run_complete, j, &j->work));
+  if (napi_create_reference(env, argv[0], 1, &j->session_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, res_name, run_execute, run_complete, j, &j->work) != napi_ok) {
+    if (j->session_ref) napi_delete_reference(env, j->session_ref);
+    job_free_partial(env, j); return throw_msg(env, "run: could not start the run");
+  }
   s->inflight++;
-  NAPI(napi_queue_async_work(env, j->work));
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    s->inflight--; napi_delete_async_work(env, j->work); napi_delete_reference(env, j->session_ref);
+    job_free_partial(env, j); return throw_msg(env, "run: could not queue the run");
+  }
   return promise;
 }
 

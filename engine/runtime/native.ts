@@ -64,7 +64,7 @@ export function nativeBinding(): { addon?: Addon; version?: string; reason?: str
 
 const ONNX_TYPE: Record<string, number> = { float32: OnnxDType.float32, float64: OnnxDType.float64, int64: OnnxDType.int64, int32: OnnxDType.int32, bool: OnnxDType.bool, uint8: OnnxDType.uint8, float16: OnnxDType.float16 };
 const TYPE_NAME = new Map(Object.entries(ONNX_TYPE).map(([k, v]) => [v, k as DType | 'uint8' | 'float16']));
-const ARRAY: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array };
+const ARRAY: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array, float16: Uint16Array };
 // Types an ort.Tensor may carry as a 'gpu-buffer' (onnxruntime-common's rule); others come back to the host.
 const DEVICE_TYPES = new Set(['float32', 'float16', 'int32', 'int64', 'uint8', 'bool']);
 
@@ -97,7 +97,13 @@ export class NativeSession {
     const onDevice = this.outputNames.map((n) => this.keep.has(n));
     const outs = await this.addon.run(this.handle, names, inputs, [...this.outputNames], onDevice);
     const result: Record<string, ort.Tensor> = {};
-    outs.forEach((o, i) => { result[this.outputNames[i]!] = this.fromNative(o); });
+    try {
+      outs.forEach((o, i) => { result[this.outputNames[i]!] = this.fromNative(o); });
+    } catch (err) {
+      // Free every device output now rather than whenever the garbage collector gets to them.
+      for (const o of outs) if (o.handle) this.addon.release(o.handle);
+      throw err;
+    }
     return result;
   }
 
@@ -126,6 +132,8 @@ export class NativeSession {
   }
 }
 
+/** A feed for the addon. Host arrays are read in place while the run is in flight: do not transfer
+ *  (postMessage) or write them until the run's promise settles. */
 function toNative(name: string, t: ort.Tensor): HostIn | Handle {
   if (t.location === 'gpu-buffer') return t.gpuBuffer as unknown as Handle;
   if (t.location === 'none') throw new Error(`feed "${name}" was disposed (its device memory is released)`);

@@ -187,3 +187,27 @@ test('without ORT\'s CUDA provider library, cuda is reported unavailable with wh
   assert.equal(st.available, false);
   assert.match(st.reason!, /CUDA provider is not installed .*README/);
 });
+
+test('the addon rejects malformed inputs before ORT reads them, and non-tensor outputs without hanging', { skip }, async () => {
+  const { encodeModel, OnnxDType } = await import('../../engine/graph/onnx-proto.js');
+  const addon = nativeBinding().addon!;
+  const io = { inputs: [{ name: 'x', elemType: OnnxDType.float32, dims: ['n'] }] };
+  const add = encodeModel({ irVersion: 8, producer: 't', opsets: [{ domain: '', version: 18 }], graph: { name: 'g', initializers: [], ...io,
+    nodes: [{ opType: 'Add', inputs: ['x', 'x'], outputs: ['y'], attrs: {} }], outputs: [{ name: 'y', elemType: OnnxDType.float32, dims: ['n'] }] } });
+  const s = addon.createSession(add, { provider: 'cpu' });
+  const host = (dims: unknown[], data: ArrayBufferView) => ({ type: OnnxDType.float32, dims, data }) as never;
+  assert.throws(() => addon.run(s, ['x'], [host([65536], new Float32Array(1024))], ['y'], [false]), /holds 4096 bytes but its dims need 262144/);
+  assert.throws(() => addon.run(s, ['x'], [host(['3'], new Float32Array(3))], ['y'], [false]), /dims\[0\] is not a non-negative integer/);
+  assert.throws(() => addon.run(s, ['x'], [host([-1], new Float32Array(3))], ['y'], [false]), /not a non-negative integer/);
+  assert.throws(() => addon.createSession(add, { provider: 'cpu', configs: [null as never] }), /configs must be/);
+  // A subarray view is read from its own offset.
+  const base = new Float32Array([9, 9, 1, 2]);
+  const [out] = await addon.run(s, ['x'], [host([2], base.subarray(2))], ['y'], [false]);
+  assert.deepEqual([...new Float32Array(out!.data!)], [2, 4]);
+  // An output the host cannot hold as numbers (a string tensor): the promise rejects, naming it.
+  const STRING = 8;
+  const str = encodeModel({ irVersion: 8, producer: 't', opsets: [{ domain: '', version: 18 }], graph: { name: 'g', initializers: [], ...io,
+    nodes: [{ opType: 'Cast', inputs: ['x'], outputs: ['y'], attrs: { to: { type: 'int', value: STRING } } }], outputs: [{ name: 'y', elemType: STRING as never, dims: ['n'] }] } });
+  const ss = addon.createSession(str, { provider: 'cpu' });
+  await assert.rejects(addon.run(ss, ['x'], [host([2], new Float32Array(2))], ['y'], [false]), /output "y" has element type 8, which cannot be copied/);
+});
