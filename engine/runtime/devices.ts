@@ -4,7 +4,9 @@
 import ort from 'onnxruntime-node';
 
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
-ort.env.logLevel = 'fatal';
+// RRLHF_ORT_LOG=0..4 (verbose..fatal) shows ORT's own log instead, for diagnosing a provider.
+const ORT_LOG = process.env.RRLHF_ORT_LOG !== undefined ? Number(process.env.RRLHF_ORT_LOG) : undefined;
+ort.env.logLevel = ORT_LOG !== undefined ? (['verbose', 'info', 'warning', 'error', 'fatal'] as const)[ORT_LOG] ?? 'fatal' : 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
 import type { LoweringOptions } from '../graph/lowering.js';
 import { nativeBinding, NativeSession, cudaProviderInstalled, type NativeSessionOptions } from './native.js';
@@ -82,7 +84,7 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
     // else ORT's default of one per core.
     ...(process.env.RRLHF_THREADS ? { intraOpNumThreads: Number(process.env.RRLHF_THREADS) } : opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(process.env.RRLHF_SPIN === '0' ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
-    logSeverityLevel: 3,
+    logSeverityLevel: (ORT_LOG ?? 3) as 0 | 1 | 2 | 3 | 4,
     // RRLHF_ORT_PROFILE=prefix writes ORT's per-node timing trace (chrome://tracing JSON) for each session.
     ...(process.env.RRLHF_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
   };

@@ -6,6 +6,7 @@ import { readSafetensorsFile, writeSafetensorsFile, type NamedTensor } from './s
 import { type HostTensor, compile } from './session.js';
 import { Graph, F } from '../graph/index.js';
 import { type DeviceRequest, resolveDevice, keepsOutputsOnDevice } from './devices.js';
+import { trace } from './trace.js';
 
 /** xoshiro128** seeded through splitmix32: fast, small state, good statistical quality. Its state can
  *  be saved and restored, which resumable runs need. */
@@ -151,6 +152,7 @@ export class ParamStore {
   async sync(): Promise<void> {
     for (const name of [...this.stale]) {
       const t = this.dev.get(name)!;
+      trace(`download ${name} [${t.dims.join(',')}]`);
       const data = (await t.getData(false)) as Float32Array;
       this.map.set(name, { shape: this.map.get(name)!.shape, data: Float32Array.from(data) });
       this.stale.delete(name);

@@ -9,6 +9,7 @@ import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } fro
 import { type TypedArray } from '../graph/shape.js';
 import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
 import { NativeSession } from './native.js';
+import { trace, tracing } from './trace.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
 export type Feed = HostTensor | ort.Tensor;
@@ -55,6 +56,7 @@ export class CompiledGraph {
     const key = `${device}:${bindingFor(device)}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
+      trace(`compile ${graph.name} on ${device} (${graph.nodes.length} ops, ${emitted.bytes.length} bytes of ONNX)`);
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
       // Graphs over small models (under ~1M parameter values) are dominated by per-kernel overhead,
       // where a second thread only adds synchronisation: run them single-threaded on CPU.
@@ -120,12 +122,7 @@ export class CompiledGraph {
 
   async runRaw(feeds: Record<string, Feed>): Promise<Record<string, ort.Tensor>> {
     const checked = this.check(feeds);
-    // RRLHF_TRACE=1: one stderr line per run before it starts, so a crash inside a provider (which
-    // takes the process down without a JavaScript error) can be traced to a graph and its shapes.
-    if (process.env.RRLHF_TRACE === '1') {
-      const shapes = this.inputs.filter((i) => i.kind !== 'param').map((i) => `${i.name}[${checked[i.name]?.dims.join(',')}]`);
-      process.stderr.write(`[trace] ${this.name} on ${this.device}: ${shapes.join(' ')}\n`);
-    }
+    if (tracing) trace(`run ${this.name} on ${this.device}: ${this.inputs.filter((i) => i.kind !== 'param').map((i) => `${i.name}[${checked[i.name]?.dims.join(',')}]`).join(' ')}`);
     return this.session.run(checked) as Promise<Record<string, ort.Tensor>>;
   }
 
@@ -159,6 +156,7 @@ function ortTensor(h: HostTensor): ort.Tensor {
 /** An ORT tensor's values on the host (downloading a gpu-buffer tensor; then it is released). */
 export async function toHost(t: ort.Tensor, dtype: DType = t.type as DType): Promise<HostTensor> {
   if (t.location === 'cpu') return { dtype, shape: [...t.dims], data: t.data as TypedArray };
+  trace(`download ${t.type}[${t.dims.join(',')}] from ${t.location}`);
   const data = (await t.getData(true)) as TypedArray;
   return { dtype, shape: [...t.dims], data };
 }
