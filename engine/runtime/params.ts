@@ -3,7 +3,7 @@
 
 import type ort from 'onnxruntime-node';
 import { readSafetensorsFile, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
-import { type HostTensor, compile } from './session.js';
+import { type HostTensor, compile, downloadAll } from './session.js';
 import { Graph, F } from '../graph/index.js';
 import { type DeviceRequest, resolveDevice, keepsOutputsOnDevice } from './devices.js';
 import { trace } from './trace.js';
@@ -150,13 +150,14 @@ export class ParamStore {
 
   /** Copies device-resident values back to the host (they stay on the device too). */
   async sync(): Promise<void> {
-    for (const name of [...this.stale]) {
-      const t = this.dev.get(name)!;
-      trace(`download ${name} [${t.dims.join(',')}]`);
-      const data = (await t.getData(false)) as Float32Array;
-      this.map.set(name, { shape: this.map.get(name)!.shape, data: Float32Array.from(data) });
+    const names = [...this.stale];
+    if (!names.length) return;
+    trace(`sync ${names.length} parameter(s) to the host`);
+    const data = await downloadAll(names.map((n) => this.dev.get(n)!));
+    names.forEach((name, i) => {
+      this.map.set(name, { shape: this.map.get(name)!.shape, data: data[i] as Float32Array });
       this.stale.delete(name);
-    }
+    });
   }
 
   has(name: string): boolean { return this.map.has(name); }

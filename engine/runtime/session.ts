@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
-import { type Graph, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
+import { Graph, F, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
 import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
 import { NativeSession } from './native.js';
@@ -123,14 +123,21 @@ export class CompiledGraph {
   async runRaw(feeds: Record<string, Feed>): Promise<Record<string, ort.Tensor>> {
     const checked = this.check(feeds);
     if (tracing) trace(`run ${this.name} on ${this.device}: ${this.inputs.filter((i) => i.kind !== 'param').map((i) => `${i.name}[${checked[i.name]?.dims.join(',')}]`).join(' ')}`);
-    return this.session.run(checked) as Promise<Record<string, ort.Tensor>>;
+    const out = await this.session.run(checked);
+    for (const t of Object.values(out)) if (t.location !== 'cpu') residentOn.set(t, this.device);
+    return out;
   }
 
   /** Runs and returns every output on the host (device-resident outputs are downloaded). */
   async run(feeds: Record<string, Feed>): Promise<Record<string, HostTensor>> {
     const res = await this.runRaw(feeds);
+    const tensors = this.outputs.map((o) => res[o.name]!);
+    const data = await downloadAll(tensors);
     const out: Record<string, HostTensor> = {};
-    for (const o of this.outputs) out[o.name] = await toHost(res[o.name]!, o.dtype);
+    this.outputs.forEach((o, i) => {
+      out[o.name] = { dtype: o.dtype, shape: [...tensors[i]!.dims], data: data[i]! };
+      if (tensors[i]!.location !== 'cpu') tensors[i]!.dispose();
+    });
     return out;
   }
 }
@@ -153,12 +160,43 @@ function ortTensor(h: HostTensor): ort.Tensor {
   return t;
 }
 
-/** An ORT tensor's values on the host (downloading a gpu-buffer tensor; then it is released). */
+/** The device of each device-resident tensor an engine session returned (what downloads run on). */
+const residentOn = new WeakMap<ort.Tensor, Device>();
+
+/** Host copies of tensors, downloading device-resident ones with one identity graph per device whose
+ *  outputs are bound to host memory. The device tensors stay valid and on the device. (Not
+ *  Tensor.getData(): onnxruntime-node's download of a WebGPU tensor is unimplemented and throws a C++
+ *  exception that ends the process — measured on an H100 — and getData also turns the tensor into a
+ *  host one, so the next run would upload it again.) */
+export async function downloadAll(ts: readonly ort.Tensor[]): Promise<TypedArray[]> {
+  const out: TypedArray[] = new Array(ts.length);
+  const groups = new Map<Device, number[]>();
+  ts.forEach((t, i) => {
+    if (t.location === 'cpu' || t.location === 'cpu-pinned') { out[i] = t.data as TypedArray; return; }
+    const d = residentOn.get(t);
+    if (!d) throw new Error(`cannot download a ${t.type}${fmtShape(t.dims)} tensor in ${t.location} memory that no engine session produced`);
+    let g = groups.get(d);
+    if (!g) groups.set(d, (g = []));
+    g.push(i);
+  });
+  for (const [device, idx] of groups) {
+    const g = new Graph('download');
+    idx.forEach((i, j) => {
+      const t = ts[i]!;
+      g.output(`y${j}`, F.identity(g.input(`x${j}`, t.type as DType, t.dims.map((_, k) => `d${j}_${k}`))));
+    });
+    trace(`download ${idx.length} tensor(s) from ${device}`);
+    const c = await compile(g, { device });
+    const r = await c.run(Object.fromEntries(idx.map((i, j) => [`x${j}`, ts[i]!])));
+    idx.forEach((i, j) => { out[i] = r[`y${j}`]!.data; });
+  }
+  return out;
+}
+
+/** An ORT tensor's values on the host (a device-resident tensor is downloaded and stays valid). */
 export async function toHost(t: ort.Tensor, dtype: DType = t.type as DType): Promise<HostTensor> {
-  if (t.location === 'cpu') return { dtype, shape: [...t.dims], data: t.data as TypedArray };
-  trace(`download ${t.type}[${t.dims.join(',')}] from ${t.location}`);
-  const data = (await t.getData(true)) as TypedArray;
-  return { dtype, shape: [...t.dims], data };
+  const [data] = await downloadAll([t]);
+  return { dtype, shape: [...t.dims], data: data! };
 }
 
 // ---- host tensor helpers -----------------------------------------------------------------------

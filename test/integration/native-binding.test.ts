@@ -211,3 +211,33 @@ test('the addon rejects malformed inputs before ORT reads them, and non-tensor o
   const ss = addon.createSession(str, { provider: 'cpu' });
   await assert.rejects(addon.run(ss, ['x'], [host([2], new Float32Array(2))], ['y'], [false]), /output "y" has element type 8, which cannot be copied/);
 });
+
+test('sync() and toHost() download through a graph run: device tensors stay valid and on the device', { skip }, async () => {
+  await withBinding('native', async () => {
+    const { Trainer } = await import('../../engine/runtime/optim.js');
+    const { ParamStore } = await import('../../engine/runtime/params.js');
+    const { toHost, f32 } = await import('../../engine/runtime/session.js');
+    const store = new ParamStore();
+    const rng = new Rng(1);
+    store.add('w', [3, 2], { kind: 'normal', std: 1 }, rng);
+    const t = await Trainer.create({ params: store, optimizer: { lr: 0.1 }, build: (g, p) => {
+      const x = g.input('x', 'float32', ['B', 3]);
+      return { loss: F.mean(F.mul(F.matmul(x, p.w!), F.matmul(x, p.w!))) };
+    } });
+    const x = f32([1, 2, 3, 4, 5, 6], [2, 3]);
+    await t.run({ x });
+    const dev = store.feed('w') as ort.Tensor;
+    assert.equal(dev.location, 'gpu-buffer');
+    await store.sync();
+    assert.equal(dev.location, 'gpu-buffer', 'the device copy is untouched by the download');
+    assert.equal(store.feed('w'), dev);
+    const host = Array.from(store.get('w').data);
+    assert.deepEqual(Array.from((await toHost(dev)).data as Float32Array), host);
+    assert.equal(dev.location, 'gpu-buffer', 'toHost leaves it on the device too');
+    const moments = await t.moments();
+    assert.equal(moments.m.size, 1);
+    await t.run({ x }); // the state is still usable after the downloads
+    await store.sync();
+    assert.notDeepEqual(Array.from(store.get('w').data), host);
+  });
+});
