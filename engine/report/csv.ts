@@ -7,10 +7,13 @@ import { type ReportModel } from './model.js';
 
 export const CSV_HEADER = ['run_id', 'objective', 'seed', 'step', 'key', 'value'] as const;
 
-/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. Text that a spreadsheet would read
+ *  as a formula (starting with = + - @, tab or CR) gets a leading apostrophe (OWASP's CSV-injection
+ *  advice); numbers are written as numbers. */
 export function csvField(v: string | number | null): string {
   if (v === null) return '';
-  const s = String(v);
+  let s = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
