@@ -9,12 +9,13 @@
  * one ONNX Runtime), and is used by engine/runtime/native.ts. JavaScript API:
  *   init(libPath) -> version string
  *   createSession(modelBytes, { provider: 'cpu'|'cuda', deviceId, threads, logLevel, profilePrefix,
- *                               configs: [[key, value]...], providerOptions: [[key, value]...] }) -> session
+ *                               configs: [[key, value]...], providerOptions: [[key, value]...] }) -> Promise<session>
  *   run(session, inputNames, inputs, outputNames, onDevice[]) -> Promise<output[]>
  *       input: { type, dims, data: TypedArray } (host) or a handle from an earlier run (device)
  *       output: { type, dims, data: ArrayBuffer } (host) or { type, dims, handle } (device)
  *   release(handleOrSession) -> frees now instead of at garbage collection
- * `type` is ONNX's TensorProto element type number. Runs execute on libuv's thread pool. */
+ * `type` is ONNX's TensorProto element type number. Session creation and runs execute on libuv's
+ * thread pool; malformed arguments throw at once. */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <dlfcn.h>
@@ -191,6 +192,50 @@ static void free_pairs(char **k, char **v, size_t n) {
   free(k); free(v);
 }
 
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref bytes_ref; /* keeps the model bytes alive while ORT parses them */
+  void *bytes; size_t len;
+  OrtSessionOptions *so;
+  OrtMemoryInfo *dev;
+  OrtSession *session;
+  char *err;
+} CreateJob;
+
+static void create_execute(napi_env env, void *data) {
+  (void)env;
+  CreateJob *j = data;
+  j->err = status_message(F(CreateSessionFromArray)(ort_env, j->bytes, j->len, j->so, &j->session));
+}
+
+static void create_complete(napi_env env, napi_status status, void *data) {
+  CreateJob *j = data;
+  RELEASE(SessionOptions, j->so);
+  napi_delete_reference(env, j->bytes_ref);
+  if (!j->err && status != napi_ok) j->err = strdup("session creation was cancelled");
+  napi_value out = NULL;
+  if (!j->err) {
+    Session *s = calloc(1, sizeof(Session));
+    s->session = j->session; s->device_mem = j->dev;
+    Handle *h = malloc(sizeof(Handle)); h->tag = HANDLE_TAG_SESSION; h->p = s;
+    if (napi_create_external(env, h, handle_finalize, NULL, &out) != napi_ok) { session_free(s); free(s); free(h); j->err = strdup("could not wrap the session"); }
+  } else {
+    if (j->session) RELEASE(Session, j->session);
+    if (j->dev && j->dev != cpu_mem) RELEASE(MemoryInfo, j->dev);
+  }
+  if (j->err) {
+    napi_value msg, e;
+    napi_create_string_utf8(env, j->err, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &e);
+    napi_reject_deferred(env, j->deferred, e);
+  } else {
+    napi_resolve_deferred(env, j->deferred, out);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->err); free(j);
+}
+
 static napi_value js_create_session(napi_env env, napi_callback_info info) {
   if (!api) return throw_msg(env, "call init() first");
   size_t argc = 2; napi_value argv[2];
@@ -223,7 +268,7 @@ static napi_value js_create_session(napi_env env, napi_callback_info info) {
     }
   }
 
-  OrtSessionOptions *so = NULL; OrtCUDAProviderOptionsV2 *cuda = NULL; OrtSession *session = NULL;
+  OrtSessionOptions *so = NULL; OrtCUDAProviderOptionsV2 *cuda = NULL;
   OrtMemoryInfo *dev = NULL; char *err = NULL;
   if ((err = status_message(F(CreateSessionOptions)(&so)))) goto done;
   if ((err = status_message(F(SetSessionGraphOptimizationLevel)(so, ORT_ENABLE_ALL)))) goto done;
@@ -242,22 +287,32 @@ static napi_value js_create_session(napi_env env, napi_callback_info info) {
   } else {
     err = malloc(128); snprintf(err, 128, "provider \"%s\" is not supported by this binding (cpu, cuda)", provider); goto done;
   }
-  if ((err = status_message(F(CreateSessionFromArray)(ort_env, bytes, len, so, &session)))) goto done;
 
 done:
-  if (cuda) RELEASE(CUDAProviderOptions, cuda);
-  if (so) RELEASE(SessionOptions, so);
+  if (cuda) RELEASE(CUDAProviderOptions, cuda); /* the session options hold their own copy */
   free(provider); free(profile); free_pairs(ck, cv, nc); free_pairs(pk, pvs, np);
   if (err) {
+    if (so) RELEASE(SessionOptions, so);
     if (dev && dev != cpu_mem) RELEASE(MemoryInfo, dev);
     napi_throw_error(env, NULL, err); free(err); return NULL;
   }
-  Session *s = calloc(1, sizeof(Session));
-  s->session = session; s->device_mem = dev;
-  Handle *h = malloc(sizeof(Handle)); h->tag = HANDLE_TAG_SESSION; h->p = s;
-  napi_value out;
-  NAPI(napi_create_external(env, h, handle_finalize, NULL, &out));
-  return out;
+  /* Loading and optimising the model (and, on CUDA, initialising the device) can take seconds: do it
+   * on libuv's thread pool and resolve a promise, as onnxruntime-node does. */
+  CreateJob *j = calloc(1, sizeof(CreateJob));
+  j->bytes = bytes; j->len = len; j->so = so; j->dev = dev;
+  napi_value promise, res_name;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_reference(env, argv[0], 1, &j->bytes_ref) != napi_ok) {
+    RELEASE(SessionOptions, so); if (dev != cpu_mem) RELEASE(MemoryInfo, dev); free(j);
+    return throw_msg(env, "createSession: could not start");
+  }
+  napi_create_string_utf8(env, "rrlhf-ort-create", NAPI_AUTO_LENGTH, &res_name);
+  if (napi_create_async_work(env, NULL, res_name, create_execute, create_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_delete_reference(env, j->bytes_ref); RELEASE(SessionOptions, so); if (dev != cpu_mem) RELEASE(MemoryInfo, dev); free(j);
+    return throw_msg(env, "createSession: could not queue the work");
+  }
+  return promise;
 }
 
 /* ---- run --------------------------------------------------------------------------------------- */

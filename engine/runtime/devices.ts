@@ -120,7 +120,7 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
       if (device !== 'cpu' && bindingFor(device) === 'native') {
         if (device === 'cuda' && !cudaProviderInstalled()) return { device, available: false, reason: 'ONNX Runtime\'s CUDA provider is not installed (install it: see README, "GPU")' };
         try {
-          const s = NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
+          const s = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
           const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
           const y = out.y!.data as Float32Array;
           await s.release();

@@ -21,7 +21,7 @@ interface HostIn { type: number; dims: readonly number[]; data: ArrayBufferView 
 interface Out { type: number; dims: number[]; data?: ArrayBuffer; handle?: Handle }
 interface Addon {
   init(libPath: string): string;
-  createSession(bytes: Uint8Array, opts: NativeSessionOptions): Handle;
+  createSession(bytes: Uint8Array, opts: NativeSessionOptions): Promise<Handle>;
   run(session: Handle, inputNames: string[], inputs: (HostIn | Handle)[], outputNames: string[], onDevice: boolean[]): Promise<Out[]>;
   release(h: Handle): void;
 }
@@ -84,10 +84,10 @@ export class NativeSession {
     private readonly keep: ReadonlySet<string>,
   ) {}
 
-  static create(bytes: Uint8Array, opts: NativeSessionOptions, outputNames: readonly string[], keepOnDevice: Iterable<string> = []): NativeSession {
+  static async create(bytes: Uint8Array, opts: NativeSessionOptions, outputNames: readonly string[], keepOnDevice: Iterable<string> = []): Promise<NativeSession> {
     const b = nativeBinding();
     if (!b.addon) throw new Error(b.reason);
-    return new NativeSession(b.addon, b.addon.createSession(bytes, opts), opts.provider, outputNames, new Set(keepOnDevice));
+    return new NativeSession(b.addon, await b.addon.createSession(bytes, opts), opts.provider, outputNames, new Set(keepOnDevice));
   }
 
   async run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
@@ -145,7 +145,7 @@ function toNative(name: string, t: ort.Tensor): HostIn | Handle {
 
 // Downloads run an identity graph on the value's provider with the output bound to host memory; one
 // session per (provider, dtype, rank), with symbolic dims so any shape fits.
-const copiers = new Map<string, NativeSession>();
+const copiers = new Map<string, Promise<NativeSession>>();
 async function download(h: Handle, dtype: DType, dims: readonly number[], provider: NativeProvider): Promise<ArrayBufferView> {
   const key = `${provider}:${dtype}:${dims.length}`;
   let s = copiers.get(key);
@@ -163,9 +163,10 @@ async function download(h: Handle, dtype: DType, dims: readonly number[], provid
     });
     s = NativeSession.create(bytes, { provider }, ['y']);
     copiers.set(key, s);
+    s.catch(() => copiers.delete(key));
   }
   const b = nativeBinding().addon!;
-  const [o] = await b.run((s as unknown as { handle: Handle }).handle, ['x'], [h], ['y'], [false]);
+  const [o] = await b.run(((await s) as unknown as { handle: Handle }).handle, ['x'], [h], ['y'], [false]);
   const Arr = ARRAY[dtype]!;
   return new Arr(o!.data!);
 }

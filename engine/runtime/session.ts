@@ -64,7 +64,7 @@ export class CompiledGraph {
       const threads = device === 'cpu' && paramValues > 0 && paramValues < SMALL_MODEL_VALUES ? 1 : undefined;
       sp = bindingFor(device) === 'native'
         ? (async (): Promise<Runner> => {
-          const ns = NativeSession.create(emitted.bytes, nativeSessionOptions(device, { float64, threads }), emitted.outputs.map((o) => o.name), keepOnDevice);
+          const ns = await NativeSession.create(emitted.bytes, nativeSessionOptions(device, { float64, threads }), emitted.outputs.map((o) => o.name), keepOnDevice);
           return { run: (f) => ns.run(f), release: () => ns.release(), endProfiling: () => void ns.release() };
         })()
         : ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice, threads })) as Promise<Runner>;

@@ -66,9 +66,9 @@ test('device outputs are handles: fed back, downloaded, released; misuse is a cl
   });
 });
 
-test('a bad model or provider is reported with ORT\'s reason', { skip }, () => {
-  assert.throws(() => NativeSession.create(new Uint8Array([1, 2, 3]), { provider: 'cpu' }, ['y']), /protobuf|parse|model/i);
-  assert.throws(() => NativeSession.create(new Uint8Array([1]), { provider: 'tpu' as 'cpu' }, ['y']), /provider "tpu" is not supported/);
+test('a bad model or provider is reported with ORT\'s reason', { skip }, async () => {
+  await assert.rejects(NativeSession.create(new Uint8Array([1, 2, 3]), { provider: 'cpu' }, ['y']), /protobuf|parse|model/i);
+  await assert.rejects(NativeSession.create(new Uint8Array([1]), { provider: 'tpu' as 'cpu' }, ['y']), /provider "tpu" is not supported/);
 });
 
 const shape = { arch: 'gpt2' as const, layers: 2, d: 32, heads: 4, vocab: 61 };
@@ -194,7 +194,7 @@ test('the addon rejects malformed inputs before ORT reads them, and non-tensor o
   const io = { inputs: [{ name: 'x', elemType: OnnxDType.float32, dims: ['n'] }] };
   const add = encodeModel({ irVersion: 8, producer: 't', opsets: [{ domain: '', version: 18 }], graph: { name: 'g', initializers: [], ...io,
     nodes: [{ opType: 'Add', inputs: ['x', 'x'], outputs: ['y'], attrs: {} }], outputs: [{ name: 'y', elemType: OnnxDType.float32, dims: ['n'] }] } });
-  const s = addon.createSession(add, { provider: 'cpu' });
+  const s = await addon.createSession(add, { provider: 'cpu' });
   const host = (dims: unknown[], data: ArrayBufferView) => ({ type: OnnxDType.float32, dims, data }) as never;
   assert.throws(() => addon.run(s, ['x'], [host([65536], new Float32Array(1024))], ['y'], [false]), /holds 4096 bytes but its dims need 262144/);
   assert.throws(() => addon.run(s, ['x'], [host(['3'], new Float32Array(3))], ['y'], [false]), /dims\[0\] is not a non-negative integer/);
@@ -208,7 +208,7 @@ test('the addon rejects malformed inputs before ORT reads them, and non-tensor o
   const STRING = 8;
   const str = encodeModel({ irVersion: 8, producer: 't', opsets: [{ domain: '', version: 18 }], graph: { name: 'g', initializers: [], ...io,
     nodes: [{ opType: 'Cast', inputs: ['x'], outputs: ['y'], attrs: { to: { type: 'int', value: STRING } } }], outputs: [{ name: 'y', elemType: STRING as never, dims: ['n'] }] } });
-  const ss = addon.createSession(str, { provider: 'cpu' });
+  const ss = await addon.createSession(str, { provider: 'cpu' });
   await assert.rejects(addon.run(ss, ['x'], [host([2], new Float32Array(2))], ['y'], [false]), /output "y" has element type 8, which cannot be copied/);
 });
 
