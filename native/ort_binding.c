@@ -46,6 +46,14 @@ static char *status_message_with(const void *const *table, OrtStatus *st) {
 }
 static char *status_message(OrtStatus *st) { return status_message_with(api, st); }
 static napi_value throw_msg(napi_env env, const char *m) { napi_throw_error(env, NULL, m); return NULL; }
+/* Settles an async call's promise: rejected with an Error(err) when err is set, else resolved. */
+static void settle(napi_env env, napi_deferred d, const char *err, napi_value value) {
+  if (!err) { napi_resolve_deferred(env, d, value); return; }
+  napi_value msg, e;
+  napi_create_string_utf8(env, err, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &e);
+  napi_reject_deferred(env, d, e);
+}
 #define NAPI(call) do { if ((call) != napi_ok) { const napi_extended_error_info *ei; napi_get_last_error_info(env, &ei); \
   napi_throw_error(env, NULL, ei && ei->error_message ? ei->error_message : "napi call failed"); return NULL; } } while (0)
 #define ORT(call) do { char *m_ = status_message(call); if (m_) { napi_throw_error(env, NULL, m_); free(m_); return NULL; } } while (0)
@@ -224,14 +232,7 @@ static void create_complete(napi_env env, napi_status status, void *data) {
     if (j->session) RELEASE(Session, j->session);
     if (j->dev && j->dev != cpu_mem) RELEASE(MemoryInfo, j->dev);
   }
-  if (j->err) {
-    napi_value msg, e;
-    napi_create_string_utf8(env, j->err, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &e);
-    napi_reject_deferred(env, j->deferred, e);
-  } else {
-    napi_resolve_deferred(env, j->deferred, out);
-  }
+  settle(env, j->deferred, j->err, out);
   napi_delete_async_work(env, j->work);
   free(j->err); free(j);
 }
@@ -425,14 +426,7 @@ static void run_complete(napi_env env, napi_status status, void *data) {
     }
   }
   for (size_t i = 0; i < j->nouts; i++) if (j->outs[i]) RELEASE(Value, j->outs[i]);
-  if (j->err) {
-    napi_value msg, e;
-    napi_create_string_utf8(env, j->err, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &e);
-    napi_reject_deferred(env, j->deferred, e);
-  } else {
-    napi_resolve_deferred(env, j->deferred, result);
-  }
+  settle(env, j->deferred, j->err, result);
   if (j->s->inflight == 0 && j->s->release_pending) session_free(j->s);
   napi_delete_reference(env, j->session_ref);
   napi_delete_async_work(env, j->work);
