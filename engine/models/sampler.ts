@@ -11,8 +11,9 @@
 // sampling run inside the graph instead: the host feeds one uniform per row from the same seeded RNG, the graph inverts
 // the CDF of softmax(logits/τ) and returns the token and its log-prob. This keeps the [B, vocab]
 // logits on the GPU: copying them out and sampling 16 × 50257 values in JavaScript cost ~60 ms per
-// token on a GPT-2-sized vocabulary, ten times the decode step itself. The distribution is the same;
-// the draws differ from the host's in float rounding, so CPU runs (the reference) keep host sampling.
+// token on a GPT-2-sized vocabulary, ten times the decode step itself. The distribution is the same up
+// to float32 rounding of the running sum (tokens below ~3e-8 of probability are not drawn); the draws
+// differ from the host's (which also skips finished rows), so CPU runs, the reference, sample on the host.
 
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { type Feed, i64, type CompiledGraph, compile, toHost, scalarF32 } from '../runtime/session.js';
@@ -203,7 +204,8 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const weights = m.paramFeeds();
   // In-graph sampling: one uniform per row for the token the next run picks.
   const draw = (): Record<string, Feed> => (pick === 'sample'
-    ? { u: { dtype: 'float32', shape: [B], data: Float32Array.from(prompts, () => rng.uniform()) }, inv_temp: scalarF32(1 / temp) }
+    // float32 would round a uniform within 2^-25 of 1 up to 1.0; keep it below.
+    ? { u: { dtype: 'float32', shape: [B], data: Float32Array.from(prompts, () => Math.min(rng.uniform(), 1 - 2 ** -24)) }, inv_temp: scalarF32(1 / temp) }
     : {});
   const { ids, mask, T } = leftPad(prompts, pad);
   let r = await (await prefill).runRaw({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), ...draw() });

@@ -5,8 +5,8 @@ import ort from 'onnxruntime-node';
 
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
 // RRLHF_ORT_LOG=0..4 (verbose..fatal) shows ORT's own log instead, for diagnosing a provider.
-const ORT_LOG = process.env.RRLHF_ORT_LOG !== undefined ? Number(process.env.RRLHF_ORT_LOG) : undefined;
-ort.env.logLevel = ORT_LOG !== undefined ? (['verbose', 'info', 'warning', 'error', 'fatal'] as const)[ORT_LOG] ?? 'fatal' : 'fatal';
+const ORT_LOG = ((v) => (/^[0-4]$/.test(v) ? (Number(v) as 0 | 1 | 2 | 3 | 4) : undefined))(process.env.RRLHF_ORT_LOG ?? '');
+ort.env.logLevel = ORT_LOG !== undefined ? (['verbose', 'info', 'warning', 'error', 'fatal'] as const)[ORT_LOG] : 'fatal';
 import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
 import type { LoweringOptions } from '../graph/lowering.js';
 import { nativeBinding, NativeSession, cudaProviderInstalled, type NativeSessionOptions } from './native.js';
@@ -30,8 +30,9 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
  *  native.ts), which can bind outputs to CUDA memory. RRLHF_BINDING=native also routes CPU sessions
  *  through it, which is how the tests exercise the device-residency code paths without a GPU. */
 export type Binding = 'onnxruntime-node' | 'native';
+let nativeCudaFailed: string | undefined; // why the native binding's CUDA probe failed, if it did
 export function bindingFor(d: Device): Binding {
-  if (d === 'cuda' && nativeBinding().addon) return 'native';
+  if (d === 'cuda' && nativeBinding().addon && nativeCudaFailed === undefined) return 'native';
   if (d === 'cpu' && process.env.RRLHF_BINDING === 'native' && nativeBinding().addon) return 'native';
   return 'onnxruntime-node';
 }
@@ -62,6 +63,7 @@ export function nativeSessionOptions(device: Device, opts: { float64?: boolean; 
     ...(device === 'cuda' ? { providerOptions: [['use_tf32', process.env.RRLHF_TF32 === '1' ? '1' : '0']] as [string, string][] } : {}),
     ...(threads ? { threads } : {}),
     ...(process.env.RRLHF_ORT_PROFILE ? { profilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
+    ...(ORT_LOG !== undefined ? { logLevel: ORT_LOG } : {}),
   };
 }
 
@@ -75,7 +77,10 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
       : {}),
     // ORT's QuickGeluFusion rewrites x·sigmoid(x) into a float32-only kernel; float64 graphs (gradient
     // checks) must skip it or they fail to load.
-    ...(opts.float64 ? { extra: { optimization: { disable_specified_optimizers: 'QuickGeluFusion' } } } : {}),
+    extra: {
+      ...(opts.float64 ? { optimization: { disable_specified_optimizers: 'QuickGeluFusion' } } : {}),
+      ...(process.env.RRLHF_SPIN === '0' ? { session: { 'intra_op.allow_spinning': '0' } } : {}),
+    },
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -83,8 +88,7 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
     // one thread: a parallel kernel on a tiny tensor costs more in thread wake-ups than it saves),
     // else ORT's default of one per core.
     ...(process.env.RRLHF_THREADS ? { intraOpNumThreads: Number(process.env.RRLHF_THREADS) } : opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-    ...(process.env.RRLHF_SPIN === '0' ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
-    logSeverityLevel: (ORT_LOG ?? 3) as 0 | 1 | 2 | 3 | 4,
+    logSeverityLevel: ORT_LOG ?? 3,
     // RRLHF_ORT_PROFILE=prefix writes ORT's per-node timing trace (chrome://tracing JSON) for each session.
     ...(process.env.RRLHF_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RRLHF_ORT_PROFILE } : {}),
   };
@@ -120,19 +124,24 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
       if (device !== 'cpu' && bindingFor(device) === 'native') {
         if (device === 'cuda' && !cudaProviderInstalled()) return { device, available: false, reason: 'ONNX Runtime\'s CUDA provider is not installed (install it: see README, "GPU")' };
         try {
-          const s = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
-          const out = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
-          const y = out.y!.data as Float32Array;
+          // The probe keeps its output on the device, feeds it back and downloads it: the path that
+          // device-resident training depends on.
+          const s = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y'], ['y']);
+          const first = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+          const second = await s.run({ x: first.y! });
+          const y = (await second.y!.getData(true)) as Float32Array; // our binding's own download
+          first.y!.dispose();
           await s.release();
-          if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
+          if (y[0] !== 4 || y[1] !== 8) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
           return { device, available: true, binding: 'native', note: `weights, optimizer state and KV caches stay in GPU memory (the engine's ONNX Runtime ${nativeBinding().version} binding)` };
         } catch (err) {
-          const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
-          return { device, available: false, reason: `${device} did not initialise: ${msg}` };
+          // Fall back to onnxruntime-node's own provider (state then crosses to the host each run).
+          nativeCudaFailed = (err as Error).message.split('\n')[0]!.slice(0, 300);
         }
       }
       const backends = ort.listSupportedBackends().map((b) => b.name);
       if (device !== 'cpu' && !backends.includes(device)) {
+        if (device === 'cuda' && nativeCudaFailed) return { device, available: false, reason: `cuda did not initialise: ${nativeCudaFailed}` };
         const hint = device === 'cuda' ? ' (install the CUDA provider: see README, "GPU")' : '';
         return { device, available: false, reason: `this onnxruntime-node build has no ${device} provider on ${process.platform}/${process.arch}${hint}` };
       }
@@ -142,7 +151,7 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
         const y = out.y!.data as Float32Array;
         await s.release();
         if (y[0] !== 2 || y[1] !== 4) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
-        if (device === 'cuda') return { device, available: true, note: `slower: state is copied between host and GPU on every run (${nativeBinding().reason})` };
+        if (device === 'cuda') return { device, available: true, note: `slower: state is copied between host and GPU on every run (${nativeCudaFailed ? `the native binding failed: ${nativeCudaFailed}` : nativeBinding().reason})` };
         if (device === 'webgpu') return { device, available: true, note: 'weights, optimizer state and KV caches stay in GPU memory' };
         return { device, available: true };
       } catch (err) {

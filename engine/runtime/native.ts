@@ -3,7 +3,8 @@
 // moments and KV caches would cross PCIe on every run. Sessions here bind each output to host or device
 // memory; a device output is returned as an ort.Tensor of location 'gpu-buffer' whose buffer is our
 // handle, so ParamStore, the Trainer and the sampler treat it exactly like a WebGPU tensor (feed it
-// back, getData() to download, dispose() to free).
+// back, dispose() to free; the engine downloads through session.ts's downloadAll(), though getData()
+// works on these tensors too, unlike on onnxruntime-node's WebGPU ones).
 //
 // The addon is built by scripts/build-native.js into dist/native/ (skipped, with a notice, where there is
 // no C compiler); without it CUDA falls back to onnxruntime-node's provider with host round trips.

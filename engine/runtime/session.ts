@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { Graph, F, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
+import { type Device, type Binding, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
 import { NativeSession } from './native.js';
 import { trace, tracing } from './trace.js';
 
@@ -37,6 +37,8 @@ export interface CompileOptions {
   outputs?: Map<string, Tensor>;
   /** Outputs that stay in device memory on GPU providers (ignored on CPU). Read them with runRaw(). */
   keepOnDevice?: (outputName: string) => boolean;
+  /** Which binding runs it (default: bindingFor(device)); downloads use the one that made the tensor. */
+  binding?: Binding;
 }
 
 export class CompiledGraph {
@@ -47,13 +49,17 @@ export class CompiledGraph {
     readonly outputs: { name: string; dtype: DType; shape: Dim[] }[],
     readonly session: Runner,
     readonly modelBytes: Uint8Array,
+    readonly binding: Binding,
   ) {}
 
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const emitted = emitOnnx(graph, opts.outputs, loweringFor(device));
-    const keepOnDevice = keepsOutputsOnDevice(device) && opts.keepOnDevice ? emitted.outputs.map((o) => o.name).filter(opts.keepOnDevice) : [];
-    const key = `${device}:${bindingFor(device)}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
+    const binding = opts.binding ?? bindingFor(device);
+    const canKeep = binding === 'native' || keepsOutputsOnDevice(device);
+    // Only the element types an ort.Tensor can hold as a device buffer stay there.
+    const keepOnDevice = canKeep && opts.keepOnDevice ? emitted.outputs.filter((o) => DEVICE_DTYPES.has(o.dtype) && opts.keepOnDevice!(o.name)).map((o) => o.name) : [];
+    const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
       trace(`compile ${graph.name} on ${device} (${graph.nodes.length} ops, ${emitted.bytes.length} bytes of ONNX)`);
@@ -62,10 +68,11 @@ export class CompiledGraph {
       // where a second thread only adds synchronisation: run them single-threaded on CPU.
       const paramValues = emitted.inputs.filter((i) => i.kind === 'param').reduce((a, i) => a + i.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1), 0);
       const threads = device === 'cpu' && paramValues > 0 && paramValues < SMALL_MODEL_VALUES ? 1 : undefined;
-      sp = bindingFor(device) === 'native'
+      sp = binding === 'native'
         ? (async (): Promise<Runner> => {
           const ns = await NativeSession.create(emitted.bytes, nativeSessionOptions(device, { float64, threads }), emitted.outputs.map((o) => o.name), keepOnDevice);
-          return { run: (f) => ns.run(f), release: () => ns.release(), endProfiling: () => void ns.release() };
+          // A native session writes its profile when released: drop it from the cache too.
+          return { run: (f) => ns.run(f), release: () => ns.release(), endProfiling: () => { sessionCache.delete(key); void ns.release(); } };
         })()
         : ort.InferenceSession.create(emitted.bytes, sessionOptions(device, { float64, keepOnDevice, threads })) as Promise<Runner>;
       sessionCache.set(key, sp);
@@ -77,7 +84,7 @@ export class CompiledGraph {
     } catch (err) {
       throw new Error(`graph "${graph.name}" failed to load in ONNX Runtime on ${device}: ${(err as Error).message}`);
     }
-    return new CompiledGraph(graph.name, device, emitted.inputs, emitted.outputs, session, emitted.bytes);
+    return new CompiledGraph(graph.name, device, emitted.inputs, emitted.outputs, session, emitted.bytes, binding);
   }
 
   /** Checks feeds against declared inputs: presence, dtype, rank, static dims, consistent symbols. */
@@ -124,7 +131,7 @@ export class CompiledGraph {
     const checked = this.check(feeds);
     if (tracing) trace(`run ${this.name} on ${this.device}: ${this.inputs.filter((i) => i.kind !== 'param').map((i) => `${i.name}[${checked[i.name]?.dims.join(',')}]`).join(' ')}`);
     const out = await this.session.run(checked);
-    for (const t of Object.values(out)) if (t.location !== 'cpu') residentOn.set(t, this.device);
+    for (const t of Object.values(out)) if (t.location !== 'cpu') residentOn.set(t, { device: this.device, binding: this.binding });
     return out;
   }
 
@@ -132,13 +139,14 @@ export class CompiledGraph {
   async run(feeds: Record<string, Feed>): Promise<Record<string, HostTensor>> {
     const res = await this.runRaw(feeds);
     const tensors = this.outputs.map((o) => res[o.name]!);
-    const data = await downloadAll(tensors);
-    const out: Record<string, HostTensor> = {};
-    this.outputs.forEach((o, i) => {
-      out[o.name] = { dtype: o.dtype, shape: [...tensors[i]!.dims], data: data[i]! };
-      if (tensors[i]!.location !== 'cpu') tensors[i]!.dispose();
-    });
-    return out;
+    try {
+      const data = await downloadAll(tensors);
+      const out: Record<string, HostTensor> = {};
+      this.outputs.forEach((o, i) => { out[o.name] = { dtype: o.dtype, shape: [...tensors[i]!.dims], data: data[i]! }; });
+      return out;
+    } finally {
+      for (const t of tensors) if (t.location !== 'cpu') t.dispose();
+    }
   }
 }
 
@@ -160,8 +168,11 @@ function ortTensor(h: HostTensor): ort.Tensor {
   return t;
 }
 
-/** The device of each device-resident tensor an engine session returned (what downloads run on). */
-const residentOn = new WeakMap<ort.Tensor, Device>();
+/** Where each device-resident tensor an engine session returned lives, and which binding made it:
+ *  its download runs there. */
+const residentOn = new WeakMap<ort.Tensor, { device: Device; binding: Binding }>();
+/** Element types an ort.Tensor can carry as a device ('gpu-buffer') tensor. */
+const DEVICE_DTYPES = new Set<DType>(['float32', 'int32', 'int64', 'bool']);
 
 /** Host copies of tensors, downloading device-resident ones with one identity graph per device whose
  *  outputs are bound to host memory. The device tensors stay valid and on the device. (Not
@@ -170,23 +181,24 @@ const residentOn = new WeakMap<ort.Tensor, Device>();
  *  host one, so the next run would upload it again.) */
 export async function downloadAll(ts: readonly ort.Tensor[]): Promise<TypedArray[]> {
   const out: TypedArray[] = new Array(ts.length);
-  const groups = new Map<Device, number[]>();
+  const groups = new Map<string, { device: Device; binding: Binding; idx: number[] }>();
   ts.forEach((t, i) => {
     if (t.location === 'cpu' || t.location === 'cpu-pinned') { out[i] = t.data as TypedArray; return; }
-    const d = residentOn.get(t);
-    if (!d) throw new Error(`cannot download a ${t.type}${fmtShape(t.dims)} tensor in ${t.location} memory that no engine session produced`);
-    let g = groups.get(d);
-    if (!g) groups.set(d, (g = []));
-    g.push(i);
+    const at = residentOn.get(t);
+    if (!at) throw new Error(`cannot download a ${t.type}${fmtShape(t.dims)} tensor in ${t.location} memory that no engine session produced`);
+    const k = `${at.device}:${at.binding}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { ...at, idx: [] }));
+    g.idx.push(i);
   });
-  for (const [device, idx] of groups) {
+  for (const { device, binding, idx } of groups.values()) {
     const g = new Graph('download');
     idx.forEach((i, j) => {
       const t = ts[i]!;
       g.output(`y${j}`, F.identity(g.input(`x${j}`, t.type as DType, t.dims.map((_, k) => `d${j}_${k}`))));
     });
     trace(`download ${idx.length} tensor(s) from ${device}`);
-    const c = await compile(g, { device });
+    const c = await compile(g, { device, binding });
     const r = await c.run(Object.fromEntries(idx.map((i, j) => [`x${j}`, ts[i]!])));
     idx.forEach((i, j) => { out[i] = r[`y${j}`]!.data; });
   }

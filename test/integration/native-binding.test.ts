@@ -241,3 +241,17 @@ test('sync() and toHost() download through a graph run: device tensors stay vali
     assert.notDeepEqual(Array.from(store.get('w').data), host);
   });
 });
+
+test('a device tensor is downloaded through the binding that made it, whatever the current setting', { skip }, async () => {
+  const { downloadAll } = await import('../../engine/runtime/session.js');
+  const t = await withBinding('native', async () => {
+    const g = new Graph('keep');
+    g.output('y', F.mul(g.input('x', 'float32', [2]), 3));
+    const c = await compile(g, { keepOnDevice: () => true });
+    return (await c.runRaw({ x: { dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) } })).y!;
+  });
+  assert.equal(t.location, 'gpu-buffer');
+  const [data] = await withBinding('onnxruntime-node', () => downloadAll([t]));
+  assert.deepEqual(Array.from(data as Float32Array), [3, 6]);
+  t.dispose();
+});
