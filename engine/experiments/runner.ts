@@ -18,7 +18,7 @@ import { type Run } from '../store/runs.js';
 import { CausalLM } from '../models/model.js';
 import { generate, scoreLogprobs } from '../models/sampler.js';
 import { Rng, ParamStore } from '../runtime/params.js';
-import { type DeviceRequest, resolveDevice } from '../runtime/devices.js';
+import { type DeviceRequest, resolveDevice, describeResolution } from '../runtime/devices.js';
 import { makeWorld, datasetWorld, isDatasetWorld } from '../worlds/index.js';
 import { type World } from '../worlds/world.js';
 import { sft } from '../rlhf/sft.js';
@@ -210,7 +210,8 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     start = ckpt.step;
   }
   const dev = await resolveDevice(o.device ?? 'cpu');
-  store.runs.start(run.id, { device: dev.device, versions: VERSIONS });
+  // How the device was chosen (and, for auto, why faster ones were not) goes on the run's record.
+  store.runs.start(run.id, { device: dev.device, versions: { ...VERSIONS, device: describeResolution(o.device ?? 'cpu', dev) } });
 
   const goldOf = async (prompts: number[][], responses: number[][]): Promise<number[]> => {
     if (!hasGold) return prompts.map(() => NaN);

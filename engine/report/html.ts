@@ -289,6 +289,7 @@ function reproSection(m: ReportModel): string {
     ['ONNX Runtime', r.ortVersions.join(', ') || 'not recorded'],
     ['Node.js (runs)', r.nodeVersions.join(', ') || 'not recorded'],
     ['Device', r.devices.join(', ') || 'not recorded'],
+    ...(r.deviceNotes.length ? [['Device choice', r.deviceNotes.join(' · ')] as [string, string]] : []),
     ['Seeds', r.seeds.join(', ')],
     ['World seed', r.worldSeed !== null ? String(r.worldSeed) : '–'],
     ['Experiment', r.experiment ? `${r.experiment.id} — ${r.experiment.name} (created ${r.experiment.created})` : 'runs from several experiments'],

@@ -178,6 +178,8 @@ export interface Reproducibility {
   ortVersions: string[];
   nodeVersions: string[];
   devices: string[];
+  /** How each run's device was chosen (auto's fallbacks with their reasons, where state lived). */
+  deviceNotes: string[];
   seeds: number[];
   worldSeed: number | null;
   specHash: string | null;
@@ -704,7 +706,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     .map((e) => store.datasets.get(e.datasetId!)).filter((d): d is NonNullable<typeof d> => !!d).map((d) => ({ id: d.id, name: d.name, hash: d.hash }));
   const reproducibility: Reproducibility = {
     appVersions: distinct(runs.map((r) => r.versions.app)), ortVersions: distinct(runs.map((r) => r.versions.ort)), nodeVersions: distinct(runs.map((r) => r.versions.node)),
-    devices: distinct(runs.map((r) => r.device)), seeds, worldSeed: setup?.world.seed ?? null,
+    devices: distinct(runs.map((r) => r.device)), deviceNotes: distinct(runs.map((r) => r.versions.device)), seeds, worldSeed: setup?.world.seed ?? null,
     specHash: exp?.specHash ?? (setup ? specHash(setup) : null),
     experiment: exp ? { id: exp.id, name: exp.name, created: exp.created } : null,
     generatedBy: { app: await appVersion(), node: process.version, platform: `${process.platform}-${process.arch}` },

@@ -183,6 +183,18 @@ export async function resolveDevice(req: DeviceRequest = 'cpu'): Promise<Resolve
   throw new Error(`no device initialised: ${tried.map((t) => t.reason).join('; ')}`);
 }
 
+/** One line for a run's record: the device used, how its state is kept, and (for `auto`) why faster
+ *  devices were passed over. */
+export function describeResolution(req: DeviceRequest, r: ResolvedDevice): string {
+  const used = r.tried.find((t) => t.device === r.device);
+  const skipped = r.tried.filter((t) => !t.available).map((t) => `${t.device}: ${t.reason}`);
+  return [
+    req === 'auto' ? `auto chose ${r.device}` : r.device,
+    used?.note ? ` (${used.note})` : '',
+    skipped.length ? `; not used: ${skipped.join('; ')}` : '',
+  ].join('');
+}
+
 export async function listDevices(): Promise<DeviceStatus[]> {
   return Promise.all(DEVICES.map((d) => probeDevice(d)));
 }

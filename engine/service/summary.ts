@@ -15,6 +15,8 @@ export interface RunView {
   seed: number;
   status: Run['status'];
   device: string | null;
+  /** How the device was chosen (auto's fallbacks and their reasons; where GPU state lived). */
+  deviceNote: string | null;
   created: string;
   started: string | null;
   finished: string | null;
@@ -68,7 +70,7 @@ export function runView(store: Store, run: Run, exp?: Experiment): RunView {
   const ck = run.status === 'finished' ? undefined : store.runs.latestCheckpoint(run.id);
   return {
     id: run.id, experimentId: run.experimentId, experimentName: e?.name ?? null, objective: run.objective, seed: run.seed, status: run.status,
-    device: run.device, created: run.created, started: run.started, finished: run.finished, error: run.error,
+    device: run.device, deviceNote: typeof run.versions.device === 'string' ? run.versions.device : null, created: run.created, started: run.started, finished: run.finished, error: run.error,
     lastStep: store.metrics.lastStep(run.id), iterations: spec?.ppo?.iterations ?? null,
     final: last ? { step: last.step, gold: hasGold ? last.gold : null, proxy: last.proxy, kl: last.kl } : null,
     peak: evals.length && hasGold ? peak(evals) : null,

@@ -128,6 +128,9 @@ test('verdict, methods, per-seed table, gallery and reproducibility are present'
   for (const s of [model.reproducibility.specHash!, 'ONNX Runtime', model.reproducibility.ortVersions[0]!, 'Seeds', 'base-policy/model.safetensors', 'cpu']) {
     assert.ok(repro.includes(esc(s)), `reproducibility block mentions ${s}`);
   }
+  // Each run records how its device was chosen; these ran on an explicit cpu.
+  assert.deepEqual(model.reproducibility.deviceNotes, ['cpu']);
+  assert.ok(repro.includes('Device choice'));
 });
 
 test('the report model: summaries, paired comparisons, matched KL, λ sweep, ensemble', () => {
