@@ -1,8 +1,18 @@
 // Datasets: imported preference pairs, the rows rejected on import, and their statistics.
 //
-// An import writes everything inside ONE transaction (`beginImport` ... `commit`), so a file that
-// fails halfway, an exception or a killed process leaves the store exactly as it was: no dataset row,
-// no orphan rows. The importer (engine/data/import.ts) streams rows in batches into the open writer.
+// An import streams its rows into a private staging database (a file next to the store, so a large
+// import does not sit in memory; deleted when the import ends, and by the next import if a killed
+// process left one), then `commit` copies them into the store in ONE short transaction (SQLite copies
+// them itself: ATTACH + INSERT … SELECT, about 0.5 s per 200k rows here). A file that fails
+// halfway, an exception or a killed process leaves the store exactly as it was (no dataset row, no
+// orphan rows), and a long import no longer holds the store's write lock: a study writing its metrics
+// meanwhile is not blocked (it used to wait on BEGIN IMMEDIATE and fail after the busy timeout).
+// The importer (engine/data/import.ts) streams rows in batches into the open writer.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
 import type { DB } from './db.js';
 import { nowIso, parseJson } from './canonical.js';
 
@@ -131,40 +141,37 @@ export class DatasetRepo {
     return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
   }
 
-  /**
-   * Opens the import transaction and the dataset's placeholder row (its id is needed by the rows).
-   * Nothing is visible to other connections until `commit`. The connection must not be shared with
-   * another writer while the import runs.
-   */
+  /** Starts an import: rows go to a staging database until `commit` writes them all at once. */
   beginImport(header: ImportHeader): DatasetImport {
-    if (this.db.inTransaction) throw new Error('an import needs its own transaction, but this connection is already inside one');
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const id = Number(this.db.prepare(`INSERT INTO datasets
-        (name, source_path, source_sha256, format, schema, content, mapping, rows, rejected, positions, split, stats, hash, created)
-        VALUES (?, ?, '', ?, ?, ?, ?, 0, 0, ?, '{}', '{}', '', ?)`)
-        .run(header.name, header.sourcePath, header.format, header.schema, header.content, JSON.stringify(header.mapping), header.positions, nowIso())
-        .lastInsertRowid);
-      return new DatasetImport(this.db, id, (i) => this.get(i)!);
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    return new DatasetImport(this.db, header, (i) => this.get(i)!);
   }
 }
 
-/** The open import transaction of one dataset. Call `commit` or `rollback` exactly once. */
+/** An import in progress. Call `commit` or `rollback` exactly once. */
 export class DatasetImport {
   private open = true;
+  private readonly stage: DB;
   private readonly insRow;
   private readonly insErr;
   private readonly hasPairStmt;
 
-  constructor(private readonly db: DB, readonly id: number, private readonly load: (id: number) => Dataset) {
-    this.insRow = db.prepare(`INSERT INTO dataset_rows (dataset_id, idx, split, prompt, chosen, rejected, source, pair_hash, orient, meta)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insErr = db.prepare('INSERT INTO dataset_errors (dataset_id, line, reason) VALUES (?, ?, ?)');
-    this.hasPairStmt = db.prepare('SELECT 1 FROM dataset_rows WHERE dataset_id = ? AND pair_hash = ? AND orient = ? LIMIT 1').pluck();
+  private readonly file: string;
+
+  constructor(private readonly db: DB, private readonly header: ImportHeader, private readonly load: (id: number) => Dataset) {
+    if (db.inTransaction) throw new Error('an import commits in its own transaction, but this connection is already inside one');
+    const base = db.memory ? path.join(os.tmpdir(), 'rrlhf-memory-store') : db.name;
+    removeStaleStaging(base);
+    this.file = `${base}.import-${process.pid}-${randomUUID()}`;
+    this.stage = new Database(this.file);
+    this.stage.pragma('journal_mode = OFF');
+    this.stage.pragma('synchronous = OFF');
+    this.stage.exec(`CREATE TABLE rows (idx INTEGER PRIMARY KEY, split TEXT NOT NULL, prompt TEXT NOT NULL, chosen TEXT NOT NULL,
+        rejected TEXT NOT NULL, source INTEGER NOT NULL, pair_hash BLOB NOT NULL, orient INTEGER NOT NULL, meta TEXT);
+      CREATE INDEX rows_pair ON rows (pair_hash, orient);
+      CREATE TABLE errors (line INTEGER NOT NULL, reason TEXT NOT NULL);`);
+    this.insRow = this.stage.prepare('INSERT INTO rows (idx, split, prompt, chosen, rejected, source, pair_hash, orient, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insErr = this.stage.prepare('INSERT INTO errors (line, reason) VALUES (?, ?)');
+    this.hasPairStmt = this.stage.prepare('SELECT 1 FROM rows WHERE pair_hash = ? AND orient = ? LIMIT 1').pluck();
   }
 
   private check() {
@@ -173,19 +180,19 @@ export class DatasetImport {
 
   addRows(rows: readonly NewDatasetRow[]): void {
     this.check();
-    for (const r of rows) {
-      this.insRow.run(this.id, r.idx, r.split, r.prompt, r.chosen, r.rejected, r.source, r.pairHash, r.orient, r.meta);
-    }
+    this.stage.transaction(() => {
+      for (const r of rows) this.insRow.run(r.idx, r.split, r.prompt, r.chosen, r.rejected, r.source, r.pairHash, r.orient, r.meta);
+    })();
   }
 
   addErrors(errors: readonly { line: number; reason: string }[]): void {
     this.check();
-    for (const e of errors) this.insErr.run(this.id, e.line, e.reason);
+    this.stage.transaction(() => { for (const e of errors) this.insErr.run(e.line, e.reason); })();
   }
 
   /** Whether an identical pair (same prompt, chosen and rejected) was already written. */
   hasPair(pairHash: Uint8Array, orient: 0 | 1): boolean {
-    return this.hasPairStmt.get(this.id, pairHash, orient) !== undefined;
+    return this.hasPairStmt.get(pairHash, orient) !== undefined;
   }
 
   /**
@@ -193,25 +200,62 @@ export class DatasetImport {
    * (prompt, a, b) for which (prompt, b, a) is also present), over the rows written so far.
    */
   pairStats(): { duplicates: number; contradictions: number } {
-    const distinct = this.db.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM dataset_rows WHERE dataset_id = ? GROUP BY pair_hash, orient)').pluck().get(this.id) as number;
-    const total = this.db.prepare('SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?').pluck().get(this.id) as number;
-    const contradictions = this.db.prepare(`SELECT COUNT(*) FROM (SELECT 1 FROM dataset_rows WHERE dataset_id = ?
-      GROUP BY pair_hash HAVING MIN(orient) <> MAX(orient))`).pluck().get(this.id) as number;
+    const distinct = this.stage.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM rows GROUP BY pair_hash, orient)').pluck().get() as number;
+    const total = this.stage.prepare('SELECT COUNT(*) FROM rows').pluck().get() as number;
+    const contradictions = this.stage.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM rows GROUP BY pair_hash HAVING MIN(orient) <> MAX(orient))').pluck().get() as number;
     return { duplicates: total - distinct, contradictions };
   }
 
+  /** Writes the dataset row and every staged row and error to the store in one transaction. */
   commit(final: ImportFinal): Dataset {
     this.check();
-    this.db.prepare(`UPDATE datasets SET source_sha256 = ?, rows = ?, rejected = ?, set_aside = ?, split = ?, stats = ?, hash = ? WHERE id = ?`)
-      .run(final.sourceSha256, final.rows, final.rejected, JSON.stringify(final.setAside), JSON.stringify(final.split), JSON.stringify(final.stats), final.hash, this.id);
-    this.db.exec('COMMIT');
-    this.open = false;
-    return this.load(this.id);
+    const h = this.header;
+    this.db.prepare('ATTACH DATABASE ? AS stage').run(this.file);
+    try {
+      return this.load(this.copy(final, h));
+    } finally {
+      this.db.exec('DETACH DATABASE stage');
+      this.close();
+    }
+  }
+
+  private copy(final: ImportFinal, h: ImportHeader): number {
+    return this.db.transaction(() => {
+      const id = Number(this.db.prepare(`INSERT INTO datasets
+        (name, source_path, source_sha256, format, schema, content, mapping, rows, rejected, set_aside, positions, split, stats, hash, created)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(h.name, h.sourcePath, final.sourceSha256, h.format, h.schema, h.content, JSON.stringify(h.mapping), final.rows, final.rejected,
+          JSON.stringify(final.setAside), h.positions, JSON.stringify(final.split), JSON.stringify(final.stats), final.hash, nowIso())
+        .lastInsertRowid);
+      this.db.prepare(`INSERT INTO dataset_rows (dataset_id, idx, split, prompt, chosen, rejected, source, pair_hash, orient, meta)
+        SELECT ?, idx, split, prompt, chosen, rejected, source, pair_hash, orient, meta FROM stage.rows ORDER BY idx`).run(id);
+      this.db.prepare('INSERT INTO dataset_errors (dataset_id, line, reason) SELECT ?, line, reason FROM stage.errors ORDER BY rowid').run(id);
+      return id;
+    })();
   }
 
   rollback(): void {
     if (!this.open) return;
+    this.close();
+  }
+
+  private close() {
     this.open = false;
-    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.stage.close();
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+/** Deletes staging files that imports of processes no longer running left next to the store. */
+function removeStaleStaging(base: string): void {
+  const dir = path.dirname(base), prefix = `${path.basename(base)}.import-`;
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+    fs.rmSync(path.join(dir, n), { force: true });
   }
 }

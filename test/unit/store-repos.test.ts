@@ -1,4 +1,4 @@
-// Tests for engine/store's repositories: datasets (the import transaction), runs and checkpoints,
+// Tests for engine/store's repositories: datasets (staged imports committed at once), runs and checkpoints,
 // metrics (series over step and √KL, seed bands), samples and alerts, artifacts, ensembles, experiments.
 // Runs, metrics and samples are synthetic rows written here; the RLHF runner writes the real ones.
 import { after, test } from 'node:test';
@@ -23,6 +23,33 @@ const header = { name: 'd', sourcePath: '/x.jsonl', format: 'jsonl' as const, sc
 const final = (rows: number) => ({
   sourceSha256: 'f'.repeat(64), rows, rejected: 1, setAside: { ties: 0 }, hash: 'a'.repeat(64), stats: { count: rows },
   split: { seed: 0, fractions: { train: 1, validation: 0, test: 0 }, counts: { train: rows, validation: 0, test: 0 } },
+});
+
+test('an import in progress does not hold the store\'s write lock: another connection writes meanwhile', () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rrlhf-repos-'));
+  dirs.push(d);
+  const importer = openStore({ dataDir: d });
+  const study = openStore({ dataDir: d, busyTimeoutMs: 50 }); // a short wait: a held lock fails fast
+  try {
+    const w = importer.datasets.beginImport(header);
+    w.addRows([row(0, 'p', 'a', 'b'), row(1, 'q', 'c', 'd', 0, 1)]);
+    const r = study.runs.create({ objective: 'robust', seed: 0 });
+    study.metrics.append(r.id, 0, { gold: 1 });
+    assert.equal(study.datasets.list().length, 0, 'the import is still invisible');
+    const ds = w.commit(final(2));
+    assert.deepEqual(study.datasets.list().map((x) => x.id), [ds.id]);
+    assert.equal(study.db.prepare('SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?').pluck().get(ds.id), 2);
+    const staging = () => fs.readdirSync(d).filter((n) => n.includes('.import-'));
+    assert.deepEqual(staging(), [], 'the staging file goes with the import');
+    // A killed importer's staging file (its pid no longer runs) is removed by the next import.
+    fs.writeFileSync(path.join(d, 'studio.sqlite.import-999999999-dead'), 'x');
+    const w2 = importer.datasets.beginImport({ ...header, name: 'later' });
+    assert.equal(staging().length, 1, 'only the new import\'s own file');
+    w2.rollback();
+    assert.deepEqual(staging(), []);
+  } finally {
+    importer.close(); study.close();
+  }
 });
 
 test('a dataset import is invisible until commit, and a rollback leaves no trace', () => {
