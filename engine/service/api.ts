@@ -232,7 +232,7 @@ export const API = {
     subject: () => ({ kind: 'dataset' }),
     check: (i) => { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); },
     async run(i, c, job) {
-      const store = openStore({ dataDir: c.dataDir }); // an import holds its own write transaction
+      const store = openStore({ dataDir: c.dataDir }); // an import commits in a transaction of its own
       try {
         const t0 = Date.now();
         const r = await importDataset(store, i.file, {
