@@ -62,7 +62,7 @@ export class CompiledGraph {
     const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
-      trace(`compile ${graph.name} on ${device} (${graph.nodes.length} ops, ${emitted.bytes.length} bytes of ONNX)`);
+      trace(`compile ${graph.name} on ${device} via ${binding} (${graph.nodes.length} ops, ${emitted.bytes.length} bytes of ONNX)`);
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
       // Graphs over small models (under ~1M parameter values) are dominated by per-kernel overhead,
       // where a second thread only adds synchronisation: run them single-threaded on CPU.
