@@ -124,14 +124,14 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
       if (device !== 'cpu' && bindingFor(device) === 'native') {
         if (device === 'cuda' && !cudaProviderInstalled()) return { device, available: false, reason: 'ONNX Runtime\'s CUDA provider is not installed (install it: see README, "GPU")' };
         try {
-          // The probe keeps its output on the device, feeds it back and downloads it: the path that
-          // device-resident training depends on.
-          const s = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y'], ['y']);
-          const first = await s.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
-          const second = await s.run({ x: first.y! });
-          const y = (await second.y!.getData(true)) as Float32Array; // our binding's own download
+          // The probe keeps its output on the device and feeds it to a run whose output comes back to
+          // the host: the paths that device-resident training and its downloads depend on.
+          const keep = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y'], ['y']);
+          const back = await NativeSession.create(tinyModel(), nativeSessionOptions(device), ['y']);
+          const first = await keep.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) });
+          const y = (await back.run({ x: first.y! })).y!.data as Float32Array;
           first.y!.dispose();
-          await s.release();
+          await keep.release(); await back.release();
           if (y[0] !== 4 || y[1] !== 8) return { device, available: false, reason: `${device} computed a wrong result on a probe` };
           return { device, available: true, binding: 'native', note: `weights, optimizer state and KV caches stay in GPU memory (the engine's ONNX Runtime ${nativeBinding().version} binding)` };
         } catch (err) {

@@ -3,8 +3,7 @@
 // moments and KV caches would cross PCIe on every run. Sessions here bind each output to host or device
 // memory; a device output is returned as an ort.Tensor of location 'gpu-buffer' whose buffer is our
 // handle, so ParamStore, the Trainer and the sampler treat it exactly like a WebGPU tensor (feed it
-// back, dispose() to free; the engine downloads through session.ts's downloadAll(), though getData()
-// works on these tensors too, unlike on onnxruntime-node's WebGPU ones).
+// back, dispose() to free; downloads go through session.ts's downloadAll(), as for WebGPU tensors).
 //
 // The addon is built by scripts/build-native.js into dist/native/ (skipped, with a notice, where there is
 // no C compiler); without it CUDA falls back to onnxruntime-node's provider with host round trips.
@@ -14,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { encodeModel, OnnxDType } from '../graph/onnx-proto.js';
+import { OnnxDType } from '../graph/onnx-proto.js';
 import type { DType } from '../graph/index.js';
 
 type Handle = { readonly __nativeHandle: unique symbol };
@@ -118,11 +117,13 @@ export class NativeSession {
     }
     const handle = o.handle!;
     if (!DEVICE_TYPES.has(type)) throw new Error(`a ${type} output cannot stay on the device`);
-    const addon = this.addon, provider = this.provider, dims = o.dims;
+    const addon = this.addon, dims = o.dims;
     return ort.Tensor.fromGpuBuffer(handle as unknown as ort.Tensor.GpuBufferType, {
       dataType: type as 'float32',
       dims,
-      download: async () => download(handle, type as DType, dims, provider) as Promise<Float32Array>,
+      // One mechanism reads device values back: session.ts's downloadAll() (a graph run, which also
+      // keeps this tensor valid). getData() would turn the tensor into a host one.
+      download: async () => { throw new Error('a device tensor of the native binding is read with downloadAll() or toHost() (engine/runtime/session.ts), not getData()'); },
       dispose: () => addon.release(handle),
     });
   }
@@ -142,32 +143,4 @@ function toNative(name: string, t: ort.Tensor): HostIn | Handle {
   const type = ONNX_TYPE[t.type];
   if (type === undefined) throw new Error(`feed "${name}" has type ${t.type}, which the native binding does not handle`);
   return { type, dims: t.dims, data: t.data as ArrayBufferView };
-}
-
-// Downloads run an identity graph on the value's provider with the output bound to host memory; one
-// session per (provider, dtype, rank), with symbolic dims so any shape fits.
-const copiers = new Map<string, Promise<NativeSession>>();
-async function download(h: Handle, dtype: DType, dims: readonly number[], provider: NativeProvider): Promise<ArrayBufferView> {
-  const key = `${provider}:${dtype}:${dims.length}`;
-  let s = copiers.get(key);
-  if (!s) {
-    const shape = dims.map((_, i) => `d${i}`);
-    const elemType = ONNX_TYPE[dtype]!;
-    const bytes = encodeModel({
-      irVersion: 8, producer: 'rrlhf-copy', opsets: [{ domain: '', version: 18 }],
-      graph: {
-        name: 'copy', initializers: [],
-        nodes: [{ opType: 'Identity', inputs: ['x'], outputs: ['y'], attrs: {} }],
-        inputs: [{ name: 'x', elemType, dims: shape }],
-        outputs: [{ name: 'y', elemType, dims: shape }],
-      },
-    });
-    s = NativeSession.create(bytes, { provider }, ['y']);
-    copiers.set(key, s);
-    s.catch(() => copiers.delete(key));
-  }
-  const b = nativeBinding().addon!;
-  const [o] = await b.run(((await s) as unknown as { handle: Handle }).handle, ['x'], [h], ['y'], [false]);
-  const Arr = ARRAY[dtype]!;
-  return new Arr(o!.data!);
 }

@@ -16,7 +16,7 @@ import { generate, sampleInGraph, scoreLogprobs } from '../../engine/models/samp
 import { benchConfig } from '../../engine/bench/lm.js';
 import { Rng } from '../../engine/runtime/params.js';
 import { Graph, F } from '../../engine/graph/index.js';
-import { compile } from '../../engine/runtime/session.js';
+import { compile, toHost } from '../../engine/runtime/session.js';
 
 // scripts/build-native.js skips (no C compiler or no Node headers) with its reason in SKIPPED; a
 // binding that is neither built nor skipped is a failure below.
@@ -55,7 +55,8 @@ test('device outputs are handles: fed back, downloaded, released; misuse is a cl
     assert.equal(r1.s!.location, 'cpu');
     assert.deepEqual([...(r1.s!.data as Float32Array)], [6]);
     const r2 = await c.runRaw({ x: r1.y! }); // the handle goes straight back in
-    assert.deepEqual([...((await r2.y!.getData()) as Float32Array)], [4, 8, 12]);
+    assert.deepEqual([...((await toHost(r2.y!)).data as Float32Array)], [4, 8, 12]);
+    await assert.rejects(r2.y!.getData(), /downloadAll\(\) or toHost\(\)/, 'one download mechanism, with a pointer to it');
     assert.deepEqual([...(r2.s!.data as Float32Array)], [12]);
     assert.deepEqual(r2.y!.dims, [3]);
     r1.y!.dispose();
