@@ -52,14 +52,8 @@ export interface DatasetRow {
   meta: Record<string, unknown> | null;
 }
 
-/** A row as the importer hands it to the writer. */
-export interface NewDatasetRow {
-  idx: number;
-  split: Split;
-  prompt: string;
-  chosen: string;
-  rejected: string;
-  source: number;
+/** A row as the importer hands it to the writer: meta already as JSON, with the pair's key. */
+export interface NewDatasetRow extends Omit<DatasetRow, 'meta'> {
   pairHash: Uint8Array;
   orient: 0 | 1;
   meta: string | null;
