@@ -41,7 +41,8 @@ export function bindingFor(d: Device): Binding {
  *  IO binding, CUDA through the native binding. onnxruntime-node's own CUDA path (used only when the
  *  native binding is not built) cannot bind device outputs ("Failed to find allocator for device …
  *  DeviceType:1"), so there state round-trips through host memory. */
-export const keepsOutputsOnDevice = (d: Device) => d === 'webgpu' || bindingFor(d) === 'native';
+export const keepsOutputs = (d: Device, binding: Binding) => binding === 'native' || d === 'webgpu';
+export const keepsOutputsOnDevice = (d: Device) => keepsOutputs(d, bindingFor(d));
 
 /** How graphs are written for a provider (engine/graph/lowering.ts): WebGPU has no LogSoftmax kernel
  *  in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both ways). */
@@ -72,7 +73,7 @@ export function sessionOptions(device: Device, opts: { float64?: boolean; keepOn
   return {
     // On GPU providers the named outputs (weights, optimizer state, KV caches) stay in device memory
     // and are fed back as they are; everything else (losses, metrics, logits) comes back to the host.
-    ...(keepsOutputsOnDevice(device) && opts.keepOnDevice?.length
+    ...(keepsOutputs(device, 'onnxruntime-node') && opts.keepOnDevice?.length
       ? { preferredOutputLocation: Object.fromEntries(opts.keepOnDevice.map((n) => [n, 'gpu-buffer'])) as Record<string, 'gpu-buffer'> }
       : {}),
     // ORT's QuickGeluFusion rewrites x·sigmoid(x) into a float32-only kernel; float64 graphs (gradient

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import ort from 'onnxruntime-node';
 import { Graph, F, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
-import { type Device, type Binding, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputsOnDevice, loweringFor, type DeviceRequest } from './devices.js';
+import { type Device, type Binding, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputs, loweringFor, type DeviceRequest } from './devices.js';
 import { NativeSession } from './native.js';
 import { trace, tracing } from './trace.js';
 
@@ -56,9 +56,8 @@ export class CompiledGraph {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const emitted = emitOnnx(graph, opts.outputs, loweringFor(device));
     const binding = opts.binding ?? bindingFor(device);
-    const canKeep = binding === 'native' || keepsOutputsOnDevice(device);
     // Only the element types an ort.Tensor can hold as a device buffer stay there.
-    const keepOnDevice = canKeep && opts.keepOnDevice ? emitted.outputs.filter((o) => DEVICE_DTYPES.has(o.dtype) && opts.keepOnDevice!(o.name)).map((o) => o.name) : [];
+    const keepOnDevice = keepsOutputs(device, binding) && opts.keepOnDevice ? emitted.outputs.filter((o) => DEVICE_DTYPES.has(o.dtype) && opts.keepOnDevice!(o.name)).map((o) => o.name) : [];
     const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
