@@ -6,13 +6,15 @@
 # devices, PyTorch CUDA baselines, then per provider parity, the LM train step and a PPO iteration on a
 # GPT-2-small-shaped model (12 layers, d 768, vocab 50257), a short quickstart and (PROFILE=1) ORT's
 # per-op profile of one train step. Every step has a time limit; a failure is recorded in
-# OUT_DIR/<step>.err, not fatal. SKIP_TORCH=1 skips the PyTorch baselines.
+# OUT_DIR/<step>.err, not fatal. SKIP_TORCH=1 skips the PyTorch baselines; STEPS="parity quickstart"
+# runs only the steps whose names start with one of those words (a short check when device time is scarce).
 # Dry run on a CPU machine:  DEVICES=cpu SKIP_TORCH=1 SHAPE=tiny bash scripts/gpu/run.sh /tmp/gpu-dry
 set -uo pipefail
 out=${1:?usage: run.sh OUT_DIR}; mkdir -p "$out"
 cd "$(dirname "$0")/../.."
+wanted() { [ -z "${STEPS:-}" ] && return 0; local s; for s in $STEPS; do [[ $1 == "$s"* ]] && return 0; done; return 1; }
 step() {
-  local name=$1 limit=$2; shift 2; echo "== $name"; local t0=$SECONDS
+  local name=$1 limit=$2; shift 2; wanted "$name" || return 0; echo "== $name"; local t0=$SECONDS
   timeout "$limit" "$@" > "$out/$name.json" 2> "$out/$name.err"; local rc=$?
   echo "   rc=$rc $((SECONDS - t0))s $(tail -c 600 "$out/$name.json")"
   [ $rc -eq 0 ] || echo "   stderr: $(grep -v '^\s*at ' "$out/$name.err" | tail -c 1200)"
@@ -41,9 +43,9 @@ for dev in $DEVICES; do
   step "quickstart-$dev" 120 env RRLHF_TRACE=1 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
   if [ -n "${PROFILE:-}" ]; then
     PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-$dev" 120 node scripts/profile-step.mjs lm 8 128
-    head -16 "$out/profile-$dev.json"
+    [ -f "$out/profile-$dev.json" ] && head -16 "$out/profile-$dev.json"
     PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-gen-$dev" 120 node scripts/profile-step.mjs gen 16 32 32
-    head -22 "$out/profile-gen-$dev.json"
+    [ -f "$out/profile-gen-$dev.json" ] && head -22 "$out/profile-gen-$dev.json"
   fi
 done
 echo done
