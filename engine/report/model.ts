@@ -619,12 +619,11 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     const perSeed = pairUp(ob.name);
     const av = perSeed.map((p) => p.a), bv = perSeed.map((p) => p.b);
     const ci = perSeed.length ? pairedBootstrap(av, bv, { seed: 0 }) : null;
-    let warning = perSeed.length ? seedVarianceWarning(av, bv) : 'no seed has finished runs of both objectives';
-    if (perSeed.length === 1) warning = 'only one paired seed: no confidence interval can be estimated; run more seeds';
+    const warning = perSeed.length ? seedVarianceWarning(av, bv) : 'no seed has finished runs of both objectives';
     return {
       a: ob.name, b: base.name, aLabel: ob.label, bLabel: base.label, metric: 'final_gold', perSeed, wins: perSeed.filter((p) => p.diff > 0).length, n: perSeed.length,
-      mean: ci?.mean ?? null, lo: perSeed.length > 1 ? ci!.lo : null, hi: perSeed.length > 1 ? ci!.hi : null, level: 0.95,
-      significant: perSeed.length > 1 && !!ci?.significant, warning,
+      mean: ci?.mean ?? null, lo: ci && Number.isFinite(ci.lo) ? ci.lo : null, hi: ci && Number.isFinite(ci.hi) ? ci.hi : null, level: 0.95,
+      significant: !!ci?.significant, warning,
     };
   });
 

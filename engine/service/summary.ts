@@ -211,7 +211,7 @@ export function studyView(store: Store, exp: Experiment): StudyView {
       const ci = pairedBootstrap(av, bv, { seed: 0 });
       comparisons.push({
         a: o.name, b: base.name, metric: hasGold ? 'final_gold' : 'ensemble_mean_at_matched_kl', mean: ci.mean, lo: ci.lo, hi: ci.hi, seeds: av.length,
-        significant: ci.significant && av.length > 1, warning: seedVarianceWarning(av, bv),
+        significant: ci.significant, warning: seedVarianceWarning(av, bv),
       });
     }
   }

@@ -184,7 +184,7 @@ test('a report on chosen runs (no experiment id) and the output-path checks', as
   assert.equal(m.runs.length, 3);
   assert.equal(m.experiment?.id, experimentId, 'runs of one experiment keep its spec');
   assert.equal(m.comparisons[0]!.n, 1);
-  assert.ok(m.comparisons[0]!.lo === null && /one paired seed/.test(m.comparisons[0]!.warning!));
+  assert.ok(m.comparisons[0]!.lo === null && !m.comparisons[0]!.significant && /one seed/.test(m.comparisons[0]!.warning!));
   checkWellFormed(renderHtml(m));
   await assert.rejects(exportReport({ store, dataDir, experimentId, out: { html: path.join(tmp, 'missing', 'r.html') } }), /does not exist/);
   await assert.rejects(exportReport({ store, dataDir, experimentId, out: { html: out } }), /is a folder/);

@@ -48,6 +48,10 @@ test('paired bootstrap CI covers the mean difference and flags a clear effect', 
   assert.ok(!noisy.significant);
   assert.deepEqual(pairedBootstrap(a, b, { seed: 1 }), r, 'deterministic for a seed');
   assert.throws(() => pairedBootstrap([1], [1, 2]));
+  // One seed: a difference of 0.5 is not evidence of anything, whatever its size.
+  const one = pairedBootstrap([1], [0.5], { seed: 1 });
+  assert.equal(one.mean, 0.5); assert.ok(!one.significant && Number.isNaN(one.lo) && Number.isNaN(one.hi));
+  assert.match(seedVarianceWarning([1], [0.5])!, /one seed/);
   assert.equal(meanStd([1, 3]).std, Math.SQRT2);
   assert.match(seedVarianceWarning([0, 2], [0.1, 2.1])!, /spread/);
   assert.equal(seedVarianceWarning(a, b), null);
