@@ -127,9 +127,13 @@ export function maskedWhiten(x: Float64Array, mask: number[]): Float64Array {
 
 const maskedMean = (x: Tensor, m: Tensor) => F.div(F.sum(F.mul(x, m)), F.maximum(F.sum(m), 1));
 
-/** Per-position log-probs of the next token, [B, L−1], from hidden states [B, L, d]. */
-function nextTokenLogprobs(model: CausalLM, p: Record<string, Tensor>, hidden: Tensor, ids: Tensor): { logp: Tensor; logits: Tensor } {
-  const logits = model.arch.lmHead(p, model.config, F.slice(hidden, 1, 0, -1));
+/** Per-position log-probs of the next token, [B, L−1], from hidden states [B, L, d], under the
+ *  sampling distribution softmax(logits/τ): the rollouts are drawn from it (models/sampler.ts), so the
+ *  policy ratio, the per-token KL penalty and the entropy are taken under it too (as TRL divides the
+ *  logits by its temperature in the rollout, reference and training passes). τ = 1 leaves the graph as it was. */
+function nextTokenLogprobs(model: CausalLM, p: Record<string, Tensor>, hidden: Tensor, ids: Tensor, temperature = 1): { logp: Tensor; logits: Tensor } {
+  let logits = model.arch.lmHead(p, model.config, F.slice(hidden, 1, 0, -1));
+  if (temperature > 0 && temperature !== 1) logits = F.mul(logits, 1 / temperature);
   return { logp: F.neg(F.softmaxCrossEntropy(logits, F.slice(ids, 1, 1, null))), logits };
 }
 
@@ -165,7 +169,7 @@ export class PpoTrainer {
 
   /** Log-probs (and values, for the policy) of a batch in one forward pass, no gradients. */
   private scoreGraph(m: CausalLM, withValues: boolean): Promise<CompiledGraph> {
-    return buildScoreGraph(m, withValues);
+    return buildScoreGraph(m, withValues, this.cfg.temperature);
   }
 
   private lossGraph(g: Graph, p: Record<string, Tensor>) {
@@ -176,7 +180,7 @@ export class PpoTrainer {
     const per = (name: string) => g.input(name, 'float32', ['B', T]);
     const rmask = per('response_mask'), oldLogp = per('old_logprobs'), oldV = per('old_values'), adv = per('advantages'), ret = per('returns');
     const { hidden } = this.policy.trace(g, p, ids, mask);
-    const { logp, logits } = nextTokenLogprobs(this.policy, p, hidden, ids);
+    const { logp, logits } = nextTokenLogprobs(this.policy, p, hidden, ids, c.temperature);
     const v = valueHead(p, F.slice(hidden, 1, 0, -1));
     // Clipped surrogate (maximise A·ratio ⇒ minimise the larger of the two negatives).
     const ratio = F.exp(F.sub(logp, oldLogp));
@@ -307,13 +311,13 @@ function valueFeeds(m: CausalLM): Record<string, ReturnType<CausalLM['params']['
   return f;
 }
 
-function buildScoreGraph(m: CausalLM, withValues: boolean): Promise<CompiledGraph> {
+function buildScoreGraph(m: CausalLM, withValues: boolean, temperature: number): Promise<CompiledGraph> {
   const g = new Graph(`${m.config.arch}_ppo_score${withValues ? '_values' : ''}`);
   const p = m.paramInputs(g);
   const ids = g.input('input_ids', 'int64', ['B', 'L']);
   const mask = g.input('attention_mask', 'int64', ['B', 'L']);
   const { hidden } = m.trace(g, p, ids, mask);
-  g.output('logprobs', nextTokenLogprobs(m, p, hidden, ids).logp);
+  g.output('logprobs', nextTokenLogprobs(m, p, hidden, ids, temperature).logp);
   if (withValues) {
     const vp: Record<string, Tensor> = {};
     for (const s of valueHeadParams(m.config.d)) vp[s.name] = g.param(s.name, s.shape);

@@ -75,3 +75,26 @@ test('PPO learns a simple reward (emit token 7) while the KL to the reference gr
     assert.ok(Number.isFinite(last.metrics[k]), `${k} = ${last.metrics[k]}`);
   }
 });
+
+test('with a sampling temperature, the PPO ratio is taken against the distribution the rollouts were drawn from', async () => {
+  // Rollouts come from softmax(logits/τ) and the sampler reports those log-probs. Before any update the
+  // policy is the behaviour policy, so the ratio must be 1 and approx-KL 0 under the same τ; a ratio
+  // against the untempered softmax(logits) is wrong by construction (biased gradient, wrong KL penalty).
+  const { generate } = await import('../../engine/models/sampler.js');
+  const { f32, i64 } = await import('../../engine/runtime/session.js');
+  const temperature = 0.5;
+  const policy = CausalLM.init(cfg, 4), ref = await policy.clone();
+  const ppo = await PpoTrainer.create(policy, ref, { batchSize: 4, miniBatches: 1, epochs: 1, lr: 0, temperature, maxNewTokens: 5, padId: 0, eosId: null, seed: 1 });
+  const prompts = [[10, 1], [10, 2], [10, 3], [10, 4]];
+  const gen = await generate(policy, prompts, { maxNewTokens: 5, temperature, eosId: null, padId: 0, seed: 7 });
+  const lay = layout(prompts, gen.tokens, 0);
+  const T = lay.L - 1, B = prompts.length;
+  const old = new Array<number>(B * T).fill(0);
+  for (let b = 0; b < B; b++) gen.logprobs[b]!.forEach((lp, j) => { old[b * T + prompts[b]!.length + j - 1] = lp; });
+  const r = await (ppo as unknown as { trainer: { run: (f: object) => Promise<{ metrics: Record<string, number> }> } }).trainer.run({
+    input_ids: i64(lay.ids, [B, lay.L]), attention_mask: i64(lay.mask, [B, lay.L]), response_mask: f32(lay.respMask, [B, T]),
+    old_logprobs: f32(old, [B, T]), old_values: f32(new Array(B * T).fill(0), [B, T]), advantages: f32(new Array(B * T).fill(1), [B, T]), returns: f32(new Array(B * T).fill(0), [B, T]),
+  });
+  assert.ok(Math.abs(r.metrics['val/ratio']! - 1) < 1e-4, `ratio against the behaviour policy ${r.metrics['val/ratio']}`);
+  assert.ok(r.metrics['policy/approxkl_avg']! < 1e-8, `approx KL ${r.metrics['policy/approxkl_avg']}`);
+});
