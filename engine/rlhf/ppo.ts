@@ -268,8 +268,10 @@ export class PpoTrainer {
       }
     }
     const tTrain = Date.now();
-    // KL controller (Ziegler et al.): nudge β toward the target KL.
+    // KL controller (Ziegler et al.): nudge β toward the target KL for the next iteration. The metrics
+    // report the β this batch's rewards were built with (as TRL logs before it updates the controller).
     const meanKl = avg(kl);
+    const klCoefUsed = this.klCoef;
     if (c.adaptiveKl) {
       const err = Math.max(-0.2, Math.min(0.2, meanKl / c.adaptiveKl.target - 1));
       this.klCoef *= 1 + (err * B) / c.adaptiveKl.horizon;
@@ -280,8 +282,8 @@ export class PpoTrainer {
       'objective/kl': meanKl,
       'objective/kl_k3': avg(klK3),
       'objective/scores': avg(scores),
-      'objective/rlhf_reward': avg(scores) - this.klCoef * meanKl,
-      'objective/kl_coef': this.klCoef,
+      'objective/rlhf_reward': avg(scores) - klCoefUsed * meanKl,
+      'objective/kl_coef': klCoefUsed,
       'response/length': avg(lengths),
       'response/eos_rate': avg(gen.finished.map((f) => (f ? 1 : 0))),
       ...Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(updates, 1)])),

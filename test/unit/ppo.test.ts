@@ -98,3 +98,16 @@ test('with a sampling temperature, the PPO ratio is taken against the distributi
   assert.ok(Math.abs(r.metrics['val/ratio']! - 1) < 1e-4, `ratio against the behaviour policy ${r.metrics['val/ratio']}`);
   assert.ok(r.metrics['policy/approxkl_avg']! < 1e-8, `approx KL ${r.metrics['policy/approxkl_avg']}`);
 });
+
+test('the adaptive KL controller: the logged β and rlhf_reward are those of the rewards this batch was trained on', async () => {
+  const policy = CausalLM.init(cfg, 5), ref = CausalLM.init(cfg, 6); // ref ≠ policy, so the KL is non-zero
+  const beta0 = 0.1;
+  const ppo = await PpoTrainer.create(policy, ref, { batchSize: 8, miniBatches: 1, epochs: 1, lr: 0, maxNewTokens: 4, klCoef: beta0, adaptiveKl: { target: 1e-3, horizon: 8 }, padId: 0, eosId: null, seed: 2 });
+  const prompts = Array.from({ length: 8 }, (_, i) => [10, 1 + (i % 4)]);
+  const r = await ppo.step(prompts, async (_p, rs) => ({ scores: rs.map((x) => x.length) }));
+  const m = r.metrics;
+  assert.ok(Math.abs(m['objective/kl']!) > 1e-3, `KL ${m['objective/kl']}`);
+  assert.notEqual(ppo.klCoef, beta0, 'the controller moved β for the next iteration');
+  assert.equal(m['objective/kl_coef'], beta0);
+  assert.ok(Math.abs(m['objective/rlhf_reward']! - (m['objective/scores']! - beta0 * m['objective/kl']!)) < 1e-9);
+});
