@@ -162,6 +162,22 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
   return { world, hasGold: world.hasGold !== false, base, ensemble, dir, report };
 }
 
+/**
+ * KL(π‖π_ref) per sequence, the sampled-token estimate Σ_t (log π − log π_ref) over the RESPONSE tokens
+ * only: the prompt was not sampled from π, so the log-ratios of its tokens (which drift as training
+ * moves the shared weights) are no part of the KL that PPO penalises and objective/kl reports.
+ */
+export async function responseKl(policy: CausalLM, ref: CausalLM, prompts: number[][], responses: number[][], padId: number): Promise<number[]> {
+  const seqs = prompts.map((p, i) => [...p, ...responses[i]!]);
+  const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, padId), scoreLogprobs(ref, seqs, padId)]);
+  // Rows are left-padded, so each row's last |response| log-probs are its response tokens'.
+  return lp.map((row, i) => {
+    let s = 0;
+    for (let t = row.length - responses[i]!.length; t < row.length; t++) s += row[t]! - lr[i]![t]!;
+    return s;
+  });
+}
+
 /** Deterministic seed for evaluation sampling at an iteration (so resumed runs evaluate identically). */
 const evalSeed = (seed: number, step: number) => createHash('sha256').update(`eval:${seed}:${step}`).digest().readUInt32LE(0);
 
@@ -232,9 +248,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const g = await generate(policy, prompts, { maxNewTokens: world.maxResponseTokens, temperature: 1, eosId: world.eosId, padId: world.padId, seed: rng.nextU32() });
     const s = await scoreBatch(prompts, g.tokens);
     const proxy = aggregate(s, ocfg);
-    const seqs = prompts.map((p, i) => [...p, ...g.tokens[i]!]);
-    const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, world.padId), scoreLogprobs(ref, seqs, world.padId)]);
-    const kls = lp.map((row, i) => row.reduce((a, x, t) => a + x - lr[i]![t]!, 0));
+    const kls = await responseKl(policy, ref, prompts, g.tokens, world.padId);
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const gm = avg(s.gold);
     const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - gm) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);

@@ -56,3 +56,22 @@ test('paired bootstrap CI covers the mean difference and flags a clear effect', 
   assert.match(seedVarianceWarning([0, 2], [0.1, 2.1])!, /spread/);
   assert.equal(seedVarianceWarning(a, b), null);
 });
+
+test('evaluation KL sums log π − log π_ref over the response tokens only, not the prompt\'s', async () => {
+  const { CausalLM } = await import('../../engine/models/model.js');
+  const { scoreLogprobs } = await import('../../engine/models/sampler.js');
+  const { responseKl } = await import('../../engine/experiments/runner.js');
+  const cfg = { arch: 'gpt2' as const, vocabSize: 12, nPositions: 16, d: 16, nLayer: 1, nHead: 2, eps: 1e-5, activation: 'gelu_new' as const, bosTokenId: 10, eosTokenId: 11 };
+  const policy = CausalLM.init(cfg, 1), ref = CausalLM.init(cfg, 2); // differ everywhere, prompt tokens included
+  const prompts = [[10, 3], [10, 4, 5], [10, 6]], responses = [[1, 2, 11], [7], [8, 9]];
+  const kl = await responseKl(policy, ref, prompts, responses, 11);
+  for (let i = 0; i < prompts.length; i++) {
+    // Scored alone (no padding): position t predicts token t+1, response token j sits at |prompt| + j.
+    const seq = [...prompts[i]!, ...responses[i]!];
+    const [lp] = await scoreLogprobs(policy, [seq]), [lr] = await scoreLogprobs(ref, [seq]);
+    let resp = 0, all = 0;
+    for (let t = 0; t < seq.length - 1; t++) { const d = lp![t]! - lr![t]!; all += d; if (t + 1 >= prompts[i]!.length) resp += d; }
+    assert.ok(Math.abs(kl[i]! - resp) < 1e-5, `row ${i}: ${kl[i]} vs response-only ${resp}`);
+    assert.ok(Math.abs(all - resp) > 1e-3, 'the prompt tokens\' log-ratios are not negligible here');
+  }
+});
