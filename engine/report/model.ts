@@ -416,8 +416,12 @@ const GLOSSARY = [
 
 function evalPoints(store: Store, runId: number, hasGold = true): EvalPoint[] {
   const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y]));
-  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl');
-  return [...(hasGold ? gold : proxy).keys()].sort((a, b) => a - b).map((step) => ({ step, gold: gold.get(step) ?? NaN, proxy: proxy.get(step) ?? NaN, kl: kl.get(step) ?? NaN }));
+  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl'), se = get('eval/gold_se');
+  // goldSe too: the hacking onset discounts drops within twice the evaluation noise, as the runner does.
+  return [...(hasGold ? gold : proxy).keys()].sort((a, b) => a - b).map((step) => {
+    const goldSe = se.get(step);
+    return { step, gold: gold.get(step) ?? NaN, proxy: proxy.get(step) ?? NaN, kl: kl.get(step) ?? NaN, ...(hasGold && goldSe !== null && goldSe !== undefined && { goldSe }) };
+  });
 }
 
 function bandCurve(byStep: Map<number, { x: number[]; y: number[] }>, xIsStep: boolean): CurvePoint[] {

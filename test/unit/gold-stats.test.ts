@@ -75,3 +75,34 @@ test('evaluation KL sums log π − log π_ref over the response tokens only, no
     assert.ok(Math.abs(all - resp) > 1e-3, 'the prompt tokens\' log-ratios are not negligible here');
   }
 });
+
+test('the exported report detects a hacking onset with the evaluation noise, as the runner and the run views do', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { openStore } = await import('../../engine/store/index.js');
+  const { buildReportModel } = await import('../../engine/report/model.js');
+  const { parseSpec } = await import('../../engine/experiments/spec.js');
+  const { runView } = await import('../../engine/service/summary.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-onset-'));
+  const store = openStore({ dataDir: dir });
+  try {
+    const spec = parseSpec({ objectives: [{ name: 'single', kind: 'single' }], seeds: [0] });
+    const exp = store.experiments.create({ name: 'onset', spec: spec as unknown as Record<string, unknown> });
+    const run = store.runs.create({ experimentId: exp.id, objective: 'single', seed: 0, config: { objective: spec.objectives[0] } });
+    // Gold dips 0.15 below its best (more than the 0.1 margin) while the proxy rises, but each gold mean
+    // has a standard error of 0.2: the dip is within twice the noise, so it is not an onset.
+    const evals = [[0, 1.0, 0.0, 0], [5, 1.5, 1.0, 1], [10, 1.35, 2.0, 2]] as const;
+    for (const [step, gold, proxy, kl] of evals) store.metrics.append(run.id, step, { 'eval/gold': gold, 'eval/gold_se': 0.2, 'eval/proxy': proxy, 'eval/kl': kl });
+    store.runs.update(run.id, { status: 'finished' });
+    const noisy = evals.map(([step, gold, proxy, kl]) => ({ step, gold, proxy, kl, goldSe: 0.2 }));
+    assert.equal(hackingOnset(noisy, spec.onsetMargin), null, 'the runner\'s criterion');
+    assert.equal(runView(store, store.runs.get(run.id)!).onset ?? null, null, 'the run view');
+    const model = await buildReportModel({ store, experimentId: exp.id });
+    assert.equal(model.runs[0]!.onset, null, 'the report');
+    assert.equal(model.summaries[0]!.onsets, 0);
+  } finally {
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
