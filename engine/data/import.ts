@@ -183,7 +183,14 @@ export async function importDataset(store: Store, file: string, opts: ImportOpti
       if (rejected <= MAX_STORED_ERRORS) errs.push({ line, reason });
     };
 
+    // Every batchSize records (accepted or not) the batch is written, progress reported and the abort
+    // signal checked, so a long run of rejected records can still be followed and stopped.
+    let pending = 0;
     const handle = (rec: SourceRecord) => {
+      handleOne(rec);
+      if (++pending >= batchSize) { pending = 0; flush(); }
+    };
+    const handleOne = (rec: SourceRecord) => {
       if (rec.error !== undefined) return rejectRow(rec.pos, rec.error);
       let pair;
       try {
@@ -210,7 +217,6 @@ export async function importDataset(store: Store, file: string, opts: ImportOpti
       rows.push({ idx: accepted++, split: s, prompt, chosen, rejected: rej, source: rec.pos, pairHash, orient, meta: meta && JSON.stringify(meta) });
       content.update(JSON.stringify([prompt, chosen, rej]) + '\n');
       stats.add(textLength(pair.prompt), textLength(pair.chosen), textLength(pair.rejected));
-      if (rows.length >= batchSize) flush();
     };
 
     for (const rec of head) handle(rec);

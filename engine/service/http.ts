@@ -79,6 +79,22 @@ function safeName(name: string): string {
   return base || 'upload';
 }
 
+/** The request body as UTF-8 text, or null (reading stops) once it passes `max` bytes. */
+async function readLimited(req: Request, max: number): Promise<string | null> {
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > max) { await reader.cancel().catch(() => undefined); return null; }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const { service } = o;
   const token = o.token ?? randomBytes(32).toString('base64url');
@@ -120,8 +136,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: 'send the input as JSON (Content-Type: application/json)' }, 415);
     const len = Number(c.req.header('content-length') ?? 0);
     if (len > MAX_CALL_BYTES) return c.json({ error: `the request is too large (${len} bytes; at most ${MAX_CALL_BYTES})` }, 413);
-    const text = await c.req.text();
-    if (text.length > MAX_CALL_BYTES) return c.json({ error: 'the request is too large' }, 413);
+    // Read at most MAX_CALL_BYTES: a body without Content-Length (chunked) must not be buffered whole.
+    const text = await readLimited(c.req.raw, MAX_CALL_BYTES);
+    if (text === null) return c.json({ error: `the request is too large (more than ${MAX_CALL_BYTES} bytes)` }, 413, { Connection: 'close' });
     let input: unknown;
     try { input = text ? JSON.parse(text) : undefined; } catch { return c.json({ error: 'the request body is not valid JSON' }, 400); }
     const r = await service.call(method, input);

@@ -61,8 +61,8 @@ export function schemaVersion(db: DB): number {
 
 /**
  * Applies the migrations newer than the database's user_version, each in its own transaction together
- * with the version bump. An existing database is first copied to `<file>.v<N>.bak` (VACUUM INTO) so that
- * even a faulty migration cannot lose what the user stored.
+ * with the version bump. An existing database is first copied to `<file>.v<N>.bak` (VACUUM INTO a
+ * temporary file, renamed into place) so that even a faulty migration cannot lose what the user stored.
  */
 export function migrate(db: DB, file: string, migrations: readonly Migration[], backup = true): { from: number; to: number } {
   const latest = migrations.length ? migrations[migrations.length - 1]!.version : 0;
@@ -78,8 +78,19 @@ export function migrate(db: DB, file: string, migrations: readonly Migration[], 
   }
   if (from === latest) return { from, to: from };
   if (from > 0 && backup && file !== ':memory:') {
+    // Always a fresh copy of the database as it is now (an older .bak may be cut short by a killed
+    // process, or predate data stored since an earlier failed attempt), written beside it and renamed
+    // into place, so the backup at this path is always complete.
     const bak = `${file}.v${from}.bak`;
-    if (!fs.existsSync(bak)) db.prepare('VACUUM INTO ?').run(bak);
+    const tmp = `${bak}.${process.pid}.tmp`;
+    try {
+      fs.rmSync(tmp, { force: true });
+      db.prepare('VACUUM INTO ?').run(tmp);
+      fs.renameSync(tmp, bak);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw new StoreError(`cannot back up ${file} to ${bak} before migrating it (${(err as Error).message}); nothing was changed; free some disk space and start again`);
+    }
   }
   for (const m of migrations.slice(from)) {
     const apply = db.transaction(() => {

@@ -109,6 +109,38 @@ test('inputs are validated against the method schema, with readable errors', asy
   assert.match(JSON.parse(spec.body).error, /spec\.seeds: .*; spec\.ppo\.iterations: /);
 });
 
+test('an API call body without Content-Length (chunked) is refused once it passes the limit, not buffered whole', async () => {
+  // A client that streams a huge chunked body: the server must answer 413 after reading about the
+  // limit (4 MiB), long before the client has sent everything.
+  const MB = 1 << 20, total = 256 * MB;
+  let sent = 0;
+  const r = await new Promise<{ status: number; body: string; sentWhenAnswered: number }>((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/call/app.info',
+      headers: { Host: `127.0.0.1:${web.port}`, 'Content-Type': 'application/json', 'X-RRLHF-Token': web.token, 'Transfer-Encoding': 'chunked' },
+    }, (res) => {
+      const sentWhenAnswered = sent;
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => { req.destroy(); resolve({ status: res.statusCode!, body, sentWhenAnswered }); });
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') reject(e); });
+    const chunk = Buffer.alloc(MB, 0x20);
+    const pump = () => {
+      while (sent < total && !req.destroyed) {
+        sent += chunk.length;
+        if (!req.write(chunk)) { req.once('drain', pump); return; }
+      }
+      if (!req.destroyed) req.end();
+    };
+    pump();
+  });
+  assert.equal(r.status, 413);
+  assert.match(JSON.parse(r.body).error, /too large/);
+  assert.ok(r.sentWhenAnswered < total / 2, `answered only after ${r.sentWhenAnswered >> 20} MiB of ${total >> 20} MiB were sent`);
+  assert.equal((await callApi('app.info', null)).status, 200, 'the server still answers');
+});
+
 test('uploads land inside the data folder under a safe name, then inspect and import like any file', async () => {
   const body = readFileSync(fixture('data', 'trl_explicit.jsonl'));
   const up = await request({ method: 'POST', path: `/api/upload?name=${encodeURIComponent('../../../evil name.jsonl')}`, headers: { 'X-RRLHF-Token': web.token, 'Content-Type': 'application/octet-stream' }, body });

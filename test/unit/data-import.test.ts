@@ -46,6 +46,21 @@ test('an aborted import rolls back too', async () => {
   assert.deepEqual(tableCounts(), before);
 });
 
+test('a long run of rejected records still reports progress and can be stopped', async () => {
+  const before = tableCounts();
+  // 50 good records (the schema is detected from them), then thousands of records that are all rejected.
+  const file = writeJsonl('mostly_bad.jsonl', 6000, (i) => (i < 50 ? { prompt: `p ${i}`, chosen: `good ${i}`, rejected: `bad ${i}` } : { prompt: `p ${i}`, chosen: 'same', rejected: 'same' }));
+  const total = fs.statSync(file).size;
+  const ctl = new AbortController();
+  const during: number[] = [];
+  await assert.rejects(importDataset(store, file, {
+    batchSize: 100, signal: ctl.signal,
+    onProgress: (done) => { if (done < total) { during.push(done); ctl.abort(); } },
+  }), /abort/i);
+  assert.ok(during.length >= 1, 'progress was reported before the end of the file, and stopping took effect there');
+  assert.deepEqual(tableCounts(), before);
+});
+
 test('other connections do not see an import until it commits', async () => {
   const reader = openStore({ file: store.file });
   try {

@@ -91,3 +91,23 @@ test('a missing file, or a folder, is refused before anything is read', async ()
   await assert.rejects(importDataset(store, path.join(dir, 'nope.jsonl')), /nope\.jsonl does not exist/);
   await assert.rejects(importDataset(store, dir), /is a folder/);
 });
+
+test('a line or JSON element over 16 MiB (a file without line breaks) is rejected by position, not read into memory', async () => {
+  const huge = 'x'.repeat(17 << 20);
+  const row = (p: string) => ({ prompt: p, chosen: 'good answer', rejected: 'bad answer' });
+  const cases: [string, string, number, RegExp][] = [
+    ['long.jsonl', `${JSON.stringify(row('a'))}\n${huge}\n${JSON.stringify(row('b'))}\n`, 2, /^the line is 17\.0 MiB long, over the 16 MiB limit/],
+    ['long.csv', `prompt,chosen,rejected\na,good answer,bad answer\n${huge}\nb,good answer,bad answer\n`, 3, /^the line is 17\.0 MiB long, over the 16 MiB limit/],
+    ['long.json', `[${JSON.stringify(row('a'))},\n"${huge}",\n${JSON.stringify(row('b'))}]`, 1, /^the element is 17\.0 MiB long, over the 16 MiB limit/],
+  ];
+  for (const [name, text, pos, reason] of cases) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    const r = await importDataset(store, file);
+    assert.equal(r.accepted, 2, name);
+    assert.equal(r.rejected, 1, name);
+    assert.equal(r.errors[0]!.line, pos, name);
+    assert.match(r.errors[0]!.reason, reason, name);
+    fs.rmSync(file);
+  }
+});

@@ -95,6 +95,27 @@ test('a later migration applies to an existing database, keeps its data and leav
   }
 });
 
+test('the backup before a migration is complete and current, even where a killed earlier attempt left a broken one', () => {
+  const dir = tmp();
+  const s1 = openStore({ dataDir: dir });
+  const run = s1.runs.create({ objective: 'robust', seed: 1 });
+  s1.close();
+  // What a process killed during VACUUM INTO leaves behind: the first bytes of a database.
+  const bak = path.join(dir, `${DB_FILE}.v1.bak`);
+  fs.writeFileSync(bak, fs.readFileSync(path.join(dir, DB_FILE)).subarray(0, 100));
+  const v2 = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'add a note column', sql: 'ALTER TABLE runs ADD COLUMN note TEXT;' }];
+  openStore({ dataDir: dir, migrations: v2 }).close();
+  const b = new Database(bak, { readonly: true });
+  try {
+    assert.equal(b.pragma('quick_check', { simple: true }), 'ok');
+    assert.equal(b.pragma('user_version', { simple: true }), 1);
+    assert.equal(b.prepare('SELECT objective FROM runs WHERE id = ?').pluck().get(run.id), 'robust');
+  } finally {
+    b.close();
+  }
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+});
+
 test('a failing migration rolls back completely: version, schema and data as before', () => {
   const dir = tmp();
   const s1 = openStore({ dataDir: dir });

@@ -5,7 +5,7 @@
 // still report the right line. Line ends are normalised to \n.
 import fs from 'node:fs';
 import Papa from 'papaparse';
-import { readLines } from '../lines.js';
+import { readLines, tooLongReason } from '../lines.js';
 import { decodeLenient, decodeUtf8 } from '../utf8.js';
 import { DataFileError } from '../formats.js';
 import type { RecordSource, SourceRecord } from './source.js';
@@ -96,8 +96,9 @@ export function openCsv(file: string, opts: { delimiter?: string } = {}): Record
     }
 
     for (let next = await lines.next(); !next.done; next = await lines.next()) {
-      const { no, bytes: raw } = next.value;
-      const d = decodeUtf8(raw);
+      const { no, bytes: raw, tooLong } = next.value;
+      // A line over the limit arrives empty: the record that covers it is rejected with the reason.
+      const d = tooLong !== undefined ? { ok: false as const, reason: tooLongReason(tooLong) } : decodeUtf8(raw);
       if (!d.ok) badLines.set(no, d.reason);
       buf += (d.ok ? d.text : decodeLenient(raw)) + '\n';
       if (buf.length < BLOCK_CHARS) continue;

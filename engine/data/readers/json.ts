@@ -8,9 +8,12 @@
 import fs from 'node:fs';
 import { DataFileError } from '../formats.js';
 import { decodeUtf8 } from '../utf8.js';
+import { MAX_LINE_BYTES } from '../lines.js';
 import { describe, isPlainObject, type RecordSource, type SourceRecord } from './source.js';
 
 const CHUNK = 1 << 16;
+/** A top-level key longer than this is a broken file (an unclosed quote), not a column name. */
+const MAX_KEY_BYTES = 1 << 16;
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 interface Element {
@@ -23,10 +26,22 @@ interface Element {
  * The elements of the JSON array whose '[' is at byte `start`, as raw bytes. Ends at the matching ']'.
  * A file that ends inside the array yields one error element.
  */
-export async function* arrayElements(file: string, start: number, onBytes?: (n: number) => void): AsyncGenerator<Element> {
+export async function* arrayElements(file: string, start: number, onBytes?: (n: number) => void, maxElementBytes = MAX_LINE_BYTES): AsyncGenerator<Element> {
   const stream = fs.createReadStream(file, { start, highWaterMark: CHUNK });
   let opened = false, depth = 0, inStr = false, esc = false, has = false, index = 0;
   let parts: Uint8Array[] = [];
+  // Bytes of the element in progress held in `parts`; past the limit they are dropped and only counted
+  // (one enormous element must not exhaust memory), and the element becomes an error.
+  let held = 0;
+  const element = (last: Uint8Array): Element => {
+    const size = held + last.length;
+    held = 0;
+    if (size > maxElementBytes) {
+      parts = [];
+      return { index: index++, error: `the element is ${(size / 2 ** 20).toFixed(1)} MiB long, over the ${maxElementBytes >> 20} MiB limit for one record; it was skipped` };
+    }
+    return { index: index++, bytes: take(parts, last) };
+  };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       onBytes?.(chunk.length);
@@ -50,16 +65,20 @@ export async function* arrayElements(file: string, start: number, onBytes?: (n: 
         else if (b === 0x7d || b === 0x5d) {
           if (depth > 0) { depth--; continue; }
           // The array's own closing bracket.
-          if (has) yield { index: index++, bytes: take(parts, chunk.subarray(seg, i)) };
+          if (has) yield element(chunk.subarray(seg, i));
           else if (index > 0) yield { index: index++, error: 'empty element (a comma before the closing bracket)' };
           return;
         } else if (b === 0x2c && depth === 0) {
-          yield has ? { index: index++, bytes: take(parts, chunk.subarray(seg, i)) } : { index: index++, error: 'empty element (two commas in a row?)' };
-          parts = []; has = false; seg = i + 1;
+          yield has ? element(chunk.subarray(seg, i)) : { index: index++, error: 'empty element (two commas in a row?)' };
+          parts = []; held = 0; has = false; seg = i + 1;
         } else if (!isSpace(b)) has = true;
       }
       // The element in progress continues in the next chunk: keep a copy of its bytes.
-      if (opened && seg < chunk.length) parts.push(Buffer.from(chunk.subarray(seg)));
+      if (opened && seg < chunk.length) {
+        held += chunk.length - seg;
+        if (held <= maxElementBytes) parts.push(Buffer.from(chunk.subarray(seg)));
+        else parts = [];
+      }
     }
     yield { index, error: 'the file ends inside this element: the JSON is truncated' };
   } finally {
@@ -106,7 +125,11 @@ async function outline(file: string): Promise<{ kind: 'array'; start: number } |
           case 'key':
             if (esc) { esc = false; keyBytes.push(b); continue; }
             if (b === 0x5c) { esc = true; keyBytes.push(b); continue; }
-            if (b !== 0x22) { keyBytes.push(b); continue; }
+            if (b !== 0x22) {
+              if (keyBytes.length >= MAX_KEY_BYTES) throw bad(`a key longer than ${MAX_KEY_BYTES >> 10} KiB (a missing closing quote?)`, at);
+              keyBytes.push(b);
+              continue;
+            }
             try {
               key = JSON.parse(`"${Buffer.from(keyBytes).toString('utf8')}"`) as string;
             } catch {

@@ -1,7 +1,7 @@
 // JSON Lines: one JSON object per line. Blank lines are skipped; every other line is a record or an
 // error with its 1-based line number.
 import fs from 'node:fs';
-import { readLines, isBlank } from '../lines.js';
+import { readLines, isBlank, tooLongReason } from '../lines.js';
 import { decodeUtf8 } from '../utf8.js';
 import { describe, isPlainObject, type RecordSource, type SourceRecord } from './source.js';
 
@@ -9,6 +9,7 @@ export function openJsonl(file: string): RecordSource {
   let bytes = 0;
   async function* records(): AsyncGenerator<SourceRecord> {
     for await (const line of readLines(file, (n) => { bytes += n; })) {
+      if (line.tooLong !== undefined) { yield { pos: line.no, error: tooLongReason(line.tooLong) }; continue; }
       if (isBlank(line.bytes)) continue;
       const d = decodeUtf8(line.bytes);
       if (!d.ok) { yield { pos: line.no, error: d.reason }; continue; }
