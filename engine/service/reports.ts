@@ -1,5 +1,5 @@
 // Exporting comparison reports for the service: where the files go (a folder the user chose, checked
-// and created, or <data dir>/reports/<study>-<time>/), calling the report engine, and recording each
+// and created — or a new folder inside it when it already holds a report — or <data dir>/reports/<study>-<time>/), calling the report engine, and recording each
 // export as a 'report' artifact so the Reports screen can list it and the transports can hand its files
 // out (the HTTP transport serves only files recorded here).
 import fs from 'node:fs';
@@ -39,12 +39,25 @@ export function prepareFolder(folder: string): string {
   return abs;
 }
 
+/**
+ * A chosen folder that already holds report files (an earlier export, perhaps of another study, still
+ * listed on the Reports screen) is not overwritten: the report goes into a new <study>-<time> folder
+ * inside it, and the result says where.
+ */
+function freshFolder(chosen: string, name: string): string {
+  if (!Object.values(FILE_NAMES).some((f) => fs.existsSync(path.join(chosen, f)))) return chosen;
+  const base = path.join(chosen, `${slug(name)}-${stamp()}`);
+  let dir = base;
+  for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
+  return prepareFolder(dir);
+}
+
 export async function exportReports(store: Store, dataDir: string, req: ReportRequest): Promise<ReportExport> {
   const exp = req.experimentId !== undefined ? store.experiments.get(req.experimentId) : undefined;
   if (req.experimentId !== undefined && !exp) throw new ReportError(`study ${req.experimentId} does not exist; pick one from the list`, 404);
   for (const id of req.runIds ?? []) if (!store.runs.get(id)) throw new ReportError(`run ${id} does not exist; pick runs from the list`, 404);
   const name = exp ? exp.name : `runs ${(req.runIds ?? []).join(', ')}`;
-  const folder = prepareFolder(req.folder ?? path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
+  const folder = req.folder ? freshFolder(prepareFolder(req.folder), name) : prepareFolder(path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
   const out = Object.fromEntries(req.formats.map((f) => [f, path.join(folder, FILE_NAMES[f])])) as Partial<Record<ReportFormat, string>>;
   try {
     await exportReport({ store, dataDir, ...(req.experimentId !== undefined && { experimentId: req.experimentId }), ...(req.runIds?.length && { runIds: req.runIds }), out });

@@ -18,6 +18,7 @@ import { exportReport, findChromium, renderHtml, buildReportModel, CSV_HEADER, t
 import { withReportPage } from '../../engine/report/pdf.js';
 import { esc } from '../../engine/report/html.js';
 import { niceTicks } from '../../engine/report/svg.js';
+import { exportReports, listReports } from '../../engine/service/reports.js';
 
 const NAME = 'tiny <study> & "quotes" https://example.org';
 const spec = parseSpec({
@@ -191,6 +192,21 @@ test('a report on chosen runs (no experiment id) and the output-path checks', as
   await assert.rejects(exportReport({ store, dataDir, experimentId, out: { html: path.join(out, 'a'), csv: path.join(out, 'a') } }), /same file/);
   await assert.rejects(exportReport({ store, dataDir, experimentId: 999, out: { html: path.join(out, 'x.html') } }), /experiment 999 does not exist/);
   assert.deepEqual(niceTicks(0.03, 0.97, 5).ticks.map((v) => Number(v.toFixed(9))), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+});
+
+test('exporting twice into one chosen folder keeps the first report: the second goes into a new folder inside it', async () => {
+  const chosen = path.join(tmp, 'chosen');
+  const first = await exportReports(store, dataDir, { experimentId, formats: ['html', 'json'], folder: chosen });
+  assert.equal(first.folder, chosen, 'an empty (here: missing) folder is used as chosen');
+  const before = await readFile(path.join(chosen, 'report.json'), 'utf8');
+  const pick = model.runs.filter((r) => r.seed === 1).map((r) => r.id);
+  const second = await exportReports(store, dataDir, { runIds: pick, formats: ['json'], folder: chosen });
+  assert.equal(path.dirname(second.folder), chosen, 'a new folder inside the chosen one');
+  assert.match(path.basename(second.folder), /^runs-/);
+  assert.equal(await readFile(path.join(chosen, 'report.json'), 'utf8'), before, 'the first report is untouched');
+  assert.equal((JSON.parse(await readFile(second.files[0]!.path, 'utf8')) as ReportModel).runs.length, pick.length);
+  const listed = listReports(store).filter((r) => r.id === first.id || r.id === second.id);
+  assert.deepEqual(listed.map((r) => r.folder).sort(), [chosen, second.folder].sort(), 'both stay listed with their own files');
 });
 
 test('rrlhf report: JSON contract, exit codes and refusals', async () => {
