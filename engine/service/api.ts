@@ -28,6 +28,7 @@ import { worldsInfo } from './worlds-info.js';
 import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT_FORMATS } from './reports.js';
 import { WORLD_NAMES } from '../worlds/index.js';
 import { inspectModelFolder, ModelFolderError } from './models.js';
+import { releaseUpload } from './uploads.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -244,6 +245,7 @@ export const API = {
           },
         });
         job.subject({ kind: 'dataset', id: r.id });
+        releaseUpload(c.dataDir, i.file); // its rows are in the store now
         return r;
       } finally {
         store.close();

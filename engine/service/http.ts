@@ -4,7 +4,7 @@
 //   GET  /                      the renderer (dist/renderer), with a strict Content-Security-Policy
 //   POST /api/call/<method>     JSON input → 200 {result} | 4xx/5xx {error}
 //   GET  /api/events            server-sent events: every job change ("job"), and "hello" on connect
-//   POST /api/upload?name=F     a data file's bytes → {path} (saved under <data dir>/uploads/)
+//   POST /api/upload?name=F     a data file's bytes → {path} (saved under <data dir>/uploads/ until imported)
 //   GET  /files/report/<id>/<format>   a file of an exported report
 //
 // Security: bound to 127.0.0.1 only; a random token (crypto-strength, per start) is required on every
@@ -24,6 +24,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Service } from './api.js';
 import type { JobEvent } from './jobs.js';
 import { reportFile } from './reports.js';
+import { sweepUploads, uploadsDir } from './uploads.js';
 
 /** The Content-Security-Policy of the app's pages (the Electron window sets the same). */
 export const APP_CSP = [
@@ -100,6 +101,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const token = o.token ?? randomBytes(32).toString('base64url');
   const tokenBuf = Buffer.from(token);
   const rendererDir = path.resolve(o.rendererDir ?? DEFAULT_RENDERER_DIR);
+  sweepUploads(service.dataDir);
   let port = 0;
   const hosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const origins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
@@ -173,7 +175,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (len > MAX_UPLOAD_BYTES) return c.json({ error: `the file is too large to upload (${len} bytes); put it on the machine the engine runs on and type its path instead` }, 413);
     const body = c.req.raw.body;
     if (!body) return c.json({ error: 'the upload is empty; choose a file with data in it' }, 400);
-    const dir = path.join(service.dataDir, 'uploads', randomUUID());
+    const dir = path.join(uploadsDir(service.dataDir), randomUUID());
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, name);
     let bytes = 0;

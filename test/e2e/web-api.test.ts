@@ -153,6 +153,16 @@ test('uploads land inside the data folder under a safe name, then inspect and im
   assert.equal(ins.schema.id, 'trl_explicit');
   assert.equal(ins.preview.length, 4);
   assert.equal((await request({ method: 'POST', path: '/api/upload?name=x', headers: { 'Content-Type': 'application/octet-stream' }, body: 'x' })).status, 401);
+  // Once imported the rows are in the store: the upload (up to 8 GiB) is removed, its folder too.
+  const job = JSON.parse((await callApi('datasets.import', { file, name: 'uploaded' })).body).result as JobInfo;
+  let j = job;
+  for (let i = 0; i < 200 && j.state !== 'done' && j.state !== 'error'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    j = JSON.parse((await callApi('jobs.get', { id: job.id })).body).result as JobInfo;
+  }
+  assert.equal(j.state, 'done', JSON.stringify(j));
+  assert.ok(!existsSync(path.dirname(file)), 'the imported upload is removed');
+  assert.ok(existsSync(path.join(dir, 'data', 'uploads')), 'uploads/ itself stays');
 });
 
 test('job events arrive as server-sent events, from "hello" to the job\'s result', async () => {
