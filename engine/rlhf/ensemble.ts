@@ -364,6 +364,11 @@ export class IndependentEnsemble implements Ensemble {
     const root = path.resolve(dir);
     const meta = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')) as { kind: string; members: string[]; nominal_member: number; normalization?: { shift: number[]; scale: number[] }; info?: Record<string, unknown> };
     if (meta.kind !== 'independent') throw new Error(`${root}: not an independent ensemble (rrlhf.json kind = ${meta.kind})`);
+    // Members are subfolders named in the file: a name that leads elsewhere (../, an absolute path) is refused.
+    const isMember = (m: unknown) => typeof m === 'string' && m !== '' && m !== '.' && m !== '..' && m === path.basename(m) && !m.includes('\\');
+    if (!Array.isArray(meta.members) || !meta.members.length || !meta.members.every(isMember)) {
+      throw new Error(`${path.join(root, 'rrlhf.json')}: "members" must name the ensemble's member folders inside it (member-0, member-1, …), not ${JSON.stringify(meta.members)}; re-save the ensemble or fix the file`);
+    }
     const members = [];
     for (const m of meta.members) members.push(await RewardModel.load(path.join(root, m), device));
     return new IndependentEnsemble(members, meta.nominal_member, meta.info ?? {}, meta.normalization);

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Graph, F } from '../../engine/graph/index.js';
@@ -212,6 +212,12 @@ test('independent ensemble: K members, no σ, single = the nominal member; save 
     const one = await loadEnsemble(path.join(dir, 'member-1'));
     assert.equal(one.K, 1);
     assert.deepEqual((await one.score(seqs)).single, await ensemble.members[1]!.score(seqs));
+    // rrlhf.json may only name member folders inside the ensemble's folder.
+    const meta = JSON.parse(await readFile(path.join(dir, 'rrlhf.json'), 'utf8'));
+    for (const members of [['../elsewhere'], [path.join(dir, 'member-0')], [], 'member-0', [3]]) {
+      await writeFile(path.join(dir, 'rrlhf.json'), JSON.stringify({ ...meta, members }));
+      await assert.rejects(IndependentEnsemble.load(dir), /rrlhf\.json: "members" must name the ensemble's member folders inside it/, JSON.stringify(members));
+    }
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 
