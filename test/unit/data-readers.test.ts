@@ -87,6 +87,13 @@ test('the delimiter is sniffed from the header; .tsv means tab', async () => {
   assert.equal((await detectFormat(put('x.tsv', 'a\tb\n1\t2\n'))).delimiter, '\t');
 });
 
+test('every CSV column is an own property of the record, even one named __proto__ or constructor', async () => {
+  const recs = await collect(openCsv(put('proto.csv', '__proto__,constructor,chosen\np,c,x\n')).records);
+  assert.deepEqual(Object.keys(recs[0]!.value!), ['__proto__', 'constructor', 'chosen']);
+  assert.equal(recs[0]!.value!['__proto__'], 'p');
+  assert.equal(recs[0]!.value!.constructor, 'c');
+});
+
 test('the JSON skimmer splits elements correctly around strings, escapes, nesting and chunk edges', async () => {
   const big = 'y'.repeat(150_000);
   const elems = [{ a: 'x]}[{,"' }, { a: 'back\\slash\\"' }, [1, [2, [3]]], 'str,ing', 42, null, { b: big }, { c: '\u00e9\u{1d11e}' }];

@@ -89,8 +89,8 @@ export function openCsv(file: string, opts: { delimiter?: string } = {}): Record
           yield { pos: start, error: `has ${row.length} fields but the header has ${header.length}; check the delimiter (${JSON.stringify(notes.delimiter)}) and quotes on this line` };
           continue;
         }
-        const value: Record<string, unknown> = {};
-        header.forEach((h, i) => { value[h] = row[i]; });
+        // fromEntries defines own properties: a column named "__proto__" stays a column instead of vanishing.
+        const value: Record<string, unknown> = Object.fromEntries(header.map((h, i) => [h, row[i]]));
         yield { pos: start, value };
       }
     }
