@@ -167,9 +167,9 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
  * only: the prompt was not sampled from π, so the log-ratios of its tokens (which drift as training
  * moves the shared weights) are no part of the KL that PPO penalises and objective/kl reports.
  */
-export async function responseKl(policy: CausalLM, ref: CausalLM, prompts: number[][], responses: number[][], padId: number): Promise<number[]> {
+export async function responseKl(policy: CausalLM, ref: CausalLM, prompts: number[][], responses: number[][], padId: number, temperature = 1): Promise<number[]> {
   const seqs = prompts.map((p, i) => [...p, ...responses[i]!]);
-  const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, padId), scoreLogprobs(ref, seqs, padId)]);
+  const [lp, lr] = await Promise.all([scoreLogprobs(policy, seqs, padId, temperature), scoreLogprobs(ref, seqs, padId, temperature)]);
   // Rows are left-padded, so each row's last |response| log-probs are its response tokens'.
   return lp.map((row, i) => {
     let s = 0;
@@ -245,10 +245,13 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const evaluate = async (step: number): Promise<EvalPoint & { rewardMean: number }> => {
     const rng = new Rng(evalSeed(run.seed, step));
     const prompts = Array.from({ length: spec.eval.samples }, () => world.evalPrompts[rng.int(world.evalPrompts.length)]!);
-    const g = await generate(policy, prompts, { maxNewTokens: world.maxResponseTokens, temperature: 1, eosId: world.eosId, padId: world.padId, seed: rng.nextU32() });
+    // The policy is evaluated as it is trained and deployed: sampled at the PPO temperature, with the KL
+    // taken between the two tempered distributions (what objective/kl reports during training).
+    const temperature = spec.ppo.temperature;
+    const g = await generate(policy, prompts, { maxNewTokens: world.maxResponseTokens, temperature, eosId: world.eosId, padId: world.padId, seed: rng.nextU32() });
     const s = await scoreBatch(prompts, g.tokens);
     const proxy = aggregate(s, ocfg);
-    const kls = await responseKl(policy, ref, prompts, g.tokens, world.padId);
+    const kls = await responseKl(policy, ref, prompts, g.tokens, world.padId, temperature);
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const gm = avg(s.gold);
     const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - gm) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);

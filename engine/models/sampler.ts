@@ -251,15 +251,19 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
 }
 
 /** Per-token log-probs of given sequences in one pass: for left-padded rows ids [B, T] with mask,
- *  returns [B][T−1] log p(ids[t+1] | ids[..t]) (0 at padded positions). Used for reference log-probs. */
-export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0): Promise<number[][]> {
+ *  returns [B][T−1] log p(ids[t+1] | ids[..t]) (0 at padded positions), under softmax(logits / temperature)
+ *  — the distribution generate() samples from at that temperature. Used for evaluation KL. */
+export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0, temperature = 1): Promise<number[][]> {
+  if (!(temperature > 0)) throw new Error(`temperature must be positive, got ${temperature}`);
   let c = scorers.get(m);
   if (!c) {
     const g = new Graph(`${m.config.arch}_score`);
     const p = m.paramInputs(g);
     const ids = g.input('input_ids', 'int64', ['B', 'T']);
     const mask = g.input('attention_mask', 'int64', ['B', 'T']);
-    const logits = m.arch.lmHead(p, m.config, m.trace(g, p, ids, mask).hidden);
+    // 1/temperature is an input, so one compiled graph serves every temperature.
+    const invTemp = g.input('inv_temperature', 'float32', []);
+    const logits = F.mul(m.arch.lmHead(p, m.config, m.trace(g, p, ids, mask).hidden), invTemp);
     const logp = F.logSoftmax(F.slice(logits, 1, 0, -1), -1);
     const tok = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(F.slice(ids, 1, 1, null), -1), -1), -1);
     g.output('logprobs', F.mul(tok, F.cast(F.slice(mask, 1, 1, null), 'float32')));
@@ -269,7 +273,7 @@ export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0): P
   const B = rows.length;
   const { ids, mask, T } = leftPad(rows, padId);
   await m.params.upload(m.modelParamNames(), m.device);
-  const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]) });
+  const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), inv_temperature: scalarF32(1 / temperature) });
   const lp = r.logprobs!.data as Float32Array;
   return rows.map((_, b) => Array.from(lp.subarray(b * (T - 1), (b + 1) * (T - 1))));
 }

@@ -76,6 +76,29 @@ test('evaluation KL sums log π − log π_ref over the response tokens only, no
   }
 });
 
+test('evaluation scoring at a temperature gives the log-probs generate() sampled with; τ = 1 is the plain softmax', async () => {
+  const { CausalLM } = await import('../../engine/models/model.js');
+  const { generate, scoreLogprobs } = await import('../../engine/models/sampler.js');
+  const { responseKl } = await import('../../engine/experiments/runner.js');
+  const cfg = { arch: 'gpt2' as const, vocabSize: 12, nPositions: 16, d: 16, nLayer: 1, nHead: 2, eps: 1e-5, activation: 'gelu_new' as const, bosTokenId: 10, eosTokenId: 11 };
+  const policy = CausalLM.init(cfg, 3), ref = CausalLM.init(cfg, 4);
+  const prompts = [[10, 3], [10, 4, 5]];
+  for (const temperature of [0.5, 1, 2]) {
+    const g = await generate(policy, prompts, { maxNewTokens: 4, temperature, eosId: 11, padId: 11, seed: 7 });
+    for (let i = 0; i < prompts.length; i++) {
+      const seq = [...prompts[i]!, ...g.tokens[i]!];
+      const [lp] = await scoreLogprobs(policy, [seq], 11, temperature);
+      const resp = lp!.slice(prompts[i]!.length - 1);
+      resp.forEach((x, j) => assert.ok(Math.abs(x - g.logprobs[i]![j]!) < 1e-4, `τ=${temperature} row ${i} token ${j}: ${x} vs sampled ${g.logprobs[i]![j]}`));
+    }
+    const kl = await responseKl(policy, ref, prompts, g.tokens, 11, temperature);
+    const kl1 = await responseKl(policy, ref, prompts, g.tokens, 11);
+    if (temperature === 1) assert.deepEqual(kl, kl1);
+    else assert.ok(kl.some((x, i) => Math.abs(x - kl1[i]!) > 1e-3), `the KL at τ=${temperature} is of the tempered distributions`);
+  }
+  await assert.rejects(scoreLogprobs(policy, [[10, 3]], 11, 0), /temperature must be positive/);
+});
+
 test('the exported report detects a hacking onset with the evaluation noise, as the runner and the run views do', async () => {
   const { mkdtemp, rm } = await import('node:fs/promises');
   const os = await import('node:os');
