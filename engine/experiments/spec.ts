@@ -122,12 +122,15 @@ export type WorldSpec = ExperimentSpec['world'];
 export type DatasetWorldSpec = Extract<WorldSpec, { name: 'dataset' }>;
 export type ObjectiveSpec = ExperimentSpec['objectives'][number];
 
-/** Validates a spec object; errors list each problem with its path. */
-export function parseSpec(raw: unknown, source = 'spec'): ExperimentSpec {
+/** Validates a spec object; errors list each problem with its path (and its line, given `lineOf`). */
+export function parseSpec(raw: unknown, source = 'spec', lineOf?: (at: PropertyKey[]) => number | null): ExperimentSpec {
   const r = ExperimentSpecSchema.safeParse(raw ?? {});
   if (!r.success) {
     // One line (the CLI's contract for errors), every problem with its path.
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const problems = r.error.issues.map((i) => {
+      const line = lineOf?.(i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!] : i.path); // an unknown key: its own line
+      return `${line ? `line ${line}: ` : ''}${i.path.map(String).join('.') || '(root)'}: ${i.message}`;
+    });
     throw new Error(`${source}: invalid experiment spec: ${problems.join('; ')}`);
   }
   return r.data;
@@ -154,5 +157,21 @@ export async function readSpecFile(file: string): Promise<ExperimentSpec> {
   } catch (e) {
     throw new Error(`${abs}: not valid ${/\.ya?ml$/i.test(abs) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
-  return resolveSpecPaths(parseSpec(raw, abs), path.dirname(abs));
+  return resolveSpecPaths(parseSpec(raw, abs, lineLocator(text)), path.dirname(abs));
+}
+
+/**
+ * The line of the value at a path of a spec file, or of its nearest parent that exists (a missing key
+ * points at the object that lacks it). JSON is YAML, so one parser locates both.
+ */
+function lineLocator(text: string): (at: PropertyKey[]) => number | null {
+  const lines = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lines });
+  return (at) => {
+    for (let n = at.length; n >= 0; n--) {
+      const node = n ? doc.getIn(at.slice(0, n), true) : doc.contents;
+      if (YAML.isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    }
+    return null;
+  };
 }

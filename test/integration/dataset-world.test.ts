@@ -81,6 +81,17 @@ test('spec: dataset worlds skip SFT by default, built-in worlds keep their defau
   await writeFile(file, 'world: { name: dataset, datasetId: 1, modelDir: tiny-gpt2, gold: { rewardModelDir: ../judge } }\n');
   const fromFile = await readSpecFile(file);
   assert.ok(fromFile.world.name === 'dataset' && fromFile.world.modelDir === modelDir && fromFile.world.gold?.rewardModelDir === path.resolve(tmp, '../judge'));
+  // A bad spec file names the line of each problem: the value's, an unknown key's own, or (missing) its parent's.
+  const bad = path.join(tmp, 'bad.yaml');
+  await writeFile(bad, 'name: x\nseeds: [0]\nobjectives:\n  - name: a\n    kind: robustt\nppo:\n  iterations: -3\n  bogus: 1\nworld: { name: dataset, modelDir: m }\n');
+  await assert.rejects(readSpecFile(bad), (e: Error) => {
+    assert.match(e.message, /bad\.yaml: invalid experiment spec: /);
+    for (const part of [/line 5: objectives\.0\.kind: /, /line 7: ppo\.iterations: /, /line 8: ppo: Unrecognized key: "bogus"/, /line 9: world\.datasetId: /]) assert.match(e.message, part);
+    return true;
+  });
+  const badJson = path.join(tmp, 'bad.json');
+  await writeFile(badJson, '{\n  "name": "x",\n  "objectives": [\n    {"name": "a", "kind": "robustt"}\n  ]\n}\n');
+  await assert.rejects(readSpecFile(badJson), /bad\.json: invalid experiment spec: line 4: objectives\.0\.kind: /);
 });
 
 test('the world: tokenised prompts and pairs, chat templates, truncation, hold-out', async () => {
