@@ -382,7 +382,7 @@ export async function runExperiment(specIn: ExperimentSpec, o: RunnerOptions): P
 /** Resumes an experiment's unfinished runs (after a crash, kill or cancel). */
 export async function resumeExperiment(experimentId: number, o: RunnerOptions): Promise<ExperimentResult> {
   const exp = o.store.experiments.get(experimentId);
-  if (!exp) throw new Error(`no experiment ${experimentId}`);
+  if (!exp) throw new Error(`experiment ${experimentId} does not exist; \`rrlhf runs list\` shows each run with its experiment id`);
   const spec = exp.spec as unknown as ExperimentSpec;
   o.store.runs.recoverInterrupted();
   const sh = await prepareShared(spec, exp.id, o);
