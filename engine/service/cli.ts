@@ -13,7 +13,8 @@ async function usage(): Promise<string> {
   return [
     'rrlhf — Robust RLHF Studio command line', '', 'Usage: rrlhf <command> [options]', '', 'Commands:', ...lines,
     '  help                            this text', '',
-    'Common options: --device auto|cpu|cuda|webgpu|dml|coreml   --json   --data-dir DIR',
+    'Common options: --device auto|cpu|cuda|webgpu|dml|coreml (default cpu)   --json   --data-dir DIR (default $RRLHF_DATA_DIR, else the app\'s folder)',
+    'Exit status: 0 success, 1 failure, 2 usage mistake; stderr says why in one line (usage mistakes add a pointer here).',
   ].join('\n');
 }
 

@@ -45,7 +45,8 @@ function summary(id: number | string, heads: number, rep: EnsembleReport | undef
 export const ensemble: Command = {
   usage: [
     'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
-    '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap] [--anchor C] [--unfreeze N] [--out DIR]',
+    '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
+    '               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, 2000/500 pairs, K 5, brme, mse)',
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
   ],
   async run(args, out) {

@@ -31,8 +31,9 @@ export function parseTargets(ids: string[], experimentFlag: boolean): ReportTarg
 
 export const report: Command = {
   usage: [
-    'report ID... --out FILE.html [--pdf FILE.pdf] [--csv FILE.csv] [--json-file FILE.json] [--experiment]',
-    '                                comparison report: HTML (self-contained), PDF (needs Chromium), every metric as CSV, the report as JSON.',
+    'report ID... --out FILE.html [--pdf FILE.pdf] [--csv FILE.csv] [--json-file FILE.json] [--experiment] [--gallery N]',
+    '                                comparison report: HTML (self-contained), PDF (needs Chromium; RRLHF_CHROMIUM=PATH picks one), every metric as CSV,',
+    '                                the report as JSON; --gallery N: how many hacked samples to show (default 8, 0 = none).',
     '                                IDs are run ids, or experiment ids with --experiment; exp:N / run:N pick per id (e.g. `report exp:1 --out r.html`)',
   ],
   async run(args, out) {
