@@ -21,11 +21,11 @@ async function benchModel(v: Record<string, string | boolean | undefined>, posit
 
 export const bench: Command = {
   usage: [
-    'bench mlp [--batch B] [--in D] [--hidden H] [--steps N]    Linear-ReLU-Linear MSE train step with Adam',
+    'bench mlp [--batch B] [--in D] [--hidden H] [--steps N] [--warmup W]    Linear-ReLU-Linear MSE train step with Adam',
     'bench lm-train [--model DIR | --arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--seq T] [--steps N]',
     '                                 forward + cross-entropy + backward + AdamW of a decoder LM',
     'bench generate [--model DIR | shape options] [--batch B] [--prompt-len P] [--new-tokens N]   KV-cache generation',
-    'bench ppo [shape options] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N]',
+    'bench ppo [--arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N]',
     '                                 one PPO iteration: rollout, scoring, GAE, K×M clipped updates (default: the Goodhart-lab policy shape)',
   ],
   async run(args, out) {
@@ -51,7 +51,8 @@ export const bench: Command = {
       const r = await benchGenerate(m, { batch: intOpt(values.batch, 'batch', 8), promptLen, newTokens });
       out(r, () => `generate ${r.arch} B${r.config.batch} prompt ${promptLen} + ${newTokens} new on ${r.device}: ${r.tokens_per_s.toFixed(0)} tok/s (${r.ms_total.toFixed(0)} ms)`);
     } else if (name === 'ppo') {
-      const { values } = parse(rest, { ...MODEL_OPTS, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' } });
+      const { model: _noModel, ...shapeOpts } = MODEL_OPTS; // bench ppo builds its policy from the shape; a --model would be ignored
+      const { values } = parse(rest, { ...shapeOpts, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' } });
       const arch = (values.arch ?? 'gpt2') as string;
       if (arch !== 'gpt2' && arch !== 'llama') throw new UsageError(`--arch must be gpt2 or llama, got "${arch}"`);
       const r = await benchPpo({
