@@ -35,7 +35,7 @@ function summary(s: Store, r: Run) {
 export const runs: Command = {
   usage: [
     'runs list [--experiment ID] [--status S] [--objective O]   run history (S: queued|running|paused|failed|finished|cancelled)',
-    'runs show ID                    one run: settings, last value of each metric, checkpoints, alerts',
+    'runs show ID                    one run: status, last value of each metric, checkpoints, alerts (--json adds its settings)',
     'runs diff ID ID                 settings that differ between two runs',
   ],
   async run(args, out) {
