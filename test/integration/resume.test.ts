@@ -35,7 +35,7 @@ function metricsOf(dataDir: string): Map<string, number> {
   } finally { store.close(); }
 }
 
-test('kill -9 mid-run, resume, and the metrics equal an uninterrupted run', { timeout: 240_000 }, async () => {
+test('kill -9 mid-run, resume (interrupted once more by Ctrl+C, resumed again), and the metrics equal an uninterrupted run', { timeout: 240_000 }, async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-resume-'));
   const specFile = path.join(tmp, 'spec.json');
   await writeFile(specFile, JSON.stringify(spec));
@@ -57,6 +57,22 @@ test('kill -9 mid-run, resume, and the metrics equal an uninterrupted run', { ti
   assert.ok(killed, `the run should have been killed mid-way; stderr:\n${err}`);
   const partial = metricsOf(b);
   assert.ok(partial.size > 0 && partial.size < metricsOf(a).size, 'the killed run stopped part-way');
+
+  // Ctrl+C during the resume stops it after the current iteration (status cancelled, resumable).
+  const again = spawn(process.execPath, [cli, 'experiment', 'resume', '1', '--data-dir', b, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err2 = '';
+  const code = await new Promise<number | null>((resolve) => {
+    let sent = false;
+    again.stderr.on('data', (d: Buffer) => {
+      err2 += d.toString();
+      if (!sent && /iteration 6\/8/.test(err2)) { sent = true; again.kill('SIGINT'); }
+    });
+    again.on('exit', (c) => resolve(c));
+  });
+  assert.match(err2, /stopping after the current iteration \(the run can be resumed\)/);
+  assert.equal(code, 1, err2);
+  const st = openStore({ dataDir: b });
+  try { assert.equal(st.runs.list({})[0]!.status, 'cancelled'); } finally { st.close(); }
 
   const resumed = spawnSync(process.execPath, [cli, 'experiment', 'resume', '1', '--data-dir', b, '--json'], { encoding: 'utf8' });
   assert.equal(resumed.status, 0, resumed.stderr);

@@ -2,7 +2,7 @@
 import { type Command, UsageError, parse, intOpt, deviceOpt } from '../cli-kit.js';
 import { openStore, resolveDataDir } from '../../store/index.js';
 import { readSpecFile, parseSpec, type ExperimentSpec } from '../../experiments/spec.js';
-import { runExperiment, resumeExperiment, type ProgressEvent, type ExperimentResult } from '../../experiments/runner.js';
+import { runExperiment, resumeExperiment, type ProgressEvent, type ExperimentResult, type RunnerOptions } from '../../experiments/runner.js';
 
 /** Progress lines on stderr: phase messages, and one line per PPO iteration with ETA. */
 function reporter() {
@@ -33,14 +33,15 @@ function human(r: ExperimentResult): string {
   return lines.join('\n');
 }
 
-async function run(spec: ExperimentSpec, values: Record<string, unknown>) {
+/** Runs (or resumes) with Ctrl+C stopping after the current iteration, so the run can be resumed. */
+async function run(values: Record<string, unknown>, go: (o: RunnerOptions) => Promise<ExperimentResult>) {
   const dataDir = resolveDataDir(values['data-dir'] as string | undefined);
   const store = openStore({ dataDir });
   const ac = new AbortController();
   const stop = () => { process.stderr.write('\nstopping after the current iteration (the run can be resumed)…\n'); ac.abort(); };
   process.once('SIGINT', stop);
   try {
-    return await runExperiment(spec, { store, dataDir, device: deviceOpt(values.device as string | undefined), onProgress: reporter(), signal: ac.signal });
+    return await go({ store, dataDir, device: deviceOpt(values.device as string | undefined), onProgress: reporter(), signal: ac.signal });
   } finally {
     process.off('SIGINT', stop);
     store.close();
@@ -58,18 +59,14 @@ export const experiment: Command = {
       const { values, positionals } = parse(rest, {}, true);
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf experiment run SPEC.(json|yaml)');
       const spec = await readSpecFile(positionals[0]!);
-      const r = await run(spec, values);
+      const r = await run(values, (o) => runExperiment(spec, o));
       out(r, () => human(r));
     } else if (sub === 'resume') {
       const { values, positionals } = parse(rest, {}, true);
       const id = Number(positionals[0]);
       if (positionals.length !== 1 || !Number.isInteger(id)) throw new UsageError('usage: rrlhf experiment resume ID');
-      const dataDir = resolveDataDir(values['data-dir'] as string | undefined);
-      const store = openStore({ dataDir });
-      try {
-        const r = await resumeExperiment(id, { store, dataDir, device: deviceOpt(values.device as string | undefined), onProgress: reporter() });
-        out(r, () => human(r));
-      } finally { store.close(); }
+      const r = await run(values, (o) => resumeExperiment(id, o));
+      out(r, () => human(r));
     } else {
       throw new UsageError(`unknown subcommand "experiment ${sub ?? ''}"; available: run, resume`);
     }
@@ -87,7 +84,7 @@ export const quickstart: Command = {
       objectives: [{ name: 'single', kind: 'single' }, { name: 'robust', kind: 'robust', lambda: 0.4 }],
       ppo: { iterations: steps },
     }, 'quickstart');
-    const r = await run(spec, values);
+    const r = await run(values, (o) => runExperiment(spec, o));
     out(r, () => human(r));
   },
 };
