@@ -33,6 +33,13 @@ export function intOpt(v: string | undefined, name: string, dflt: number): numbe
   return n;
 }
 
+export function nonNegIntOpt(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
 export function deviceOpt(v: string | undefined): DeviceRequest {
   const d = v ?? 'cpu';
   if (!isDeviceRequest(d)) throw new UsageError(`--device must be one of auto, cpu, cuda, webgpu, dml, coreml; got "${d}"`);

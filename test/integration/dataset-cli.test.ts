@@ -101,6 +101,9 @@ test('usage mistakes exit 2 and point at help', () => {
     ['dataset', 'import', fixture('data', 'trl_explicit.jsonl'), '--map', 'prompt=a,answer=b'],
     ['dataset', 'show', 'abc'],
     ['runs', 'list', '--status', 'exploded'],
+    ['dataset', 'import', fixture('data', 'trl_explicit.jsonl'), '--seed', 'x'],
+    ['bench', 'mlp', '--warmup', 'x'],
+    ['model', 'generate', 'nowhere', '--prompt', 'hi', '--seed', '-1'],
   ]) {
     const r = rrlhf([...args, '--data-dir', dataDir]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -1,6 +1,6 @@
 // `rrlhf dataset import|list|show|delete`: preference datasets in the store (engine/data, engine/store).
 import { z } from 'zod';
-import { type Command, type Out, UsageError, intOpt, parse, progress } from '../cli-kit.js';
+import { type Command, type Out, UsageError, intOpt, nonNegIntOpt, parse, progress } from '../cli-kit.js';
 import { openStore, type Store } from '../../store/index.js';
 import { importDataset, ImportRequestSchema, parseMapping, parseSplit, OptionError, type DatasetStats, type ImportResult } from '../../data/index.js';
 
@@ -66,7 +66,7 @@ async function runImport(args: string[], out: Out) {
   }, true);
   if (positionals.length !== 1) throw new UsageError('dataset import takes one FILE');
   const fractions = values.split !== undefined ? option(() => parseSplit(values.split!)) : { validation: 0.05, test: 0.05 };
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  const seed = nonNegIntOpt(values.seed, 'seed', 0);
   const req = ImportRequestSchema.safeParse({
     file: positionals[0], name: values.name, format: values.format ?? 'auto', schema: values.schema,
     mapping: values.map !== undefined ? option(() => parseMapping(values.map!)) : undefined,

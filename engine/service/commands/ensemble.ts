@@ -4,7 +4,7 @@
 //   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
 //   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
 import path from 'node:path';
-import { type Command, UsageError, parse, intOpt, deviceOpt, progress } from '../cli-kit.js';
+import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { resolveDataDir } from '../../store/index.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
 import { STAGE2_LOSSES, type Stage2Loss, type EnsembleReport } from '../../rlhf/ensemble.js';
@@ -14,12 +14,6 @@ const num = (v: string | undefined, name: string, dflt: number, min = 0): number
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}, got "${v}"`);
-  return n;
-};
-const nonNegInt = (v: string | undefined, name: string, dflt: number): number => {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
   return n;
 };
 
@@ -66,11 +60,11 @@ export const ensemble: Command = {
     if (method === 'independent' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
       throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
     }
-    const seed = nonNegInt(v.seed, 'seed', 0);
+    const seed = nonNegIntOpt(v.seed, 'seed', 0);
     const pairs = intOpt(v.pairs, 'pairs', 2000), valPairs = intOpt(v['val-pairs'], 'val-pairs', 500);
     const heads = intOpt(v.heads, 'heads', 5);
     const anchor = num(v.anchor, 'anchor', 0);
-    const unfreeze = nonNegInt(v.unfreeze, 'unfreeze', 0);
+    const unfreeze = nonNegIntOpt(v.unfreeze, 'unfreeze', 0);
     const sftSamples = intOpt(v['sft-samples'], 'sft-samples', 2048);
     const device = deviceOpt(v.device);
     const dataDir = resolveDataDir(v['data-dir']);

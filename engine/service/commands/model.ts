@@ -1,7 +1,7 @@
 // `rrlhf model eval|generate|info`: run a Hugging Face model folder from the command line.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Command, UsageError, parse, intOpt, deviceOpt } from '../cli-kit.js';
+import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt } from '../cli-kit.js';
 import { CausalLM, gradSums } from '../../models/model.js';
 import { generate } from '../../models/sampler.js';
 import { loadTokenizer } from '../../models/tokenizer.js';
@@ -59,7 +59,7 @@ export const model: Command = {
       const prompt = tok.encode(values.prompt);
       if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
       const g = await generate(m, [prompt], {
-        maxNewTokens: intOpt(values['max-new'], 'max-new', 32), seed: values.seed === undefined ? 0 : Number(values.seed),
+        maxNewTokens: intOpt(values['max-new'], 'max-new', 32), seed: nonNegIntOpt(values.seed, 'seed', 0),
         temperature: float(values.temperature, 'temperature', 1), topK: values['top-k'] ? intOpt(values['top-k'], 'top-k', 0) : 0, topP: float(values['top-p'], 'top-p', 1),
         eosId: tok.eosId ?? m.config.eosTokenId,
       });
