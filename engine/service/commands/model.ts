@@ -58,6 +58,8 @@ export const model: Command = {
       const tok = await loadTokenizer(dir);
       const prompt = tok.encode(values.prompt);
       if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
+      const outside = prompt.find((t) => t >= m.config.vocabSize);
+      if (outside !== undefined) throw new Error(`${dir}: the tokenizer gives token id ${outside} but the model's vocab_size is ${m.config.vocabSize}; the tokenizer.json does not belong to this model`);
       const g = await generate(m, [prompt], {
         maxNewTokens: intOpt(values['max-new'], 'max-new', 32), seed: nonNegIntOpt(values.seed, 'seed', 0),
         temperature: float(values.temperature, 'temperature', 1), topK: values['top-k'] ? intOpt(values['top-k'], 'top-k', 0) : 0, topP: float(values['top-p'], 'top-p', 1),
