@@ -161,6 +161,11 @@ class Flow {
     const verdict = await this.verdict(150_000);
     assert.match(verdict, /final gold/);
     await page.getByRole('table', { name: 'Results by objective' }).waitFor();
+    // Every run's hacking onset is marked on the curves (a dashed line at its step), not only listed in the table.
+    const onsets = (await page.getByRole('table', { name: 'Runs of this study' }).locator('tbody tr td:last-child').allTextContents()).filter((t) => /^\d+$/.test(t.trim()));
+    assert.ok(onsets.length > 0, 'the Quick study shows reward hacking in at least one run');
+    const gold = await page.getByRole('figure', { name: /^Gold on held-out prompts/ }).getAttribute('aria-label');
+    for (const step of onsets) assert.ok(gold!.includes(`at step ${step.trim()}`), `onset at step ${step} is marked on the gold chart: ${gold}`);
     await this.shot('08-study-finished');
     return id;
   }
