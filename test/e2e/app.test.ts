@@ -166,8 +166,30 @@ class Flow {
     assert.ok(onsets.length > 0, 'the Quick study shows reward hacking in at least one run');
     const gold = await page.getByRole('figure', { name: /^Gold on held-out prompts/ }).getAttribute('aria-label');
     for (const step of onsets) assert.ok(gold!.includes(`at step ${step.trim()}`), `onset at step ${step} is marked on the gold chart: ${gold}`);
+    await this.helpStaysOnScreen();
     await this.shot('08-study-finished');
     return id;
+  }
+
+  /** A "?" at the right edge (the √KL axis option) opens its explanation inside a 1024-px window, not off screen. */
+  async helpStaysOnScreen() {
+    const { page } = this;
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    try {
+      await page.getByRole('button', { name: 'What is x = √KL?' }).click();
+      const pop = page.getByRole('note').filter({ hasText: '√KL' });
+      await pop.waitFor();
+      await page.waitForTimeout(100);
+      const box = (await pop.boundingBox())!;
+      const { client, scroll } = await page.evaluate(() => ({ client: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth }));
+      assert.ok(box.x >= 0 && box.x + box.width <= client, `the explanation (x ${box.x}–${box.x + box.width}) fits the window (${client} px)`);
+      assert.ok(scroll <= client, `no horizontal scrolling (${scroll} > ${client})`);
+      await page.keyboard.press('Escape');
+      await pop.waitFor({ state: 'detached' });
+    } finally {
+      await page.setViewportSize(size);
+    }
   }
 
   async stopAndResume(): Promise<number> {
