@@ -123,6 +123,18 @@ class Flow {
     assert.equal(await rejected.getByRole('listitem').count(), 8);
     await this.shot('03-datasets-imported');
 
+    // Files that cannot be imported: the message names the file as chosen, not where the upload was saved.
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'not_a_dataset.png'));
+    const binary = page.getByRole('alert').filter({ hasText: 'looks like a binary file' });
+    await binary.waitFor();
+    assert.match((await binary.textContent())!, /^not_a_dataset\.png looks like a binary file/);
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'all_rejected.jsonl'));
+    await page.getByRole('heading', { name: /Records that will be rejected/ }).waitFor();
+    await page.getByRole('button', { name: 'Import dataset' }).click();
+    const failed = page.getByRole('alert').filter({ hasText: 'The import failed' });
+    await failed.waitFor();
+    assert.match((await failed.textContent())!, /nothing imported from all_rejected\.jsonl: all 2 records were rejected or set aside; first: line 1: /);
+
     // The dataset's own page lists them too.
     await page.getByRole('table', { name: 'Imported datasets' }).getByRole('link', { name: 'bad_lines' }).click();
     await page.getByRole('region', { name: 'Dataset bad_lines' }).or(page.getByLabel('Dataset bad_lines')).first().waitFor();
