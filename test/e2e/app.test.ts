@@ -140,6 +140,11 @@ class Flow {
     await page.getByRole('region', { name: 'Dataset bad_lines' }).or(page.getByLabel('Dataset bad_lines')).first().waitFor();
     assert.equal(await page.getByRole('list', { name: 'Rejected lines' }).getByRole('listitem').count(), 8);
     await this.shot('04-dataset-detail');
+    // …and leads to a study on it (the wizard opens with this dataset chosen).
+    await page.getByRole('link', { name: 'use this dataset in a new study' }).click();
+    await page.getByRole('heading', { level: 1, name: /new study/ }).waitFor();
+    assert.ok(await page.getByRole('radio', { name: /Your imported dataset/ }).isChecked());
+    assert.equal(await page.getByLabel('Dataset', { exact: true }).locator('option:checked').textContent(), 'bad_lines (2 pairs)');
   }
 
   async ensembles() {
