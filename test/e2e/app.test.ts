@@ -287,6 +287,15 @@ class Flow {
     await page.getByRole('region', { name: 'Comparison' }).locator('canvas').first().waitFor();
     await page.getByRole('table', { name: 'Config diff' }).getByRole('cell', { name: 'objective.kind', exact: true }).waitFor();
     await page.getByRole('table', { name: 'Samples' }).waitFor();
+    // The y axis says what is plotted in words, not the store's key.
+    const comparison = page.getByRole('region', { name: 'Comparison' });
+    await comparison.getByRole('img', { name: 'Chart: gold on held-out prompts (gold against PPO iteration)' }).waitFor();
+    // At 1024 px the x-axis choice stays on one line ("x: step" and "√KL" together).
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    const [step, kl] = await Promise.all([comparison.getByRole('radio', { name: 'step' }).boundingBox(), comparison.getByRole('radio', { name: /√KL/ }).boundingBox()]);
+    assert.ok(Math.abs(step!.y - kl!.y) < 4, `step (y ${step!.y}) and √KL (y ${kl!.y}) on one line`);
+    await page.setViewportSize(size);
     await this.shot('13-runs-overlay');
     await page.getByRole('checkbox', { name: /seed bands/ }).check();
     await page.getByText(/mean ± std per objective/).waitFor();
