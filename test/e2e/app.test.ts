@@ -172,6 +172,15 @@ class Flow {
     await page.getByRole('button', { name: 'Quick' }).waitFor();
     await page.getByText(/about .* on this machine/).waitFor();
     await this.shot('07-wizard');
+    // A setting left empty is named as on the form, in words, and blocks the start.
+    await page.getByLabel('PPO iterations').fill('');
+    const bad = page.getByRole('alert').filter({ hasText: 'PPO iterations' });
+    await bad.waitFor();
+    assert.equal((await bad.textContent())!.trim(), 'Check the settings — PPO iterations: enter a number.');
+    assert.ok(await page.getByRole('button', { name: 'Start experiment' }).isDisabled());
+    await page.getByRole('button', { name: 'Quick' }).click();
+    await bad.waitFor({ state: 'detached' });
+    await page.getByText(/about .* on this machine/).waitFor();
     await page.getByRole('button', { name: 'Start experiment' }).click();
     await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
     const id = Number(/#\/experiments\/(\d+)/.exec(page.url())![1]);
