@@ -151,6 +151,11 @@ class Flow {
     const { page } = this;
     await this.screen('Ensembles');
     await page.getByText('No ensembles yet.').waitFor();
+    // A value left empty is named as on the form, in words.
+    await page.getByLabel('Heads K').fill('');
+    await page.getByRole('button', { name: 'Train ensemble' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Check the settings — Heads K: enter a number.' }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss the message' }).click();
     await page.getByLabel('Heads K').fill('3');
     await page.getByLabel('Training pairs').fill('256');
     await page.getByLabel('Held-out pairs').fill('64');
