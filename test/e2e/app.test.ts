@@ -304,6 +304,11 @@ class Flow {
     // The y axis says what is plotted in words, not the store's key.
     const comparison = page.getByRole('region', { name: 'Comparison' });
     await comparison.getByRole('img', { name: 'Chart: gold on held-out prompts (gold against PPO iteration)' }).waitFor();
+    // Hacking onsets are marked here too, one per run that has one.
+    const onsetCells = (await page.getByRole('table', { name: 'Run history' }).locator('tbody tr.sel td:nth-child(11)').allTextContents()).filter((t) => /^\d+$/.test(t.trim()));
+    const overlay = await comparison.getByRole('figure').first().getAttribute('aria-label');
+    assert.ok(onsetCells.length > 0, 'some compared run shows reward hacking');
+    assert.equal((overlay!.match(/hacking onset of #\d+/g) ?? []).length, onsetCells.length, overlay!);
     // At 1024 px the x-axis choice stays on one line ("x: step" and "√KL" together).
     const size = page.viewportSize()!;
     await page.setViewportSize({ width: 1024, height: 700 });
