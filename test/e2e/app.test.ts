@@ -192,6 +192,8 @@ class Flow {
     const verdict = await this.verdict(150_000);
     assert.match(verdict, /final gold/);
     await page.getByRole('table', { name: 'Results by objective' }).waitFor();
+    // The robust objective's name already carries its λ; the table does not repeat it.
+    assert.equal((await page.getByRole('table', { name: 'Results by objective' }).getByRole('cell', { name: /^robust/ }).textContent())!.trim(), 'robust λ=0.4');
     // Every run's hacking onset is marked on the curves (a dashed line at its step), not only listed in the table.
     const onsets = (await page.getByRole('table', { name: 'Runs of this study' }).locator('tbody tr td:last-child').allTextContents()).filter((t) => /^\d+$/.test(t.trim()));
     assert.ok(onsets.length > 0, 'the Quick study shows reward hacking in at least one run');
@@ -270,6 +272,7 @@ class Flow {
     await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
     const verdict = await this.verdict(120_000);
     assert.match(verdict, /no gold reward/);
+    await page.getByText(/ · 1 seed × 4 PPO iterations · /).waitFor();
     await page.getByRole('heading', { name: /ensemble-mean reward at matched KL/ }).waitFor();
     await this.shot('12-study-own-data');
   }
