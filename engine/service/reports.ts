@@ -97,13 +97,13 @@ export function onPath(cmd: string): boolean {
   });
 }
 
-/** Opens a folder in the desktop's file manager, when this machine has a desktop. */
+/** Opens a folder in the desktop's file manager, when this machine has a desktop (the reason why not is a clause; the caller says where the files are). */
 export function openFolder(folder: string): { opened: boolean; reason: string | null } {
   const [cmd, args] = process.platform === 'darwin' ? ['open', [folder]] : process.platform === 'win32' ? ['explorer', [folder]] : ['xdg-open', [folder]];
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
-    return { opened: false, reason: 'this machine has no desktop session (no DISPLAY); the files are at the path shown' };
+    return { opened: false, reason: 'this machine has no desktop session (no DISPLAY)' };
   }
-  if (process.platform !== 'win32' && !onPath(cmd as string)) return { opened: false, reason: `${cmd} is not installed here; the files are at the path shown` };
+  if (process.platform !== 'win32' && !onPath(cmd as string)) return { opened: false, reason: `${cmd} is not installed here` };
   try {
     const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => { /* reported below only when spawn throws synchronously */ });

@@ -337,6 +337,13 @@ class Flow {
     const done = page.getByRole('region', { name: 'Exported report' }).or(page.getByLabel('Exported report')).first();
     await done.waitFor({ timeout: 120_000 });
     const files = await done.locator('li code').allTextContents();
+    if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+      // Without a desktop, "Open folder" says why once and where the files are.
+      const folder = path.dirname(files[0]!);
+      await done.getByRole('button', { name: 'Open folder' }).click();
+      await page.getByText(/^Not opened: /).waitFor();
+      assert.equal((await page.getByText(/^Not opened: /).textContent())!.trim(), `Not opened: this machine has no desktop session (no DISPLAY). The files are in ${folder}.`);
+    }
     await this.shot('16-reports');
     return files;
   }
