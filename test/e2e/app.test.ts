@@ -165,6 +165,12 @@ class Flow {
     await report.waitFor({ timeout: 90_000 });
     await report.getByText('Held-out accuracy').waitFor();
     await report.getByText(/calibration error/).waitFor();
+    // Charts follow the window's width (no "ResizeObserver loop" errors: see the console check at the end).
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForTimeout(300);
+    await page.setViewportSize(size);
+    await page.waitForTimeout(300);
     await this.shot('05-ensembles');
   }
 
@@ -418,8 +424,10 @@ test('the app in Chromium (web mode): empty data folder → imported data → en
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM!, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1360, height: 900 } });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(30_000);
-  await page.goto(url);
   const flow = new Flow(page, 'chromium', path.join(shots, 'chromium'));
+  // Errors the window reports without throwing (e.g. "ResizeObserver loop completed with undelivered notifications") go to the console too.
+  await page.addInitScript(() => addEventListener('error', (e) => { if (!e.error) console.error(`window error: ${e.message}`); }));
+  await page.goto(url);
   const { files } = await runFlow(flow);
 
   assert.equal(files.length, 3, `HTML, PDF and CSV expected, got ${files.join(', ')}`);
