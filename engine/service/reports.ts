@@ -43,6 +43,7 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
   const exp = req.experimentId !== undefined ? store.experiments.get(req.experimentId) : undefined;
   if (req.experimentId !== undefined && !exp) throw new ReportError(`study ${req.experimentId} does not exist; pick one from the list`, 404);
   for (const id of req.runIds ?? []) if (!store.runs.get(id)) throw new ReportError(`run ${id} does not exist; pick runs from the list`, 404);
+  if (!exp) sameWorld(store, req.runIds ?? []);
   const name = exp ? exp.name : `runs ${(req.runIds ?? []).join(', ')}`;
   const folder = prepareFolder(req.folder ?? path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
   const out = Object.fromEntries(req.formats.map((f) => [f, path.join(folder, FILE_NAMES[f])])) as Partial<Record<ReportFormat, string>>;
@@ -62,6 +63,22 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
   }
   const art = store.artifacts.add({ kind: 'report', name, path: folder, meta: { experimentId: req.experimentId ?? null, runIds: req.runIds ?? [], formats: req.formats } });
   return { id: art.id, name, folder, files, created: art.created };
+}
+
+/**
+ * Chosen runs must share a world: the report averages an objective's runs as seeds and compares gold
+ * between objectives, which means nothing across worlds (or datasets) whose rewards have their own scales.
+ */
+function sameWorld(store: Store, runIds: number[]) {
+  const byWorld = new Map<string, number[]>();
+  for (const id of runIds) {
+    const w = store.runs.get(id)!.config.world as { name?: string; datasetId?: number } | undefined;
+    const key = w?.name === 'dataset' ? `imported dataset ${w.datasetId}` : w?.name ?? 'an unknown world';
+    byWorld.set(key, [...(byWorld.get(key) ?? []), id]);
+  }
+  if (byWorld.size <= 1) return;
+  const parts = [...byWorld].map(([w, ids]) => `${ids.length > 1 ? 'runs' : 'run'} ${ids.join(', ')} on ${w}`);
+  throw new ReportError(`these runs come from different worlds (${parts.join('; ')}): their rewards are on different scales, so one report cannot compare them; report each world's runs separately`);
 }
 
 /** The files of a report folder as they are on disk now (the desktop shell adds report.pdf itself). */

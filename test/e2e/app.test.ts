@@ -338,6 +338,14 @@ class Flow {
   async report(studyId: number): Promise<string[]> {
     const { page } = this;
     await this.screen('Reports');
+    // Runs of different worlds (here the Goodhart lab and an imported dataset) cannot share one report: their rewards have their own scales.
+    await page.getByRole('radio', { name: 'chosen runs' }).check();
+    await page.getByRole('checkbox', { name: /^#1 standard/ }).check();
+    await page.getByRole('checkbox', { name: /my data, my model/ }).first().check();
+    await page.getByRole('button', { name: 'Export report' }).click();
+    await page.getByRole('alert').filter({ hasText: /^these runs come from different worlds \(run 1 on goodhart-lab; run \d+ on imported dataset \d+\)/ }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss the message' }).click();
+    await page.getByRole('radio', { name: 'a study' }).check();
     await page.getByLabel('Study', { exact: true }).selectOption(String(studyId));
     await page.getByRole('button', { name: 'Export report' }).click();
     const done = page.getByRole('region', { name: 'Exported report' }).or(page.getByLabel('Exported report')).first();
