@@ -247,6 +247,9 @@ export const API = {
         job.subject({ kind: 'dataset', id: r.id });
         releaseUpload(c.dataDir, i.file); // its rows are in the store now
         return r;
+      } catch (err) {
+        if (err instanceof Error) err.message = namesOfUploads(err.message, c.dataDir);
+        throw err;
       } finally {
         store.close();
       }
@@ -550,6 +553,15 @@ export const METHOD_NAMES = Object.keys(API) as MethodName[];
 export type { Reply } from './protocol.js';
 import type { Reply } from './protocol.js';
 
+/**
+ * A file chosen in the browser is saved as <data dir>/uploads/<random id>/<its name> (see http.ts); the
+ * user never saw that path, so messages about it name the file as they chose it.
+ */
+export function namesOfUploads(message: string, dataDir: string): string {
+  const prefix = path.join(dataDir, 'uploads') + path.sep;
+  return message.split(prefix).map((part, i) => (i === 0 ? part : part.replace(/^[\w-]+[\\/]/, ''))).join('');
+}
+
 /** Turns an exception into the sentence the user reads, with an HTTP-like status. */
 export function describeError(method: string, err: unknown): { error: string; status: number } {
   if (err instanceof z.ZodError) {
@@ -608,7 +620,8 @@ export class Service {
       const info = this.ctx.jobs.submit(method, def.label(i, this.ctx), def.subject(i), (j) => def.run(i, this.ctx, j), { exclusive: def.exclusive });
       return { ok: true, result: info };
     } catch (err) {
-      return { ok: false, ...describeError(method, err) };
+      const d = describeError(method, err);
+      return { ok: false, ...d, error: namesOfUploads(d.error, this.ctx.dataDir) };
     }
   }
 

@@ -56,6 +56,7 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
   const exp = req.experimentId !== undefined ? store.experiments.get(req.experimentId) : undefined;
   if (req.experimentId !== undefined && !exp) throw new ReportError(`study ${req.experimentId} does not exist; pick one from the list`, 404);
   for (const id of req.runIds ?? []) if (!store.runs.get(id)) throw new ReportError(`run ${id} does not exist; pick runs from the list`, 404);
+  if (!exp) sameWorld(store, req.runIds ?? []);
   const name = exp ? exp.name : `runs ${(req.runIds ?? []).join(', ')}`;
   const folder = req.folder ? freshFolder(prepareFolder(req.folder), name) : prepareFolder(path.join(dataDir, 'reports', `${slug(name)}-${stamp()}`));
   const out = Object.fromEntries(req.formats.map((f) => [f, path.join(folder, FILE_NAMES[f])])) as Partial<Record<ReportFormat, string>>;
@@ -75,6 +76,22 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
   }
   const art = store.artifacts.add({ kind: 'report', name, path: folder, meta: { experimentId: req.experimentId ?? null, runIds: req.runIds ?? [], formats: req.formats } });
   return { id: art.id, name, folder, files, created: art.created };
+}
+
+/**
+ * Chosen runs must share a world: the report averages an objective's runs as seeds and compares gold
+ * between objectives, which means nothing across worlds (or datasets) whose rewards have their own scales.
+ */
+function sameWorld(store: Store, runIds: number[]) {
+  const byWorld = new Map<string, number[]>();
+  for (const id of runIds) {
+    const w = store.runs.get(id)!.config.world as { name?: string; datasetId?: number } | undefined;
+    const key = w?.name === 'dataset' ? `imported dataset ${w.datasetId}` : w?.name ?? 'an unknown world';
+    byWorld.set(key, [...(byWorld.get(key) ?? []), id]);
+  }
+  if (byWorld.size <= 1) return;
+  const parts = [...byWorld].map(([w, ids]) => `${ids.length > 1 ? 'runs' : 'run'} ${ids.join(', ')} on ${w}`);
+  throw new ReportError(`these runs come from different worlds (${parts.join('; ')}): their rewards are on different scales, so one report cannot compare them; report each world's runs separately`);
 }
 
 /** The files of a report folder as they are on disk now (the desktop shell adds report.pdf itself). */
@@ -110,13 +127,13 @@ export function onPath(cmd: string): boolean {
   });
 }
 
-/** Opens a folder in the desktop's file manager, when this machine has a desktop. */
+/** Opens a folder in the desktop's file manager, when this machine has a desktop (the reason why not is a clause; the caller says where the files are). */
 export function openFolder(folder: string): { opened: boolean; reason: string | null } {
   const [cmd, args] = process.platform === 'darwin' ? ['open', [folder]] : process.platform === 'win32' ? ['explorer', [folder]] : ['xdg-open', [folder]];
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
-    return { opened: false, reason: 'this machine has no desktop session (no DISPLAY); the files are at the path shown' };
+    return { opened: false, reason: 'this machine has no desktop session (no DISPLAY)' };
   }
-  if (process.platform !== 'win32' && !onPath(cmd as string)) return { opened: false, reason: `${cmd} is not installed here; the files are at the path shown` };
+  if (process.platform !== 'win32' && !onPath(cmd as string)) return { opened: false, reason: `${cmd} is not installed here` };
   try {
     const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => { /* reported below only when spawn throws synchronously */ });

@@ -123,17 +123,39 @@ class Flow {
     assert.equal(await rejected.getByRole('listitem').count(), 8);
     await this.shot('03-datasets-imported');
 
+    // Files that cannot be imported: the message names the file as chosen, not where the upload was saved.
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'not_a_dataset.png'));
+    const binary = page.getByRole('alert').filter({ hasText: 'looks like a binary file' });
+    await binary.waitFor();
+    assert.match((await binary.textContent())!, /^not_a_dataset\.png looks like a binary file/);
+    await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'all_rejected.jsonl'));
+    await page.getByRole('heading', { name: /Records that will be rejected/ }).waitFor();
+    await page.getByRole('button', { name: 'Import dataset' }).click();
+    const failed = page.getByRole('alert').filter({ hasText: 'The import failed' });
+    await failed.waitFor();
+    assert.match((await failed.textContent())!, /nothing imported from all_rejected\.jsonl: all 2 records were rejected or set aside; first: line 1: /);
+
     // The dataset's own page lists them too.
     await page.getByRole('table', { name: 'Imported datasets' }).getByRole('link', { name: 'bad_lines' }).click();
     await page.getByRole('region', { name: 'Dataset bad_lines' }).or(page.getByLabel('Dataset bad_lines')).first().waitFor();
     assert.equal(await page.getByRole('list', { name: 'Rejected lines' }).getByRole('listitem').count(), 8);
     await this.shot('04-dataset-detail');
+    // …and leads to a study on it (the wizard opens with this dataset chosen).
+    await page.getByRole('link', { name: 'use this dataset in a new study' }).click();
+    await page.getByRole('heading', { level: 1, name: /new study/ }).waitFor();
+    assert.ok(await page.getByRole('radio', { name: /Your imported dataset/ }).isChecked());
+    assert.equal(await page.getByLabel('Dataset', { exact: true }).locator('option:checked').textContent(), 'bad_lines (2 pairs)');
   }
 
   async ensembles() {
     const { page } = this;
     await this.screen('Ensembles');
     await page.getByText('No ensembles yet.').waitFor();
+    // A value left empty is named as on the form, in words.
+    await page.getByLabel('Heads K').fill('');
+    await page.getByRole('button', { name: 'Train ensemble' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Check the settings — Heads K: enter a number.' }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss the message' }).click();
     await page.getByLabel('Heads K').fill('3');
     await page.getByLabel('Training pairs').fill('256');
     await page.getByLabel('Held-out pairs').fill('64');
@@ -143,6 +165,12 @@ class Flow {
     await report.waitFor({ timeout: 90_000 });
     await report.getByText('Held-out accuracy').waitFor();
     await report.getByText(/calibration error/).waitFor();
+    // Charts follow the window's width (no "ResizeObserver loop" errors: see the console check at the end).
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForTimeout(300);
+    await page.setViewportSize(size);
+    await page.waitForTimeout(300);
     await this.shot('05-ensembles');
   }
 
@@ -155,14 +183,52 @@ class Flow {
     await page.getByRole('button', { name: 'Quick' }).waitFor();
     await page.getByText(/about .* on this machine/).waitFor();
     await this.shot('07-wizard');
+    // A setting left empty is named as on the form, in words, and blocks the start.
+    await page.getByLabel('PPO iterations').fill('');
+    const bad = page.getByRole('alert').filter({ hasText: 'PPO iterations' });
+    await bad.waitFor();
+    assert.equal((await bad.textContent())!.trim(), 'Check the settings — PPO iterations: enter a number.');
+    assert.ok(await page.getByRole('button', { name: 'Start experiment' }).isDisabled());
+    await page.getByRole('button', { name: 'Quick' }).click();
+    await bad.waitFor({ state: 'detached' });
+    await page.getByText(/about .* on this machine/).waitFor();
     await page.getByRole('button', { name: 'Start experiment' }).click();
     await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
     const id = Number(/#\/experiments\/(\d+)/.exec(page.url())![1]);
     const verdict = await this.verdict(150_000);
     assert.match(verdict, /final gold/);
     await page.getByRole('table', { name: 'Results by objective' }).waitFor();
+    // The robust objective's name already carries its λ; the table does not repeat it.
+    assert.equal((await page.getByRole('table', { name: 'Results by objective' }).getByRole('cell', { name: /^robust/ }).textContent())!.trim(), 'robust λ=0.4');
+    // Every run's hacking onset is marked on the curves (a dashed line at its step), not only listed in the table.
+    const onsets = (await page.getByRole('table', { name: 'Runs of this study' }).locator('tbody tr td:last-child').allTextContents()).filter((t) => /^\d+$/.test(t.trim()));
+    assert.ok(onsets.length > 0, 'the Quick study shows reward hacking in at least one run');
+    const gold = await page.getByRole('figure', { name: /^Gold on held-out prompts/ }).getAttribute('aria-label');
+    for (const step of onsets) assert.ok(gold!.includes(`at step ${step.trim()}`), `onset at step ${step} is marked on the gold chart: ${gold}`);
+    await this.helpStaysOnScreen();
     await this.shot('08-study-finished');
     return id;
+  }
+
+  /** A "?" at the right edge (the √KL axis option) opens its explanation inside a 1024-px window, not off screen. */
+  async helpStaysOnScreen() {
+    const { page } = this;
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    try {
+      await page.getByRole('button', { name: 'What is x = √KL?' }).click();
+      const pop = page.getByRole('note').filter({ hasText: '√KL' });
+      await pop.waitFor();
+      await page.waitForTimeout(100);
+      const box = (await pop.boundingBox())!;
+      const { client, scroll } = await page.evaluate(() => ({ client: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth }));
+      assert.ok(box.x >= 0 && box.x + box.width <= client, `the explanation (x ${box.x}–${box.x + box.width}) fits the window (${client} px)`);
+      assert.ok(scroll <= client, `no horizontal scrolling (${scroll} > ${client})`);
+      await page.keyboard.press('Escape');
+      await pop.waitFor({ state: 'detached' });
+    } finally {
+      await page.setViewportSize(size);
+    }
   }
 
   async stopAndResume(): Promise<number> {
@@ -212,6 +278,7 @@ class Flow {
     await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
     const verdict = await this.verdict(120_000);
     assert.match(verdict, /no gold reward/);
+    await page.getByText(/ · 1 seed × 4 PPO iterations · /).waitFor();
     await page.getByRole('heading', { name: /ensemble-mean reward at matched KL/ }).waitFor();
     await this.shot('12-study-own-data');
   }
@@ -243,6 +310,20 @@ class Flow {
     await page.getByRole('region', { name: 'Comparison' }).locator('canvas').first().waitFor();
     await page.getByRole('table', { name: 'Config diff' }).getByRole('cell', { name: 'objective.kind', exact: true }).waitFor();
     await page.getByRole('table', { name: 'Samples' }).waitFor();
+    // The y axis says what is plotted in words, not the store's key.
+    const comparison = page.getByRole('region', { name: 'Comparison' });
+    await comparison.getByRole('img', { name: 'Chart: gold on held-out prompts (gold against PPO iteration)' }).waitFor();
+    // Hacking onsets are marked here too, one per run that has one.
+    const onsetCells = (await page.getByRole('table', { name: 'Run history' }).locator('tbody tr.sel td:nth-child(11)').allTextContents()).filter((t) => /^\d+$/.test(t.trim()));
+    const overlay = await comparison.getByRole('figure').first().getAttribute('aria-label');
+    assert.ok(onsetCells.length > 0, 'some compared run shows reward hacking');
+    assert.equal((overlay!.match(/hacking onset of #\d+/g) ?? []).length, onsetCells.length, overlay!);
+    // At 1024 px the x-axis choice stays on one line ("x: step" and "√KL" together).
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    const [step, kl] = await Promise.all([comparison.getByRole('radio', { name: 'step' }).boundingBox(), comparison.getByRole('radio', { name: /√KL/ }).boundingBox()]);
+    assert.ok(Math.abs(step!.y - kl!.y) < 4, `step (y ${step!.y}) and √KL (y ${kl!.y}) on one line`);
+    await page.setViewportSize(size);
     await this.shot('13-runs-overlay');
     await page.getByRole('checkbox', { name: /seed bands/ }).check();
     await page.getByText(/mean ± std per objective/).waitFor();
@@ -257,11 +338,26 @@ class Flow {
   async report(studyId: number): Promise<string[]> {
     const { page } = this;
     await this.screen('Reports');
+    // Runs of different worlds (here the Goodhart lab and an imported dataset) cannot share one report: their rewards have their own scales.
+    await page.getByRole('radio', { name: 'chosen runs' }).check();
+    await page.getByRole('checkbox', { name: /^#1 standard/ }).check();
+    await page.getByRole('checkbox', { name: /my data, my model/ }).first().check();
+    await page.getByRole('button', { name: 'Export report' }).click();
+    await page.getByRole('alert').filter({ hasText: /^these runs come from different worlds \(run 1 on goodhart-lab; run \d+ on imported dataset \d+\)/ }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss the message' }).click();
+    await page.getByRole('radio', { name: 'a study' }).check();
     await page.getByLabel('Study', { exact: true }).selectOption(String(studyId));
     await page.getByRole('button', { name: 'Export report' }).click();
     const done = page.getByRole('region', { name: 'Exported report' }).or(page.getByLabel('Exported report')).first();
     await done.waitFor({ timeout: 120_000 });
     const files = await done.locator('li code').allTextContents();
+    if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+      // Without a desktop, "Open folder" says why once and where the files are.
+      const folder = path.dirname(files[0]!);
+      await done.getByRole('button', { name: 'Open folder' }).click();
+      await page.getByText(/^Not opened: /).waitFor();
+      assert.equal((await page.getByText(/^Not opened: /).textContent())!.trim(), `Not opened: this machine has no desktop session (no DISPLAY). The files are in ${folder}.`);
+    }
     await this.shot('16-reports');
     return files;
   }
@@ -336,8 +432,10 @@ test('the app in Chromium (web mode): empty data folder → imported data → en
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM!, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1360, height: 900 } });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(30_000);
-  await page.goto(url);
   const flow = new Flow(page, 'chromium', path.join(shots, 'chromium'));
+  // Errors the window reports without throwing (e.g. "ResizeObserver loop completed with undelivered notifications") go to the console too.
+  await page.addInitScript(() => addEventListener('error', (e) => { if (!e.error) console.error(`window error: ${e.message}`); }));
+  await page.goto(url);
   const { files } = await runFlow(flow);
 
   assert.equal(files.length, 3, `HTML, PDF and CSV expected, got ${files.join(', ')}`);

@@ -156,6 +156,35 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The validator's wording of a bad value, in words a form can show ("enter a number", "must be at least 1"). */
+function plainWhy(why: string): string {
+  if (/expected number, received (null|NaN|undefined)|received NaN/.test(why)) return 'enter a number';
+  const small = /Too small: expected number to be >(=?)(\S+)/.exec(why);
+  if (small) return small[1] ? `must be at least ${small[2]}` : `must be more than ${small[2]}`;
+  const big = /Too big: expected number to be <(=?)(\S+)/.exec(why);
+  if (big) return big[1] ? `must be at most ${big[2]}` : `must be less than ${big[2]}`;
+  if (/expected int/.test(why)) return 'must be a whole number';
+  return why;
+}
+
+/**
+ * An input error from the engine ("invalid input for ensembles.train: heads: Invalid input: expected number,
+ * received null") as a form shows it: "Check the settings — Heads K: enter a number." `fields` maps the
+ * input's paths to the labels on the form; other errors come back as errorText gives them.
+ */
+export function inputErrorText(err: unknown, fields: Record<string, string>): string {
+  const text = errorText(err);
+  const m = /^invalid input for [\w.]+: (.*)$/s.exec(text);
+  if (!m) return text;
+  const parts = m[1]!.split('; ').map((p) => {
+    const i = p.indexOf(': ');
+    if (i < 0) return p;
+    const path = p.slice(0, i);
+    return `${fields[path] ?? path.replace(/^spec\./, '')}: ${plainWhy(p.slice(i + 2))}`;
+  });
+  return `Check the settings — ${parts.join('; ')}.`;
+}
+
 /**
  * For screens that reload while a job runs: applies a response only if no newer request was made since,
  * so that a slow, stale answer never overwrites a fresh one.

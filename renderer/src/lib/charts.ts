@@ -17,6 +17,9 @@ export interface Line {
 
 export interface BandFill { upper: number; lower: number; color: string }
 
+/** A dashed vertical line on a chart (a run's hacking onset): where, its colour, a short label and a sentence for screen readers. */
+export interface Marker { x: number; color: string; label: string; description: string }
+
 const PALETTE = ['#d9480f', '#1c7ed6', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#364fc7', '#862e9c'];
 
 /** A stable colour per objective: standard RLHF orange-red, the robust objective blue, others after. */
