@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, fixture } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
+import { scoreLogprobs } from '../../engine/models/sampler.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -34,6 +35,15 @@ test('model generate: seeded, log-probs per token, and a tokenizer of another mo
   assert.ok(ra.ids.length >= 1 && ra.ids.length <= 6 && ra.logprobs.length === ra.ids.length);
   assert.ok(ra.logprobs.every((x: number) => x <= 0 && Number.isFinite(x)));
   assert.equal(typeof ra.text, 'string');
+  // --seed reaches the sampler: another seed gives other tokens (660 near-uniform choices per token).
+  const c = gen('2');
+  assert.equal(c.code, 0, c.stderr);
+  assert.notDeepEqual(JSON.parse(c.stdout).ids, ra.ids, 'another seed gives other tokens');
+  // The log-probs are those of the sampled tokens: rescoring prompt + response in-process gives them back.
+  const [lp] = await scoreLogprobs(await CausalLM.load(good), [[...ra.prompt_ids, ...ra.ids]]);
+  const tail = lp!.slice(ra.prompt_ids.length - 1);
+  assert.equal(tail.length, ra.logprobs.length);
+  tail.forEach((x, i) => assert.ok(Math.abs(x - ra.logprobs[i]) < 1e-4, `token ${i}: CLI log-prob ${ra.logprobs[i]}, rescored ${x}`));
   const info = JSON.parse(rrlhf('model', 'info', good, '--json').stdout);
   assert.equal(info.config.vocab_size, 660);
 

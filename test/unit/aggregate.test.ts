@@ -6,7 +6,10 @@ import { aggregate, nominalIndex, worstHeadOfBatch, RunningMoments, ensembleStat
 const mu = [[1, 2, 6], [0, -1, 4], [3, 3, 0]];
 const sigma = [[0.5, 0.1, 0.9], [0.2, 0.3, 0.1], [0.4, 0.4, 0.05]];
 const single = [10, 20, 30], gold = [-1, -2, -3];
-const close = (a: number[], b: number[]) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-12, `${a} vs ${b}`));
+const close = (a: number[], b: number[]) => {
+  assert.equal(a.length, b.length, `one value per sample: ${a} vs ${b}`);
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-12, `${a} vs ${b}`));
+};
 
 test('each objective against hand-computed values', () => {
   const s = { mu, sigma, single, gold };
@@ -34,6 +37,7 @@ test('each objective against hand-computed values', () => {
 test('softmin interpolates between min (β→0) and mean (β→∞)', () => {
   const lo = aggregate({ mu }, { kind: 'softmin', softminBeta: 1e-3 });
   const hi = aggregate({ mu }, { kind: 'softmin', softminBeta: 1e6 });
+  assert.equal(lo.length, mu.length); assert.equal(hi.length, mu.length);
   lo.forEach((x, i) => assert.ok(Math.abs(x - Math.min(...mu[i]!)) < 1e-2));
   hi.forEach((x, i) => assert.ok(Math.abs(x - mu[i]!.reduce((a, b) => a + b) / 3) < 1e-4));
 });

@@ -373,6 +373,43 @@ test('grad softmaxCrossEntropy (fused log-softmax + pick, repeated labels)', asy
     { ref: ([a]) => ref(a!, [2, 0], 3) });
 });
 
+// ---- second order: the gradient ops' own rules ------------------------------------------------------
+// embedding, take_along_axis and slice differentiate into ops of their own (embedding_grad's scatter-add,
+// take_along_axis_grad's ScatterElements, slice_grad's Pad) that carry gradient rules too. Each case
+// builds the first-order gradient with grad() and checks that gradient's own gradient w.r.t. the upstream
+// values u (and the forward input, on which it must not depend).
+
+/** d/dx Σ op(x)⊙u, as a tensor: the first-order gradient whose own gradient w.r.t. u is checked. */
+const vjp = (op: (t: Tensor) => Tensor) => (_g: Graph, [a, u]: Tensor[]) => grad(F.sum(F.mul(op(a!), u!)), [a!])[0]!;
+
+test('grad of embedding_grad (double backward through the scatter-add)', async () => {
+  await check('embedding_grad [5,3] ids[2,3]', (g, [t, u, i]) => vjp((tt) => F.embedding(tt, i!))(g, [t!, u!]),
+    [x([5, 3]), x([2, 3, 3]), ids([2, 3], [0, 2, 2, 4, 0, 0])]);
+  await check('embedding_grad [6,2] ids[4] int32', (g, [t, u, i]) => vjp((tt) => F.embedding(tt, i!))(g, [t!, u!]),
+    [x([6, 2]), x([4, 2]), ids([4], [5, 1, 5, 5], 'int32')]);
+  // Forward: rows of u scatter-added into a zero table (ids 2, 0, 0, 1 over a [3, 2] table).
+  await check('embedding_grad values', (g, [t, u, i]) => vjp((tt) => F.embedding(tt, i!))(g, [t!, u!]),
+    [x([3, 2]), x([2, 2, 2], { values: [1, 2, 3, 4, 5, 6, 7, 8] }), ids([2, 2], [2, 0, 0, 1])], { ref: () => [3 + 5, 4 + 6, 7, 8, 1, 2] });
+});
+
+test('grad of take_along_axis_grad (double backward through ScatterElements)', async () => {
+  await check('take_along_axis_grad [3,4] idx[3,5] axis 1', (g, [a, u, i]) => vjp((t) => F.takeAlongAxis(t, i!, 1))(g, [a!, u!]),
+    [x([3, 4]), x([3, 5]), ids([3, 5], [0, 1, 1, 3, 0, 2, 2, 2, 2, 1, 3, 0, 3, 3, 1])]);
+  await check('take_along_axis_grad [3,4] idx[2,4] axis 0', (g, [a, u, i]) => vjp((t) => F.takeAlongAxis(t, i!, 0))(g, [a!, u!]),
+    [x([3, 4]), x([2, 4]), ids([2, 4], [0, 2, 2, 1, 0, 2, 1, 1])]);
+  await check('take_along_axis_grad values', (g, [a, u, i]) => vjp((t) => F.takeAlongAxis(t, i!, 1))(g, [a!, u!]),
+    [x([2, 3]), x([2, 2], { values: [1, 2, 3, 4] }), ids([2, 2], [2, 2, 0, 1])], { ref: () => [0, 0, 3, 3, 4, 0] });
+});
+
+test('grad of slice_grad (double backward through the zero padding)', async () => {
+  const cases: [number, number, number | null, number[]][] = [[0, 1, 4, [3, 4]], [0, -3, null, [3, 4]], [1, 1, 3, [5, 2]], [0, -7, 3, [3, 4]], [1, -2, -1, [5, 1]]];
+  for (const [axis, s, e, ushape] of cases) {
+    await check(`slice_grad [5,4] axis ${axis} [${s}:${e}]`, (g, [a, u]) => vjp((t) => F.slice(t, axis, s, e))(g, [a!, u!]), [x([5, 4]), x(ushape)]);
+  }
+  await check('slice_grad [B,4] axis 0 [1:-1]', (g, [a, u]) => vjp((t) => F.slice(t, 0, 1, -1))(g, [a!, u!]), [x(['B', 4], { feed: [4, 4] }), x(['B-2', 4], { feed: [2, 4] })]);
+  await check('slice_grad values', (g, [a, u]) => vjp((t) => F.slice(t, 0, -3, -1))(g, [a!, u!]), [x([5]), x([2], { values: [7, 8] })], { ref: () => [0, 0, 7, 8, 0] });
+});
+
 // ---- shape ops ---------------------------------------------------------------------------------
 
 test('grad reshape (with -1, symbolic)', async () => {

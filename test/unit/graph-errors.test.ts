@@ -108,7 +108,7 @@ test('other malformed graphs name the op', () => {
   assert.throws(() => g.output('y', a), build(/^output: an output named "y" already exists/));
 });
 
-test('grad rejects a non-scalar loss and non-float targets', () => {
+test('grad rejects a non-scalar loss and non-float targets', async () => {
   const g = new Graph('e');
   const a = g.input('a', 'float32', [2, 3]);
   const n = g.input('n', 'int64', [2]);
@@ -117,9 +117,17 @@ test('grad rejects a non-scalar loss and non-float targets', () => {
   assert.throws(() => grad(F.sum(a), [n]), build(/^grad: cannot differentiate with respect to int64 Tensor#\d+<int64\[2\]> from input/));
   const other = new Graph('other');
   assert.throws(() => grad(F.sum(a), [other.input('o', 'float32', [1])]), build(/^grad: Tensor#\d+<float32\[1\]> from input belongs to another graph/));
-  // A non-scalar loss is fine with an explicit seed of its shape.
+  // A non-scalar loss is fine with an explicit seed of its shape, and the seed is the upstream gradient:
+  // grad(y, [a], s) is the vector-Jacobian product sᵀ·∂y/∂a (here y = a², so 2·a·s element by element).
   const [ga] = grad(F.mul(a, 2), [a], F.full(g, [2, 3], 1));
   assert.deepEqual(ga!.shape, [2, 3]);
+  const s = g.input('s', 'float32', [2, 3]);
+  const [gsq] = grad(F.mul(a, a), [a], s);
+  const r = await compile(g, { outputs: new Map([['ga', ga!], ['gsq', gsq!]]) }).then((c) => c.run({
+    a: f32([1, 2, 3, -1, -2, 0.5], [2, 3]), s: f32([1, -1, 0.5, 2, 1, 3], [2, 3]),
+  }));
+  assert.deepEqual(Array.from(r.ga!.data as Float32Array), [2, 2, 2, 2, 2, 2]);
+  assert.deepEqual(Array.from(r.gsq!.data as Float32Array), [2, -4, 3, -4, -4, 3]);
 });
 
 test('compile rejects a graph without outputs', async () => {
