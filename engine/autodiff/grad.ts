@@ -2,8 +2,8 @@
 // that holds `loss` and returns one gradient tensor per `wrt` entry. The rules live with the ops.
 //
 // Nodes are visited in reverse creation order (a valid reverse topological order). Only nodes on a
-// path from some `wrt` to the loss are differentiated; integer/boolean values and stop_gradient
-// (an op without a rule) carry no gradient.
+// path from some `wrt` to the loss are differentiated; integer/boolean values and stop_gradient carry
+// no gradient, and any other op without a rule on that path is an error (not a silent zero).
 
 import { type Tensor, type Node, GraphBuildError, isFloat, fmtShape, F } from '../graph/index.js';
 
@@ -31,9 +31,14 @@ export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor): Tensor[] {
 
   for (let i = nodes.length - 1; i >= 0; i--) {
     const n = nodes[i]!;
-    if (!fromWrt.has(n) || !toLoss.has(n) || !n.op.grad || n.inputs.length === 0) continue;
+    if (!fromWrt.has(n) || !toLoss.has(n) || n.inputs.length === 0) continue;
     const gys = n.outputs.map((o) => grads.get(o) ?? null);
     if (gys.every((x) => x === null)) continue;
+    if (!n.op.grad) {
+      // Only stop_gradient blocks on purpose; any other rule-less op would silently give a zero gradient.
+      if (n.op.name === 'stop_gradient' || !n.inputs.some((x) => isFloat(x.dtype) && fromWrt.has(x.node))) continue;
+      throw new GraphBuildError('grad', `${n.op.name} has no gradient rule, so the gradient through it cannot be taken (wrap its input in stop_gradient if no gradient should flow)`);
+    }
     const gxs = n.op.grad(n, gys);
     n.inputs.forEach((x, k) => {
       const gx = gxs[k];

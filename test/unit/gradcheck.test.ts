@@ -410,6 +410,25 @@ test('grad of slice_grad (double backward through the zero padding)', async () =
   await check('slice_grad values', (g, [a, u]) => vjp((t) => F.slice(t, 0, -3, -1))(g, [a!, u!]), [x([5]), x([2], { values: [7, 8] })], { ref: () => [0, 0, 7, 8, 0] });
 });
 
+test('grad of softmax_cross_entropy_grad (double backward: w.r.t. the logits through log-softmax, and w.r.t. the upstream)', async () => {
+  await check('xent second order [3,5]', (g, [a, u, l]) => vjp((t) => F.softmaxCrossEntropy(t, l!))(g, [a!, u!]),
+    [x([3, 5]), x([3]), ids([3], [4, 0, 2])]);
+  await check('xent second order [2,3,4] repeated labels', (g, [a, u, l]) => vjp((t) => F.softmaxCrossEntropy(t, l!))(g, [a!, u!]),
+    [x([2, 3, 4]), x([2, 3]), ids([2, 3], [1, 1, 3, 0, 1, 1])]);
+  // Forward: (softmax − onehot)·u; logits 0 over 2 classes gives softmax ½ everywhere.
+  await check('xent second order values', (g, [a, u, l]) => vjp((t) => F.softmaxCrossEntropy(t, l!))(g, [a!, u!]),
+    [x([2, 2], { values: [0, 0, 0, 0] }), x([2], { values: [2, 4] }), ids([2], [1, 0])], { ref: () => [1, -1, -2, 2] });
+});
+
+test('grad refuses an op without a gradient rule instead of returning a silent zero', () => {
+  const g = new Graph('t');
+  const a = g.input('a', 'float32', [3]);
+  const Mystery = { name: 'mystery', infer: ([t]: { dtype: 'float32'; shape: Dim[] }[]) => [t!], lower: () => { throw new Error('not lowered'); } };
+  const y = g.apply(Mystery as never, [a], {})[0]!;
+  assert.throws(() => grad(F.sum(y), [a]), /mystery has no gradient rule.*stop_gradient/);
+  assert.doesNotThrow(() => grad(F.sum(F.mul(a, F.stopGradient(y))), [a]), 'behind stop_gradient it is not on the path');
+});
+
 // ---- shape ops ---------------------------------------------------------------------------------
 
 test('grad reshape (with -1, symbolic)', async () => {

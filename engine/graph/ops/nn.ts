@@ -4,9 +4,9 @@
 import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
 import { onnxType, float } from '../lowering.js';
-import { add, sub, mul, neg, rsqrt, cast, lessEqual, unbroadcast, cos, sin } from './elementwise.js';
-import { mean } from './reduce.js';
-import { reshape, mT, unsqueeze, range, concat, slice } from './shape.js';
+import { add, sub, mul, neg, rsqrt, cast, lessEqual, unbroadcast, cos, sin, exp } from './elementwise.js';
+import { mean, sum } from './reduce.js';
+import { reshape, mT, unsqueeze, squeeze, range, concat, slice } from './shape.js';
 
 // ---- matmul ------------------------------------------------------------------------------------
 
@@ -236,7 +236,17 @@ export const SoftmaxCrossEntropy: OpDef = {
     const [sq] = e.node('Squeeze', [picked!, e.constI64([-1])]);
     e.emit('Neg', [sq!], nll);
   },
-  grad: (n, [gy]) => (gy ? [gy.graph.apply(SoftmaxCrossEntropyGrad, [n.outputs[1]!, n.inputs[1]!, gy], {})[0]!, null] : [null, null]),
+  // gy: gradient of the nll output. glogp reaches the internal log-softmax output only when a gradient is
+  // differentiated again (SoftmaxCrossEntropyGrad reads it): d logp / d logits = glogp − softmax·Σ glogp.
+  grad: (n, [gy, glogp]) => {
+    const logp = n.outputs[1]!;
+    let g = gy ? gy.graph.apply(SoftmaxCrossEntropyGrad, [logp, n.inputs[1]!, gy], {})[0]! : null;
+    if (glogp) {
+      const d = sub(glogp, mul(exp(logp), sum(glogp, -1, true)));
+      g = g ? add(g, d) : d;
+    }
+    return [g, null];
+  },
 };
 /** d nll / d logits = (softmax − onehot(label)) · gy, as exp(logp)·gy with −gy scattered in at the labels. */
 const SoftmaxCrossEntropyGrad: OpDef = {
@@ -250,6 +260,15 @@ const SoftmaxCrossEntropyGrad: OpDef = {
     const [idx] = e.node('Unsqueeze', [e.name(labels), e.constI64([-1])]);
     const [neg] = e.node('Neg', [g1!]);
     e.emit('ScatterElements', [scaled!, idx!, neg!], n.outputs[0]!, { axis: -1, reduction: 'add' });
+  },
+  // z = exp(logp)·gy − onehot(label)·gy (gy broadcast over the class axis), differentiated again:
+  // ∂/∂logp = gz·exp(logp)·gy;  ∂/∂gy = Σ_c gz·exp(logp) − gz[label].
+  grad: (n, [gz]) => {
+    if (!gz) return [null, null, null];
+    const [logp, labels, gy] = n.inputs as [Tensor, Tensor, Tensor];
+    const gp = mul(gz, exp(logp));
+    const atLabel = squeeze(takeAlongAxis(gz, unsqueeze(labels, -1), -1), -1);
+    return [mul(gp, unsqueeze(gy, -1)), null, sub(sum(gp, -1), atLabel)];
   },
 };
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor) => logits.graph.apply(SoftmaxCrossEntropy, [logits, labels], {})[0]!;
