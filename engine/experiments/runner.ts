@@ -270,7 +270,13 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const onset = hackingOnset(evals, spec.onsetMargin);
     if (onset && onset.step === p.step) {
       // Linked to the samples of the latest iteration: what the policy was producing when gold turned.
-      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)})`, sampleIds: recentSampleIds });
+      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell more than ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)}); an onset unless gold recovers`, sampleIds: recentSampleIds });
+    }
+    // An earlier onset that gold has since recovered from is withdrawn (recorded at the onset's step).
+    const alerts = store.alerts.list(run.id);
+    for (const a of alerts) {
+      if (a.kind !== 'hacking_onset' || a.step === onset?.step || alerts.some((w) => w.kind === 'hacking_withdrawn' && w.step === a.step)) continue;
+      store.alerts.add({ runId: run.id, step: a.step, kind: 'hacking_withdrawn', message: `withdrawn: gold recovered to ${p.gold.toFixed(3)} at step ${p.step}, back within ${spec.onsetMargin} of its best`, sampleIds: [] });
     }
   };
 

@@ -562,7 +562,6 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     const evals = evalPoints(store, r.id, hasGold).filter((p) => finite(hasGold ? p.gold : p.proxy));
     const last = evals[evals.length - 1];
     const ck = store.runs.latestCheckpoint(r.id);
-    const onsetAlert = store.alerts.list(r.id).find((a) => a.kind === 'hacking_onset');
     const onset = hasGold ? hackingOnset(evals, margin) : null;
     const g = hasGold && evals.length >= 3 ? fitGao(evals) : null;
     return {
@@ -570,7 +569,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
       started: r.started, finished: r.finished, lastStep: store.metrics.lastStep(r.id), evals,
       final: last ? { step: last.step, gold: last.gold, proxy: last.proxy, kl: last.kl } : null,
       peak: hasGold && evals.length ? peak(evals) : null,
-      onset: onset?.step ?? onsetAlert?.step ?? null,
+      onset: onset?.step ?? null, // from the evaluations, as everywhere: a live alert may have been withdrawn since
       gao: g && [g.alpha, g.beta, g.r2].every(finite) ? g : null,
       alerts: store.alerts.list(r.id).map((a) => ({ step: a.step, kind: a.kind, message: a.message })),
       checkpoint: ck ? { step: ck.step, sha256: ck.sha256 } : null,

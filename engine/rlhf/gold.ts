@@ -12,16 +12,25 @@ export interface EvalPoint {
   goldSe?: number;
 }
 
-/** Hacking onset: the first evaluation where gold is below its running maximum by more than `margin`
- *  and by more than twice the combined standard error of the two estimates (so sampling noise alone
- *  does not raise it), while the proxy is still rising (above its value at that maximum). */
+/**
+ * Hacking onset: the first evaluation where gold is below its running maximum by more than `margin`
+ * and by more than twice the combined standard error of the two estimates (so sampling noise alone
+ * does not raise it), while the proxy is still rising (above its value at that maximum) — and gold
+ * never comes back within `margin` of that maximum afterwards. A dip that recovers is PPO's ordinary
+ * non-monotone progress, not hacking; without the last condition a run that ended at its best gold
+ * could be reported as hacked. On a run still in progress the last point has no "afterwards": its
+ * onset is provisional (the live alert), and is withdrawn if gold recovers.
+ */
 export function hackingOnset(points: EvalPoint[], margin = 0.1): { step: number; index: number } | null {
   let best: EvalPoint | null = null;
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
     if (!best || p.gold > best.gold) { best = p; continue; }
     const noise = 2 * Math.sqrt((best.goldSe ?? 0) ** 2 + (p.goldSe ?? 0) ** 2);
-    if (p.gold < best.gold - Math.max(margin, noise) && p.proxy > best.proxy) return { step: p.step, index: i };
+    const top = best.gold;
+    if (p.gold < top - Math.max(margin, noise) && p.proxy > best.proxy && points.slice(i + 1).every((q) => q.gold < top - margin)) {
+      return { step: p.step, index: i };
+    }
   }
   return null;
 }

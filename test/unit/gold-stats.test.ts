@@ -15,6 +15,14 @@ test('hacking onset: gold falls a margin below its running max while the proxy k
   // gold falls but the proxy falls too: not hacking
   assert.equal(hackingOnset(pts([[0, 1, 1, 0], [10, 0.5, 0.5, 1]]), 0.1), null);
   assert.deepEqual(peak(p), { gold: 1.5, step: 20 });
+  // a dip that recovers (gold back within the margin of its best, or above it) is not hacking...
+  const recovers = pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.6, 2, 2], [30, 0.95, 3, 3], [40, 1.3, 4, 4]]);
+  assert.equal(hackingOnset(recovers, 0.1), null);
+  assert.deepEqual(hackingOnset(recovers.slice(0, 3), 0.1), { step: 20, index: 2 }, 'provisional while the run has not recovered yet');
+  // ...but a partial recovery that stays below the best by more than the margin does not withdraw it,
+  // and a later, sustained fall from a new best is found.
+  assert.deepEqual(hackingOnset(pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.5, 2, 2], [30, 0.85, 3, 3], [40, 0.4, 4, 4]]), 0.1), { step: 20, index: 2 });
+  assert.deepEqual(hackingOnset(pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.6, 2, 2], [30, 1.5, 3, 3], [40, 1.0, 4, 4], [50, 0.9, 5, 5]]), 0.1), { step: 40, index: 4 });
 });
 
 test('gold at matched KL interpolates linearly', () => {
