@@ -545,13 +545,14 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   for (const r of runs) if (!names.includes(r.objective)) names.push(r.objective);
   const specs = names.map((n) => spec?.objectives.find((x) => x.name === n) ?? objectiveSpec(runs.find((r) => r.objective === n)!.config.objective, n));
   const labels = specs.map(baseLabel);
+  const styles = objectiveStyles(specs.map((x) => x.kind));
   const objectives: ObjectiveInfo[] = names.map((name, i) => {
     const dup = labels.filter((l) => l === labels[i]).length > 1;
     const rs = runs.filter((r) => r.objective === name).sort((a, b) => a.seed - b.seed || a.id - b.id);
     return {
       name, kind: specs[i]!.kind, label: dup ? `${labels[i]} “${name}”` : labels[i]!, description: describe(specs[i]!, method),
       lambda: specs[i]!.kind === 'robust' ? specs[i]!.lambda : specs[i]!.kind === 'nominal' ? 1 : null,
-      style: i, runIds: rs.map((r) => r.id), seeds: [...new Set(rs.map((r) => r.seed))],
+      style: styles[i]!, runIds: rs.map((r) => r.id), seeds: [...new Set(rs.map((r) => r.seed))],
     };
   });
   const objOf = new Map(objectives.map((x) => [x.name, x]));
@@ -812,4 +813,21 @@ function verdictOf(objectives: ObjectiveInfo[], summaries: ObjectiveSummary[], c
     caveats.push('The ensemble heads barely disagree, so the robust objectives here behave much like a single reward model (see Ensemble diagnostics).');
   }
   return { verdict, caveats };
+}
+
+/**
+ * Series styles (palette index) per objective, matching the app's colours by meaning: standard RLHF
+ * (single) vermillion, the robust objective blue, nominal green, worst case pink; the first objective
+ * of a kind takes its colour, any other the next free one.
+ */
+export function objectiveStyles(kinds: string[]): number[] {
+  const preferred: Record<string, number> = { robust: 0, single: 1, nominal: 2, wco: 3 };
+  const used = new Set<number>();
+  const free = () => { let k = 4; while (used.has(k % 7) && used.size < 7) k++; return k % 7; };
+  return kinds.map((kind) => {
+    const p = preferred[kind];
+    const style = p !== undefined && !used.has(p) ? p : free();
+    used.add(style);
+    return style;
+  });
 }

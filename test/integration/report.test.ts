@@ -17,7 +17,8 @@ import { runExperiment } from '../../engine/experiments/runner.js';
 import { exportReport, findChromium, renderHtml, buildReportModel, CSV_HEADER, type ReportModel } from '../../engine/report/index.js';
 import { withReportPage } from '../../engine/report/pdf.js';
 import { esc } from '../../engine/report/html.js';
-import { niceTicks } from '../../engine/report/svg.js';
+import { objectiveStyles } from '../../engine/report/model.js';
+import { niceTicks, seriesStyle } from '../../engine/report/svg.js';
 import { exportReports, listReports } from '../../engine/service/reports.js';
 
 const NAME = 'tiny <study> & "quotes" https://example.org';
@@ -137,6 +138,9 @@ test('verdict, methods, per-seed table, gallery and reproducibility are present'
 test('the report model: summaries, paired comparisons, matched KL, λ sweep, ensemble', () => {
   assert.equal(model.runs.length, 6);
   assert.equal(model.objectives.length, 3);
+  // Colours by meaning, as in the app: standard (single) vermillion, the first robust objective blue.
+  assert.deepEqual(model.objectives.map((o) => [o.kind, seriesStyle(o.style).color]), [['single', '#D55E00'], ['robust', '#0072B2'], ['robust', '#E69F00']]);
+  assert.deepEqual(objectiveStyles(['mean', 'wco', 'nominal', 'single', 'robust', 'uwo', 'softmin', 'gold']), [4, 3, 2, 1, 0, 5, 6, 4]);
   assert.equal(model.comparisons.length, 2);
   for (const c of model.comparisons) {
     assert.equal(c.n, 2);
