@@ -156,8 +156,7 @@ export function probeDevice(device: Device): Promise<DeviceStatus> {
         if (device === 'webgpu') return { device, available: true, note: 'weights, optimizer state and KV caches stay in GPU memory' };
         return { device, available: true };
       } catch (err) {
-        const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
-        return { device, available: false, reason: `${device} did not initialise: ${msg}` };
+        return { device, available: false, reason: `${device} did not initialise: ${initFailure((err as Error).message)}` };
       }
     })();
     probes.set(device, p);
@@ -198,4 +197,20 @@ export function describeResolution(req: DeviceRequest, r: ResolvedDevice): strin
 
 export async function listDevices(): Promise<DeviceStatus[]> {
   return Promise.all(DEVICES.map((d) => probeDevice(d)));
+}
+
+/**
+ * ORT's initialisation errors as a person can read them: without the C++ source location and
+ * assertion text in front ("…/webgpu_context.cc:136 …::<lambda()> x == y was false. "), cut at a word
+ * boundary, and with what to do for the common WebGPU case.
+ */
+export function initFailure(message: string): string {
+  let msg = message.split('\n')[0]!.trim();
+  const asserted = msg.lastIndexOf(' was false. ');
+  const status = /\[ONNXRuntimeError\] : \d+ : \w+ : (.+)$/.exec(msg);
+  if (asserted >= 0) msg = msg.slice(asserted + ' was false. '.length);
+  else if (status) msg = status[1]!;
+  else msg = msg.replace(/^\S+\.(?:cc|cpp|h):\d+ \S+(?:\([^)]*\))* /, '');
+  if (/WebGPU adapter/i.test(msg)) msg = `${msg.replace(/\.?$/, '')}. WebGPU needs a GPU driver it can use: Vulkan on Linux, Direct3D 12 on Windows, Metal on macOS`;
+  return msg.length <= 300 ? msg : `${msg.slice(0, msg.lastIndexOf(' ', 297))}…`;
 }

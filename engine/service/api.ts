@@ -316,7 +316,7 @@ export const API = {
     summary: 'trains a BRME or independent reward-model ensemble on a built-in world and measures its quality',
     input: EnsembleTrainSchema,
     exclusive: true,
-    label: (i) => `train a ${i.method === 'brme' ? 'BRME' : 'independent'} ensemble (K = ${i.heads}) on ${i.datasetId !== undefined ? `dataset ${i.datasetId}` : i.world}`,
+    label: (i) => `train ${i.method === 'brme' ? 'a BRME' : 'an independent'} ensemble (K = ${i.heads}) on ${i.datasetId !== undefined ? `dataset ${i.datasetId}` : i.world}`,
     subject: () => ({ kind: 'ensemble' }),
     async run(i, c, job) {
       const r = await trainWorldEnsemble(i, {
