@@ -87,16 +87,19 @@ export interface ObjectiveView {
   lambda: number | null;
   runIds: number[];
   seeds: number;
-  finalGold: { mean: number; std: number } | null;
-  peakGold: { mean: number; std: number } | null;
-  finalKl: { mean: number; std: number } | null;
-  finalProxy: { mean: number; std: number } | null;
+  /** Mean and spread over the runs that have the value (n of them; std is 0 for one run). */
+  finalGold: Spread | null;
+  peakGold: Spread | null;
+  finalKl: Spread | null;
+  finalProxy: Spread | null;
   /** Runs in which hacking began (gold fell while the proxy rose), and the mean step where it did. */
   hacked: number;
   onsetStep: number | null;
   /** Gold of this objective at the KL the first (standard) objective ended with, averaged over seeds. */
   goldAtStandardKl: number | null;
 }
+
+export interface Spread { mean: number; std: number; n: number }
 
 export interface Comparison {
   a: string;
@@ -167,7 +170,7 @@ export function studyView(store: Store, exp: Experiment): StudyView {
   const hasGold = specHasGold(spec);
   const runs = store.runs.list({ experimentId: exp.id }).map((r) => runView(store, r, exp));
   const objectivesSpec = spec.objectives ?? [];
-  const ms = (xs: number[]) => { const f = xs.filter(Number.isFinite); if (!f.length) return null; const s = meanStd(f); return { mean: s.mean, std: s.std }; };
+  const ms = (xs: number[]): Spread | null => { const f = xs.filter(Number.isFinite); return f.length ? meanStd(f) : null; };
   const stdRuns = runs.filter((r) => r.objective === objectivesSpec[0]?.name);
   const stdKl = ms(stdRuns.map((r) => r.final?.kl ?? NaN))?.mean ?? null;
   const objectives: ObjectiveView[] = objectivesSpec.map((o) => {

@@ -13,6 +13,9 @@ export function signed(x: number | null | undefined): string {
   return `${x >= 0 ? '+' : '−'}${num(Math.abs(x))}`;
 }
 
+/** Mean ± std over runs; one run has no spread to show. */
+export const spread = (s: { mean: number; std: number; n: number } | null | undefined) => (!s ? '–' : s.n > 1 ? `${num(s.mean)} ± ${num(s.std)}` : num(s.mean));
+
 export function duration(s: number | null | undefined): string {
   if (s === null || s === undefined || !Number.isFinite(s)) return '–';
   if (s < 1) return 'under a second';
