@@ -130,6 +130,7 @@ class Flow {
     assert.match((await binary.textContent())!, /^not_a_dataset\.png looks like a binary file/);
     await page.getByLabel('Data file', { exact: true }).setInputFiles(fixture('data', 'malformed', 'all_rejected.jsonl'));
     await page.getByRole('heading', { name: /Records that will be rejected/ }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'None of the first 2 records can be imported' }).waitFor();
     await page.getByRole('button', { name: 'Import dataset' }).click();
     const failed = page.getByRole('alert').filter({ hasText: 'The import failed' });
     await failed.waitFor();
