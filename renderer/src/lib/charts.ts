@@ -22,14 +22,25 @@ export interface Marker { x: number; color: string; label: string; description: 
 
 const PALETTE = ['#d9480f', '#1c7ed6', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#364fc7', '#862e9c'];
 
-/** A stable colour per objective: standard RLHF orange-red, the robust objective blue, others after. */
-export function objectiveColor(name: string, index: number): string {
-  const n = name.toLowerCase();
-  if (n === 'standard' || n === 'single') return PALETTE[0]!;
-  if (n.startsWith('robust')) return PALETTE[1]!;
-  if (n.startsWith('nominal')) return PALETTE[2]!;
-  if (n.startsWith('worst') || n === 'wco') return PALETTE[3]!;
-  return PALETTE[(index + 4) % PALETTE.length]!;
+/**
+ * A stable colour per objective, by meaning: standard RLHF orange-red, the robust objective blue,
+ * nominal green, worst case purple (as in the exported report). The first objective of each meaning
+ * takes its colour; any other (a second robust λ, say) the next colour no objective of the study uses.
+ */
+export function objectiveColor(name: string, names: readonly string[]): string {
+  const role = (n: string) => {
+    const l = n.toLowerCase();
+    return l === 'standard' || l === 'single' ? 0 : l.startsWith('robust') ? 1 : l.startsWith('nominal') ? 2 : l.startsWith('worst') || l === 'wco' ? 3 : -1;
+  };
+  const used = new Set<number>();
+  let picked = PALETTE[0]!;
+  for (const n of names.includes(name) ? names : [...names, name]) {
+    let k = role(n);
+    if (k < 0 || used.has(k)) { k = 4; while (used.has(k) && used.size < PALETTE.length) k = (k + 1) % PALETTE.length; }
+    used.add(k);
+    if (n === name) { picked = PALETTE[k]!; break; }
+  }
+  return picked;
 }
 
 /** Dashes per seed, so that runs of one objective share a colour but stay distinguishable. */
@@ -58,8 +69,9 @@ export function fromBands(bands: Band[]): { data: Aligned; lines: Line[]; fills:
   const curves: { x: number; y: number | null }[][] = [];
   const lines: Line[] = [];
   const fills: BandFill[] = [];
-  bands.forEach((b, i) => {
-    const color = objectiveColor(b.objective, i);
+  const names = bands.map((b) => b.objective);
+  bands.forEach((b) => {
+    const color = objectiveColor(b.objective, names);
     const base = curves.length + 1;
     curves.push(b.points.map((p) => ({ x: p.step, y: p.mean })));
     curves.push(b.points.map((p) => ({ x: p.step, y: p.mean + p.std })));
