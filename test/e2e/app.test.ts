@@ -331,8 +331,12 @@ class Flow {
     await this.shot('14-runs-seed-bands');
     await page.getByRole('radio', { name: /√KL/ }).check();
     await page.getByRole('region', { name: 'Comparison' }).locator('.u-label', { hasText: '√KL' }).waitFor();
-    await page.getByRole('button', { name: 'heads' }).first().click();
-    await page.getByRole('img', { name: 'Per-head rewards' }).waitFor();
+    // Each sample's button is named after its sample, and the bars read out their values.
+    const headButtons = page.getByRole('button', { name: /^per-head rewards of run \d+, step \d+, sample \d+$/ });
+    const names = await headButtons.evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label')));
+    assert.ok(names.length > 1 && new Set(names).size === names.length, `distinct names: ${names.join(' | ')}`);
+    await headButtons.first().click();
+    await page.getByRole('img', { name: /^Per-head rewards: -?\d/ }).waitFor();
     await this.shot('15-runs-sqrt-kl-samples');
   }
 
