@@ -26,7 +26,7 @@ import { trainBradleyTerry } from '../rlhf/reward.js';
 import { type Ensemble, trainBrme, trainIndependent, loadEnsemble } from '../rlhf/ensemble.js';
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
-import { hackingOnset, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
+import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
 import { pairedBootstrap, seedVarianceWarning } from './stats.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths } from './spec.js';
 
@@ -267,16 +267,9 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
       return;
     }
     store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/gold_se': p.goldSe ?? NaN, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
-    const onset = hackingOnset(evals, spec.onsetMargin);
-    if (onset && onset.step === p.step) {
-      // Linked to the samples of the latest iteration: what the policy was producing when gold turned.
-      store.alerts.add({ runId: run.id, step: p.step, kind: 'hacking_onset', message: `gold fell more than ${spec.onsetMargin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)}); an onset unless gold recovers`, sampleIds: recentSampleIds });
-    }
-    // An earlier onset that gold has since recovered from is withdrawn (recorded at the onset's step).
-    const alerts = store.alerts.list(run.id);
-    for (const a of alerts) {
-      if (a.kind !== 'hacking_onset' || a.step === onset?.step || alerts.some((w) => w.kind === 'hacking_withdrawn' && w.step === a.step)) continue;
-      store.alerts.add({ runId: run.id, step: a.step, kind: 'hacking_withdrawn', message: `withdrawn: gold recovered to ${p.gold.toFixed(3)} at step ${p.step}, back within ${spec.onsetMargin} of its best`, sampleIds: [] });
+    for (const a of onsetAlerts(evals, store.alerts.list(run.id), spec.onsetMargin)) {
+      // An onset is linked to the samples of the latest iteration: what the policy was producing when gold turned.
+      store.alerts.add({ runId: run.id, ...a, sampleIds: a.kind === 'hacking_onset' ? recentSampleIds : [] });
     }
   };
 

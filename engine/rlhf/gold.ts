@@ -35,6 +35,29 @@ export function hackingOnset(points: EvalPoint[], margin = 0.1): { step: number;
   return null;
 }
 
+/** An alert about hacking raised by the newest evaluation of a run in progress. */
+export interface OnsetAlert { step: number; kind: 'hacking_onset' | 'hacking_withdrawn'; message: string }
+
+/**
+ * What the newest evaluation (the last of `points`) says, given the alerts already `raised`: a
+ * provisional onset at its step, and the withdrawal (recorded at the onset's own step) of every
+ * earlier onset that gold has since recovered from. Each onset is withdrawn at most once.
+ */
+export function onsetAlerts(points: EvalPoint[], raised: readonly { step: number; kind: string }[], margin = 0.1): OnsetAlert[] {
+  const p = points[points.length - 1];
+  if (!p) return [];
+  const onset = hackingOnset(points, margin);
+  const out: OnsetAlert[] = [];
+  for (const a of raised) {
+    if (a.kind !== 'hacking_onset' || a.step === onset?.step || raised.some((w) => w.kind === 'hacking_withdrawn' && w.step === a.step)) continue;
+    out.push({ step: a.step, kind: 'hacking_withdrawn', message: `withdrawn: gold recovered to ${p.gold.toFixed(3)} at step ${p.step}, back within ${margin} of its best` });
+  }
+  if (onset && onset.step === p.step) {
+    out.push({ step: p.step, kind: 'hacking_onset', message: `gold fell more than ${margin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)}); an onset unless gold recovers` });
+  }
+  return out;
+}
+
 export function peak(points: EvalPoint[]): { gold: number; step: number } {
   let best = points[0] ?? { gold: NaN, step: 0 };
   for (const p of points) if (p.gold > best.gold) best = p;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hackingOnset, peak, goldAtKl, fitGao, klK3, type EvalPoint } from '../../engine/rlhf/gold.js';
+import { hackingOnset, onsetAlerts, peak, goldAtKl, fitGao, klK3, type EvalPoint } from '../../engine/rlhf/gold.js';
 import { pairedBootstrap, meanStd, seedVarianceWarning } from '../../engine/experiments/stats.js';
 
 const pts = (rows: [number, number, number, number][]): EvalPoint[] => rows.map(([step, gold, proxy, kl]) => ({ step, gold, proxy, kl }));
@@ -23,6 +23,19 @@ test('hacking onset: gold falls a margin below its running max while the proxy k
   // and a later, sustained fall from a new best is found.
   assert.deepEqual(hackingOnset(pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.5, 2, 2], [30, 0.85, 3, 3], [40, 0.4, 4, 4]]), 0.1), { step: 20, index: 2 });
   assert.deepEqual(hackingOnset(pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.6, 2, 2], [30, 1.5, 3, 3], [40, 1.0, 4, 4], [50, 0.9, 5, 5]]), 0.1), { step: 40, index: 4 });
+});
+
+test('live onset alerts: raised provisionally, withdrawn once when gold recovers, raised again on a later sustained fall', () => {
+  const series = pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.6, 2, 2], [30, 0.7, 3, 3], [40, 1.2, 4, 4], [50, 1.25, 5, 5], [60, 0.8, 6, 6], [70, 0.7, 7, 7]]);
+  const raised: { step: number; kind: string; at: number }[] = [];
+  for (let i = 1; i <= series.length; i++) for (const a of onsetAlerts(series.slice(0, i), raised, 0.1)) raised.push({ ...a, at: series[i - 1]!.step });
+  assert.deepEqual(raised.map((a) => [a.at, a.kind, a.step]), [
+    [20, 'hacking_onset', 20], // gold 0.6 < 1 − 0.1 while the proxy rose
+    [40, 'hacking_withdrawn', 20], // gold back to 1.2 (above the old best): the dip was not hacking
+    [60, 'hacking_onset', 60], // a new fall from the new best 1.25, still provisional at 70
+  ]);
+  assert.match(onsetAlerts(series.slice(0, 3), [], 0.1)[0]!.message, /gold fell more than 0\.1 below its best .*an onset unless gold recovers/);
+  assert.deepEqual(onsetAlerts([], [], 0.1), []);
 });
 
 test('gold at matched KL interpolates linearly', () => {
