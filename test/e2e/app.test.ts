@@ -249,6 +249,9 @@ class Flow {
     await page.getByRole('button', { name: 'Resume', exact: true }).waitFor({ timeout: 60_000 });
     await page.getByText(/^Stopped\./).waitFor();
     await page.getByRole('table', { name: 'Runs of this study' }).getByText('cancelled').waitFor();
+    // Runs that never started say so (not "queued": nothing will run them until Resume).
+    assert.ok(await page.getByRole('table', { name: 'Runs of this study' }).getByText('not started').count() >= 1);
+    assert.equal(await page.getByRole('table', { name: 'Runs of this study' }).getByText('queued', { exact: true }).count(), 0);
     await this.shot('10-study-stopped');
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
     const verdict = await this.verdict(150_000);
