@@ -15,7 +15,7 @@ import path from 'node:path';
 import { openStore } from '../dist/engine/store/index.js';
 import { parseSpec } from '../dist/engine/experiments/spec.js';
 import { runExperiment } from '../dist/engine/experiments/runner.js';
-import { pairedBootstrap, meanStd } from '../dist/engine/experiments/stats.js';
+import { pairedInterval, meanStd } from '../dist/engine/experiments/stats.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '5' }, steps: { type: 'string', default: '60' }, 'data-dir': { type: 'string' }, out: { type: 'string' } } });
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i);
@@ -52,7 +52,7 @@ function table(res, spec) {
   for (const o of spec.objectives) {
     const rs = seeds.map((s) => res.runs.find((r) => r.objective === o.name && r.seed === s));
     const fg = meanStd(rs.map((r) => r.final.gold)), pk = meanStd(rs.map((r) => r.peak.gold));
-    const ci = o.name === 'single' ? null : pairedBootstrap(rs.map((r) => r.final.gold), base, { seed: 0 });
+    const ci = o.name === 'single' ? null : pairedInterval(rs.map((r) => r.final.gold), base);
     lines.push(`| ${o.name} | ${fmt(fg.mean)} ± ${fmt(fg.std)} | ${fmt(pk.mean)} | ${fmt(meanStd(rs.map((r) => r.final.proxy)).mean)} | ${fmt(meanStd(rs.map((r) => r.final.kl)).mean, 1)} | ${rs.filter((r) => r.onset !== null).length}/${rs.length} | ${ci ? `${fmt(ci.mean)} [${fmt(ci.lo)}, ${fmt(ci.hi)}]${ci.significant ? ' *' : ''}` : '–'} |`);
   }
   const e = res.ensemble;
@@ -67,7 +67,7 @@ const md = [
   `# Goodhart lab: the paper's claims, measured (${new Date().toISOString().slice(0, 10)})`,
   '',
   `${seeds.length} seeds, ${steps} PPO iterations of 64 rollouts each, default world and PPO settings; machine: ${os.cpus()[0]?.model} × ${os.cpus().length}; wall time ${((Date.now() - t0) / 60000).toFixed(1)} min.`,
-  'Δ final gold is paired by seed (percentile bootstrap, 2000 resamples); * = the CI excludes 0.',
+  'Δ final gold is paired by seed (95% Student-t interval of the mean difference, n − 1 df); * = the CI excludes 0.',
   '',
   '## Study A — BRME as in the paper (plain MSE stage 2): λ sweep',
   table(a, studyA),

@@ -27,7 +27,7 @@ import { type Ensemble, trainBrme, trainIndependent, loadEnsemble } from '../rlh
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
-import { pairedBootstrap, seedVarianceWarning } from './stats.js';
+import { pairedInterval, seedVarianceWarning } from './stats.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths } from './spec.js';
 
 export interface ProgressEvent {
@@ -415,7 +415,7 @@ function compare(spec: ExperimentSpec, runs: RunSummary[], store?: Store, hasGol
   return spec.objectives.slice(1).map((obj) => {
     const a = bySeed(obj.name);
     const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
-    const ci = ok ? pairedBootstrap(a, b, { seed: 0 }) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
+    const ci = ok ? pairedInterval(a, b) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
     return { a: obj.name, b: base, metric: 'final_gold' as const, mean: ci.mean, lo: ci.lo, hi: ci.hi, significant: ci.significant, warning: ok ? seedVarianceWarning(a, b) : 'missing runs' };
   });
 }
@@ -447,7 +447,7 @@ function compareWithoutGold(spec: ExperimentSpec, runs: RunSummary[], store: Sto
       a.push(goldAtKl(pa, k) ?? NaN); b.push(goldAtKl(pb, k) ?? NaN);
     }
     const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
-    const ci = ok ? pairedBootstrap(a, b, { seed: 0 }) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
+    const ci = ok ? pairedInterval(a, b) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
     const at = kls.length ? ` (KL ${kls.map((k) => k.toPrecision(2)).join(', ')} by seed)` : '';
     const note = `no gold reward: compared on the ensemble-mean reward (one proxy for every objective) at matched KL${at}, not on gold; this cannot show reward hacking`;
     const extra = ok ? seedVarianceWarning(a, b) : 'missing runs';

@@ -143,7 +143,7 @@ function glance(m: ReportModel): string {
     ];
   });
   return table(['Objective', 'Seeds', 'Gold at start', 'Final gold', 'Peak gold @ step', 'Final KL', 'Hacking onsets', 'Δ final gold vs baseline [95% CI]'], rows, [false, true, true, true, true, true, true, true])
-    + '<p class="note">Mean ± standard deviation across seeds. Δ is the paired per-seed difference from the first objective (the baseline) with its 95% bootstrap interval; * marks an interval that excludes 0.</p>';
+    + '<p class="note">Mean ± standard deviation across seeds. Δ is the paired per-seed difference from the first objective (the baseline) with its 95% paired t interval; * marks an interval that excludes 0.</p>';
 }
 
 function comparisonSection(m: ReportModel): string {

@@ -4,7 +4,7 @@
 //
 // What it holds (SCIENCE.md §5, §7, §8): setup and a methods paragraph written from the spec; per-run
 // summaries (final and peak gold, hacking onset, Gao fit); per-objective means ± std across seeds; the
-// paired bootstrap CI of final gold against the first objective with the seed-variance warning; gold at
+// paired t interval of final gold against the first objective with the seed-variance warning; gold at
 // matched KL; a λ sweep; the ensemble's quality report; hacked samples; and a reproducibility block.
 
 import { createHash } from 'node:crypto';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { type Store, type Run, type Experiment, type Sample } from '../store/index.js';
 import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
-import { pairedBootstrap, meanStd, seedVarianceWarning } from '../experiments/stats.js';
+import { pairedInterval, meanStd, seedVarianceWarning } from '../experiments/stats.js';
 import { hackingOnset, peak, goldAtKl, fitGao, type EvalPoint } from '../rlhf/gold.js';
 import { GOODHART_DEFAULTS } from '../worlds/goodhart.js';
 import { TEXT_DEFAULTS } from '../worlds/text.js';
@@ -396,7 +396,7 @@ function methodsParagraphs(setup: Setup | null, objectives: ObjectiveInfo[], spe
   } else if (setup.eval) {
     out.push(`Every ${setup.eval.every} iterations (and at the start and end), ${count(setup.eval.samples)} responses to evaluation prompts were sampled at temperature 1 and scored with the gold reward and with the objective's own reward (the proxy); KL(π‖π_ref) is the per-sequence sum of log π − log π_ref over the sampled tokens, and √KL is the distance of Gao et al. `
       + `Hacking onset is the first evaluation where gold is at least ${margin} below its running maximum while the proxy is still above its value at that maximum. `
-      + `We fit Gao et al.'s form gold − gold₀ = d(α − β·log d), d = √KL, to each run by least squares. Final-gold differences between objectives are paired by seed; their 95% confidence interval is a percentile bootstrap over seeds (2,000 resamples), and a warning is shown when the spread across seeds exceeds the difference.`);
+      + `We fit Gao et al.'s form gold − gold₀ = d(α − β·log d), d = √KL, to each run by least squares. Final-gold differences between objectives are paired by seed; their 95% confidence interval is Student's t over seeds (mean ± t·sd/√n, n − 1 degrees of freedom: wide with few seeds, as it should be), and a warning is shown when the spread across seeds exceeds the difference.`);
   }
   return out;
 }
@@ -409,7 +409,7 @@ const GLOSSARY = [
   { term: 'BRME', text: 'Bayesian reward-model ensemble: one reward-model trunk with K heads, each predicting a Gaussian reward (mean μ_k, uncertainty σ_k).' },
   { term: 'Nominal', text: 'for each sample, the reward of the head with the smallest σ — the head most certain about that sample.' },
   { term: 'λ (lambda)', text: 'the weight of the nominal reward in the robust objective λ·nominal + (1 − λ)·min over heads. λ = 1 is nominal only; λ = 0 is pure worst case. The paper found 0.2–0.4 best.' },
-  { term: 'Paired bootstrap CI', text: 'the 95% range of the mean per-seed difference, resampling seeds with replacement. With few seeds it is wide and rough; an interval excluding 0 suggests a real difference.' },
+  { term: 'Paired confidence interval', text: 'the 95% Student-t interval of the mean per-seed difference between two objectives run on the same seeds. With few seeds it is wide; an interval excluding 0 suggests a real difference.' },
 ];
 
 // ---- gathering ------------------------------------------------------------------------------------
@@ -622,7 +622,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   const comparisons: Comparison[] = !hasGold ? [] : objectives.slice(1).map((ob) => {
     const perSeed = pairUp(ob.name);
     const av = perSeed.map((p) => p.a), bv = perSeed.map((p) => p.b);
-    const ci = perSeed.length ? pairedBootstrap(av, bv, { seed: 0 }) : null;
+    const ci = perSeed.length ? pairedInterval(av, bv) : null;
     const warning = perSeed.length ? seedVarianceWarning(av, bv) : 'no seed has finished runs of both objectives';
     return {
       a: ob.name, b: base.name, aLabel: ob.label, bLabel: base.label, metric: 'final_gold', perSeed, wins: perSeed.filter((p) => p.diff > 0).length, n: perSeed.length,

@@ -4,7 +4,7 @@
 // one-sentence verdict a newcomer reads first.
 import type { Store, Run, Experiment } from '../store/index.js';
 import { hackingOnset, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
-import { meanStd, pairedBootstrap, seedVarianceWarning } from '../experiments/stats.js';
+import { meanStd, pairedInterval, seedVarianceWarning } from '../experiments/stats.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
 
 export interface RunView {
@@ -106,7 +106,7 @@ export interface Comparison {
   b: string;
   /** What is compared: final gold, or (no gold) the ensemble-mean reward at the KL both runs of a seed reached. */
   metric: 'final_gold' | 'ensemble_mean_at_matched_kl';
-  /** Mean over seeds of the metric's difference (a − b), with a 95 % paired-bootstrap interval. */
+  /** Mean over seeds of the metric's difference (a − b), with a 95 % paired t interval. */
   mean: number;
   lo: number;
   hi: number;
@@ -211,7 +211,7 @@ export function studyView(store: Store, exp: Experiment): StudyView {
       const keep = av.map((x, i) => Number.isFinite(x) && Number.isFinite(bv[i]!));
       av = av.filter((_, i) => keep[i]); bv = bv.filter((_, i) => keep[i]);
       if (!av.length) continue;
-      const ci = pairedBootstrap(av, bv, { seed: 0 });
+      const ci = pairedInterval(av, bv);
       comparisons.push({
         a: o.name, b: base.name, metric: hasGold ? 'final_gold' : 'ensemble_mean_at_matched_kl', mean: ci.mean, lo: ci.lo, hi: ci.hi, seeds: av.length,
         significant: ci.significant, warning: seedVarianceWarning(av, bv),

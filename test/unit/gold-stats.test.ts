@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hackingOnset, onsetAlerts, peak, goldAtKl, fitGao, klK3, type EvalPoint } from '../../engine/rlhf/gold.js';
-import { pairedBootstrap, meanStd, seedVarianceWarning } from '../../engine/experiments/stats.js';
+import { pairedInterval, tQuantile, tCdf, meanStd, seedVarianceWarning } from '../../engine/experiments/stats.js';
 
 const pts = (rows: [number, number, number, number][]): EvalPoint[] => rows.map(([step, gold, proxy, kl]) => ({ step, gold, proxy, kl }));
 
@@ -61,16 +61,25 @@ test('k3 KL estimator is non-negative and zero at equal log-probs', () => {
   assert.ok(Math.abs(klK3([0.1]) - (Math.exp(-0.1) - 1 + 0.1)) < 1e-15);
 });
 
-test('paired bootstrap CI covers the mean difference and flags a clear effect', () => {
+test('paired t interval: Student-t quantiles, the interval by hand, and no false confidence from few seeds', () => {
+  // t quantiles against published tables (two-sided 95%: p = 0.975).
+  for (const [df, t] of [[1, 12.7062], [2, 4.3027], [4, 2.7764], [9, 2.2622], [30, 2.0423], [1000, 1.9623]] as const) {
+    assert.ok(Math.abs(tQuantile(0.975, df) - t) < 1e-4, `t(0.975, ${df}) = ${tQuantile(0.975, df)}, tables ${t}`);
+  }
+  assert.ok(Math.abs(tQuantile(0.025, 4) + 2.7764) < 1e-4 && Math.abs(tCdf(0, 7) - 0.5) < 1e-12 && Math.abs(tCdf(1, 1) - 0.75) < 1e-12);
   const a = [1.0, 1.2, 0.9, 1.1, 1.05], b = [0.5, 0.6, 0.55, 0.4, 0.5];
-  const r = pairedBootstrap(a, b, { seed: 1 });
-  assert.ok(r.lo <= r.mean && r.mean <= r.hi && r.significant && r.lo > 0);
-  const noisy = pairedBootstrap([1, -1, 1, -1], [0, 0, 0, 0], { seed: 1 });
-  assert.ok(!noisy.significant);
-  assert.deepEqual(pairedBootstrap(a, b, { seed: 1 }), r, 'deterministic for a seed');
-  assert.throws(() => pairedBootstrap([1], [1, 2]));
+  const r = pairedInterval(a, b);
+  const d = a.map((x, i) => x - b[i]!), m = d.reduce((s, x) => s + x, 0) / 5;
+  const sd = Math.sqrt(d.reduce((s, x) => s + (x - m) ** 2, 0) / 4), half = 2.7764451 * sd / Math.sqrt(5);
+  assert.ok(Math.abs(r.mean - m) < 1e-12 && Math.abs(r.lo - (m - half)) < 1e-6 && Math.abs(r.hi - (m + half)) < 1e-6);
+  assert.ok(r.significant && r.lo > 0);
+  assert.ok(!pairedInterval([1, -1, 1, -1], [0, 0, 0, 0]).significant);
+  // Two seeds that agree in sign (−3.76, −2.80, as a study page once showed) are not a clear difference.
+  const two = pairedInterval([-3.76, -2.80], [0, 0]);
+  assert.ok(!two.significant && two.lo < -9 && two.hi > 2, `[${two.lo}, ${two.hi}]`);
+  assert.throws(() => pairedInterval([1], [1, 2]));
   // One seed: a difference of 0.5 is not evidence of anything, whatever its size.
-  const one = pairedBootstrap([1], [0.5], { seed: 1 });
+  const one = pairedInterval([1], [0.5]);
   assert.equal(one.mean, 0.5); assert.ok(!one.significant && Number.isNaN(one.lo) && Number.isNaN(one.hi));
   assert.match(seedVarianceWarning([1], [0.5])!, /one seed/);
   assert.equal(meanStd([1, 3]).std, Math.SQRT2);
