@@ -42,7 +42,7 @@ export const GLOSSARY = {
   },
   seeds: {
     term: 'seeds',
-    text: 'Independent repetitions with different random numbers. Standard and robust runs with the same seed share prompts and evaluation sets, so their difference is a fair pair. The 95% interval of the mean difference is Student's t over the seeds: with 2 seeds it is very wide, from 5 on it starts to tell objectives apart. The verdict says when a difference could be luck.',
+    text: 'Independent repetitions with different random numbers. Standard and robust runs with the same seed share prompts and evaluation sets, so their difference is a fair pair. The 95% interval of the mean difference is Student’s t over the seeds: with 2 seeds it is very wide, from 5 on it starts to tell objectives apart. The verdict says when a difference could be luck.',
   },
   ppo: {
     term: 'PPO',
