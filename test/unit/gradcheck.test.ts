@@ -420,6 +420,11 @@ test('grad of softmax_cross_entropy_grad (double backward: w.r.t. the logits thr
     [x([2, 2], { values: [0, 0, 0, 0] }), x([2], { values: [2, 4] }), ids([2], [1, 0])], { ref: () => [1, -1, -2, 2] });
 });
 
+test('double backward through mean and numel (shape-only ops carry no gradient, they are not refused)', async () => {
+  await check('mean second order [3,4] axis -1', (g, [a, u]) => vjp((t) => F.mean(F.mul(t, t), -1))(g, [a!, u!]), [x([3, 4]), x([3])]);
+  await check('sum/numel second order [2,3]', (g, [a, u]) => vjp((t) => F.div(F.mul(t, t), F.numel(t)))(g, [a!, u!]), [x([2, 3]), x([2, 3])]);
+});
+
 test('grad refuses an op without a gradient rule instead of returning a silent zero', () => {
   const g = new Graph('t');
   const a = g.input('a', 'float32', [3]);

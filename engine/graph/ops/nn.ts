@@ -147,6 +147,8 @@ export const takeAlongAxis = (x: Tensor, idx: Tensor, axis: number) =>
 interface OneHotAttrs extends Attrs { depth: number; dtype: DType }
 export const OneHot: OpDef<OneHotAttrs> = {
   name: 'one_hot',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: ([ids], a) => {
     if (!isIndex(ids!.dtype)) throw new GraphBuildError('one_hot', `indices must be int64/int32, got ${ids!.dtype}`);
     return [{ dtype: a.dtype, shape: [...ids!.shape, a.depth] }];
@@ -171,6 +173,8 @@ export const oneHot = (ids: Tensor, depth: number, dtype: DType = 'float32') => 
 interface DimAttrs extends Attrs { dim: Dim; dtype: DType }
 export const DimValue: OpDef<DimAttrs> = {
   name: 'dim_value',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: (_ins, a) => [{ dtype: a.dtype, shape: [] }],
   lower: (e, n) => {
     const [s] = e.node('Reshape', [e.dimValue(n.attrs.dim), e.constI64([], [0])]);

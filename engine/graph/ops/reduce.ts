@@ -69,6 +69,8 @@ export function logsumexp(x: Tensor, axes?: number | number[], keepdims = false)
 interface NumelAttrs extends Attrs { axes: number[]; dtype: DType }
 export const Numel: OpDef<NumelAttrs> = {
   name: 'numel',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: (_ins, a) => [{ dtype: a.dtype, shape: [] }],
   lower: (e, n) => {
     const x = n.inputs[0]!;
@@ -138,6 +140,8 @@ export const cumsum = (x: Tensor, axis: number, opts: { exclusive?: boolean; rev
 interface ArgAttrs extends Attrs { axis: number; keepdims: boolean }
 export const ArgMax: OpDef<ArgAttrs> = {
   name: 'argmax',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: ([x], a) => [{ dtype: 'int64', shape: reducedShape(x!.shape, [a.axis], a.keepdims) }],
   lower: (e, n) => e.emit('ArgMax', [e.name(n.inputs[0]!)], n.outputs[0]!, { axis: n.attrs.axis, keepdims: n.attrs.keepdims ? 1 : 0 }),
 };

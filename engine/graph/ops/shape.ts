@@ -205,6 +205,8 @@ export function expand(x: Tensor, shape: readonly Dim[]): Tensor {
 interface ZerosAttrs extends Attrs { shape: Dim[]; dtype: DType; value: number }
 export const Fill: OpDef<ZerosAttrs> = {
   name: 'fill',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: (_ins, a) => [{ dtype: a.dtype, shape: a.shape }],
   lower: (e, n) => {
     const v = typedArrayFor(n.attrs.dtype, 1);
@@ -223,6 +225,8 @@ export const zeros = (g: Graph, shape: readonly Dim[], dtype: DType = 'float32')
 interface RangeAttrs extends Attrs { n: Dim; dtype: DType }
 export const Range: OpDef<RangeAttrs> = {
   name: 'range',
+  // Its value depends on shapes or integer indices only: no gradient flows to any input (not an unknown rule).
+  grad: (n) => n.inputs.map(() => null),
   infer: (_ins, a) => [{ dtype: a.dtype, shape: [a.n] }],
   lower: (e, n) => {
     const [limit] = e.node('Reshape', [e.dimValue(n.attrs.n), e.constI64([], [0])]);
