@@ -38,7 +38,7 @@ export const GLOSSARY = {
   },
   onset: {
     term: 'hacking onset',
-    text: 'The first evaluation where gold has fallen a set margin (0.1) below its best so far while the proxy reward is still rising: the point where optimising the reward model stopped helping.',
+    text: 'The first evaluation where gold has fallen a set margin (0.1, and more than the evaluation noise) below its best so far while the proxy reward is still rising, and from which gold does not recover: the point where optimising the reward model stopped helping. While a run is going, an onset is provisional and withdrawn if gold comes back.',
   },
   seeds: {
     term: 'seeds',
