@@ -65,11 +65,10 @@ export function fromSeries(series: StoreSeries[]): Aligned {
 }
 
 /** Bands → one mean line plus (hidden) upper and lower edges per objective, and the fills between them. */
-export function fromBands(bands: Band[]): { data: Aligned; lines: Line[]; fills: BandFill[] } {
+export function fromBands(bands: Band[], names: readonly string[] = bands.map((b) => b.objective)): { data: Aligned; lines: Line[]; fills: BandFill[] } {
   const curves: { x: number; y: number | null }[][] = [];
   const lines: Line[] = [];
   const fills: BandFill[] = [];
-  const names = bands.map((b) => b.objective);
   bands.forEach((b) => {
     const color = objectiveColor(b.objective, names);
     const base = curves.length + 1;
