@@ -13,14 +13,16 @@ export function meanStd(xs: number[]): { mean: number; std: number; n: number } 
  * degrees of freedom, mean ± t·sd/√n. Studies have 2–10 seeds, where a percentile bootstrap is far
  * too narrow (with 2 seeds it spans just the two differences, and 3 same-sign differences out of 3
  * would exclude 0 a quarter of the time with no effect at all); t is exact for normal differences and
- * honest about few seeds. One pair has no spread: its interval is NaN and it is never significant.
+ * honest about few seeds. One pair, or identical differences, have no spread: the interval is NaN and
+ * never significant.
  */
 export function pairedInterval(a: number[], b: number[], opts: { level?: number } = {}) {
   if (a.length !== b.length || a.length === 0) throw new Error('a paired interval needs two equally long, non-empty lists');
   const d = a.map((x, i) => x - b[i]!);
   const level = opts.level ?? 0.95;
   const { mean, std, n } = meanStd(d);
-  if (n < 2) return { mean, lo: NaN, hi: NaN, level, n, significant: false };
+  // One pair, or pairs that all differ by exactly the same amount, leave no spread to estimate the error from.
+  if (n < 2 || std === 0) return { mean, lo: NaN, hi: NaN, level, n, significant: false };
   const half = tQuantile((1 + level) / 2, n - 1) * (std / Math.sqrt(n));
   const lo = mean - half, hi = mean + half;
   return { mean, lo, hi, level, n, significant: lo > 0 || hi < 0 };
@@ -82,6 +84,8 @@ function logGamma(z: number): number {
 /** Warns when one seed cannot support a comparison, or when the spread across seeds is larger than the effect being claimed. */
 export function seedVarianceWarning(a: number[], b: number[]): string | null {
   if (a.length === 1) return 'one seed: no confidence interval can be estimated; run at least 2 seeds (5 recommended) before comparing objectives';
+  const d = a.map((x, i) => x - b[i]!);
+  if (d.every((x) => x === d[0])) return `every seed gave the same difference (${d[0]!.toFixed(3)}): no spread to estimate a confidence interval from; check that the seeds really differ`;
   const eff = Math.abs(meanStd(a).mean - meanStd(b).mean);
   const sd = Math.max(meanStd(a).std, meanStd(b).std);
   return sd > eff ? `seed-to-seed spread (σ ≈ ${sd.toFixed(3)}) exceeds the difference between objectives (${eff.toFixed(3)}); run more seeds before drawing conclusions` : null;

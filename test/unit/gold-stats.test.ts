@@ -78,6 +78,10 @@ test('paired t interval: Student-t quantiles, the interval by hand, and no false
   const two = pairedInterval([-3.76, -2.80], [0, 0]);
   assert.ok(!two.significant && two.lo < -9 && two.hi > 2, `[${two.lo}, ${two.hi}]`);
   assert.throws(() => pairedInterval([1], [1, 2]));
+  // Identical differences on every seed: no spread, so no interval and no claim.
+  const flat = pairedInterval([1.5, 2.5], [1, 2]);
+  assert.ok(!flat.significant && Number.isNaN(flat.lo) && flat.mean === 0.5);
+  assert.match(seedVarianceWarning([1.5, 2.5], [1, 2])!, /same difference/);
   // One seed: a difference of 0.5 is not evidence of anything, whatever its size.
   const one = pairedInterval([1], [0.5]);
   assert.equal(one.mean, 0.5); assert.ok(!one.significant && Number.isNaN(one.lo) && Number.isNaN(one.hi));

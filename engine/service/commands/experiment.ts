@@ -28,7 +28,7 @@ function human(r: ExperimentResult): string {
   }
   for (const c of r.comparisons) {
     const what = c.metric === 'final_gold' ? 'final gold' : 'ensemble-mean reward at matched KL (no gold)';
-    lines.push(`  ${c.a} − ${c.b}, ${what}: ${c.mean.toFixed(3)} ${Number.isFinite(c.lo) ? `[${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] 95% paired t interval${c.significant ? '' : ' (not significant)'}` : '(one seed: no interval)'}${c.warning ? `\n    warning: ${c.warning}` : ''}`);
+    lines.push(`  ${c.a} − ${c.b}, ${what}: ${c.mean.toFixed(3)} ${Number.isFinite(c.lo) ? `[${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] 95% paired t interval${c.significant ? '' : ' (not significant)'}` : '(no interval)'}${c.warning ? `\n    warning: ${c.warning}` : ''}`);
   }
   return lines.join('\n');
 }
