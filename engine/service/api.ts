@@ -245,7 +245,8 @@ export const API = {
           },
         });
         job.subject({ kind: 'dataset', id: r.id });
-        releaseUpload(c.dataDir, i.file); // its rows are in the store now
+        // Its rows are in the store now; a copy that cannot be removed (in use) is left to the weekly sweep.
+        try { releaseUpload(c.dataDir, i.file); } catch { /* the import itself succeeded */ }
         return r;
       } catch (err) {
         if (err instanceof Error) err.message = namesOfUploads(err.message, c.dataDir);
