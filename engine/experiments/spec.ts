@@ -161,16 +161,29 @@ export async function readSpecFile(file: string): Promise<ExperimentSpec> {
 }
 
 /**
- * The line of the value at a path of a spec file, or of its nearest parent that exists (a missing key
- * points at the object that lacks it). JSON is YAML, so one parser locates both.
+ * The line of the entry at a path of a spec file: a key's own line (not its value's, which may start on
+ * the next), an array element's line, or, for a key that is missing, the line of the key that holds the
+ * object lacking it. JSON is YAML, so one parser locates both.
  */
 function lineLocator(text: string): (at: PropertyKey[]) => number | null {
   const lines = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lines });
+  const lineOf = (node: unknown) => (YAML.isNode(node) && node.range ? lines.linePos(node.range[0]).line : null);
+  const entryLine = (at: PropertyKey[]): number | null => {
+    if (!at.length) return lineOf(doc.contents);
+    const parent = at.length > 1 ? doc.getIn(at.slice(0, -1), true) : doc.contents;
+    const last = at[at.length - 1];
+    if (YAML.isMap(parent)) {
+      const pair = parent.items.find((p) => (YAML.isScalar(p.key) ? p.key.value : p.key) === last);
+      return pair ? lineOf(pair.key) : null;
+    }
+    if (YAML.isSeq(parent) && typeof last === 'number') return lineOf(parent.items[last]);
+    return null;
+  };
   return (at) => {
     for (let n = at.length; n >= 0; n--) {
-      const node = n ? doc.getIn(at.slice(0, n), true) : doc.contents;
-      if (YAML.isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+      const line = entryLine(at.slice(0, n));
+      if (line !== null) return line;
     }
     return null;
   };

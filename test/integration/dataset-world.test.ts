@@ -83,10 +83,10 @@ test('spec: dataset worlds skip SFT by default, built-in worlds keep their defau
   assert.ok(fromFile.world.name === 'dataset' && fromFile.world.modelDir === modelDir && fromFile.world.gold?.rewardModelDir === path.resolve(tmp, '../judge'));
   // A bad spec file names the line of each problem: the value's, an unknown key's own, or (missing) its parent's.
   const bad = path.join(tmp, 'bad.yaml');
-  await writeFile(bad, 'name: x\nseeds: [0]\nobjectives:\n  - name: a\n    kind: robustt\nppo:\n  iterations: -3\n  bogus: 1\nworld: { name: dataset, modelDir: m }\n');
+  await writeFile(bad, 'name: x\nseeds: [0]\nobjectives:\n  - name: a\n    kind: robustt\nppo:\n  iterations: -3\n  bogus:\n    a: 1\nworld: { name: dataset, modelDir: m }\n');
   await assert.rejects(readSpecFile(bad), (e: Error) => {
     assert.match(e.message, /bad\.yaml: invalid experiment spec: /);
-    for (const part of [/line 5: objectives\.0\.kind: /, /line 7: ppo\.iterations: /, /line 8: ppo: Unrecognized key: "bogus"/, /line 9: world\.datasetId: /]) assert.match(e.message, part);
+    for (const part of [/line 5: objectives\.0\.kind: /, /line 7: ppo\.iterations: /, /line 8: ppo: Unrecognized key: "bogus"/, /line 10: world\.datasetId: /]) assert.match(e.message, part);
     return true;
   });
   const badJson = path.join(tmp, 'bad.json');
