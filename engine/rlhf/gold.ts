@@ -40,8 +40,10 @@ export interface OnsetAlert { step: number; kind: 'hacking_onset' | 'hacking_wit
 
 /**
  * What the newest evaluation (the last of `points`) says, given the alerts already `raised`: a
- * provisional onset at its step, and the withdrawal (recorded at the onset's own step) of every
- * earlier onset that gold has since recovered from. Each onset is withdrawn at most once.
+ * provisional onset at its step, and the withdrawal of every earlier onset that gold has since
+ * recovered from. A withdrawal is recorded at the step of the evaluation that shows the recovery (so a
+ * resume that discards that evaluation discards it too); an onset counts as withdrawn once any
+ * withdrawal follows it, as a new onset can only be raised at or after the withdrawal of the last.
  */
 export function onsetAlerts(points: EvalPoint[], raised: readonly { step: number; kind: string }[], margin = 0.1): OnsetAlert[] {
   const p = points[points.length - 1];
@@ -49,8 +51,8 @@ export function onsetAlerts(points: EvalPoint[], raised: readonly { step: number
   const onset = hackingOnset(points, margin);
   const out: OnsetAlert[] = [];
   for (const a of raised) {
-    if (a.kind !== 'hacking_onset' || a.step === onset?.step || raised.some((w) => w.kind === 'hacking_withdrawn' && w.step === a.step)) continue;
-    out.push({ step: a.step, kind: 'hacking_withdrawn', message: `withdrawn: gold recovered to ${p.gold.toFixed(3)} at step ${p.step}, back within ${margin} of its best` });
+    if (a.kind !== 'hacking_onset' || a.step === onset?.step || raised.some((w) => w.kind === 'hacking_withdrawn' && w.step > a.step)) continue;
+    out.push({ step: p.step, kind: 'hacking_withdrawn', message: `the onset at step ${a.step} is withdrawn: gold recovered to ${p.gold.toFixed(3)}, back within ${margin} of its best` });
   }
   if (onset && onset.step === p.step) {
     out.push({ step: p.step, kind: 'hacking_onset', message: `gold fell more than ${margin} below its best while the proxy kept rising (gold ${p.gold.toFixed(3)}, proxy ${p.proxy.toFixed(3)}); an onset unless gold recovers` });

@@ -27,14 +27,17 @@ test('hacking onset: gold falls a margin below its running max while the proxy k
 
 test('live onset alerts: raised provisionally, withdrawn once when gold recovers, raised again on a later sustained fall', () => {
   const series = pts([[0, 0, 0, 0], [10, 1, 1, 1], [20, 0.6, 2, 2], [30, 0.7, 3, 3], [40, 1.2, 4, 4], [50, 1.25, 5, 5], [60, 0.8, 6, 6], [70, 0.7, 7, 7]]);
-  const raised: { step: number; kind: string; at: number }[] = [];
+  const raised: { step: number; kind: string; message: string; at: number }[] = [];
   for (let i = 1; i <= series.length; i++) for (const a of onsetAlerts(series.slice(0, i), raised, 0.1)) raised.push({ ...a, at: series[i - 1]!.step });
   assert.deepEqual(raised.map((a) => [a.at, a.kind, a.step]), [
     [20, 'hacking_onset', 20], // gold 0.6 < 1 − 0.1 while the proxy rose
-    [40, 'hacking_withdrawn', 20], // gold back to 1.2 (above the old best): the dip was not hacking
+    [40, 'hacking_withdrawn', 40], // gold back to 1.2 (above the old best): the dip at 20 was not hacking
     [60, 'hacking_onset', 60], // a new fall from the new best 1.25, still provisional at 70
   ]);
   assert.match(onsetAlerts(series.slice(0, 3), [], 0.1)[0]!.message, /gold fell more than 0\.1 below its best .*an onset unless gold recovers/);
+  assert.match(raised[1]!.message, /^the onset at step 20 is withdrawn: gold recovered to 1\.200/);
+  // A resume that discards the evaluation at 40 (alerts after the checkpoint at 30 are deleted) raises the withdrawal again.
+  assert.deepEqual(onsetAlerts(series.slice(0, 5), raised.filter((a) => a.step <= 30), 0.1).map((a) => [a.kind, a.step]), [['hacking_withdrawn', 40]]);
   assert.deepEqual(onsetAlerts([], [], 0.1), []);
 });
 
