@@ -85,8 +85,11 @@ export async function exportReports(store: Store, dataDir: string, req: ReportRe
 function sameWorld(store: Store, runIds: number[]) {
   const byWorld = new Map<string, number[]>();
   for (const id of runIds) {
-    const w = store.runs.get(id)!.config.world as { name?: string; datasetId?: number } | undefined;
-    const key = w?.name === 'dataset' ? `imported dataset ${w.datasetId}` : w?.name ?? 'an unknown world';
+    const w = store.runs.get(id)!.config.world as { name?: string; seed?: number; datasetId?: number; gold?: { rewardModelDir: string } | null } | undefined;
+    // A world is its name and what fixes its rewards: a built-in world's seed, a dataset's id and gold judge.
+    const key = w?.name === 'dataset'
+      ? `imported dataset ${w.datasetId} ${w.gold ? `judged by ${w.gold.rewardModelDir}` : 'without gold'}`
+      : w?.name ? `${w.name} (world seed ${w.seed ?? 0})` : 'an unknown world';
     byWorld.set(key, [...(byWorld.get(key) ?? []), id]);
   }
   if (byWorld.size <= 1) return;

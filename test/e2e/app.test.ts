@@ -351,7 +351,7 @@ class Flow {
     await page.getByRole('checkbox', { name: /^#1 standard/ }).check();
     await page.getByRole('checkbox', { name: /my data, my model/ }).first().check();
     await page.getByRole('button', { name: 'Export report' }).click();
-    await page.getByRole('alert').filter({ hasText: /^these runs come from different worlds \(run 1 on goodhart-lab; run \d+ on imported dataset \d+\)/ }).waitFor();
+    await page.getByRole('alert').filter({ hasText: /^these runs come from different worlds \(run 1 on goodhart-lab \(world seed 0\); run \d+ on imported dataset \d+ without gold\)/ }).waitFor();
     await page.getByRole('button', { name: 'Dismiss the message' }).click();
     await page.getByRole('radio', { name: 'a study' }).check();
     await page.getByLabel('Study', { exact: true }).selectOption(String(studyId));

@@ -213,6 +213,18 @@ test('exporting twice into one chosen folder keeps the first report: the second 
   assert.deepEqual(listed.map((r) => r.folder).sort(), [chosen, second.folder].sort(), 'both stay listed with their own files');
 });
 
+test('chosen runs must share a world: name, world seed, dataset and gold judge', async () => {
+  const run = model.runs[0]!;
+  const world = store.runs.get(run.id)!.config.world as Record<string, unknown>;
+  const other = (w: Record<string, unknown>) => store.runs.create({ objective: 'single', seed: 0, config: { ...store.runs.get(run.id)!.config, world: w } }).id;
+  const reseeded = other({ ...world, seed: 7 });
+  await assert.rejects(exportReports(store, dataDir, { runIds: [run.id, reseeded], formats: ['json'] }),
+    new RegExp(`different worlds \\(run ${run.id} on goodhart-lab \\(world seed 0\\); run ${reseeded} on goodhart-lab \\(world seed 7\\)\\)`));
+  const judged = other({ name: 'dataset', datasetId: 1, modelDir: '/m', gold: { rewardModelDir: '/judge-a' } });
+  const judgedOther = other({ name: 'dataset', datasetId: 1, modelDir: '/m', gold: { rewardModelDir: '/judge-b' } });
+  await assert.rejects(exportReports(store, dataDir, { runIds: [judged, judgedOther], formats: ['json'] }), /imported dataset 1 judged by \/judge-a; .*imported dataset 1 judged by \/judge-b/);
+});
+
 test('rrlhf report: JSON contract, exit codes and refusals', async () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'report', ...args, '--data-dir', dataDir], { encoding: 'utf8' });
   const h = path.join(out, 'cli.html'), c = path.join(out, 'cli.csv');
