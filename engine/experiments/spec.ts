@@ -166,8 +166,15 @@ export async function readSpecFile(file: string): Promise<ExperimentSpec> {
  * object lacking it. JSON is YAML, so one parser locates both.
  */
 function lineLocator(text: string): (at: PropertyKey[]) => number | null {
-  const lines = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter: lines });
+  // Parsed again, with positions, only when a problem has to be located (a valid spec never is).
+  let parsed: { lines: YAML.LineCounter; doc: YAML.Document } | null = null;
+  return (at) => {
+    if (!parsed) { const lines = new YAML.LineCounter(); parsed = { lines, doc: YAML.parseDocument(text, { lineCounter: lines }) }; }
+    return locateIn(parsed.doc, parsed.lines, at);
+  };
+}
+
+function locateIn(doc: YAML.Document, lines: YAML.LineCounter, at: PropertyKey[]): number | null {
   const lineOf = (node: unknown) => (YAML.isNode(node) && node.range ? lines.linePos(node.range[0]).line : null);
   const entryLine = (at: PropertyKey[]): number | null => {
     if (!at.length) return lineOf(doc.contents);
@@ -180,11 +187,9 @@ function lineLocator(text: string): (at: PropertyKey[]) => number | null {
     if (YAML.isSeq(parent) && typeof last === 'number') return lineOf(parent.items[last]);
     return null;
   };
-  return (at) => {
-    for (let n = at.length; n >= 0; n--) {
-      const line = entryLine(at.slice(0, n));
-      if (line !== null) return line;
-    }
-    return null;
-  };
+  for (let n = at.length; n >= 0; n--) {
+    const line = entryLine(at.slice(0, n));
+    if (line !== null) return line;
+  }
+  return null;
 }

@@ -86,7 +86,8 @@ export function seedVarianceWarning(a: number[], b: number[]): string | null {
   if (a.length === 1) return 'one seed: no confidence interval can be estimated; run at least 2 seeds (5 recommended) before comparing objectives';
   const d = a.map((x, i) => x - b[i]!);
   if (d.every((x) => x === d[0])) return `every seed gave the same difference (${d[0]!.toFixed(3)}): no spread to estimate a confidence interval from; check that the seeds really differ`;
-  const eff = Math.abs(meanStd(a).mean - meanStd(b).mean);
-  const sd = Math.max(meanStd(a).std, meanStd(b).std);
+  const sa = meanStd(a), sb = meanStd(b);
+  const eff = Math.abs(sa.mean - sb.mean);
+  const sd = Math.max(sa.std, sb.std);
   return sd > eff ? `seed-to-seed spread (σ ≈ ${sd.toFixed(3)}) exceeds the difference between objectives (${eff.toFixed(3)}); run more seeds before drawing conclusions` : null;
 }

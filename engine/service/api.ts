@@ -28,7 +28,7 @@ import { worldsInfo } from './worlds-info.js';
 import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT_FORMATS } from './reports.js';
 import { WORLD_NAMES } from '../worlds/index.js';
 import { inspectModelFolder, ModelFolderError } from './models.js';
-import { releaseUpload } from './uploads.js';
+import { namesOfUploads, releaseUpload } from './uploads.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -553,15 +553,6 @@ export const METHOD_NAMES = Object.keys(API) as MethodName[];
 
 export type { Reply } from './protocol.js';
 import type { Reply } from './protocol.js';
-
-/**
- * A file chosen in the browser is saved as <data dir>/uploads/<random id>/<its name> (see http.ts); the
- * user never saw that path, so messages about it name the file as they chose it.
- */
-export function namesOfUploads(message: string, dataDir: string): string {
-  const prefix = path.join(dataDir, 'uploads') + path.sep;
-  return message.split(prefix).map((part, i) => (i === 0 ? part : part.replace(/^[\w-]+[\\/]/, ''))).join('');
-}
 
 /** Turns an exception into the sentence the user reads, with an HTTP-like status. */
 export function describeError(method: string, err: unknown): { error: string; status: number } {

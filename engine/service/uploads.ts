@@ -38,3 +38,9 @@ export function sweepUploads(dataDir: string, maxAgeMs = WEEK_MS, now = Date.now
   }
   return removed;
 }
+
+/** Messages about an upload name the file as the user chose it: they never saw <uploads>/<id>/. */
+export function namesOfUploads(message: string, dataDir: string): string {
+  const prefix = uploadsDir(dataDir) + path.sep;
+  return message.split(prefix).map((part, i) => (i === 0 ? part : part.replace(/^[\w-]+[\\/]/, ''))).join('');
+}

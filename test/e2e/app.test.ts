@@ -260,16 +260,22 @@ class Flow {
     return id;
   }
 
+  /** The imported dataset and a model folder of the user's own, checked (the Wizard and Ensembles share these pickers). */
+  async chooseOwnData(modelDir: string) {
+    const { page } = this;
+    await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
+    await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
+    await page.getByRole('button', { name: 'Check model' }).click();
+    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+  }
+
   /** A study on the imported dataset with a model folder of the user's own, and no gold judge. */
   async ownDataStudy(modelDir: string) {
     const { page } = this;
     await page.getByRole('link', { name: 'Experiments', exact: true }).click();
     await page.getByRole('link', { name: 'New study' }).click();
     await page.getByRole('radio', { name: /Your imported dataset/ }).check();
-    await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
-    await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
-    await page.getByRole('button', { name: 'Check model' }).click();
-    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    await this.chooseOwnData(modelDir);
     await page.getByLabel('Max prompt tokens').fill('24');
     await page.getByLabel('Max response tokens').fill('12');
     await page.getByLabel('PPO iterations').fill('4');
@@ -292,10 +298,7 @@ class Flow {
     const { page } = this;
     await this.screen('Ensembles');
     await page.getByRole('radio', { name: 'Imported dataset' }).check();
-    await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
-    await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
-    await page.getByRole('button', { name: 'Check model' }).click();
-    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    await this.chooseOwnData(modelDir);
     await page.getByLabel('Heads K').fill('2');
     await page.getByLabel('Training pairs').fill('16');
     await page.getByLabel('Held-out pairs').fill('16');
