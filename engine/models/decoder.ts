@@ -63,6 +63,17 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: 
   return F.reshape(out, [B, hq, tq, dh]);
 }
 
+/** The projection `name.weight` (+ `name.bias` when the checkpoint has one) applied to x [.., in].
+ *  Every linear layer of every architecture goes through here, so parameter-efficient adapters
+ *  (LoRA) attach in one place, by the HF module name. Layouts: torch.nn.Linear stores [out, in];
+ *  GPT-2's Conv1D stores [in, out]. */
+export function proj(p: Record<string, Tensor>, name: string, x: Tensor, layout: 'out_in' | 'in_out' = 'out_in'): Tensor {
+  const w = p[`${name}.weight`];
+  if (!w) throw new Error(`no parameter ${name}.weight`);
+  const b = p[`${name}.bias`];
+  return layout === 'out_in' ? F.linearT(x, w, b) : F.linear(x, w, b);
+}
+
 /** [B, T, H·dh] → [B, H, T, dh] */
 export function splitHeads(x: Tensor, heads: number, dh: number): Tensor {
   const [B, T] = x.shape;

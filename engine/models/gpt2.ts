@@ -3,7 +3,7 @@
 
 import { type Tensor, F } from '../graph/index.js';
 import { type Gpt2Config } from './config.js';
-import { type Architecture, type ParamSpec, attention, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
+import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
 
 const P = 'transformer.';
 
@@ -39,14 +39,14 @@ export const gpt2: Architecture<Gpt2Config> = {
     for (let i = 0; i < c.nLayer; i++) {
       const h = `${P}h.${i}.`;
       const a = F.layerNorm(x, p[`${h}ln_1.weight`]!, p[`${h}ln_1.bias`]!, c.eps);
-      const [q, k, v] = F.split(F.linear(a, p[`${h}attn.c_attn.weight`]!, p[`${h}attn.c_attn.bias`]!), [c.d, c.d, c.d], -1)
+      const [q, k, v] = F.split(proj(p, `${h}attn.c_attn`, a, 'in_out'), [c.d, c.d, c.d], -1)
         .map((t) => splitHeads(t, c.nHead, dh)) as [Tensor, Tensor, Tensor];
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
       const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh)));
-      x = F.add(x, F.linear(y, p[`${h}attn.c_proj.weight`]!, p[`${h}attn.c_proj.bias`]!));
+      x = F.add(x, proj(p, `${h}attn.c_proj`, y, 'in_out'));
       const m = F.layerNorm(x, p[`${h}ln_2.weight`]!, p[`${h}ln_2.bias`]!, c.eps);
-      const ff = F.linear(act(F.linear(m, p[`${h}mlp.c_fc.weight`]!, p[`${h}mlp.c_fc.bias`]!)), p[`${h}mlp.c_proj.weight`]!, p[`${h}mlp.c_proj.bias`]!);
+      const ff = proj(p, `${h}mlp.c_proj`, act(proj(p, `${h}mlp.c_fc`, m, 'in_out')), 'in_out');
       x = F.add(x, ff);
     }
     return { hidden: F.layerNorm(x, p[`${P}ln_f.weight`]!, p[`${P}ln_f.bias`]!, c.eps), present };

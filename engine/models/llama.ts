@@ -4,7 +4,7 @@
 
 import { type Tensor, F } from '../graph/index.js';
 import { type LlamaConfig } from './config.js';
-import { type Architecture, type ParamSpec, attention, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
+import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
 
 export const llama: Architecture<LlamaConfig> = {
   params(c) {
@@ -48,7 +48,6 @@ export const llama: Architecture<LlamaConfig> = {
   },
 
   trunk(_g, p, c, { ids, positions, attnBias, past }) {
-    const b = (n: string) => p[n]; // optional biases
     let x = F.embedding(p['model.embed_tokens.weight']!, ids);
     // cos/sin [B, T, dh] → [B, 1, T, dh] to broadcast over heads
     const rope = F.ropeTables(positions, c.headDim, c.ropeTheta);
@@ -57,17 +56,17 @@ export const llama: Architecture<LlamaConfig> = {
     for (let i = 0; i < c.nLayer; i++) {
       const l = `model.layers.${i}.`;
       const a = F.rmsNorm(x, p[`${l}input_layernorm.weight`]!, c.eps);
-      const q = F.applyRope(splitHeads(F.linearT(a, p[`${l}self_attn.q_proj.weight`]!, b(`${l}self_attn.q_proj.bias`)), c.nHead, c.headDim), cos, sin);
-      const k = F.applyRope(splitHeads(F.linearT(a, p[`${l}self_attn.k_proj.weight`]!, b(`${l}self_attn.k_proj.bias`)), c.nKvHead, c.headDim), cos, sin);
-      const v = splitHeads(F.linearT(a, p[`${l}self_attn.v_proj.weight`]!, b(`${l}self_attn.v_proj.bias`)), c.nKvHead, c.headDim);
+      const q = F.applyRope(splitHeads(proj(p, `${l}self_attn.q_proj`, a), c.nHead, c.headDim), cos, sin);
+      const k = F.applyRope(splitHeads(proj(p, `${l}self_attn.k_proj`, a), c.nKvHead, c.headDim), cos, sin);
+      const v = splitHeads(proj(p, `${l}self_attn.v_proj`, a), c.nKvHead, c.headDim);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
       const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(c.headDim)));
-      x = F.add(x, F.linearT(y, p[`${l}self_attn.o_proj.weight`]!, b(`${l}self_attn.o_proj.bias`)));
+      x = F.add(x, proj(p, `${l}self_attn.o_proj`, y));
       const m = F.rmsNorm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps);
-      const gate = F.silu(F.linearT(m, p[`${l}mlp.gate_proj.weight`]!, b(`${l}mlp.gate_proj.bias`)));
-      const up = F.linearT(m, p[`${l}mlp.up_proj.weight`]!, b(`${l}mlp.up_proj.bias`));
-      x = F.add(x, F.linearT(F.mul(gate, up), p[`${l}mlp.down_proj.weight`]!, b(`${l}mlp.down_proj.bias`)));
+      const gate = F.silu(proj(p, `${l}mlp.gate_proj`, m));
+      const up = proj(p, `${l}mlp.up_proj`, m);
+      x = F.add(x, proj(p, `${l}mlp.down_proj`, F.mul(gate, up)));
     }
     return { hidden: F.rmsNorm(x, p['model.norm.weight']!, c.eps), present };
   },
