@@ -10,12 +10,15 @@
 //   - imports of 'electron' or 'svelte' (or their subpaths) inside engine/, which must run headless;
 //   - imports of engine/ from renderer/: the renderer talks to the service through its api client.
 //     `import type` is allowed, since it is erased at compile time and carries no engine code;
-//   - trailing whitespace, and a missing newline at the end of the file.
+//   - trailing whitespace, and a missing newline at the end of the file;
+//   - a `docs/FILE.md § Section` reference whose file or `## Section` heading does not exist, and any
+//     reference to SCIENCE.md or DESIGN.md: the team's notes are not in the repository, so what the code
+//     relies on lives in docs/ under stable section names (also checked in docs/*.md and README.md).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = process.env.LINT_ROOT ? path.resolve(process.env.LINT_ROOT) : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIRS = ['engine', 'test', 'scripts', 'electron', 'renderer'];
 const EXT = /\.(ts|mts|cts|js|mjs|cjs|svelte)$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'out', 'build', 'coverage']);
@@ -38,6 +41,44 @@ for (const d of DIRS) {
   try {
     if (statSync(abs).isDirectory()) walk(abs, files);
   } catch { /* folder not there (yet) */ }
+}
+
+// docs/*.md and README.md are checked for doc references too (not for the code rules).
+const docFiles = [path.join(root, 'README.md')];
+try {
+  for (const f of readdirSync(path.join(root, 'docs'))) if (f.endsWith('.md')) docFiles.push(path.join(root, 'docs', f));
+} catch { /* no docs folder */ }
+
+/** docs/FILE.md -> its `#`..`####` headings (null when the file is missing), read once. */
+const headingCache = new Map();
+function headingsOf(doc) {
+  if (!headingCache.has(doc)) {
+    let hs = null;
+    try {
+      hs = readFileSync(path.join(root, doc), 'utf8').split('\n')
+        .filter((l) => /^#{1,4} /.test(l)).map((l) => l.replace(/^#+ /, '').trim());
+    } catch { /* missing */ }
+    headingCache.set(doc, hs);
+  }
+  return headingCache.get(doc);
+}
+
+/** Findings for one line's doc references: `docs/x.md § Heading` must resolve; SCIENCE/DESIGN.md must not appear. */
+function checkDocRefs(rel, n, line) {
+  if (rel === 'scripts/lint.js') return; // its own rule text names what it looks for
+  if (/\b(SCIENCE|DESIGN)\.md\b/.test(line)) {
+    report(rel, n, 'cites SCIENCE.md / DESIGN.md, which are not in the repository; cite docs/FILE.md § Section');
+  }
+  for (const m of line.matchAll(/\bdocs\/([a-z][\w.-]*\.md)(?:\s*§\s*((?:(?!docs\/)[^\n])*))?/g)) {
+    const doc = `docs/${m[1]}`;
+    const hs = headingsOf(doc);
+    if (hs === null) { report(rel, n, `cites ${doc}, which does not exist`); continue; }
+    if (m[2] === undefined) continue;
+    // The section name runs to the end of the reference; a heading must be a prefix ending at a word boundary.
+    const after = m[2];
+    const ok = hs.some((h) => after.startsWith(h) && !/^[\w-]/.test(after.slice(h.length)));
+    if (!ok) report(rel, n, `cites ${doc} § ${after.split(/[,;)]/)[0].trim()}, which is not a heading there`);
+  }
 }
 
 const findings = [];
@@ -77,6 +118,10 @@ for (const file of files) {
   lines.forEach((line, i) => {
     const n = i + 1;
     if (/[ \t]+\r?$/.test(line)) report(rel, n, 'trailing whitespace');
+    // In code, only comments cite docs: a comment line, or what follows ` // ` at the end of a line.
+    const trailing = line.indexOf(' // ');
+    if (isCommentLine(line)) checkDocRefs(rel, n, line);
+    else if (trailing >= 0) checkDocRefs(rel, n, line.slice(trailing));
     if (isCommentLine(line)) return;
     if (inEngine && !inService && /\bconsole\.(log|info|debug)\s*\(/.test(line)) {
       report(rel, n, 'console output in the engine outside engine/service/ (stdout is reserved for --json; use stderr or return the value)');
@@ -100,6 +145,13 @@ for (const file of files) {
       }
     }
   }
+}
+
+for (const file of docFiles) {
+  let text;
+  try { text = readFileSync(file, 'utf8'); } catch { continue; }
+  const rel = path.relative(root, file).split(path.sep).join('/');
+  text.split('\n').forEach((line, i) => checkDocRefs(rel, i + 1, line));
 }
 
 findings.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : a.line - b.line));

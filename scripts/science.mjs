@@ -1,4 +1,4 @@
-// The paper's claims, measured on the Goodhart lab (SCIENCE.md §8; issue "RLHF core", item 8).
+// The paper's claims, measured on the Goodhart lab (docs/method.md § Claims; issue "RLHF core", item 8).
 // Not a test: it runs two paired studies through the same runner the app uses and prints what came
 // out, including where the paper's claim does not hold.
 //

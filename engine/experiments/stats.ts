@@ -1,4 +1,4 @@
-// Statistics for paired studies (SCIENCE.md §7): objectives compared on the same seeds, prompts and
+// Statistics for paired studies (docs/method.md § Statistics): objectives compared on the same seeds, prompts and
 // evaluation set, so differences are taken per seed and their mean gets a t interval.
 
 export function meanStd(xs: number[]): { mean: number; std: number; n: number } {

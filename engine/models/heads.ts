@@ -1,7 +1,7 @@
 // Heads on a decoder trunk's hidden states [B, T, d]:
 //  - value head (per token), named like TRL's AutoModelForCausalLMWithValueHead (v_head.summary.*);
 //  - scalar reward head, named like AutoModelForSequenceClassification with one label (score.weight);
-//  - the BRME head (SCIENCE.md §2): one shared linear layer, then K Gaussian heads, each a mean μ_k
+//  - the BRME head (docs/method.md § BRME): one shared linear layer, then K Gaussian heads, each a mean μ_k
 //    and a log-scale s_k with σ_k = exp(s_k / τ).
 // Sequence heads pool the hidden state at the last real token, wherever the padding is.
 

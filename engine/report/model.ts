@@ -2,7 +2,7 @@
 // runs, as one plain JSON-serialisable object. The HTML, PDF, CSV and JSON exports all render this
 // object; nothing downstream reads the store again (apart from the CSV's raw metric rows).
 //
-// What it holds (SCIENCE.md §5, §7, §8): setup and a methods paragraph written from the spec; per-run
+// What it holds (docs/method.md § Gold evaluation, § Statistics, § Claims): setup and a methods paragraph written from the spec; per-run
 // summaries (final and peak gold, hacking onset, Gao fit); per-objective means ± std across seeds; the
 // paired t interval of final gold against the first objective with the seed-variance warning; gold at
 // matched KL; a λ sweep; the ensemble's quality report; hacked samples; and a reproducibility block.

@@ -1,4 +1,4 @@
-// Reward aggregation (SCIENCE.md §1 and §3): how an ensemble's per-head rewards become the one scalar
+// Reward aggregation (docs/method.md § Objective and § Baselines): how an ensemble's per-head rewards become the one scalar
 // PPO optimises. Every objective is a small pure function over stored per-sample, per-head rewards,
 // so any run's rewards can be re-aggregated after the fact. Only the aggregation differs between
 // objectives; normalisation (RunningMoments below) is the same for all.

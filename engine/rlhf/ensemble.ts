@@ -1,6 +1,6 @@
-// Reward-model ensembles (SCIENCE.md §2): BRME — K Gaussian heads on the stage-1 reward model's trunk —
+// Reward-model ensembles (docs/method.md § BRME): BRME — K Gaussian heads on the stage-1 reward model's trunk —
 // and independent ensembles of K Bradley–Terry models (Coste et al. 2310.02743), behind one `Ensemble`
-// interface that PPO scores rollouts with, plus the quality report of SCIENCE.md §7.
+// interface that PPO scores rollouts with, plus the quality report of docs/method.md § Statistics.
 //
 // BRME stage 2 (the paper's MSE stage, as in the public reimplementation), on the frozen stage-1 model r*:
 //     p = σ(r*(c) − r*(r));  t_c = α(p − ½);  t_r = α((1 − p) − ½)  (α = 10)
@@ -385,7 +385,7 @@ export async function loadEnsemble(dir: string, device: DeviceRequest = 'cpu'): 
   return new IndependentEnsemble([await RewardModel.load(root, device)]);
 }
 
-// ---- quality report (SCIENCE.md §7) --------------------------------------------------------------
+// ---- quality report (docs/method.md § Statistics) --------------------------------------------------------------
 
 export interface CalibrationBin { lo: number; hi: number; count: number; predicted: number; empirical: number }
 

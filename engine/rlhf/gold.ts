@@ -1,4 +1,4 @@
-// Gold evaluation and the Goodhart curve (SCIENCE.md §5): how gold reward moves as the policy drifts
+// Gold evaluation and the Goodhart curve (docs/method.md § Gold evaluation): how gold reward moves as the policy drifts
 // from the reference, where hacking starts, and Gao et al.'s functional form R(d) = d·(α − β·log d)
 // with d = √KL fitted to a run.
 

@@ -1,4 +1,4 @@
-// PPO for RLHF (SCIENCE.md §4), written the way TRL's PPOTrainer computes it, with the reward left to
+// PPO for RLHF (docs/method.md § PPO), written the way TRL's PPOTrainer computes it, with the reward left to
 // the caller: the experiment decides how an ensemble's heads become one score (engine/rlhf/aggregate),
 // so standard and robust RLHF run this exact same code.
 //

@@ -1,4 +1,4 @@
-// Stage 1 / the standard RLHF reward model (SCIENCE.md §2): a decoder trunk plus a scalar head
+// Stage 1 / the standard RLHF reward model (docs/method.md § BRME): a decoder trunk plus a scalar head
 // ('score.weight', as transformers' *ForSequenceClassification with one label names it) on the hidden
 // state of the last real token, trained with the Bradley–Terry loss
 //

@@ -14,7 +14,7 @@ export interface Command {
   run(args: string[], out: Out): Promise<void>;
 }
 
-/** Options every command accepts (DESIGN.md, "CLI and service contract"). */
+/** Options every command accepts (docs/architecture.md § CLI and service contract). */
 export const COMMON = {
   json: { type: 'boolean' },
   device: { type: 'string', default: 'cpu' },

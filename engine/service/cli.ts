@@ -1,4 +1,4 @@
-// The `rrlhf` command line. Contract (DESIGN.md, "CLI and service contract"): every command accepts
+// The `rrlhf` command line. Contract (docs/architecture.md § CLI and service contract): every command accepts
 // --data-dir, --device and --json; with --json exactly one JSON document goes to stdout and progress
 // to stderr; exit code 0 on success, otherwise non-zero with a one-line reason on stderr.
 

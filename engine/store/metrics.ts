@@ -1,4 +1,4 @@
-// Metrics: one scalar per (run, key, step), e.g. `objective/kl`, `gold`, `ensemble/std` (SCIENCE.md §4).
+// Metrics: one scalar per (run, key, step), e.g. `objective/kl`, `gold`, `ensemble/std` (docs/method.md § PPO).
 // Appends are batched (one transaction per call) and idempotent per (run, key, step), so a resumed run
 // that redoes a step overwrites rather than duplicates. Reads give curves for overlays (x = step or
 // √KL) and seed bands (mean ± std across runs with the same objective).

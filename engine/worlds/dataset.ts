@@ -1,4 +1,4 @@
-// The user-data world (SCIENCE.md §6, issue 4 item 5): an imported preference dataset plus a Hugging
+// The user-data world (docs/method.md § Worlds, issue 4 item 5): an imported preference dataset plus a Hugging
 // Face model folder, used as the starting policy π₀ and as the reward-model trunk; gold is optional —
 // a held-out reward model, or none.
 //

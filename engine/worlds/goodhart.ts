@@ -1,4 +1,4 @@
-// The Goodhart lab (SCIENCE.md §6): a tiny synthetic world built so that reward models trained on the
+// The Goodhart lab (docs/method.md § Worlds): a tiny synthetic world built so that reward models trained on the
 // base behaviour are guaranteed to be wrong off-distribution, in a known way.
 //
 // - A response is a short string of content tokens answering one of P prompts.

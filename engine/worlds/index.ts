@@ -1,4 +1,4 @@
-// The built-in worlds by name (SCIENCE.md §6), for experiment specs and the CLI.
+// The built-in worlds by name (docs/method.md § Worlds), for experiment specs and the CLI.
 
 import { GOODHART_DEFAULTS, goodhartLab } from './goodhart.js';
 import { TEXT_DEFAULTS, textWorld } from './text.js';

@@ -1,4 +1,4 @@
-// The text world (SCIENCE.md §6): short English product reviews, readable by a person, with a gold reward
+// The text world (docs/method.md § Worlds): short English product reviews, readable by a person, with a gold reward
 // a reader can follow. The base behaviour π₀ samples reviews from a small template grammar (mixed
 // sentiment, grammatical, few repeated words); the gold reward is
 //

@@ -1,6 +1,6 @@
 // A world is a self-contained RLHF setting with a known gold reward: prompts, a base policy to start
 // from (trained by supervised fine-tuning on the world's own samples), preference data for reward
-// models, and the gold reward that tells whether optimisation helped or hacked (SCIENCE.md §6).
+// models, and the gold reward that tells whether optimisation helped or hacked (docs/method.md § Worlds).
 // The built-in worlds are generated deterministically from a seed; nothing is downloaded. The user-data
 // world (dataset.ts) is built from an imported preference dataset and a Hugging Face model instead, and
 // may have no gold reward at all (hasGold = false) or one that needs a model to compute (goldBatch).

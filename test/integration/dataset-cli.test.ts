@@ -1,4 +1,4 @@
-// The CLI contract for datasets and run history (DESIGN.md, "CLI and service contract"): `rrlhf dataset
+// The CLI contract for datasets and run history (docs/architecture.md § CLI and service contract): `rrlhf dataset
 // import|list|show` and `rrlhf runs list|show|diff`, run as a user would (node bin/rrlhf.js) against a
 // temporary --data-dir. With --json exactly one JSON document goes to stdout; failures exit non-zero
 // with a one-line reason on stderr.
