@@ -23,7 +23,7 @@ import { makeWorld, datasetWorld, isDatasetWorld } from '../worlds/index.js';
 import { type World } from '../worlds/world.js';
 import { sft } from '../rlhf/sft.js';
 import { trainBradleyTerry } from '../rlhf/reward.js';
-import { type Ensemble, trainBrme, trainIndependent, loadEnsemble } from '../rlhf/ensemble.js';
+import { type Ensemble, trainBrme, trainIndependent, loadEnsemble, resolveBootstrap } from '../rlhf/ensemble.js';
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
@@ -132,6 +132,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     // A dataset world validates on its held-out split; built-in worlds draw fresh pairs.
     const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
+    const bootstrap = resolveBootstrap(e.method, e.bootstrap);
     // null (or absent in specs stored before the setting existed): the trainer's 1e-3 for built-in worlds, 2e-5 for a pretrained model.
     const rewardLr = e.rewardLr ?? (isDatasetWorld(world) ? 2e-5 : null);
     const lrOpt = rewardLr !== null ? { lr: rewardLr } : {};
@@ -139,15 +140,15 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
       say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
       const stage1 = await trainBradleyTerry(base, train, val, { seed: spec.world.seed, padId: world.padId, ...lrOpt },
         (p) => say('reward', `reward model epoch ${p.epoch + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy } }));
-      say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${e.bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`);
+      say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`);
       const r = await trainBrme(stage1.model, train, val, {
-        heads: e.heads, tau: e.tau, alpha: e.alpha, stage2Loss: e.stage2Loss, bootstrap: e.bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: spec.world.seed,
+        heads: e.heads, tau: e.tau, alpha: e.alpha, stage2Loss: e.stage2Loss, bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: spec.world.seed,
       });
       ensemble = r.ensemble;
       report = { ...(r.metrics.report ?? {}), stage1: { val_accuracy: stage1.metrics.valAccuracy ?? null } } as Record<string, unknown>;
     } else {
-      say('ensemble', `training ${e.heads} independent Bradley–Terry reward models`);
-      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId, ...lrOpt });
+      say('ensemble', `training ${e.heads} independent Bradley–Terry reward models${bootstrap ? ' on bootstrap resamples' : ''}`);
+      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId, bootstrap, ...lrOpt });
       ensemble = r.ensemble;
       report = (r.metrics.report ?? {}) as unknown as Record<string, unknown>;
     }
@@ -155,7 +156,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     await writeJsonAtomic(reportFile, report);
     const art = o.store.artifacts.add({ kind: 'ensemble', path: ensDir, name: `${spec.name} ensemble (experiment ${experimentId})` });
     o.store.ensembles.add({
-      name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e }, metrics: report,
+      name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e, bootstrap }, metrics: report,
       ...(spec.world.name === 'dataset' ? { datasetId: spec.world.datasetId } : {}),
     });
   }

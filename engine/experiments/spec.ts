@@ -67,7 +67,8 @@ export const ExperimentSpecSchema = z.object({
     pairs: z.number().int().positive().default(2000),
     valPairs: z.number().int().positive().default(500),
     stage2Loss: z.enum(['mse', 'gaussian_nll', 'bt_gaussian', 'bt_per_head']).default('mse'),
-    bootstrap: z.boolean().default(false),
+    /** Own bootstrap resample per head/member; null: the method's default (rlhf/ensemble.ts resolveBootstrap). */
+    bootstrap: z.boolean().nullable().default(null),
     anchor: z.number().min(0).default(0),
     unfreezeLastLayers: z.number().int().min(0).default(0),
     tau: z.number().positive().default(10),
@@ -76,7 +77,7 @@ export const ExperimentSpecSchema = z.object({
      *  included. null: 1e-3 for the built-in worlds' small decoders, 2e-5 for a dataset world's
      *  pretrained model (1e-3 would wreck a pretrained trunk; 1e-5–5e-5 is the usual range). */
     rewardLr: z.number().positive().nullable().default(null),
-  }).strict().default({ method: 'brme', heads: 5, pairs: 2000, valPairs: 500, stage2Loss: 'mse', bootstrap: false, anchor: 0, unfreezeLastLayers: 0, tau: 10, alpha: 10, rewardLr: null }),
+  }).strict().default({ method: 'brme', heads: 5, pairs: 2000, valPairs: 500, stage2Loss: 'mse', bootstrap: null, anchor: 0, unfreezeLastLayers: 0, tau: 10, alpha: 10, rewardLr: null }),
   objectives: z.array(objective).min(1).default([
     { name: 'single', kind: 'single', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
     { name: 'robust', kind: 'robust', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },

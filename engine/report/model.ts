@@ -17,6 +17,7 @@ import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
 import { pairedInterval, meanStd, seedVarianceWarning } from '../experiments/stats.js';
 import { hackingOnset, peak, goldAtKl, fitGao, type EvalPoint } from '../rlhf/gold.js';
+import { resolveBootstrap } from '../rlhf/ensemble.js';
 import { GOODHART_DEFAULTS } from '../worlds/goodhart.js';
 import { TEXT_DEFAULTS } from '../worlds/text.js';
 import { fmt, signed, list, setting, count, capitalize, capLabel, pct } from './format.js';
@@ -342,11 +343,11 @@ function modelShape(w: ExperimentSpec['world']): string {
 
 function ensembleSentence(e: ExperimentSpec['ensemble']): string {
   const extras: string[] = [];
-  if (e.bootstrap) extras.push('each head on its own bootstrap resample of the pairs');
+  if (e.method === 'brme' && resolveBootstrap(e.method, e.bootstrap)) extras.push('each head on its own bootstrap resample of the pairs');
   if (e.anchor > 0) extras.push(`heads anchored to their random initialisation (c = ${e.anchor})`);
   if (e.unfreezeLastLayers > 0) extras.push(`the last ${e.unfreezeLastLayers} trunk layer${e.unfreezeLastLayers > 1 ? 's' : ''} unfrozen`);
   if (e.method === 'independent') {
-    return `The reward ensemble consisted of ${e.heads} independent Bradley–Terry reward models (different seeds) trained on ${count(e.pairs)} preference pairs (${count(e.valPairs)} held out for validation); member 0 serves as the single reward model and, where an objective needs one, as the nominal member.`;
+    return `The reward ensemble consisted of ${e.heads} independent Bradley–Terry reward models (different seeds${resolveBootstrap(e.method, e.bootstrap) ? ', each on its own bootstrap resample' : ''}) trained on ${count(e.pairs)} preference pairs (${count(e.valPairs)} held out for validation); member 0 serves as the single reward model and, where an objective needs one, as the nominal member.`;
   }
   const loss = {
     mse: `the MSE loss on reparameterised samples μ + σε against the stage-1 model's soft targets (α = ${e.alpha})`,

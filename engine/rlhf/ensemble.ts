@@ -676,6 +676,13 @@ export async function trainBrme(stage1: RewardModel, train: PreferencePair[], va
 
 // ---- independent ensembles -----------------------------------------------------------------------
 
+/** Whether members (independent) or heads (BRME) see their own bootstrap resample of the pairs, when a
+ *  spec or request leaves it open (null/undefined): independent members do (Coste et al. train theirs on
+ *  resamples), BRME heads do not (the paper trains every head on all pairs). An explicit value wins. */
+export function resolveBootstrap(method: 'brme' | 'independent', bootstrap: boolean | null | undefined): boolean {
+  return bootstrap ?? method === 'independent';
+}
+
 export interface IndependentConfig extends RewardTrainConfig {
   /** Train each member on a bootstrap resample of the pairs (n draws with replacement). Default true. */
   bootstrap: boolean;

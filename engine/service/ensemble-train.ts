@@ -16,7 +16,7 @@ import { CausalLM } from '../models/model.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
 import { sft } from '../rlhf/sft.js';
-import { trainEnsemble, STAGE2_LOSSES, type EnsembleReport } from '../rlhf/ensemble.js';
+import { trainEnsemble, resolveBootstrap, STAGE2_LOSSES, type EnsembleReport } from '../rlhf/ensemble.js';
 import type { ProgressEvent } from '../experiments/runner.js';
 
 export const EnsembleTrainSchema = z.strictObject({
@@ -26,7 +26,8 @@ export const EnsembleTrainSchema = z.strictObject({
   heads: z.number().int().min(1).max(16).default(5),
   method: z.enum(['brme', 'independent']).default('brme'),
   stage2Loss: z.enum(STAGE2_LOSSES).default('mse'),
-  bootstrap: z.boolean().default(false),
+  /** Own bootstrap resample per head/member; absent: the method's default (resolveBootstrap). */
+  bootstrap: z.boolean().optional(),
   anchor: z.number().min(0).max(1000).default(0),
   unfreezeLastLayers: z.number().int().min(0).max(8).default(0),
   pairs: z.number().int().min(16).max(200_000).default(2000),
@@ -131,11 +132,12 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   }
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
+  const bootstrap = resolveBootstrap(req.method, req.bootstrap);
   const r = await trainEnsemble(base, train, val, {
-    method: req.method, heads: req.heads, bootstrap: req.method === 'independent' ? true : req.bootstrap,
+    method: req.method, heads: req.heads, bootstrap,
     // A pretrained trunk needs a small learning rate (the built-in worlds' tiny models use the default).
     reward: { seed: req.seed, padId: world.padId, ...(req.datasetId !== undefined ? { lr: 2e-5 } : {}), ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
-    brme: { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
+    brme: { stage2Loss: req.stage2Loss, bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
   }, (p) => {
     const f = p.step / p.steps;
     if (p.phase === 'member') {
@@ -164,11 +166,11 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   const source = req.datasetId !== undefined ? `dataset ${req.datasetId}` : req.world;
   const config = {
     world: source, ...(req.datasetId !== undefined ? { datasetId: req.datasetId, modelDir: req.modelDir } : {}), seed: req.seed, pairs: req.pairs, valPairs: req.valPairs, sftSamples: req.sftSamples, method: req.method, heads: req.heads,
-    ...(req.method === 'brme' ? { stage2Loss: req.stage2Loss, bootstrap: req.bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers } : { bootstrap: true }),
+    bootstrap, ...(req.method === 'brme' ? { stage2Loss: req.stage2Loss, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers } : {}),
   };
   const stage1 = r.stage1 ? { train_accuracy: r.stage1.trainAccuracy, val_accuracy: r.stage1.valAccuracy } : null;
   const name = req.name ?? `${source} ${req.method === 'brme' ? `BRME ${req.stage2Loss}` : 'independent'} K=${req.heads}` +
-    `${req.bootstrap && req.method === 'brme' ? ' +bootstrap' : ''}${req.anchor ? ` +anchor ${req.anchor}` : ''}${req.unfreezeLastLayers ? ` +unfreeze ${req.unfreezeLastLayers}` : ''} (seed ${req.seed})`;
+    `${bootstrap && req.method === 'brme' ? ' +bootstrap' : ''}${!bootstrap && req.method === 'independent' ? ' no bootstrap' : ''}${req.anchor ? ` +anchor ${req.anchor}` : ''}${req.unfreezeLastLayers ? ` +unfreeze ${req.unfreezeLastLayers}` : ''} (seed ${req.seed})`;
   r.ensemble.info = { ...r.ensemble.info, app: config };
 
   const store = openStore({ dataDir: o.dataDir });

@@ -17,6 +17,7 @@ import { type Gpt2Config } from '../../engine/models/config.js';
 import { Rng } from '../../engine/runtime/params.js';
 import { datasetWorld } from '../../engine/worlds/index.js';
 import { trainBradleyTerry } from '../../engine/rlhf/reward.js';
+import { loadEnsemble, IndependentEnsemble } from '../../engine/rlhf/ensemble.js';
 import { parseSpec, readSpecFile } from '../../engine/experiments/spec.js';
 import { runExperiment, resumeExperiment } from '../../engine/experiments/runner.js';
 import { exportReport } from '../../engine/report/index.js';
@@ -244,7 +245,7 @@ test('chat data on a Qwen2-style model with a padded vocabulary (ids the tokeniz
   assert.equal(w.render([BOS, 661, EOS]), '<|begin_of_text|><id 661><|endoftext|>');
   const spec = parseSpec({
     name: 'chat on qwen2', world: { name: 'dataset', datasetId: chatId, modelDir: qwenDir, maxPromptTokens: 48, maxResponseTokens: 16 },
-    ensemble: { method: 'independent', heads: 2, pairs: 4, valPairs: 4 }, objectives: [{ name: 'single', kind: 'single' }, { name: 'wco', kind: 'wco' }],
+    ensemble: { method: 'independent', heads: 2, pairs: 4, valPairs: 4, bootstrap: false }, objectives: [{ name: 'single', kind: 'single' }, { name: 'wco', kind: 'wco' }],
     seeds: [0], ppo: { iterations: 2, batchSize: 8, epochs: 1 }, eval: { every: 2, samples: 8 },
   });
   const r = await runExperiment(spec, { store, dataDir });
@@ -253,6 +254,12 @@ test('chat data on a Qwen2-style model with a padded vocabulary (ids the tokeniz
   const s = store.samples.query({ runIds: [r.runs[0]!.id], limit: 1 })[0]!;
   assert.match(s.prompt, /^<\|begin_of_text\|><\|im_start\|>(system|user)\n[\s\S]*<\|im_start\|>assistant\n$/);
   assert.equal(s.gold, null);
+  // bootstrap: false reaches the members (independent members used to bootstrap whatever the spec said).
+  const ens = store.ensembles.list().find((e) => e.name.startsWith('chat on qwen2'))!;
+  assert.equal((ens.config as { bootstrap: boolean }).bootstrap, false);
+  const loaded = await loadEnsemble(path.join(dataDir, 'experiments', String(r.experiment), 'ensemble'));
+  assert.ok(loaded instanceof IndependentEnsemble);
+  assert.deepEqual(loaded.members.map((m) => m.info.bootstrap), [false, false]);
 });
 
 test('rrlhf ensemble train --dataset ID --model DIR: an ensemble on imported data, recorded with its dataset', async () => {

@@ -19,7 +19,7 @@ const num = (v: string | undefined, name: string, dflt: number, min = 0): number
 
 const OPTIONS = {
   world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
-  heads: { type: 'string' }, method: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, anchor: { type: 'string' },
+  heads: { type: 'string' }, method: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
   out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
 } as const;
@@ -39,7 +39,7 @@ function summary(id: number | string, heads: number, rep: EnsembleReport | undef
 export const ensemble: Command = {
   usage: [
     'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
-    '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
+    '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
     '               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, 2000/500 pairs, K 5, brme, mse)',
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
   ],
@@ -57,6 +57,7 @@ export const ensemble: Command = {
     if (method !== 'brme' && method !== 'independent') throw new UsageError(`--method must be brme or independent, got "${method}"`);
     const stage2 = (v.stage2 ?? 'mse') as Stage2Loss;
     if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
+    if (v.bootstrap && v['no-bootstrap']) throw new UsageError('--bootstrap and --no-bootstrap contradict each other; give one');
     if (method === 'independent' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
       throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
     }
@@ -70,7 +71,9 @@ export const ensemble: Command = {
     const dataDir = resolveDataDir(v['data-dir']);
 
     const parsed = EnsembleTrainSchema.safeParse({
-      world: worldName, seed, heads, method, stage2Loss: stage2, bootstrap: !!v.bootstrap, anchor, unfreezeLastLayers: unfreeze, pairs, valPairs, sftSamples, name: v.name,
+      world: worldName, seed, heads, method, stage2Loss: stage2, anchor, unfreezeLastLayers: unfreeze,
+      // Neither flag: the method's default (independent members bootstrap, BRME heads do not).
+      ...(v.bootstrap ? { bootstrap: true } : v['no-bootstrap'] ? { bootstrap: false } : {}), pairs, valPairs, sftSamples, name: v.name,
       ...(datasetId !== undefined ? { datasetId, modelDir: path.resolve(v.model!) } : {}),
       rewardEpochs: v['rm-epochs'] ? intOpt(v['rm-epochs'], 'rm-epochs', 3) : undefined, stage2Epochs: v['stage2-epochs'] ? intOpt(v['stage2-epochs'], 'stage2-epochs', 20) : undefined,
     });
