@@ -28,7 +28,7 @@ import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
 import { pairedInterval, seedVarianceWarning } from './stats.js';
-import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths } from './spec.js';
+import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, PRETRAINED_DEFAULTS } from './spec.js';
 
 export interface ProgressEvent {
   phase: 'setup' | 'sft' | 'reward' | 'ensemble' | 'ppo' | 'done';
@@ -133,8 +133,8 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
     const bootstrap = resolveBootstrap(e.method, e.bootstrap);
-    // null (or absent in specs stored before the setting existed): the trainer's 1e-3 for built-in worlds, 2e-5 for a pretrained model.
-    const rewardLr = e.rewardLr ?? (isDatasetWorld(world) ? 2e-5 : null);
+    // null (or absent in specs stored before the setting existed): the trainer's 1e-3 for built-in worlds.
+    const rewardLr = e.rewardLr ?? (isDatasetWorld(world) ? PRETRAINED_DEFAULTS.rewardLr : null);
     const lrOpt = rewardLr !== null ? { lr: rewardLr } : {};
     if (e.method === 'brme') {
       say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);

@@ -6,6 +6,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
+import { PPO_DEFAULTS } from '../rlhf/ppo.js';
+import { SFT_DEFAULTS } from '../rlhf/sft.js';
+
+/** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
+ *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would
+ *  wreck a pretrained model; 1e-6–2e-5 is the range TRL's and OpenRLHF's examples use). */
+export const PRETRAINED_DEFAULTS = Object.freeze({ sftLr: 1e-5, ppoLr: 1e-5, rewardLr: 1e-5 });
+const BUILTIN_LR = Object.freeze({ sft: SFT_DEFAULTS.lr, ppo: PPO_DEFAULTS.lr });
 
 const objective = z.object({
   /** Name shown in charts and reports (e.g. "single", "robust λ=0.4"). */
@@ -57,10 +65,11 @@ export const ExperimentSpecSchema = z.object({
   sft: z.object({
     skip: z.boolean().optional(),
     samples: z.number().int().positive().default(2048),
-    epochs: z.number().int().positive().default(3),
-    batchSize: z.number().int().positive().default(64),
-    lr: z.number().positive().default(3e-3),
-  }).strict().default({ samples: 2048, epochs: 3, batchSize: 64, lr: 3e-3 }),
+    epochs: z.number().int().positive().default(SFT_DEFAULTS.epochs),
+    batchSize: z.number().int().positive().default(SFT_DEFAULTS.batchSize),
+    /** Absent: 3e-3 for a built-in world, PRETRAINED_DEFAULTS.sftLr for a dataset world. */
+    lr: z.number().positive().optional(),
+  }).strict().prefault({}),
   ensemble: z.object({
     method: z.enum(['brme', 'independent']).default('brme'),
     heads: z.number().int().min(1).max(16).default(5),
@@ -74,10 +83,10 @@ export const ExperimentSpecSchema = z.object({
     tau: z.number().positive().default(10),
     alpha: z.number().positive().default(10),
     /** Learning rate of the Bradley–Terry reward model(s) (BRME stage 1, independent members), trunk
-     *  included. null: 1e-3 for the built-in worlds' small decoders, 2e-5 for a dataset world's
-     *  pretrained model (1e-3 would wreck a pretrained trunk; 1e-5–5e-5 is the usual range). */
+     *  included. null: the trainer's 1e-3 for the built-in worlds' small decoders; a dataset world's
+     *  absent or null value becomes PRETRAINED_DEFAULTS.rewardLr (1e-3 would wreck a pretrained trunk). */
     rewardLr: z.number().positive().nullable().default(null),
-  }).strict().default({ method: 'brme', heads: 5, pairs: 2000, valPairs: 500, stage2Loss: 'mse', bootstrap: null, anchor: 0, unfreezeLastLayers: 0, tau: 10, alpha: 10, rewardLr: null }),
+  }).strict().prefault({}),
   objectives: z.array(objective).min(1).default([
     { name: 'single', kind: 'single', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
     { name: 'robust', kind: 'robust', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
@@ -85,17 +94,18 @@ export const ExperimentSpecSchema = z.object({
   seeds: z.array(z.number().int().min(0)).min(1).default([0, 1]),
   ppo: z.object({
     iterations: z.number().int().positive().default(60),
-    batchSize: z.number().int().positive().default(64),
-    miniBatches: z.number().int().positive().default(2),
-    epochs: z.number().int().positive().default(4),
-    lr: z.number().positive().default(1e-3),
-    klCoef: z.number().min(0).default(0.02),
-    adaptiveKl: z.object({ target: z.number().positive(), horizon: z.number().positive() }).nullable().default(null),
-    temperature: z.number().positive().default(1),
-    clipRange: z.number().positive().default(0.2),
-    vfCoef: z.number().min(0).default(0.5),
-    rewardClip: z.number().positive().default(10),
-  }).strict().default({ iterations: 60, batchSize: 64, miniBatches: 2, epochs: 4, lr: 1e-3, klCoef: 0.02, adaptiveKl: null, temperature: 1, clipRange: 0.2, vfCoef: 0.5, rewardClip: 10 }),
+    batchSize: z.number().int().positive().default(PPO_DEFAULTS.batchSize),
+    miniBatches: z.number().int().positive().default(PPO_DEFAULTS.miniBatches),
+    epochs: z.number().int().positive().default(PPO_DEFAULTS.epochs),
+    /** Absent: 1e-3 for a built-in world, PRETRAINED_DEFAULTS.ppoLr for a dataset world. */
+    lr: z.number().positive().optional(),
+    klCoef: z.number().min(0).default(PPO_DEFAULTS.klCoef),
+    adaptiveKl: z.object({ target: z.number().positive(), horizon: z.number().positive() }).nullable().default(PPO_DEFAULTS.adaptiveKl),
+    temperature: z.number().positive().default(PPO_DEFAULTS.temperature),
+    clipRange: z.number().positive().default(PPO_DEFAULTS.clipRange),
+    vfCoef: z.number().min(0).default(PPO_DEFAULTS.vfCoef),
+    rewardClip: z.number().positive().default(PPO_DEFAULTS.rewardClip),
+  }).strict().prefault({}),
   /** Reward normalisation (not specified by the paper): whiten the aggregated score with running statistics. */
   normalize: z.enum(['running', 'none']).default('running'),
   /** Claim 3 (over- vs under-scoring): perturb a fraction of rollout rewards up or down. */
@@ -103,7 +113,7 @@ export const ExperimentSpecSchema = z.object({
   eval: z.object({
     every: z.number().int().positive().default(5),
     samples: z.number().int().positive().default(128),
-  }).strict().default({ every: 5, samples: 128 }),
+  }).strict().prefault({}),
   /** Hacking onset: gold this far below its running maximum while the proxy rises. */
   onsetMargin: z.number().positive().default(0.1),
   checkpointEvery: z.number().int().positive().default(10),
@@ -116,7 +126,16 @@ export const ExperimentSpecSchema = z.object({
       if (o.kind === 'gold') ctx.addIssue({ code: 'custom', path: ['objectives', i, 'kind'], message: `objective "${o.name}" optimises the gold reward, but this dataset world has none (world.gold is null)` });
     }
   }
-}).transform((s) => ({ ...s, sft: { ...s.sft, skip: s.sft.skip ?? s.world.name === 'dataset' } }));
+}).transform((s) => {
+  // Defaults that depend on the world, resolved here so the stored spec records the value used.
+  const pretrained = s.world.name === 'dataset';
+  return {
+    ...s,
+    sft: { ...s.sft, skip: s.sft.skip ?? pretrained, lr: s.sft.lr ?? (pretrained ? PRETRAINED_DEFAULTS.sftLr : BUILTIN_LR.sft) },
+    ensemble: { ...s.ensemble, rewardLr: s.ensemble.rewardLr ?? (pretrained ? PRETRAINED_DEFAULTS.rewardLr : null) },
+    ppo: { ...s.ppo, lr: s.ppo.lr ?? (pretrained ? PRETRAINED_DEFAULTS.ppoLr : BUILTIN_LR.ppo) },
+  };
+});
 
 export type ExperimentSpec = z.infer<typeof ExperimentSpecSchema>;
 export type WorldSpec = ExperimentSpec['world'];

@@ -46,9 +46,11 @@ export interface PpoConfig {
   seed: number;
 }
 
+/** Defaults for the built-in worlds' small decoders, which studies use too (experiments/spec.ts derives
+ *  its PPO defaults from these; a pretrained model gets a smaller lr there). */
 export const PPO_DEFAULTS: PpoConfig = {
-  batchSize: 64, miniBatches: 2, epochs: 4, lr: 1e-4, maxNewTokens: 16, temperature: 1,
-  klCoef: 0.05, adaptiveKl: null, clipRange: 0.2, clipRangeValue: 0.2, vfCoef: 0.5, gamma: 1, lam: 0.95,
+  batchSize: 64, miniBatches: 2, epochs: 4, lr: 1e-3, maxNewTokens: 16, temperature: 1,
+  klCoef: 0.02, adaptiveKl: null, clipRange: 0.2, clipRangeValue: 0.2, vfCoef: 0.5, gamma: 1, lam: 0.95,
   rewardClip: 10, whitenAdvantages: true, maxGradNorm: 1, weightDecay: 0, seed: 0,
 };
 

@@ -32,7 +32,8 @@ export interface SftConfig {
   padId?: number;
 }
 
-export const SFT_DEFAULTS: SftConfig = { epochs: 3, batchSize: 32, lr: 3e-3, weightDecay: 0, maxGradNorm: 1, seed: 0 };
+/** Defaults for the built-in worlds' small decoders (a pretrained model wants ~1e-5; see experiments/spec.ts). */
+export const SFT_DEFAULTS: SftConfig = { epochs: 3, batchSize: 64, lr: 3e-3, weightDecay: 0, maxGradNorm: 1, seed: 0 };
 
 export interface SftProgress { epoch: number; step: number; steps: number; loss: number }
 export interface SftResult { losses: number[]; steps: number; finalLoss: number }

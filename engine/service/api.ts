@@ -16,7 +16,7 @@ import {
 import { importDataset, ImportRequestSchema, DataFileError, OptionError, FORMATS, SCHEMA_IDS } from '../data/index.js';
 import { MappingSchema } from '../data/options.js';
 import { listDevices, resolveDevice } from '../runtime/devices.js';
-import { ExperimentSpecSchema, resolveSpecPaths, type ExperimentSpec } from '../experiments/spec.js';
+import { ExperimentSpecSchema, resolveSpecPaths, PRETRAINED_DEFAULTS, type ExperimentSpec } from '../experiments/spec.js';
 import { runExperiment, resumeExperiment, type ProgressEvent } from '../experiments/runner.js';
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
@@ -337,6 +337,8 @@ export const API = {
       const { cal, basis } = c.settings.calibration();
       return {
         tiny: tinyPresets(),
+        /** Learning rates a dataset world's pretrained model gets (the wizard applies them on "your own data"). */
+        pretrained: PRETRAINED_DEFAULTS,
         presets: PRESET_NAMES.map((name) => {
           const spec = presetSpec(name, i?.world ?? 'goodhart-lab');
           return { name, spec, estimate: estimate(spec, cal, basis) };

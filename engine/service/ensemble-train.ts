@@ -15,7 +15,7 @@ import type { DatasetWorld } from '../worlds/dataset.js';
 import { CausalLM } from '../models/model.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
-import { sft } from '../rlhf/sft.js';
+import { sft, SFT_DEFAULTS } from '../rlhf/sft.js';
 import { trainEnsemble, resolveBootstrap, STAGE2_LOSSES, type EnsembleReport } from '../rlhf/ensemble.js';
 import type { ProgressEvent } from '../experiments/runner.js';
 
@@ -125,8 +125,8 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
     world = makeWorld(req.world, {}, req.seed);
     base = CausalLM.init(world.modelConfig(), req.seed, o.device);
     say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
-    await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { epochs: 3, batchSize: 64, lr: 3e-3, seed: req.seed, padId: world.padId },
-      (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/3`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
+    await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId },
+      (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/${SFT_DEFAULTS.epochs}`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
     train = world.preferencePairs(req.pairs, rng);
     val = world.preferencePairs(req.valPairs, rng);
   }
