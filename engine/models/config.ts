@@ -1,7 +1,15 @@
 // Model configurations, read from and written to Hugging Face `config.json`. One small typed object per
 // architecture family; everything the forward pass needs is here, named as HF names it where possible.
+//
+// The parser never ignores a key that changes the math (docs/engine.md § Model configs): it reads the
+// key, or refuses the folder naming the key, its value and what is supported. Both config layouts are
+// read: transformers 4.x (`rope_theta`, `rope_scaling`, `torch_dtype`) and 5.x (`rope_parameters`,
+// `dtype`, `layer_types`). Defaults for absent keys are each family's own (`tie_word_embeddings`,
+// `head_dim` and `rope_theta` differ between families), as its transformers config class sets them.
 
-export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'qwen2'] as const;
+import { type RopeScaling, ROPE_TYPES } from './rope.js';
+
+export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'] as const;
 export type Arch = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export interface Gpt2Config {
@@ -9,6 +17,8 @@ export interface Gpt2Config {
   vocabSize: number;
   nPositions: number;
   d: number;
+  /** MLP width (`n_inner`; 4·d when null). */
+  nInner?: number;
   nLayer: number;
   nHead: number;
   eps: number;
@@ -18,8 +28,10 @@ export interface Gpt2Config {
   eosTokenId: number | null;
 }
 
+/** Llama and the families that are Llama with a difference: Mistral (sliding window), Qwen2 (q/k/v
+ *  biases), Qwen3 (per-head RMSNorm of q and k). */
 export interface LlamaConfig {
-  arch: 'llama' | 'qwen2';
+  arch: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
   vocabSize: number;
   d: number;
   intermediate: number;
@@ -29,12 +41,18 @@ export interface LlamaConfig {
   headDim: number;
   eps: number;
   ropeTheta: number;
+  /** rope_scaling / rope_parameters beyond the default rope (models/rope.ts); absent = default. */
+  rope: RopeScaling | null;
   maxPositions: number;
   tied: boolean;
   /** Bias on q/k/v projections (always on for Qwen2; `attention_bias` for Llama, which also biases o_proj). */
   qkvBias: boolean;
   oBias: boolean;
   mlpBias: boolean;
+  /** Keys `slidingWindow` or more positions back are masked in every layer (Mistral); null = full attention. */
+  slidingWindow: number | null;
+  /** Qwen3: RMSNorm over each head's queries and keys before RoPE (`q_norm`, `k_norm`). */
+  qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
 }
@@ -50,63 +68,236 @@ export class ConfigError extends Error {
 
 type Json = Record<string, unknown>;
 
-function num(j: Json, file: string, ...keys: string[]): number {
-  for (const k of keys) if (typeof j[k] === 'number') return j[k] as number;
-  throw new ConfigError(file, `missing numeric field "${keys[0]}"`);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const tokenId = (v: unknown): number | null => (isNum(v) ? v : Array.isArray(v) && isNum(v[0]) ? v[0] : null);
+
+/** Reads one config's keys; every refusal names the key, its value and what would be accepted. */
+class Keys {
+  constructor(readonly j: Json, readonly file: string, readonly family: string) {}
+  refuse(key: string, why: string): never {
+    throw new ConfigError(this.file, `${key} = ${JSON.stringify(this.j[key] ?? null)}: ${why}`);
+  }
+  has(k: string): boolean { return this.j[k] !== undefined && this.j[k] !== null; }
+  int(k: string, fallback?: number): number {
+    const v = this.j[k];
+    if (v === undefined || v === null) {
+      if (fallback === undefined) throw new ConfigError(this.file, `missing numeric field "${k}" (a ${this.family} config needs it)`);
+      return fallback;
+    }
+    if (!isNum(v) || !Number.isInteger(v) || v < 0) this.refuse(k, 'expected a non-negative integer');
+    return v;
+  }
+  num(k: string, fallback: number): number {
+    const v = this.j[k];
+    if (v === undefined || v === null) return fallback;
+    if (!isNum(v)) this.refuse(k, 'expected a number');
+    return v;
+  }
+  bool(k: string, fallback: boolean): boolean {
+    const v = this.j[k];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') this.refuse(k, 'expected true or false');
+    return v;
+  }
+  /** A key the lab does not implement: fine when absent or at the value that leaves the math unchanged. */
+  only(k: string, neutral: (v: unknown) => boolean, supported: string): void {
+    const v = this.j[k];
+    if (v !== undefined && v !== null && !neutral(v)) this.refuse(k, `not supported (${supported})`);
+  }
+  tokenIds(vocab: number): { bos: number | null; eos: number | null } {
+    for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+      const ids = Array.isArray(this.j[k]) ? (this.j[k] as unknown[]) : [this.j[k]];
+      for (const id of ids) {
+        if (id === undefined || id === null) continue;
+        if (!isNum(id) || !Number.isInteger(id) || id < 0 || id >= vocab) this.refuse(k, `a token id must be an integer in [0, vocab_size = ${vocab})`);
+      }
+    }
+    return { bos: tokenId(this.j.bos_token_id), eos: tokenId(this.j.eos_token_id) };
+  }
 }
-const opt = (j: Json, k: string, d: number): number => (typeof j[k] === 'number' ? (j[k] as number) : d);
-const tokenId = (v: unknown): number | null => (typeof v === 'number' ? v : Array.isArray(v) && typeof v[0] === 'number' ? v[0] : null);
+
+/** Keys no family here implements; each is refused unless it is at its no-op value. */
+function commonRefusals(k: Keys): void {
+  if (k.has('quantization_config')) {
+    const q = k.j.quantization_config as Json;
+    k.refuse('quantization_config', `quantised checkpoints (${String(q?.quant_method ?? 'unknown method')}) are not supported; use the unquantised float16/bfloat16/float32 weights`);
+  }
+  k.only('auto_map', () => false, 'the model needs its own code (trust_remote_code); only the built-in transformers families load');
+  for (const s of ['final_logit_softcapping', 'attn_logit_softcapping']) k.only(s, () => false, 'logit soft-capping (Gemma 2) is not implemented');
+  // Dropout keys (attention_dropout, resid_pdrop, ...) are read as 0: every trainer here runs without
+  // dropout, as TRL's PPO does (disable_dropout), and HF's eval mode is what parity compares against.
+}
+
+/** The rope of a Llama-family config: θ and the scaling, from either layout. */
+function parseRope(k: Keys, maxPositions: number): { theta: number; rope: RopeScaling | null; maxPositions: number } {
+  const params = k.j.rope_parameters as Json | null | undefined;
+  const scaling = k.j.rope_scaling as Json | null | undefined;
+  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) k.refuse('rope_parameters', 'expected an object');
+  if (params && Object.values(params).some((v) => v && typeof v === 'object')) {
+    k.refuse('rope_parameters', 'per-layer-type rope parameters are not supported by this family');
+  }
+  if (scaling !== undefined && scaling !== null && (typeof scaling !== 'object' || Array.isArray(scaling))) k.refuse('rope_scaling', 'expected an object or null');
+  // transformers 5 keeps θ in rope_parameters; 4.x at the top level. Both present must agree.
+  const top = k.has('rope_theta') ? k.num('rope_theta', 10000) : undefined;
+  const inner = params && params.rope_theta !== undefined ? Number(params.rope_theta) : undefined;
+  if (inner !== undefined && !isNum(inner)) k.refuse('rope_parameters', 'rope_parameters.rope_theta must be a number');
+  if (top !== undefined && inner !== undefined && top !== inner) k.refuse('rope_theta', `disagrees with rope_parameters.rope_theta = ${inner}`);
+  const theta = inner ?? top ?? 10000;
+  const key = params ? 'rope_parameters' : 'rope_scaling';
+  if (params && scaling) {
+    const a = String(params.rope_type ?? params.type ?? 'default'), b = String(scaling.rope_type ?? scaling.type ?? 'default');
+    if (a !== b) k.refuse('rope_scaling', `disagrees with rope_parameters (rope type "${b}" vs "${a}")`);
+  }
+  const s = (params ?? scaling ?? {}) as Json;
+  const type = String(s.rope_type ?? s.type ?? 'default');
+  const need = (f: string): number => {
+    const v = s[f];
+    if (!isNum(v)) k.refuse(key, `rope type "${type}" needs a numeric "${f}"`);
+    return v;
+  };
+  const allowed: Record<string, string[]> = {
+    default: [], linear: ['factor'], dynamic: ['factor', 'original_max_position_embeddings'],
+    llama3: ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'],
+  };
+  if (!(type in allowed)) k.refuse(key, `rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')}); yarn and longrope scale attention by sequence length and are not implemented`);
+  for (const f of Object.keys(s)) {
+    if (['rope_type', 'type', 'rope_theta'].includes(f) || allowed[type]!.includes(f)) continue;
+    k.refuse(key, `"${f}" is not a parameter of rope type "${type}" that the lab implements`);
+  }
+  if (type === 'default') return { theta, rope: null, maxPositions };
+  if (type === 'linear') return { theta, rope: { type, factor: need('factor') }, maxPositions };
+  if (type === 'llama3') {
+    return {
+      theta, maxPositions,
+      rope: { type, factor: need('factor'), lowFreqFactor: need('low_freq_factor'), highFreqFactor: need('high_freq_factor'), originalMaxPositions: need('original_max_position_embeddings') },
+    };
+  }
+  // dynamic NTK recomputes its table once a sequence passes its original length; below it the table is
+  // the default one. The lab caps sequences there, so the model computes exactly what HF does.
+  const original = isNum(s.original_max_position_embeddings) ? s.original_max_position_embeddings : null;
+  return { theta, rope: { type: 'dynamic', factor: need('factor'), originalMaxPositions: original }, maxPositions: Math.min(maxPositions, original ?? maxPositions) };
+}
+
+/** The per-family differences from Llama, with each family's defaults (its transformers config class). */
+const LLAMA_FAMILIES: Record<LlamaConfig['arch'], { headDim: (d: number, h: number) => number; maxPositions: number; slidingWindow: number | null }> = {
+  llama: { headDim: (d, h) => d / h, maxPositions: 2048, slidingWindow: null },
+  mistral: { headDim: (d, h) => d / h, maxPositions: 4096 * 32, slidingWindow: 4096 },
+  qwen2: { headDim: (d, h) => d / h, maxPositions: 32768, slidingWindow: null },
+  qwen3: { headDim: () => 128, maxPositions: 32768, slidingWindow: null },
+};
+
+function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
+  const fam = LLAMA_FAMILIES[arch];
+  const nHead = k.int('num_attention_heads');
+  const d = k.int('hidden_size');
+  const vocabSize = k.int('vocab_size');
+  const headDim = k.int('head_dim', fam.headDim(d, nHead));
+  k.only('hidden_act', (v) => v === 'silu', 'silu');
+  k.only('partial_rotary_factor', (v) => v === 1, `${arch} rotates the whole head (1.0)`);
+  k.only('pretraining_tp', (v) => isNum(v) && v >= 1, 'an integer ≥ 1 (it only splits the matmuls)');
+  // Sliding windows: Mistral masks every layer when sliding_window is set. Qwen2/Qwen3 only use one
+  // when use_sliding_window is true, on some layers; that per-layer mix is not implemented.
+  let slidingWindow: number | null = null;
+  if (arch === 'mistral') {
+    slidingWindow = k.j.sliding_window === undefined ? fam.slidingWindow : k.j.sliding_window === null ? null : k.int('sliding_window');
+  } else if (arch === 'qwen2' || arch === 'qwen3') {
+    k.only('use_sliding_window', (v) => v === false, 'sliding-window layers of Qwen are not implemented (false)');
+  } else {
+    k.only('sliding_window', () => false, 'Llama has no sliding window');
+  }
+  if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) {
+    if (!(arch === 'mistral' && (k.j.layer_types as unknown[]).every((t) => t === 'sliding_attention'))) {
+      k.refuse('layer_types', 'only "full_attention" layers (or Mistral\'s uniform sliding window) are supported');
+    }
+  }
+  const rope = parseRope(k, k.int('max_position_embeddings', fam.maxPositions));
+  // Qwen2 always biases q/k/v (not o); Llama and Qwen3 bias all four with attention_bias; Mistral never.
+  const attnBias = arch === 'mistral' ? false : k.bool('attention_bias', false);
+  if (arch === 'mistral') k.only('attention_bias', (v) => v === false, 'Mistral has no attention biases');
+  if (arch !== 'llama') k.only('mlp_bias', (v) => v === false, `${arch} has no MLP biases`);
+  const { bos, eos } = k.tokenIds(vocabSize);
+  return {
+    arch, vocabSize, d, intermediate: k.int('intermediate_size'), nLayer: k.int('num_hidden_layers'), nHead,
+    nKvHead: k.int('num_key_value_heads', nHead), headDim, eps: k.num('rms_norm_eps', 1e-6),
+    ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
+    tied: k.bool('tie_word_embeddings', false),
+    qkvBias: arch === 'qwen2' ? true : attnBias, oBias: arch === 'qwen2' ? false : attnBias,
+    mlpBias: arch === 'llama' ? k.bool('mlp_bias', false) : false,
+    slidingWindow, qkNorm: arch === 'qwen3', bosTokenId: bos, eosTokenId: eos,
+  };
+}
+
+function parseGpt2(k: Keys): Gpt2Config {
+  const act = String(k.j.activation_function ?? 'gelu_new');
+  if (!['gelu_new', 'gelu', 'gelu_pytorch_tanh'].includes(act)) k.refuse('activation_function', 'supported: gelu_new, gelu, gelu_pytorch_tanh');
+  k.only('scale_attn_weights', (v) => v === true, 'true');
+  k.only('scale_attn_by_inverse_layer_idx', (v) => v === false, 'false');
+  k.only('tie_word_embeddings', (v) => v === true, 'GPT-2 ties its LM head to wte (true)');
+  const d = k.int('n_embd');
+  const vocabSize = k.int('vocab_size');
+  const { bos, eos } = k.tokenIds(vocabSize);
+  return {
+    arch: 'gpt2', vocabSize, nPositions: k.int('n_positions', k.int('n_ctx', 1024)), d,
+    ...(k.has('n_inner') && k.int('n_inner') !== 4 * d ? { nInner: k.int('n_inner') } : {}),
+    nLayer: k.int('n_layer'), nHead: k.int('n_head'), eps: k.num('layer_norm_epsilon', 1e-5),
+    activation: act as Gpt2Config['activation'], bosTokenId: bos, eosTokenId: eos,
+  };
+}
 
 /** Parses a Hugging Face config.json object. Unsupported architectures list the supported ones. */
 export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
   const type = String(j.model_type ?? '');
-  if (type === 'gpt2') {
-    const act = String(j.activation_function ?? 'gelu_new');
-    if (!['gelu_new', 'gelu', 'gelu_pytorch_tanh'].includes(act)) throw new ConfigError(file, `GPT-2 activation "${act}" is not supported (gelu_new, gelu, gelu_pytorch_tanh)`);
-    if (j.scale_attn_weights === false) throw new ConfigError(file, 'scale_attn_weights=false is not supported');
-    return {
-      arch: 'gpt2', vocabSize: num(j, file, 'vocab_size'), nPositions: num(j, file, 'n_positions', 'n_ctx'),
-      d: num(j, file, 'n_embd'), nLayer: num(j, file, 'n_layer'), nHead: num(j, file, 'n_head'),
-      eps: opt(j, 'layer_norm_epsilon', 1e-5), activation: act as Gpt2Config['activation'],
-      bosTokenId: tokenId(j.bos_token_id), eosTokenId: tokenId(j.eos_token_id),
-    };
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(type)) {
+    const archs = Array.isArray(j.architectures) ? ` (${(j.architectures as string[]).join(', ')})` : '';
+    throw new ConfigError(file, `unsupported model_type "${type}"${archs}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`);
   }
-  if (type === 'llama' || type === 'qwen2') {
-    const nHead = num(j, file, 'num_attention_heads');
-    const d = num(j, file, 'hidden_size');
-    const rope = j.rope_scaling as Json | null | undefined;
-    if (rope && (rope.rope_type ?? rope.type) !== 'default') throw new ConfigError(file, `rope_scaling ${JSON.stringify(rope)} is not supported yet (only the default RoPE)`);
-    if (j.hidden_act !== undefined && j.hidden_act !== 'silu') throw new ConfigError(file, `hidden_act "${String(j.hidden_act)}" is not supported (silu)`);
-    const attnBias = j.attention_bias === true;
-    return {
-      arch: type, vocabSize: num(j, file, 'vocab_size'), d, intermediate: num(j, file, 'intermediate_size'),
-      nLayer: num(j, file, 'num_hidden_layers'), nHead, nKvHead: opt(j, 'num_key_value_heads', nHead),
-      headDim: opt(j, 'head_dim', d / nHead), eps: opt(j, 'rms_norm_eps', 1e-6), ropeTheta: opt(j, 'rope_theta', 10000),
-      maxPositions: opt(j, 'max_position_embeddings', 2048), tied: j.tie_word_embeddings === true,
-      qkvBias: type === 'qwen2' ? true : attnBias, oBias: type === 'qwen2' ? false : attnBias, mlpBias: j.mlp_bias === true,
-      bosTokenId: tokenId(j.bos_token_id), eosTokenId: tokenId(j.eos_token_id),
-    };
-  }
-  const archs = Array.isArray(j.architectures) ? ` (${(j.architectures as string[]).join(', ')})` : '';
-  throw new ConfigError(file, `unsupported model_type "${type}"${archs}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`);
+  const k = new Keys(j, file, type);
+  commonRefusals(k);
+  return type === 'gpt2' ? parseGpt2(k) : parseLlamaFamily(k, type as LlamaConfig['arch']);
 }
 
-/** The config.json Hugging Face would write for this model (so transformers can load what we save). */
+/** Sliding window of every layer, or null (full causal attention). */
+export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' ? null : c.slidingWindow);
+
+/** The most positions a sequence may span (dynamic rope caps it at its original length). */
+export const maxPositionsOf = (c: ModelConfig): number => (c.arch === 'gpt2' ? c.nPositions : c.maxPositions);
+
+const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3' };
+/** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
+export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
+  `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
+
+function ropeToHf(c: LlamaConfig): Json | null {
+  const r = c.rope;
+  if (!r) return null;
+  if (r.type === 'linear') return { rope_type: 'linear', factor: r.factor };
+  if (r.type === 'llama3') {
+    return { rope_type: 'llama3', factor: r.factor, low_freq_factor: r.lowFreqFactor, high_freq_factor: r.highFreqFactor, original_max_position_embeddings: r.originalMaxPositions };
+  }
+  return { rope_type: 'dynamic', factor: r.factor, ...(r.originalMaxPositions !== null ? { original_max_position_embeddings: r.originalMaxPositions } : {}) };
+}
+
+/** The config.json Hugging Face would write for this model (so transformers can load what we save), in
+ *  the transformers 4.x layout, which transformers 5 also reads. */
 export function toHfConfig(c: ModelConfig): Json {
   if (c.arch === 'gpt2') {
     return {
-      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: c.vocabSize, n_positions: c.nPositions, n_ctx: c.nPositions,
-      n_embd: c.d, n_layer: c.nLayer, n_head: c.nHead, n_inner: null, activation_function: c.activation,
+      architectures: [hfClassName('gpt2', 'CausalLM')], model_type: 'gpt2', vocab_size: c.vocabSize, n_positions: c.nPositions, n_ctx: c.nPositions,
+      n_embd: c.d, n_layer: c.nLayer, n_head: c.nHead, n_inner: c.nInner ?? null, activation_function: c.activation,
       layer_norm_epsilon: c.eps, resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, initializer_range: 0.02,
       scale_attn_weights: true, tie_word_embeddings: true, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
   }
   return {
-    architectures: [c.arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'], model_type: c.arch,
+    architectures: [hfClassName(c.arch, 'CausalLM')], model_type: c.arch,
     vocab_size: c.vocabSize, hidden_size: c.d, intermediate_size: c.intermediate, num_hidden_layers: c.nLayer,
     num_attention_heads: c.nHead, num_key_value_heads: c.nKvHead, head_dim: c.headDim, hidden_act: 'silu',
-    max_position_embeddings: c.maxPositions, rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: null,
-    tie_word_embeddings: c.tied, ...(c.arch === 'llama' ? { attention_bias: c.qkvBias, mlp_bias: c.mlpBias } : {}),
+    max_position_embeddings: c.maxPositions, rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c),
+    tie_word_embeddings: c.tied,
+    ...(c.arch === 'llama' ? { attention_bias: c.qkvBias, mlp_bias: c.mlpBias } : {}),
+    ...(c.arch === 'qwen3' ? { attention_bias: c.qkvBias } : {}),
+    ...(c.arch === 'mistral' ? { sliding_window: c.slidingWindow } : {}),
+    ...(c.arch === 'qwen2' || c.arch === 'qwen3' ? { use_sliding_window: false } : {}),
     attention_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
   };
 }

@@ -38,10 +38,11 @@ export interface Architecture<C> {
 export const MASKED = -1e9;
 
 /** Additive bias from a key mask [B, Tk] (1 = real token, 0 = padding) and causality for Tq queries
- *  that are the last Tq of the Tk positions. */
-export function attentionBias(g: Graph, keyMask: Tensor, tq: number | string): Tensor {
+ *  that are the last Tq of the Tk positions; with a sliding window (Mistral), only the last `window`
+ *  keys up to each query. */
+export function attentionBias(g: Graph, keyMask: Tensor, tq: number | string, window: number | null = null): Tensor {
   const tk = keyMask.shape[1]!;
-  const causal = F.unsqueeze(F.causalMask(g, tq, tk), [0, 1]);                     // [1, 1, Tq, Tk]
+  const causal = F.unsqueeze(F.causalMask(g, tq, tk, window), [0, 1]);             // [1, 1, Tq, Tk]
   const keys = F.unsqueeze(F.greater(F.cast(keyMask, 'float32'), 0.5), [1, 2]);     // [B, 1, 1, Tk]
   return F.where(F.logicalAnd(causal, keys), 0, MASKED);
 }

@@ -12,6 +12,7 @@ export const gpt2: Architecture<Gpt2Config> = {
     const w = (std: number) => ({ kind: 'normal', std }) as const;
     const zeros = { kind: 'zeros' } as const, ones = { kind: 'ones' } as const;
     const proj = w(0.02 / Math.sqrt(2 * c.nLayer)); // GPT-2's scaled init of residual projections
+    const inner = c.nInner ?? 4 * c.d;
     const specs: ParamSpec[] = [
       { name: `${P}wte.weight`, shape: [c.vocabSize, c.d], init: w(0.02) },
       { name: `${P}wpe.weight`, shape: [c.nPositions, c.d], init: w(0.01) },
@@ -23,8 +24,8 @@ export const gpt2: Architecture<Gpt2Config> = {
         { name: `${h}attn.c_attn.weight`, shape: [c.d, 3 * c.d], init: w(0.02) }, { name: `${h}attn.c_attn.bias`, shape: [3 * c.d], init: zeros },
         { name: `${h}attn.c_proj.weight`, shape: [c.d, c.d], init: proj }, { name: `${h}attn.c_proj.bias`, shape: [c.d], init: zeros },
         { name: `${h}ln_2.weight`, shape: [c.d], init: ones }, { name: `${h}ln_2.bias`, shape: [c.d], init: zeros },
-        { name: `${h}mlp.c_fc.weight`, shape: [c.d, 4 * c.d], init: w(0.02) }, { name: `${h}mlp.c_fc.bias`, shape: [4 * c.d], init: zeros },
-        { name: `${h}mlp.c_proj.weight`, shape: [4 * c.d, c.d], init: proj }, { name: `${h}mlp.c_proj.bias`, shape: [c.d], init: zeros },
+        { name: `${h}mlp.c_fc.weight`, shape: [c.d, inner], init: w(0.02) }, { name: `${h}mlp.c_fc.bias`, shape: [inner], init: zeros },
+        { name: `${h}mlp.c_proj.weight`, shape: [inner, c.d], init: proj }, { name: `${h}mlp.c_proj.bias`, shape: [c.d], init: zeros },
       );
     }
     specs.push({ name: `${P}ln_f.weight`, shape: [c.d], init: ones }, { name: `${P}ln_f.bias`, shape: [c.d], init: zeros });

@@ -1,9 +1,12 @@
-// Llama and Qwen2 as Hugging Face computes them: RMSNorm, rotary position embeddings (HF's rotate_half
-// convention), SwiGLU MLP, grouped-query attention; Qwen2 adds biases to q/k/v. Linear weights are
-// stored [out, in] like torch.nn.Linear.
+// Llama and the families built on it, as Hugging Face computes them: RMSNorm, rotary position
+// embeddings (HF's rotate_half convention, the rope type's frequencies from rope.ts), SwiGLU MLP,
+// grouped-query attention. Qwen2 adds biases to q/k/v; Qwen3 normalises each head's q and k (q_norm,
+// k_norm) before RoPE; Mistral's sliding window is in the attention mask (CausalLM.attentionBias).
+// Linear weights are stored [out, in] like torch.nn.Linear.
 
 import { type Tensor, F } from '../graph/index.js';
 import { type LlamaConfig } from './config.js';
+import { ropeInvFreq } from './rope.js';
 import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
 
 export const llama: Architecture<LlamaConfig> = {
@@ -28,6 +31,12 @@ export const llama: Architecture<LlamaConfig> = {
         );
       }
       if (c.oBias) specs.push({ name: `${l}self_attn.o_proj.bias`, shape: [c.d], init: zeros });
+      if (c.qkNorm) {
+        specs.push(
+          { name: `${l}self_attn.q_norm.weight`, shape: [c.headDim], init: ones },
+          { name: `${l}self_attn.k_norm.weight`, shape: [c.headDim], init: ones },
+        );
+      }
       specs.push(
         { name: `${l}post_attention_layernorm.weight`, shape: [c.d], init: ones },
         { name: `${l}mlp.gate_proj.weight`, shape: [c.intermediate, c.d], init: w },
@@ -50,14 +59,20 @@ export const llama: Architecture<LlamaConfig> = {
   trunk(_g, p, c, { ids, positions, attnBias, past }) {
     let x = F.embedding(p['model.embed_tokens.weight']!, ids);
     // cos/sin [B, T, dh] → [B, 1, T, dh] to broadcast over heads
-    const rope = F.ropeTables(positions, c.headDim, c.ropeTheta);
+    const rope = F.ropeTables(positions, c.headDim, ropeInvFreq(c.headDim, c.ropeTheta, c.rope));
     const cos = F.unsqueeze(rope.cos, 1), sin = F.unsqueeze(rope.sin, 1);
     const present: KV[] = [];
     for (let i = 0; i < c.nLayer; i++) {
       const l = `model.layers.${i}.`;
       const a = F.rmsNorm(x, p[`${l}input_layernorm.weight`]!, c.eps);
-      const q = F.applyRope(splitHeads(proj(p, `${l}self_attn.q_proj`, a), c.nHead, c.headDim), cos, sin);
-      const k = F.applyRope(splitHeads(proj(p, `${l}self_attn.k_proj`, a), c.nKvHead, c.headDim), cos, sin);
+      let q = splitHeads(proj(p, `${l}self_attn.q_proj`, a), c.nHead, c.headDim);
+      let k = splitHeads(proj(p, `${l}self_attn.k_proj`, a), c.nKvHead, c.headDim);
+      if (c.qkNorm) {
+        q = F.rmsNorm(q, p[`${l}self_attn.q_norm.weight`]!, c.eps);
+        k = F.rmsNorm(k, p[`${l}self_attn.k_norm.weight`]!, c.eps);
+      }
+      q = F.applyRope(q, cos, sin);
+      k = F.applyRope(k, cos, sin);
       const v = splitHeads(proj(p, `${l}self_attn.v_proj`, a), c.nKvHead, c.headDim);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);

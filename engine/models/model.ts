@@ -10,7 +10,7 @@ import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '..
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError } from './config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf } from './config.js';
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs } from './decoder.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
@@ -142,8 +142,13 @@ export class CausalLM {
    *  count real tokens, as HF generate() derives them from the attention mask. */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): TrunkOutputs {
     const positions = F.maximum(F.sub(F.cumsum(mask, 1), 1), 0);
-    const attnBias = attentionBias(g, mask, ids.shape[1]!);
+    const attnBias = this.attentionBias(g, mask, ids.shape[1]!);
     return this.arch.trunk(g, p, this.config, { ids, positions, attnBias });
+  }
+
+  /** The additive attention bias for Tq queries over a key mask [B, Tk], with the model's sliding window. */
+  attentionBias(g: Graph, keyMask: Tensor, tq: number | string): Tensor {
+    return attentionBias(g, keyMask, tq, slidingWindowOf(this.config));
   }
 
   /** Mean next-token cross-entropy over positions 0..T−2 (HF labels = input_ids), optionally weighted

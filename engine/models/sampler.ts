@@ -20,7 +20,7 @@ import { type Feed, i64, type CompiledGraph, compile, toHost, scalarF32 } from '
 import { keepsOutputsOnDevice, resolveDevice } from '../runtime/devices.js';
 import { Rng } from '../runtime/params.js';
 import { type CausalLM } from './model.js';
-import { attentionBias, type KV } from './decoder.js';
+import { type KV } from './decoder.js';
 
 export interface SampleOptions {
   maxNewTokens: number;
@@ -112,7 +112,7 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const past: KV[] = [];
     for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, 'float32', kvShape(m, 'P')), v: dg.input(`past.${i}.v`, 'float32', kvShape(m, 'P')) });
     const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
-    const attnBias = attentionBias(dg, keyMask, 1);
+    const attnBias = m.attentionBias(dg, keyMask, 1);
     const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, attnBias, past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }

@@ -25,7 +25,7 @@ import { compile, type CompiledGraph, type Feed, f32, i64 } from '../runtime/ses
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { CausalLM, architectureOf } from '../models/model.js';
-import { type ModelConfig, parseHfConfig, toHfConfig } from '../models/config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName } from '../models/config.js';
 import { poolLast, rewardHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
@@ -131,7 +131,6 @@ export async function writeModelFolder(dir: string, config: ModelConfig, store: 
   await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify(meta, null, 2) + '\n');
 }
 
-const CLS_ARCH: Record<ModelConfig['arch'], string> = { gpt2: 'GPT2ForSequenceClassification', llama: 'LlamaForSequenceClassification', qwen2: 'Qwen2ForSequenceClassification' };
 
 // ---- the reward model ----------------------------------------------------------------------------
 
@@ -221,7 +220,7 @@ export class RewardModel {
 
   async save(dir: string): Promise<void> {
     await writeModelFolder(dir, this.config, this.params,
-      { architectures: [CLS_ARCH[this.config.arch]], num_labels: 1, pad_token_id: this.padId },
+      { architectures: [hfClassName(this.config.arch, 'SequenceClassification')], num_labels: 1, pad_token_id: this.padId },
       { kind: 'reward_model', format: 1, head: 'score.weight', pad_id: this.padId, info: this.info });
   }
 

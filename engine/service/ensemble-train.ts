@@ -13,6 +13,7 @@ import { openStore } from '../store/index.js';
 import { makeWorld, WORLD_NAMES, datasetWorld, DATASET_WORLD_DEFAULTS, type World, type PreferencePair } from '../worlds/index.js';
 import type { DatasetWorld } from '../worlds/dataset.js';
 import { CausalLM } from '../models/model.js';
+import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
 import { sft, SFT_DEFAULTS } from '../rlhf/sft.js';
@@ -110,7 +111,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
     // the dataset's held-out split, as in a study on that dataset.
     base = await CausalLM.load(req.modelDir!, o.device);
     // Token budgets: the study defaults (128 + 64), shrunk to fit a model with fewer positions.
-    const positions = base.config.arch === 'gpt2' ? base.config.nPositions : base.config.maxPositions;
+    const positions = maxPositionsOf(base.config);
     const maxPromptTokens = Math.min(DATASET_WORLD_DEFAULTS.maxPromptTokens, Math.floor((2 * positions) / 3));
     const maxResponseTokens = Math.min(DATASET_WORLD_DEFAULTS.maxResponseTokens, positions - maxPromptTokens);
     const store = openStore({ dataDir: o.dataDir });

@@ -3,7 +3,7 @@
 // memory but the config and the tokenizer.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseHfConfig, SUPPORTED_ARCHITECTURES } from '../models/config.js';
+import { parseHfConfig, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../models/config.js';
 import { loadTokenizer } from '../models/tokenizer.js';
 
 export interface ModelFolder {
@@ -42,7 +42,7 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
   const bytes = files.reduce((n, f) => n + fs.statSync(path.join(abs, f)).size, 0);
   return {
     dir: abs, arch: config.arch, layers: config.nLayer, hidden: config.d, heads: config.nHead, vocabSize: config.vocabSize,
-    maxPositions: config.arch === 'gpt2' ? config.nPositions : config.maxPositions,
+    maxPositions: maxPositionsOf(config),
     tokenizer: { file: tok.file, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, chatTemplate: tok.chatTemplate !== null },
     weights: { files, bytes },
   };

@@ -37,7 +37,7 @@ import path from 'node:path';
 import { type Store } from '../store/index.js';
 import { type Split } from '../store/datasets.js';
 import { unitHash } from '../data/split.js';
-import { type ModelConfig, parseHfConfig } from '../models/config.js';
+import { type ModelConfig, parseHfConfig, maxPositionsOf } from '../models/config.js';
 import { loadTokenizer, type HfTokenizer, type ChatMessage } from '../models/tokenizer.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { type Rng } from '../runtime/params.js';
@@ -111,7 +111,6 @@ async function sha256Of(file: string): Promise<string> {
 
 async function exists(p: string): Promise<boolean> { try { await access(p); return true; } catch { return false; } }
 
-function positionsOf(c: ModelConfig): number { return c.arch === 'gpt2' ? c.nPositions : c.maxPositions; }
 
 /** A random order of 0..n−1 drawn from rng (Fisher–Yates), of which the first k are used. */
 function drawOrder(n: number, k: number, rng: Rng): number[] {
@@ -159,7 +158,7 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
   if (eosId === null) throw new Error(`dataset world: neither ${tokenizer.file} nor ${cfgFile} names an EOS token; the policy needs one to end a response`);
   const bosId = tokenizer.bosId ?? config.bosTokenId ?? eosId;
   const padId = tokenizer.padId ?? eosId;
-  const positions = positionsOf(config);
+  const positions = maxPositionsOf(config);
   if (maxPromptTokens + maxResponseTokens > positions) {
     throw new Error(`dataset world: maxPromptTokens + maxResponseTokens = ${maxPromptTokens + maxResponseTokens} exceeds the model's ${positions} positions; lower them`);
   }
@@ -283,7 +282,7 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
       throw new Error(`dataset world: the gold reward model (${goldDir}) has vocab_size ${gm.config.vocabSize}, smaller than the policy's ${config.vocabSize}, and no tokenizer.json of its own to re-encode responses with; copy its tokenizer.json into the folder`);
     }
     retokenize = goldTok !== null;
-    const goldPositions = positionsOf(gm.config);
+    const goldPositions = maxPositionsOf(gm.config);
     const toGold = (prompt: number[], response: number[]): number[] => {
       if (!goldTok) return [...prompt, ...response];
       const body = prompt[0] === bosId ? prompt.slice(1) : prompt;

@@ -1,11 +1,13 @@
-// Parity with PyTorch: tiny random GPT-2, Llama (GQA) and Qwen2 (q/k/v bias, tied embeddings) models
-// saved as Hugging Face folders by test/reference/make_model_fixtures.py, with logits, loss and
-// per-parameter gradient sums computed by the PyTorch reference in float64.
+// Parity with PyTorch: tiny random models of every supported family, saved as Hugging Face folders by
+// test/reference/make_model_fixtures.py, with logits, loss and per-parameter gradient sums computed by
+// the PyTorch reference (transcribed from transformers' modeling files) in float64: GPT-2, Llama (GQA),
+// Qwen2 (q/k/v bias, tied), Mistral (sliding window), Llama 3.1's rope, Qwen3 (q/k norms, written in
+// the transformers 5 config layout).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, copyFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +20,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -30,10 +32,9 @@ function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): n
   return worst;
 }
 
-for (const name of MODELS) {
-  test(`parity with PyTorch: ${name} (logits ≤ 1e-4, loss, gradients ≤ 1e-3 relative)`, async () => {
-    const dir = fixture('models', name);
-    const exp = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
+/** Loads `dir` and checks it against `expected.json` there (or in `expectedDir`). */
+async function checkParity(dir: string, expectedDir = dir): Promise<void> {
+    const exp = JSON.parse(readFileSync(path.join(expectedDir, 'expected.json'), 'utf8')) as Expected;
     const m = await CausalLM.load(dir);
     assert.deepEqual(m.unusedTensors, []);
     const r = await m.evaluate(exp.input_ids, { grads: true });
@@ -56,8 +57,51 @@ for (const name of MODELS) {
     const pr = await m.evaluate(exp.padded.input_ids, { attentionMask: exp.padded.attention_mask });
     const perr = maxAbsDiff(pr.logits.data as Float32Array, exp.padded.logits, exp.padded.attention_mask);
     assert.ok(perr <= 1e-4, `padded: max |logits − reference| = ${perr}`);
-  });
 }
+
+for (const name of MODELS) {
+  test(`parity with PyTorch: ${name} (logits ≤ 1e-4, loss, gradients ≤ 1e-3 relative)`, () => checkParity(fixture('models', name)));
+}
+
+/** The same folder with its config.json rewritten (a copy in a temp dir, weights linked). */
+async function withConfig(name: string, edit: (cfg: Record<string, unknown>) => Record<string, unknown>): Promise<string> {
+  const src = fixture('models', name);
+  const dir = await mkdtemp(path.join(os.tmpdir(), `rrlhf-${name}-`));
+  await copyFile(path.join(src, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+  const cfg = JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify(edit(cfg), null, 2));
+  return dir;
+}
+
+// The bug this guards against: a Qwen2 folder saved by transformers 5 has no top-level rope_theta
+// (it is in rope_parameters); reading 10000 instead of 1e6 changed logits by 3e-3 and gradients by 44 %.
+test('parity holds for qwen2-tiny and llama-tiny-gqa rewritten in the transformers 5 config layout', async () => {
+  for (const name of ['qwen2-tiny', 'llama-tiny-gqa']) {
+    const dir = await withConfig(name, ({ rope_theta, rope_scaling: _s, torch_dtype, ...rest }) => ({
+      ...rest, dtype: torch_dtype, rope_parameters: { rope_type: 'default', rope_theta },
+    }));
+    await checkParity(dir, fixture('models', name));
+  }
+});
+
+test('qwen3-tiny rewritten in the transformers 4 layout computes the same model', async () => {
+  const dir = await withConfig('qwen3-tiny', ({ rope_parameters, dtype, layer_types: _l, ...rest }) => ({
+    ...rest, torch_dtype: dtype, rope_theta: (rope_parameters as { rope_theta: number }).rope_theta, rope_scaling: null,
+  }));
+  await checkParity(dir, fixture('models', 'qwen3-tiny'));
+});
+
+test('a wrong reading of a math key fails parity (the fixtures can tell the rope base and the window)', async () => {
+  // rope_theta 1e4 on qwen2-tiny (trained with 1e6) and no window on mistral-tiny must both be caught.
+  for (const [name, edit] of [
+    ['qwen2-tiny', (c: Record<string, unknown>) => ({ ...c, rope_theta: 10000 })],
+    ['mistral-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window: null })],
+    ['llama31-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: null })],
+  ] as const) {
+    const dir = await withConfig(name, edit);
+    await assert.rejects(checkParity(dir, fixture('models', name)), /logits|loss/, `${name}: a misread config must not pass`);
+  }
+});
 
 /** Debian's python3-torch, when installed, checks that PyTorch reads the folders we write. */
 function torchPython(): string | null {
@@ -70,7 +114,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

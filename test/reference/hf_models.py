@@ -89,12 +89,17 @@ def position_ids_for(attention_mask, past, t, batch, device):
     return pos[:, -t:]
 
 
-def allowed_keys(attention_mask, past, t, device):
-    """Bool [B or 1, 1, t, past+t]: causal, and not a padding key."""
+def allowed_keys(attention_mask, past, t, device, sliding_window=None):
+    """Bool [B or 1, 1, t, past+t]: causal, and not a padding key. With a sliding window (Mistral),
+    also kv_idx > q_idx - sliding_window over cache indices, as transformers' masking_utils
+    (sliding_window_overlay) builds it."""
     total = past + t
     q = torch.arange(past, total, device=device).unsqueeze(1)
     k = torch.arange(total, device=device).unsqueeze(0)
-    allowed = (k <= q)[None, None]
+    allowed = (k <= q)
+    if sliding_window is not None:
+        allowed = allowed & (k > q - sliding_window)
+    allowed = allowed[None, None]
     if attention_mask is not None:
         if attention_mask.shape[1] != total:
             raise ValueError("attention_mask covers %d tokens, expected past + new = %d"
@@ -266,6 +271,42 @@ def default_inv_freq(theta, dim):
     return 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
 
 
+def rope_settings(cfg):
+    """(theta, rope dict) from either config layout: transformers 4.x keeps rope_theta at the top
+    and the scaling in rope_scaling; 5.x keeps both in rope_parameters."""
+    params = cfg.get("rope_parameters") or None
+    scaling = cfg.get("rope_scaling") or None
+    theta = float((params or {}).get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    rope = dict(params or scaling or {})
+    rope["rope_type"] = rope.get("rope_type") or rope.get("type") or "default"
+    return theta, rope
+
+
+def scaled_inv_freq(theta, dim, rope):
+    """modeling_rope_utils: _compute_default/_linear_scaling/_llama3/_dynamic_ntk (the dynamic table
+    equals the default one for sequences within original_max_position_embeddings)."""
+    inv_freq = default_inv_freq(theta, dim)
+    kind = rope["rope_type"]
+    if kind in ("default", "dynamic"):
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / rope["factor"]
+    if kind == "llama3":
+        factor = rope["factor"]
+        low_freq_factor = rope["low_freq_factor"]
+        high_freq_factor = rope["high_freq_factor"]
+        old_context_len = rope["original_max_position_embeddings"]
+        low_freq_wavelen = old_context_len / low_freq_factor
+        high_freq_wavelen = old_context_len / high_freq_factor
+        wavelen = 2 * math.pi / inv_freq
+        inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+        smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+        smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+        is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+        return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+    raise ValueError("rope type %r is not supported" % kind)
+
+
 def rope_cos_sin(inv_freq, position_ids, dtype):
     """cos, sin [B, T, dim] of cat(freqs, freqs), freqs = position * inv_freq."""
     cdt = _compute_dtype(dtype)
@@ -292,7 +333,7 @@ def repeat_kv(x, n_rep):
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, cfg, qkv_bias, o_bias):
+    def __init__(self, cfg, qkv_bias, o_bias, qk_norm=False):
         super().__init__()
         d = cfg["hidden_size"]
         self.n_head = cfg["num_attention_heads"]
@@ -303,11 +344,18 @@ class LlamaAttention(nn.Module):
         self.k_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=qkv_bias)
         self.v_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(self.n_head * self.head_dim, d, bias=o_bias)
+        if qk_norm:  # Qwen3Attention: RMSNorm over head_dim, before the transpose and RoPE
+            self.q_norm = RMSNorm(self.head_dim, cfg.get("rms_norm_eps", 1e-6))
+            self.k_norm = RMSNorm(self.head_dim, cfg.get("rms_norm_eps", 1e-6))
+        self.qk_norm = qk_norm
 
     def forward(self, x, cos, sin, allowed, cache=None, layer=0):
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        q = self.q_proj(x).view(b, t, -1, self.head_dim)
+        k = self.k_proj(x).view(b, t, -1, self.head_dim)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, k, cos, sin)
         if cache is not None:
@@ -332,10 +380,10 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaDecoderLayer(nn.Module):
-    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias):
+    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias, qk_norm=False):
         super().__init__()
         d, eps = cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6)
-        self.self_attn = LlamaAttention(cfg, qkv_bias, o_bias)
+        self.self_attn = LlamaAttention(cfg, qkv_bias, o_bias, qk_norm)
         self.mlp = LlamaMLP(cfg, mlp_bias)
         self.input_layernorm = RMSNorm(d, eps)
         self.post_attention_layernorm = RMSNorm(d, eps)
@@ -346,10 +394,10 @@ class LlamaDecoderLayer(nn.Module):
 
 
 class LlamaModel(nn.Module):
-    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias):
+    def __init__(self, cfg, qkv_bias, o_bias, mlp_bias, qk_norm=False):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
-        self.layers = nn.ModuleList([LlamaDecoderLayer(cfg, qkv_bias, o_bias, mlp_bias)
+        self.layers = nn.ModuleList([LlamaDecoderLayer(cfg, qkv_bias, o_bias, mlp_bias, qk_norm)
                                      for _ in range(cfg["num_hidden_layers"])])
         self.norm = RMSNorm(cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6))
 
@@ -361,10 +409,10 @@ class LlamaForCausalLM(nn.Module):
         super().__init__()
         self.config = dict(cfg)
         qkv_bias, o_bias, mlp_bias = self._biases(cfg)
-        scaling = cfg.get("rope_scaling")
-        if scaling and (scaling.get("rope_type") or scaling.get("type")) not in (None, "default"):
-            raise ValueError("rope_scaling %r is not supported (default rope only)" % (scaling,))
-        self.model = LlamaModel(cfg, qkv_bias, o_bias, mlp_bias)
+        theta, rope = rope_settings(cfg)
+        if rope["rope_type"] not in ("default", "linear", "llama3", "dynamic"):
+            raise ValueError("rope type %r is not supported" % rope["rope_type"])
+        self.model = LlamaModel(cfg, qkv_bias, o_bias, mlp_bias, self.qk_norm)
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         if not self.tied:
             self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
@@ -372,7 +420,14 @@ class LlamaForCausalLM(nn.Module):
         head_dim = attn.head_dim if attn else cfg["hidden_size"] // cfg["num_attention_heads"]
         # Kept as a plain float32 attribute (HF: a non-persistent float32 buffer), so that
         # model.to(dtype) does not round it; widened where it is used.
-        self.inv_freq = default_inv_freq(float(cfg.get("rope_theta", 10000.0)), head_dim)
+        self.inv_freq = scaled_inv_freq(theta, head_dim, rope)
+        self.sliding_window = self._sliding_window(cfg)
+
+    qk_norm = False
+
+    @staticmethod
+    def _sliding_window(cfg):
+        return None
 
     @staticmethod
     def _biases(cfg):
@@ -395,7 +450,7 @@ class LlamaForCausalLM(nn.Module):
         x = self.model.embed_tokens(input_ids)
         pos = position_ids_for(attention_mask, past, t, b, dev)
         cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
-        allowed = allowed_keys(attention_mask, past, t, dev)
+        allowed = allowed_keys(attention_mask, past, t, dev, self.sliding_window)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, allowed, cache, i)
         if cache is not None:
@@ -416,7 +471,36 @@ class Qwen2ForCausalLM(LlamaForCausalLM):
         return True, False, False
 
 
-ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM}
+class MistralForCausalLM(LlamaForCausalLM):
+    """Mistral = Llama without attention or MLP biases, with a sliding window on every layer
+    (MistralAttention: sliding_window=config.sliding_window)."""
+    model_type = "mistral"
+
+    @staticmethod
+    def _biases(cfg):
+        return False, False, False
+
+    @staticmethod
+    def _sliding_window(cfg):
+        return cfg.get("sliding_window", 4096)
+
+
+class Qwen3ForCausalLM(LlamaForCausalLM):
+    """Qwen3 = Llama with q_norm/k_norm (RMSNorm over head_dim before RoPE); attention_bias biases
+    q/k/v/o; head_dim defaults to 128."""
+    model_type = "qwen3"
+    qk_norm = True
+
+    @staticmethod
+    def _biases(cfg):
+        if cfg.get("use_sliding_window"):
+            raise ValueError("Qwen3 sliding-window attention is not supported")
+        b = bool(cfg.get("attention_bias", False))
+        return b, b, False
+
+
+ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM,
+                 "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM}
 
 
 def build_model(cfg):

@@ -11,6 +11,9 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
                     rope_theta 1e4, rms_norm_eps 1e-6, untied lm_head
   qwen2-tiny/       Qwen2ForCausalLM same sizes, rope_theta 1e6, tied embeddings, q/k/v biases
   sharded-llama/    llama-tiny-gqa's weights in two shards + model.safetensors.index.json
+  mistral-tiny/     MistralForCausalLM llama-tiny-gqa's sizes, sliding_window 3 (masks keys 3+ back)
+  llama31-tiny/     LlamaForCausalLM with Llama 3.1's rope (rope_type llama3: factor 8, original 64)
+  qwen3-tiny/       Qwen3ForCausalLM q_norm/k_norm, head_dim 16, tied; transformers 5 config layout
 
 Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
 model.safetensors (F32; or the shards) and expected.json:
@@ -136,7 +139,64 @@ CONFIGS = {
         "vocab_size": VOCAB,
     },
 }
-SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003}
+# The families added after the first three, each exercising what differs from Llama. T = 8 tokens, so
+# mistral-tiny's window of 3 masks most of each row; llama31-tiny's frequencies (head_dim 8, theta 1e4:
+# wavelengths 6.3, 63, 628, 6283) fall in all three llama3 regimes (original length 64: 16 < 63 < 64);
+# qwen3-tiny is written in the transformers 5 layout (rope_parameters, dtype) with head_dim 16 != 32/4.
+CONFIGS["mistral-tiny"] = {
+    "architectures": ["MistralForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "head_dim": 8,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "mistral",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 10000.0,
+    "sliding_window": 3,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "vocab_size": VOCAB,
+}
+CONFIGS["llama31-tiny"] = dict(CONFIGS["llama-tiny-gqa"], rope_scaling={
+    "factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 64, "rope_type": "llama3"}, max_position_embeddings=128)
+CONFIGS["qwen3-tiny"] = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 95,
+    "dtype": "float32",
+    "eos_token_id": 95,
+    "head_dim": 16,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "layer_types": ["full_attention", "full_attention"],
+    "max_position_embeddings": 64,
+    "max_window_layers": 28,
+    "model_type": "qwen3",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06,
+    "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"},
+    "sliding_window": None,
+    "tie_word_embeddings": True,
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": VOCAB,
+}
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -12,8 +12,11 @@ import { type ModelConfig } from '../../engine/models/config.js';
 
 const configs: ModelConfig[] = [
   { arch: 'gpt2', vocabSize: 40, nPositions: 32, d: 16, nLayer: 2, nHead: 2, eps: 1e-5, activation: 'gelu_new', bosTokenId: null, eosTokenId: 39 },
-  { arch: 'llama', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-6, ropeTheta: 10000, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
-  { arch: 'qwen2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 1, headDim: 4, eps: 1e-6, ropeTheta: 1e6, maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  { arch: 'llama', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-6, ropeTheta: 10000, rope: null, slidingWindow: null, qkNorm: false, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  { arch: 'qwen2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 1, headDim: 4, eps: 1e-6, ropeTheta: 1e6, rope: null, slidingWindow: null, qkNorm: false, maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  // A window of 3 is shorter than every generated row, so the cache path must apply it too.
+  { arch: 'mistral', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-5, ropeTheta: 10000, rope: null, slidingWindow: 3, qkNorm: false, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  { arch: 'qwen3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 32 }, slidingWindow: null, qkNorm: true, maxPositions: 64, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
 ];
 
 function bigInit(m: CausalLM) {

@@ -4,7 +4,7 @@
 import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
 import { onnxType, float } from '../lowering.js';
-import { add, sub, mul, neg, rsqrt, cast, lessEqual, unbroadcast, cos, sin, exp } from './elementwise.js';
+import { add, sub, mul, neg, rsqrt, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape, mT, unsqueeze, squeeze, range, concat, slice } from './shape.js';
 
@@ -185,24 +185,29 @@ export const DimValue: OpDef<DimAttrs> = {
 export const dimValue = (g: Graph, dim: Dim, dtype: DType = 'int64') => g.apply(DimValue, [], { dim, dtype })[0]!;
 
 /** Boolean [tq, tk] mask, true where key j may be attended from query i: j ≤ i + (tk − tq).
- *  With tq = tk this is the usual lower triangle; with a KV cache the queries are the last tq positions. */
-export function causalMask(g: Graph, tq: Dim, tk: Dim = tq): Tensor {
+ *  With tq = tk this is the usual lower triangle; with a KV cache the queries are the last tq positions.
+ *  A sliding window w also hides keys w or more positions back (HF masking_utils: kv > q − w). */
+export function causalMask(g: Graph, tq: Dim, tk: Dim = tq, window: number | null = null): Tensor {
   const q = unsqueeze(range(g, tq), 1);
   const k = unsqueeze(range(g, tk), 0);
   const shift = dimEq(tq, tk) ? q : add(q, sub(dimValue(g, tk), dimValue(g, tq)));
-  return lessEqual(k, shift);
+  const causal = lessEqual(k, shift);
+  return window === null ? causal : logicalAnd(causal, greater(k, sub(shift, window)));
 }
 
 // ---- rotary embeddings -------------------------------------------------------------------------
 
-/** cos/sin tables [..., T, headDim] for integer positions [..., T], as HF's LlamaRotaryEmbedding:
- *  inv_freq = 1/θ^(2i/d), freqs = pos ⊗ inv_freq, emb = cat(freqs, freqs). */
-export function ropeTables(positions: Tensor, headDim: number, theta = 10000): { cos: Tensor; sin: Tensor } {
+/** cos/sin tables [..., T, 2·invFreq.length] for integer positions [..., T], as HF's LlamaRotaryEmbedding:
+ *  freqs = pos ⊗ inv_freq, emb = cat(freqs, freqs). `invFreq` is the table (models/rope.ts) or θ for
+ *  the default rope, 1/θ^(2i/d) over headDim. */
+export function ropeTables(positions: Tensor, headDim: number, invFreqOrTheta: Float32Array | number = 10000): { cos: Tensor; sin: Tensor } {
   const g = positions.graph;
-  const half = headDim / 2;
-  const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / headDim);
-  const invFreq = g.constant(inv, 'float32', [half]);
+  let inv: Float32Array;
+  if (typeof invFreqOrTheta === 'number') {
+    inv = new Float32Array(headDim / 2);
+    for (let i = 0; i < inv.length; i++) inv[i] = 1 / Math.pow(invFreqOrTheta, (2 * i) / headDim);
+  } else inv = invFreqOrTheta;
+  const invFreq = g.constant(inv, 'float32', [inv.length]);
   const freqs = mul(unsqueeze(cast(positions, 'float32'), -1), invFreq);
   const emb = concat([freqs, freqs], -1);
   return { cos: cos(emb), sin: sin(emb) };

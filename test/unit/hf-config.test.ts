@@ -1,0 +1,79 @@
+// The config parser reads every key that changes the math or refuses the folder naming it: both
+// transformers layouts, each family's own defaults, and the keys no family here implements.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fixture } from '../util/paths.js';
+import { parseHfConfig, toHfConfig, type LlamaConfig } from '../../engine/models/config.js';
+import { ropeInvFreq } from '../../engine/models/rope.js';
+
+const cfgOf = (name: string) => JSON.parse(readFileSync(path.join(fixture('models', name), 'config.json'), 'utf8')) as Record<string, unknown>;
+const llama = (j: Record<string, unknown>) => parseHfConfig(j) as LlamaConfig;
+
+test('rope θ is read from either layout; both present must agree', () => {
+  const base = cfgOf('qwen2-tiny');
+  assert.equal(llama(base).ropeTheta, 1e6);
+  const { rope_theta: _t, ...v5 } = base;
+  assert.equal(llama({ ...v5, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } }).ropeTheta, 1e6);
+  assert.throws(() => parseHfConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 5e5 } }), /rope_theta = 1000000: disagrees with rope_parameters.rope_theta = 500000/);
+});
+
+test('rope types: llama3, linear and dynamic are read; yarn and longrope are refused by name', () => {
+  const base = cfgOf('llama-tiny-gqa');
+  const l3 = llama(cfgOf('llama31-tiny'));
+  assert.deepEqual(l3.rope, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 });
+  assert.deepEqual(llama({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).rope, { type: 'linear', factor: 2 });
+  const dyn = llama({ ...base, max_position_embeddings: 128, rope_scaling: { rope_type: 'dynamic', factor: 2, original_max_position_embeddings: 32 } });
+  assert.equal(dyn.maxPositions, 32, 'dynamic NTK equals the default rope only up to its original length');
+  for (const t of ['yarn', 'longrope']) {
+    assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: t, factor: 4 } }), new RegExp(`rope_scaling = .*rope type "${t}" is not supported`));
+  }
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }), /needs a numeric "low_freq_factor"/);
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'linear', factor: 2, beta_fast: 32 } }), /"beta_fast" is not a parameter/);
+});
+
+test('llama3 frequencies: high kept, low divided by the factor, the middle smoothed (Llama 3.1 values)', () => {
+  const inv = ropeInvFreq(8, 1e4, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 });
+  const plain = ropeInvFreq(8, 1e4);
+  assert.equal(inv[0], plain[0]);                           // wavelength 6.3 < 16: kept
+  assert.ok(Math.abs(inv[2]! - plain[2]! / 8) < 1e-9);      // 628 > 64: divided by 8
+  assert.ok(inv[1]! < plain[1]! && inv[1]! > plain[1]! / 8); // 63: between
+});
+
+test('each family has its own defaults for absent keys', () => {
+  const { tie_word_embeddings: _t, head_dim: _h, ...q3 } = cfgOf('qwen3-tiny');
+  const c = llama(q3);
+  assert.equal(c.tied, false, 'Qwen3Config ties no embeddings by default');
+  assert.equal(c.headDim, 128, 'Qwen3Config.head_dim defaults to 128, not hidden_size / heads');
+  const { sliding_window: _w, ...m } = cfgOf('mistral-tiny');
+  assert.equal(llama(m).slidingWindow, 4096, 'MistralConfig.sliding_window defaults to 4096');
+  assert.equal(llama({ ...m, sliding_window: null }).slidingWindow, null);
+});
+
+test('keys that change the math and are not implemented are refused, naming key and value', () => {
+  const base = cfgOf('llama-tiny-gqa');
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ quantization_config: { quant_method: 'gptq', bits: 4 } }, /quantization_config = .*quantised checkpoints \(gptq\)/],
+    [{ final_logit_softcapping: 30 }, /final_logit_softcapping = 30: not supported/],
+    [{ hidden_act: 'gelu' }, /hidden_act = "gelu": not supported \(silu\)/],
+    [{ partial_rotary_factor: 0.5 }, /partial_rotary_factor = 0.5/],
+    [{ auto_map: { AutoModel: 'x.Model' } }, /auto_map = .*trust_remote_code/],
+    [{ layer_types: ['sliding_attention', 'full_attention'] }, /layer_types = /],
+    [{ eos_token_id: 96 }, /eos_token_id = 96: a token id must be an integer in \[0, vocab_size = 96\)/],
+  ];
+  for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
+  assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
+  assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3/);
+});
+
+test('toHfConfig → parseHfConfig round-trips every family', () => {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny']) {
+    const c = parseHfConfig(cfgOf(name));
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
+  }
+  const g = parseHfConfig({ ...cfgOf('gpt2-tiny'), n_inner: 48 });
+  assert.equal((parseHfConfig(toHfConfig(g)) as { nInner?: number }).nInner, 48);
+});
