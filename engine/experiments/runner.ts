@@ -182,7 +182,8 @@ export async function responseKl(policy: CausalLM, ref: CausalLM, prompts: numbe
 /** Deterministic seed for evaluation sampling at an iteration (so resumed runs evaluate identically). */
 const evalSeed = (seed: number, step: number) => createHash('sha256').update(`eval:${seed}:${step}`).digest().readUInt32LE(0);
 
-function objectiveConfig(o: ObjectiveSpec): ObjectiveConfig {
+/** The aggregator's configuration of a study objective (also used by the reward server, engine/serve). */
+export function objectiveConfig(o: ObjectiveSpec): ObjectiveConfig {
   return { kind: o.kind, lambda: o.lambda, minMode: o.minMode, uwoC: o.uwoC, softminBeta: o.softminBeta, nominalMember: o.nominalMember };
 }
 

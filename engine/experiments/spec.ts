@@ -15,7 +15,8 @@ import { SFT_DEFAULTS } from '../rlhf/sft.js';
 export const PRETRAINED_DEFAULTS = Object.freeze({ sftLr: 1e-5, ppoLr: 1e-5, rewardLr: 1e-5 });
 const BUILTIN_LR = Object.freeze({ sft: SFT_DEFAULTS.lr, ppo: PPO_DEFAULTS.lr });
 
-const objective = z.object({
+/** One objective of a study (also what `rrlhf reward serve` validates its objective options with). */
+export const ObjectiveSchema = z.object({
   /** Name shown in charts and reports (e.g. "single", "robust λ=0.4"). */
   name: z.string().min(1),
   kind: z.enum(OBJECTIVES),
@@ -25,6 +26,7 @@ const objective = z.object({
   softminBeta: z.number().positive().default(1),
   nominalMember: z.number().int().min(0).default(0),
 }).strict();
+const objective = ObjectiveSchema;
 
 const builtinWorld = z.object({
   name: z.enum(['goodhart-lab', 'text-reviews']),

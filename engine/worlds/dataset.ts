@@ -38,7 +38,7 @@ import { type Store } from '../store/index.js';
 import { type Split } from '../store/datasets.js';
 import { unitHash } from '../data/split.js';
 import { type ModelConfig, parseHfConfig, maxPositionsOf } from '../models/config.js';
-import { loadTokenizer, type HfTokenizer, type ChatMessage } from '../models/tokenizer.js';
+import { loadTokenizer, type HfTokenizer, type TextTokenizer, type ChatMessage } from '../models/tokenizer.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { type Rng } from '../runtime/params.js';
 import { RewardModel } from '../rlhf/reward.js';
@@ -130,6 +130,47 @@ function parseMessages(s: string, what: string, datasetId: number): ChatMessage[
   return v.map((m) => ({ role: String((m as ChatMessage).role), content: String((m as ChatMessage).content) }));
 }
 
+/** BOS, EOS and pad ids of a model's tokenizer, falling back to its config.json (EOS is required). */
+export function specialIds(tokenizer: HfTokenizer, config: ModelConfig, cfgFile: string): { bosId: number; eosId: number; padId: number } {
+  const eosId = tokenizer.eosId ?? config.eosTokenId;
+  if (eosId === null) throw new Error(`dataset world: neither ${tokenizer.file} nor ${cfgFile} names an EOS token; the policy needs one to end a response`);
+  const bosId = tokenizer.bosId ?? config.bosTokenId ?? eosId;
+  return { bosId, eosId, padId: tokenizer.padId ?? eosId };
+}
+
+/** The tokenisation of text rows described at the top of this file, for this world and for the reward
+ *  server (engine/serve), which scores text the way the ensemble's training pairs were encoded. */
+export function textRowEncoder(tokenizer: TextTokenizer, ids: { bosId: number; eosId: number }) {
+  const { bosId, eosId } = ids;
+  // Does encode() append an EOS (add_eos_token)? Then a prompt must not end with it.
+  const appendsEos = (() => {
+    const a = tokenizer.encode('a'), b = tokenizer.encode('a', { addSpecialTokens: false });
+    return a.length > b.length && a[a.length - 1] === eosId;
+  })();
+  /** A prompt longer than max keeps its end (and its BOS); an empty prompt becomes [BOS]. */
+  const truncPrompt = (p: number[], max: number): number[] => {
+    if (!p.length) return [bosId];
+    if (p.length <= max) return p;
+    return p[0] === bosId ? [bosId, ...p.slice(p.length - (max - 1))] : p.slice(p.length - max);
+  };
+  /** Cut after the first EOS or append one, then keep at most max tokens. */
+  const finishResponse = (r: number[], max: number): number[] => {
+    const e = r.indexOf(eosId);
+    const out = e >= 0 ? r.slice(0, e + 1) : [...r, eosId];
+    return out.length > max ? out.slice(0, max) : out;
+  };
+  return {
+    appendsEos, truncPrompt, finishResponse,
+    /** A text prompt, with the special tokens the tokenizer adds (a trailing EOS dropped), untruncated. */
+    prompt(raw: string): number[] {
+      const p = tokenizer.encode(raw);
+      return appendsEos && p[p.length - 1] === eosId ? p.slice(0, -1) : p;
+    },
+    /** A text response: no special tokens added, then finishResponse to max tokens. */
+    response(raw: string, max = Infinity): number[] { return finishResponse(tokenizer.encode(raw, { addSpecialTokens: false }), max); },
+  };
+}
+
 export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld> {
   const maxPromptTokens = o.maxPromptTokens ?? DATASET_WORLD_DEFAULTS.maxPromptTokens;
   const maxResponseTokens = o.maxResponseTokens ?? DATASET_WORLD_DEFAULTS.maxResponseTokens;
@@ -154,32 +195,15 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
   const config = parseHfConfig(cfgJson, cfgFile);
   const tokenizer = await loadTokenizer(modelDir);
   if (tokenizer.vocabSize > config.vocabSize) throw new Error(`dataset world: ${tokenizer.file} has ${tokenizer.vocabSize} token ids but the model's vocab_size is ${config.vocabSize}; the tokenizer does not belong to this model`);
-  const eosId = tokenizer.eosId ?? config.eosTokenId;
-  if (eosId === null) throw new Error(`dataset world: neither ${tokenizer.file} nor ${cfgFile} names an EOS token; the policy needs one to end a response`);
-  const bosId = tokenizer.bosId ?? config.bosTokenId ?? eosId;
-  const padId = tokenizer.padId ?? eosId;
+  const { eosId, bosId, padId } = specialIds(tokenizer, config, cfgFile);
   const positions = maxPositionsOf(config);
   if (maxPromptTokens + maxResponseTokens > positions) {
     throw new Error(`dataset world: maxPromptTokens + maxResponseTokens = ${maxPromptTokens + maxResponseTokens} exceeds the model's ${positions} positions; lower them`);
   }
   const useTemplate = conversational && tokenizer.applyChatTemplate !== undefined;
-  // Does encode() append an EOS (add_eos_token)? Then a prompt must not end with it.
-  const appendsEos = (() => {
-    const a = tokenizer.encode('a'), b = tokenizer.encode('a', { addSpecialTokens: false });
-    return a.length > b.length && a[a.length - 1] === eosId;
-  })();
-
-  // ---- tokenisation ----
-  const truncPrompt = (ids: number[]): number[] => {
-    if (!ids.length) return [bosId];
-    if (ids.length <= maxPromptTokens) return ids;
-    return ids[0] === bosId ? [bosId, ...ids.slice(ids.length - (maxPromptTokens - 1))] : ids.slice(ids.length - maxPromptTokens);
-  };
-  const finishResponse = (ids: number[]): number[] => {
-    const e = ids.indexOf(eosId);
-    const out = e >= 0 ? ids.slice(0, e + 1) : [...ids, eosId];
-    return out.length > maxResponseTokens ? out.slice(0, maxResponseTokens) : out;
-  };
+  const rowEnc = textRowEncoder(tokenizer, { bosId, eosId });
+  const truncPrompt = (ids: number[]) => rowEnc.truncPrompt(ids, maxPromptTokens);
+  const finishResponse = (ids: number[]) => rowEnc.finishResponse(ids, maxResponseTokens);
   const plainChat = (msgs: ChatMessage[]) => msgs.map((m) => `${m.role}: ${m.content}`).join('\n');
 
   // Per distinct prompt string: its ids and (for templates) its rendered text.
@@ -188,9 +212,7 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
     let p = promptCache.get(raw);
     if (p) return p;
     if (!conversational) {
-      let ids = tokenizer.encode(raw);
-      if (appendsEos && ids[ids.length - 1] === eosId) ids = ids.slice(0, -1);
-      p = { ids: truncPrompt(ids), text: raw, msgs: null };
+      p = { ids: truncPrompt(rowEnc.prompt(raw)), text: raw, msgs: null };
     } else {
       const msgs = parseMessages(raw, 'prompt', o.datasetId);
       if (useTemplate) {
@@ -198,16 +220,14 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
         p = { ids: truncPrompt(tokenizer.encode(text, { addSpecialTokens: false })), text, msgs };
       } else {
         const text = `${msgs.length ? plainChat(msgs) + '\n' : ''}assistant:`;
-        let ids = tokenizer.encode(text);
-        if (appendsEos && ids[ids.length - 1] === eosId) ids = ids.slice(0, -1);
-        p = { ids: truncPrompt(ids), text, msgs };
+        p = { ids: truncPrompt(rowEnc.prompt(text)), text, msgs };
       }
     }
     promptCache.set(raw, p);
     return p;
   };
   const responseOf = (prompt: ReturnType<typeof promptOf>, raw: string, what: string): number[] => {
-    if (!conversational) return finishResponse(tokenizer.encode(raw, { addSpecialTokens: false }));
+    if (!conversational) return rowEnc.response(raw, maxResponseTokens);
     const msgs = parseMessages(raw, what, o.datasetId);
     let text: string;
     if (useTemplate) {

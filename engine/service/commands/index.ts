@@ -9,6 +9,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   experiment: () => import('./experiment.js').then((m) => m.experiment),
   dataset: () => import('./dataset.js').then((m) => m.dataset),
   ensemble: () => import('./ensemble.js').then((m) => m.ensemble),
+  reward: () => import('./reward.js').then((m) => m.reward),
   runs: () => import('./runs.js').then((m) => m.runs),
   report: () => import('./report.js').then((m) => m.report),
   model: () => import('./model.js').then((m) => m.model),
