@@ -9,6 +9,7 @@
 // - any other (goodhart-lab's token ensembles, ensembles trained inside a study): a `tokenizer` folder
 //   must be given (goodhart-lab has no text form).
 //
+// A prompt whose text starts with the BOS token (OpenRLHF decodes with special tokens) keeps one BOS.
 // Sequences longer than the trunk's positions are cut as the dataset world cuts them: the response keeps
 // its start (at most positions − 1 tokens), the prompt keeps its end and its BOS in the room left.
 import path from 'node:path';
@@ -50,7 +51,12 @@ export async function hfTextEncoder(modelDir: string, config: ModelConfig): Prom
   const positions = maxPositionsOf(config);
   return {
     source: `tokenizer ${tokenizer.file}`,
-    encode: (p, r) => fit(rows.prompt(p), rows.response(r), positions, rows.truncPrompt),
+    encode: (p, r) => {
+      // OpenRLHF's text is decoded with special tokens written out, so a prompt may already start with
+      // the BOS the tokenizer adds: keep one.
+      const ids = rows.prompt(p);
+      return fit(ids[0] === ids[1] && ids[0] === rows.bosId ? ids.slice(1) : ids, rows.response(r), positions, rows.truncPrompt);
+    },
   };
 }
 

@@ -160,7 +160,7 @@ export function textRowEncoder(tokenizer: TextTokenizer, ids: { bosId: number; e
     return out.length > max ? out.slice(0, max) : out;
   };
   return {
-    appendsEos, truncPrompt, finishResponse,
+    bosId, eosId, appendsEos, truncPrompt, finishResponse,
     /** A text prompt, with the special tokens the tokenizer adds (a trailing EOS dropped), untruncated. */
     prompt(raw: string): number[] {
       const p = tokenizer.encode(raw);

@@ -18,6 +18,10 @@ import { aggregate, RunningMoments, type ObjectiveConfig } from '../../engine/rl
 import { loadStoredEnsemble, type LoadedEnsemble } from '../../engine/serve/ensemble-text.js';
 import { startRewardServer, type RewardServer, type RewardServerOptions, type RewardResponse } from '../../engine/serve/reward-server.js';
 import { repoRoot } from '../util/paths.js';
+import { importDataset } from '../../engine/data/index.js';
+import { CausalLM } from '../../engine/models/model.js';
+import { type Gpt2Config } from '../../engine/models/config.js';
+import { datasetWorld } from '../../engine/worlds/index.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrlhf-reward-'));
 const servers: RewardServer[] = [];
@@ -219,4 +223,44 @@ test('rrlhf reward serve: --json prints {url, port, token, ensemble, objective};
   assert.match(err, /--no-token is refused with --host 0\.0\.0\.0/);
   const gold = cli(['--ensemble', String(brmeId), '--objective', 'gold']);
   assert.equal(await exit(gold), 2);
+});
+
+test('an ensemble trained on an imported dataset: its model\'s tokenizer, with the dataset world\'s rules and truncation', async () => {
+  // The fixture setup of dataset-world.test.ts: a tiny GPT-2 with the bpe-tiny tokenizer, TRL text rows.
+  const BOS = 657, EOS = 656;
+  const modelDir = path.join(dataDir, 'tiny-gpt2');
+  const cfg: Gpt2Config = { arch: 'gpt2', vocabSize: 660, nPositions: 48, d: 32, nLayer: 1, nHead: 2, eps: 1e-5, activation: 'gelu_new', bosTokenId: BOS, eosTokenId: EOS };
+  await CausalLM.init(cfg, 0).save(modelDir);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(repoRoot, 'test/fixtures/tokenizers/bpe-tiny', f), path.join(modelDir, f));
+  const store = openStore({ dataDir });
+  let loaded: LoadedEnsemble, world;
+  try {
+    const datasetId = (await importDataset(store, path.join(repoRoot, 'test/fixtures/data/trl_explicit.jsonl'))).id;
+    const t = await trainWorldEnsemble({ world: 'goodhart-lab', datasetId, modelDir, seed: 0, heads: 2, method: 'brme', stage2Loss: 'mse', anchor: 0, unfreezeLastLayers: 0, pairs: 16, valPairs: 16, sftSamples: 16, rewardEpochs: 1, stage2Epochs: 2 }, { dataDir, device: 'cpu' });
+    loaded = await loadStoredEnsemble(store, t.id);
+    world = await datasetWorld({ store, datasetId, modelDir, maxPromptTokens: 24, maxResponseTokens: 24, seed: 0 });
+  } finally { store.close(); }
+  assert.match(loaded.encoder.source, /bpe-tiny|tiny-gpt2/);
+  const pairs = [...world.preferencePairs(10, new Rng(0)), ...world.heldOutPairs(10, new Rng(0))];
+  // OpenRLHF's query: the decoded prompt + response, special tokens written out (skip_special_tokens=False).
+  const texts = pairs.map((p) => ({ prompt: world.render(p.prompt).replace('<|begin_of_text|>', ''), response: world.render(p.chosen).replace('<|endoftext|>', '') }));
+  texts.forEach((x, i) => {
+    const e = loaded.encoder.encode(x.prompt, x.response);
+    assert.deepEqual(e.prompt, pairs[i]!.prompt, `prompt ${i}`);
+    assert.deepEqual(e.response, pairs[i]!.chosen, `response ${i}`);
+  });
+  // The prompt as OpenRLHF decodes it, BOS written out: still one BOS.
+  assert.deepEqual(loaded.encoder.encode('<|begin_of_text|>' + texts[0]!.prompt, texts[0]!.response).prompt, pairs[0]!.prompt);
+  // A response that was generated up to EOS keeps it once (the text after it is cut, as the world cuts it).
+  const withEos = loaded.encoder.encode(texts[0]!.prompt, texts[0]!.response + '<|endoftext|>');
+  assert.deepEqual(withEos.response, pairs[0]!.chosen);
+  // Too long for the trunk's 48 positions: the response keeps its start, the prompt its BOS and end.
+  const long = loaded.encoder.encode('What colour is the sky? '.repeat(20), ' Blue, on a clear day.'.repeat(20));
+  assert.ok(long.prompt.length + long.response.length <= 48);
+  assert.equal(long.prompt[0], BOS);
+  const s = await start({ objective: { kind: 'robust', lambda: 0.4 } }, loaded);
+  const r = await remoteRm(withToken(s), { query: texts.map((x) => x.prompt + x.response), prompts: texts.map((x) => x.prompt), labels: texts.map(() => null) });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const ref = await scoreResponses(loaded.ensemble, pairs.map((p) => p.prompt), pairs.map((p) => p.chosen));
+  near(r.body.rewards, aggregate(ref, { kind: 'robust', lambda: 0.4 }), 'dataset ensemble rewards');
 });
