@@ -90,7 +90,7 @@ export async function loadStoredEnsemble(store: Store, id: number, o: { device?:
   else if (cfg.world === 'text-reviews') encoder = textWorldEncoder(makeWorld('text-reviews', {}, Number(cfg.seed ?? 0)) as TextWorld, ensemble.config);
   else {
     const what = typeof cfg.world === 'string' && (WORLD_NAMES as string[]).includes(cfg.world) ? `was trained on the ${cfg.world} world, whose sequences are not text` : 'does not record which tokenizer it was trained with';
-    throw new Error(`ensemble ${id} ("${rec.name}") ${what}; give the tokenizer (a Hugging Face model folder or tokenizer.json) with --tokenizer`);
+    throw new Error(`ensemble ${id} ("${rec.name}") ${what}; serve it with "rrlhf reward serve --tokenizer DIR" (a Hugging Face model folder or tokenizer.json)`);
   }
   return { id, name: rec.name, dir: art.path, ensemble, encoder };
 }

@@ -16,8 +16,8 @@ import {
 import { importDataset, ImportRequestSchema, DataFileError, OptionError, FORMATS, SCHEMA_IDS } from '../data/index.js';
 import { MappingSchema } from '../data/options.js';
 import { listDevices, resolveDevice } from '../runtime/devices.js';
-import { ExperimentSpecSchema, resolveSpecPaths, PRETRAINED_DEFAULTS, type ExperimentSpec } from '../experiments/spec.js';
-import { runExperiment, resumeExperiment, type ProgressEvent } from '../experiments/runner.js';
+import { ExperimentSpecSchema, ObjectiveSchema, resolveSpecPaths, PRETRAINED_DEFAULTS, type ExperimentSpec } from '../experiments/spec.js';
+import { runExperiment, resumeExperiment, objectiveConfig, type ProgressEvent } from '../experiments/runner.js';
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
 import { presetSpec, estimate, tinyPresets, PRESET_NAMES, type Calibration } from './presets.js';
@@ -29,6 +29,9 @@ import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT
 import { WORLD_NAMES } from '../worlds/index.js';
 import { inspectModelFolder, ModelFolderError } from './models.js';
 import { namesOfUploads, releaseUpload } from './uploads.js';
+import { RewardServers, RewardServerError } from './reward-servers.js';
+import { OBJECTIVES } from '../rlhf/aggregate.js';
+import { NORMALIZE_MODES } from '../serve/reward-server.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -43,6 +46,8 @@ export interface Ctx {
   settings: SettingsFile;
   jobs: JobManager;
   mode: 'web' | 'electron' | 'embedded';
+  /** Reward servers started from the Ensembles screen (stopped when the service closes). */
+  rewardServers: RewardServers;
 }
 
 interface CallDef<S extends z.ZodType, R> {
@@ -329,6 +334,38 @@ export const API = {
     },
   }),
 
+  'ensembles.rewardServers': call({
+    summary: 'the reward servers running for ensembles (URL and token for OpenRLHF\'s --reward.remote_url)',
+    input: None,
+    run: (_i, c) => c.rewardServers.list(),
+  }),
+  'ensembles.serveReward': call({
+    summary: 'serves an ensemble with one objective as an OpenRLHF remote reward model on 127.0.0.1, with a random token (docs/scaling.md)',
+    input: z.strictObject({
+      id: Id,
+      objective: z.enum(OBJECTIVES.filter((k) => k !== 'gold') as [string, ...string[]], { error: 'choose an objective other than gold (a served ensemble has no gold reward)' }),
+      lambda: z.number().min(0).max(1).optional(),
+      normalize: z.enum(NORMALIZE_MODES).default('none'),
+      /** 0: any free port. */
+      port: z.number().int().min(0).max(65535).default(0),
+    }),
+    async run(i, c) {
+      if (!c.store.ensembles.get(i.id)) throw notFound('ensemble', i.id, 'the Ensembles screen lists the ensembles there are');
+      const parsed = ObjectiveSchema.parse({ name: i.objective, kind: i.objective, ...(i.lambda !== undefined && i.objective === 'robust' ? { lambda: i.lambda } : {}) });
+      try {
+        return await c.rewardServers.start(c.store, { ensembleId: i.id, objective: objectiveConfig(parsed), normalize: i.normalize, port: i.port, device: c.settings.get().device });
+      } catch (err) {
+        if (err instanceof RewardServerError) throw new ApiError(err.message, err.status);
+        throw new ApiError(`cannot serve ensemble ${i.id}: ${(err as Error).message.split('\n')[0]}`, 400);
+      }
+    },
+  }),
+  'ensembles.stopReward': call({
+    summary: 'stops the reward server of an ensemble',
+    input: ById,
+    async run(i, c) { return { stopped: await c.rewardServers.stop(i.id) }; },
+  }),
+
   // ---- experiments (paired studies) --------------------------------------------------------------
   'experiments.presets': call({
     summary: 'the wizard\'s presets ("Quick", "Thorough") as full specs, with time estimates',
@@ -590,7 +627,7 @@ export class Service {
     const store = openStore({ dataDir });
     // Runs left 'running' by an engine that died become paused (resumable) or failed.
     store.runs.recoverInterrupted();
-    return new Service({ store, dataDir, settings: new SettingsFile(dataDir), jobs: new JobManager(), mode: o.mode ?? 'embedded' });
+    return new Service({ store, dataDir, settings: new SettingsFile(dataDir), jobs: new JobManager(), mode: o.mode ?? 'embedded', rewardServers: new RewardServers() });
   }
 
   get dataDir() { return this.ctx.dataDir; }
@@ -622,6 +659,7 @@ export class Service {
   /** Stops the jobs (studies stop after their iteration in flight) and closes the store. */
   async close(): Promise<void> {
     await this.ctx.jobs.shutdown();
+    await this.ctx.rewardServers.stopAll();
     this.ctx.store.close();
   }
 }

@@ -308,6 +308,20 @@ class Flow {
     await report.waitFor({ timeout: 60_000 });
     await report.getByRole('figure', { name: /^Held-out accuracy: .*; per head [\d.]+%, [\d.]+%$/ }).waitFor();
     await this.shot('12b-ensemble-own-data');
+    // Served as an OpenRLHF remote reward model: the URL with its token answers OpenRLHF's request.
+    const serve = page.getByRole('region', { name: 'Serve as a reward model' });
+    await serve.getByLabel('Robust λ').fill('0.3');
+    await serve.getByRole('button', { name: 'Serve reward' }).click();
+    const remote = (await serve.getByText(/^--reward\.remote_url /).textContent())!.match(/"(http:\/\/127\.0\.0\.1:\d+\/get_reward\?token=[\w-]+)"/)![1]!;
+    const res = await fetch(remote, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: ['What colour is the sky? Blue.'], prompts: ['What colour is the sky?'], labels: [null] }) });
+    assert.equal(res.status, 200);
+    const body = await res.json() as { rewards: number[]; rrlhf: { lambda: number } };
+    assert.equal(body.rewards.length, 1);
+    assert.equal(body.rrlhf.lambda, 0.3);
+    await this.shot('12c-serve-reward');
+    await serve.getByRole('button', { name: 'Stop serving' }).click();
+    await serve.getByRole('button', { name: 'Serve reward' }).waitFor();
+    await assert.rejects(fetch(remote, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query": ["x"]}' }));
   }
 
   async compare() {

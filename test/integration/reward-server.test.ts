@@ -22,6 +22,7 @@ import { importDataset } from '../../engine/data/index.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { type Gpt2Config } from '../../engine/models/config.js';
 import { datasetWorld } from '../../engine/worlds/index.js';
+import { Service } from '../../engine/service/api.js';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrlhf-reward-'));
 const servers: RewardServer[] = [];
@@ -263,4 +264,33 @@ test('an ensemble trained on an imported dataset: its model\'s tokenizer, with t
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const ref = await scoreResponses(loaded.ensemble, pairs.map((p) => p.prompt), pairs.map((p) => p.chosen));
   near(r.body.rewards, aggregate(ref, { kind: 'robust', lambda: 0.4 }), 'dataset ensemble rewards');
+});
+
+test('the service (Ensembles screen): serve, list, refuse a second server, stop; closing the service stops its servers', async () => {
+  const service = Service.open({ dataDir });
+  try {
+    const bad = await service.call('ensembles.serveReward', { id: brmeId, objective: 'gold' });
+    assert.equal(bad.ok, false);
+    assert.equal((await service.call('ensembles.serveReward', { id: 999, objective: 'mean' })).ok, false);
+    const r = await service.call('ensembles.serveReward', { id: brmeId, objective: 'robust', lambda: 0.3 });
+    assert.ok(r.ok, JSON.stringify(r));
+    const info = r.result as { url: string; remoteUrl: string; token: string; objective: ObjectiveConfig };
+    assert.equal(info.remoteUrl, `${info.url}?token=${info.token}`);
+    const got = await remoteRm(info.remoteUrl, openrlhfBody());
+    assert.equal(got.status, 200);
+    const ref = await scoreResponses(brme.ensemble, samples.map((x) => x.promptIds), samples.map((x) => x.responseIds));
+    near(got.body.rewards, aggregate(ref, { kind: 'robust', lambda: 0.3 }), 'served from the app');
+    assert.equal((await remoteRm(info.url, openrlhfBody())).status, 401);
+    const again = await service.call('ensembles.serveReward', { id: brmeId, objective: 'mean' });
+    assert.equal(again.ok, false);
+    assert.equal(!again.ok && again.status, 409);
+    const list = await service.call('ensembles.rewardServers', {});
+    assert.deepEqual(list.ok && (list.result as { ensembleId: number }[]).map((x) => x.ensembleId), [brmeId]);
+    assert.deepEqual((await service.call('ensembles.stopReward', { id: brmeId })), { ok: true, result: { stopped: true } });
+    await assert.rejects(fetch(info.remoteUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(openrlhfBody()) }));
+    const last = await service.call('ensembles.serveReward', { id: brmeId, objective: 'mean' });
+    assert.ok(last.ok);
+    await service.close();
+    await assert.rejects(fetch((last.result as { remoteUrl: string }).remoteUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(openrlhfBody()) }));
+  } finally { await service.close().catch(() => undefined); }
 });
