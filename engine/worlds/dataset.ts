@@ -123,7 +123,7 @@ function drawOrder(n: number, k: number, rng: Rng): number[] {
   return idx.slice(0, m);
 }
 
-function parseMessages(s: string, what: string, datasetId: number): ChatMessage[] {
+export function parseMessages(s: string, what: string, datasetId: number): ChatMessage[] {
   let v: unknown;
   try { v = JSON.parse(s); } catch { throw new Error(`dataset ${datasetId}: the ${what} of a conversational row is not a JSON message list`); }
   if (!Array.isArray(v)) throw new Error(`dataset ${datasetId}: the ${what} of a conversational row is not a message list`);
@@ -169,6 +169,39 @@ export function textRowEncoder(tokenizer: TextTokenizer, ids: { bosId: number; e
     /** A text response: no special tokens added, then finishResponse to max tokens. */
     response(raw: string, max = Infinity): number[] { return finishResponse(tokenizer.encode(raw, { addSpecialTokens: false }), max); },
   };
+}
+
+/** A dataset's splits as the dataset world uses them (see the header comment): row indices of the
+ *  training and held-out sides, and their distinct prompt strings, each capped by hash (MAX_TRAIN_PROMPTS,
+ *  MAX_EVAL_PROMPTS) so the choice does not depend on row order. Pure: the exporter (engine/export) writes
+ *  the same prompts a study trains on without loading a tokenizer. */
+export function splitPrompts(rows: ReadonlyArray<{ prompt: string; split: Split }>, seed: number, what: string): {
+  trainIdx: number[]; heldIdx: number[]; holdOut: DatasetWorldSettings['holdOut']; trainTexts: string[]; evalTexts: string[];
+} {
+  let trainIdx = rows.flatMap((r, i) => (r.split === 'train' ? [i] : []));
+  let heldIdx = rows.flatMap((r, i) => (r.split !== 'train' ? [i] : []));
+  let holdOut: DatasetWorldSettings['holdOut'] = 'validation+test splits';
+  if (!trainIdx.length || !heldIdx.length) {
+    holdOut = 'hashed share of prompts';
+    const distinct = [...new Set(rows.map((r) => r.prompt))];
+    if (distinct.length < 2) throw new Error(`dataset world: ${what} has a single distinct prompt; at least two are needed to hold one out for evaluation`);
+    const h = new Map(distinct.map((p) => [p, unitHash(seed, `holdout\u0000${p}`)]));
+    const held = new Set(distinct.filter((p) => h.get(p)! < HOLD_OUT_FRACTION));
+    if (held.size === 0) held.add(distinct.reduce((a, b) => (h.get(a)! <= h.get(b)! ? a : b)));
+    if (held.size === distinct.length) held.delete(distinct.reduce((a, b) => (h.get(a)! >= h.get(b)! ? a : b)));
+    trainIdx = rows.flatMap((r, i) => (held.has(r.prompt) ? [] : [i]));
+    heldIdx = rows.flatMap((r, i) => (held.has(r.prompt) ? [i] : []));
+  }
+  const distinctOf = (idx: number[], cap: number): string[] => {
+    let distinct = [...new Set(idx.map((i) => rows[i]!.prompt))];
+    if (distinct.length > cap) {
+      const h = new Map(distinct.map((p) => [p, unitHash(seed, `prompt\u0000${p}`)]));
+      const keep = new Set([...distinct].sort((a, b) => h.get(a)! - h.get(b)!).slice(0, cap));
+      distinct = distinct.filter((p) => keep.has(p));
+    }
+    return distinct;
+  };
+  return { trainIdx, heldIdx, holdOut, trainTexts: distinctOf(trainIdx, MAX_TRAIN_PROMPTS), evalTexts: distinctOf(heldIdx, MAX_EVAL_PROMPTS) };
 }
 
 export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld> {
@@ -251,39 +284,20 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
   };
 
   // ---- splits ----
-  let trainIdx = rows.flatMap((r, i) => (r.split === 'train' ? [i] : []));
-  let heldIdx = rows.flatMap((r, i) => (r.split !== 'train' ? [i] : []));
-  let holdOut: DatasetWorldSettings['holdOut'] = 'validation+test splits';
-  if (!trainIdx.length || !heldIdx.length) {
-    holdOut = 'hashed share of prompts';
-    const distinct = [...new Set(rows.map((r) => r.prompt))];
-    if (distinct.length < 2) throw new Error(`dataset world: dataset ${o.datasetId} ("${ds.name}") has a single distinct prompt; at least two are needed to hold one out for evaluation`);
-    const h = new Map(distinct.map((p) => [p, unitHash(o.seed, `holdout\u0000${p}`)]));
-    const held = new Set(distinct.filter((p) => h.get(p)! < HOLD_OUT_FRACTION));
-    if (held.size === 0) held.add(distinct.reduce((a, b) => (h.get(a)! <= h.get(b)! ? a : b)));
-    if (held.size === distinct.length) held.delete(distinct.reduce((a, b) => (h.get(a)! >= h.get(b)! ? a : b)));
-    trainIdx = rows.flatMap((r, i) => (held.has(r.prompt) ? [] : [i]));
-    heldIdx = rows.flatMap((r, i) => (held.has(r.prompt) ? [i] : []));
-  }
-  /** Distinct prompts of some rows, at most `cap`, the cap applied by hash so it does not depend on row order. */
-  const promptsOf = (idx: number[], cap: number): number[][] => {
-    let distinct = [...new Set(idx.map((i) => rows[i]!.prompt))];
-    if (distinct.length > cap) {
-      const h = new Map(distinct.map((p) => [p, unitHash(o.seed, `prompt\u0000${p}`)]));
-      const keep = new Set([...distinct].sort((a, b) => h.get(a)! - h.get(b)!).slice(0, cap));
-      distinct = distinct.filter((p) => keep.has(p));
-    }
+  const { trainIdx, heldIdx, holdOut, trainTexts, evalTexts } = splitPrompts(rows, o.seed, `dataset ${o.datasetId} ("${ds.name}")`);
+  /** Prompt ids of distinct prompt strings; two strings that encode alike (after truncation) count once. */
+  const idsOf = (texts: string[]): number[][] => {
     const seen = new Set<string>();
     const out: number[][] = [];
-    for (const p of distinct) {
+    for (const p of texts) {
       const ids = promptOf(p).ids;
       const k = ids.join(',');
       if (!seen.has(k)) { seen.add(k); out.push(ids); }
     }
     return out;
   };
-  const trainPrompts = promptsOf(trainIdx, MAX_TRAIN_PROMPTS);
-  const evalPrompts = promptsOf(heldIdx, MAX_EVAL_PROMPTS);
+  const trainPrompts = idsOf(trainTexts);
+  const evalPrompts = idsOf(evalTexts);
 
   // ---- gold ----
   let goldModel: RewardModel | null = null;
