@@ -389,6 +389,7 @@ export async function resumeExperiment(experimentId: number, o: RunnerOptions): 
   const sh = await prepareShared(spec, exp.id, o);
   const summaries: RunSummary[] = [];
   for (const r of o.store.runs.list({ experimentId })) {
+    if (r.status === 'imported') continue; // another engine's run: nothing to resume, and not this runner's result
     if (r.status === 'finished') {
       const evals = evalPointsFromStore(o.store, r.id, sh.hasGold);
       summaries.push(summarize(r, evals, spec, sh.hasGold));

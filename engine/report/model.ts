@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat as fsStat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Store, type Run, type Experiment, type Sample } from '../store/index.js';
+import { isComplete, type Store, type Run, type RunStatus, type Experiment, type Sample } from '../store/index.js';
 import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
 import { pairedInterval, meanStd, seedVarianceWarning } from '../experiments/stats.js';
@@ -698,7 +698,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
 
   const ensemble = await loadEnsemble(store, o.dataDir, exp, spec);
   const { verdict, caveats } = hasGold ? verdictOf(objectives, summaries, comparisons, margin, ensemble, matchedKl) : noGoldVerdict(summaries);
-  const unfinished = runReports.filter((r) => r.status !== 'finished');
+  const unfinished = runReports.filter((r) => !isComplete(r.status as RunStatus));
   if (unfinished.length) {
     caveats.unshift(`${unfinished.length} of ${runReports.length} runs ${unfinished.length === 1 ? 'has' : 'have'} not finished (${list(unfinished.map((r) => `run ${r.id}: ${r.status}${r.final ? `, last evaluated at step ${r.final.step}` : ', not evaluated yet'}`))}); "final" values are their latest evaluations, so compare with care.`);
   }

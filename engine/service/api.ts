@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import {
   openStore, StoreError, InputFileError, RunFilterSchema, SeriesRequestSchema, BandsRequestSchema, ConfigDiffRequestSchema,
-  SampleQuerySchema, DB_FILE, configDiff, type Store, type Run,
+  SampleQuerySchema, DB_FILE, configDiff, isComplete, type Store, type Run,
 } from '../store/index.js';
 import { importDataset, ImportRequestSchema, DataFileError, OptionError, FORMATS, SCHEMA_IDS } from '../data/index.js';
 import { MappingSchema } from '../data/options.js';
@@ -32,6 +32,7 @@ import { namesOfUploads, releaseUpload } from './uploads.js';
 import { RewardServers, RewardServerError } from './reward-servers.js';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { NORMALIZE_MODES } from '../serve/reward-server.js';
+import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -171,7 +172,7 @@ async function runStudy(c: Ctx, job: JobContext, o: { spec: ExperimentSpec; resu
     const { cal } = c.settings.calibration();
     let itersToDo: number;
     if (o.resumeId !== undefined) {
-      const runs = store.runs.list({ experimentId: o.resumeId }).filter((r) => r.status !== 'finished');
+      const runs = store.runs.list({ experimentId: o.resumeId }).filter((r) => !isComplete(r.status));
       itersToDo = runs.reduce((n, r) => n + o.spec.ppo.iterations - (store.runs.latestCheckpoint(r.id)?.step ?? 0), 0);
     } else {
       itersToDo = o.spec.seeds.length * o.spec.objectives.length * o.spec.ppo.iterations;
@@ -443,7 +444,7 @@ export const API = {
       const e = needExperiment(c, i.id);
       if (experimentJob(c, e.id)) throw new ApiError(`study ${i.id} is already running or queued; wait for it, or stop it first`, 409);
       c.store.runs.recoverInterrupted();
-      const left = c.store.runs.list({ experimentId: i.id }).filter((r) => r.status !== 'finished');
+      const left = c.store.runs.list({ experimentId: i.id }).filter((r) => !isComplete(r.status));
       if (!left.length) throw new ApiError(`every run of study ${i.id} has finished; there is nothing to resume — start a new study to run more`, 409);
     },
     label: (i, c) => `resume study "${c.store.experiments.get(i.id)?.name ?? i.id}"`,
@@ -510,6 +511,22 @@ export const API = {
       // (kind, λ, …) instead of replacing them, so the diff shows what really differs.
       const settings = (r: Run) => ({ ...r.config, 'objective name': r.objective, seed: r.seed });
       return configDiff(settings(needRun(c, i.a)), settings(needRun(c, i.b)));
+    },
+  }),
+
+  'runs.import': call({
+    summary: 'adds an OpenRLHF / verl run (TensorBoard folder or file, verl JSON lines or console log, W&B CSV) to a study as an imported run',
+    input: RunImportSchema,
+    async run(i, c) {
+      needExperiment(c, i.experimentId);
+      checkLogPath(i.path);
+      try {
+        const r = await importRunLog(c.store, i.path, i);
+        return { run: runView(c.store, r.run), engine: r.engine, format: r.format, metrics: r.metrics, steps: r.steps, source: r.source, warnings: r.warnings };
+      } catch (err) {
+        if (err instanceof DuplicateImportError) throw new ApiError(err.message, 409);
+        throw err;
+      }
     },
   }),
 
@@ -600,7 +617,7 @@ export function describeError(method: string, err: unknown): { error: string; st
     return { error: `invalid input for ${method}: ${parts.join('; ')}`, status: 400 };
   }
   if (err instanceof ApiError || err instanceof ReportError) return { error: err.message, status: err.status };
-  if (err instanceof InputFileError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError) return { error: err.message, status: 400 };
+  if (err instanceof InputFileError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError || err instanceof RunLogError) return { error: err.message, status: 400 };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'EACCES') {
     const p = (err as NodeJS.ErrnoException).path;

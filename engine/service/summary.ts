@@ -2,7 +2,7 @@
 // looks the same as one started in the app): each run's final and peak gold, the hacking onset, the
 // per-objective means across seeds, the paired comparison with the standard objective, and the
 // one-sentence verdict a newcomer reads first.
-import type { Store, Run, Experiment } from '../store/index.js';
+import { isComplete, type Store, type Run, type Experiment } from '../store/index.js';
 import { hackingOnset, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
 import { meanStd, pairedInterval, seedVarianceWarning } from '../experiments/stats.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
@@ -67,7 +67,7 @@ export function runView(store: Store, run: Run, exp?: Experiment): RunView {
   const evals = evalPoints(store, run.id, hasGold);
   const last = evals[evals.length - 1];
   const onset = evals.length && hasGold ? hackingOnset(evals, spec?.onsetMargin ?? 0.1) : null;
-  const ck = run.status === 'finished' ? undefined : store.runs.latestCheckpoint(run.id);
+  const ck = isComplete(run.status) ? undefined : store.runs.latestCheckpoint(run.id);
   return {
     id: run.id, experimentId: run.experimentId, experimentName: e?.name ?? null, objective: run.objective, seed: run.seed, status: run.status,
     device: run.device, deviceNote: typeof run.versions.device === 'string' ? run.versions.device : null, created: run.created, started: run.started, finished: run.finished, error: run.error,
@@ -155,10 +155,10 @@ export function studyEnsemble(store: Store, experimentId: number): StudyEnsemble
 export function studyStatus(runs: { status: Run['status'] }[]): StudyStatus {
   if (!runs.length) return 'empty';
   if (runs.some((r) => r.status === 'running')) return 'running';
-  if (runs.every((r) => r.status === 'finished')) return 'finished';
+  if (runs.every((r) => isComplete(r.status))) return 'finished';
   if (runs.some((r) => r.status === 'failed')) return 'failed';
   if (runs.some((r) => r.status === 'cancelled' || r.status === 'paused')) return 'stopped';
-  return runs.some((r) => r.status === 'finished') ? 'stopped' : 'queued';
+  return runs.some((r) => isComplete(r.status)) ? 'stopped' : 'queued';
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -191,7 +191,7 @@ export function studyView(store: Store, exp: Experiment): StudyView {
   const comparisons: Comparison[] = [];
   const base = objectivesSpec[0];
   if (base) {
-    const done = (name: string) => new Map(runs.filter((r) => r.objective === name && r.status === 'finished' && r.final).map((r) => [r.seed, r]));
+    const done = (name: string) => new Map(runs.filter((r) => r.objective === name && isComplete(r.status) && r.final).map((r) => [r.seed, r]));
     const b = done(base.name);
     for (const o of objectivesSpec.slice(1)) {
       const a = done(o.name);

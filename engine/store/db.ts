@@ -95,12 +95,21 @@ export function migrate(db: DB, file: string, migrations: readonly Migration[], 
   for (const m of migrations.slice(from)) {
     const apply = db.transaction(() => {
       db.exec(m.sql);
+      if (m.foreignKeysOff) {
+        const broken = db.pragma('foreign_key_check') as { table: string; parent: string }[];
+        if (broken.length) throw new Error(`${broken.length} rows would point at missing rows (first: ${broken[0]!.table} → ${broken[0]!.parent})`);
+      }
       db.pragma(`user_version = ${m.version}`);
     });
+    // The pragma is a no-op inside a transaction, so it is switched around it.
+    const fkWasOn = m.foreignKeysOff === true && Number(db.pragma('foreign_keys', { simple: true })) === 1;
+    if (fkWasOn) db.pragma('foreign_keys = OFF');
     try {
       apply.immediate();
     } catch (err) {
       throw new StoreError(`migration ${m.version} ("${m.name}") failed and was rolled back; the database stays at version ${schemaVersion(db)}: ${(err as Error).message}`);
+    } finally {
+      if (fkWasOn) db.pragma('foreign_keys = ON');
     }
   }
   return { from, to: latest };

@@ -65,7 +65,7 @@ export { MIGRATIONS, type Migration } from './migrations.js';
 export type { Dataset, DatasetSummary, DatasetRow, DatasetFormat, Split, ContentKind, NewDatasetRow } from './datasets.js';
 export type { Artifact, Ensemble } from './artifacts.js';
 export type { Experiment } from './experiments.js';
-export { RUN_STATUSES, configDiff, type Run, type RunStatus, type RunFilter, type Checkpoint, type ConfigDifference } from './runs.js';
+export { RUN_STATUSES, configDiff, isComplete, type Run, type RunSource, type RunStatus, type RunFilter, type Checkpoint, type ConfigDifference } from './runs.js';
 export { DEFAULT_KL_KEY, meanStd, type MetricRecord, type Series, type Band, type XAxis } from './metrics.js';
 export { SAMPLE_SORTS, type Sample, type SampleSort, type NewSample, type Alert } from './samples.js';
 export { RunFilterSchema, SeriesRequestSchema, BandsRequestSchema, ConfigDiffRequestSchema, SampleQuerySchema } from './requests.js';

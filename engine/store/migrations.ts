@@ -10,6 +10,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Runs with foreign keys off (SQLite's procedure for rebuilding a table that others reference: with
+   * them on, dropping the old table would cascade-delete every child row). The migration's transaction
+   * checks `PRAGMA foreign_key_check` before it commits.
+   */
+  foreignKeysOff?: boolean;
 }
 
 const V1 = `
@@ -171,6 +177,38 @@ CREATE TABLE checkpoints (
 CREATE INDEX checkpoints_run ON checkpoints (run_id, step);
 `;
 
+// Runs imported from another engine's logs (engine/runlogs/import.ts): status 'imported', and where
+// they came from. SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+const V2 = `
+CREATE TABLE runs_v2 (
+  id            INTEGER PRIMARY KEY,
+  experiment_id INTEGER REFERENCES experiments(id) ON DELETE CASCADE,
+  objective     TEXT NOT NULL,
+  seed          INTEGER NOT NULL,
+  status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'failed', 'finished', 'cancelled', 'imported')),
+  device        TEXT,
+  config        TEXT NOT NULL DEFAULT '{}',
+  versions      TEXT NOT NULL DEFAULT '{}',
+  pid           INTEGER,
+  host          TEXT,
+  heartbeat     TEXT,
+  created       TEXT NOT NULL,
+  started       TEXT,
+  finished      TEXT,
+  error         TEXT,
+  source        TEXT,                        -- JSON for an imported run: {engine, format, path, files:[{name, sha256, bytes}]}
+  source_hash   TEXT                         -- sha256 over the imported files (name and content hash of each)
+);
+INSERT INTO runs_v2 (id, experiment_id, objective, seed, status, device, config, versions, pid, host, heartbeat, created, started, finished, error)
+  SELECT id, experiment_id, objective, seed, status, device, config, versions, pid, host, heartbeat, created, started, finished, error FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+CREATE INDEX runs_experiment ON runs (experiment_id, id);
+CREATE INDEX runs_status ON runs (status, id);
+CREATE INDEX runs_source_hash ON runs (source_hash) WHERE source_hash IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'datasets, artifacts, ensembles, experiments, runs, metrics, samples, alerts, checkpoints', sql: V1 },
+  { version: 2, name: "runs: status 'imported', source and source_hash", sql: V2, foreignKeysOff: true },
 ];

@@ -1,16 +1,28 @@
 // Runs (one objective × seed of an experiment), their checkpoints, crash recovery and config diffs.
 //
 // A run's life: queued → running → finished | failed | cancelled, with paused in between when the user
-// pauses it or when its process died (see `recoverInterrupted`). The runner writes metrics, samples and
+// pauses it or when its process died (see `recoverInterrupted`). A run brought in from another engine's
+// logs (engine/runlogs/import.ts) is 'imported' from the start: complete, never resumed. The runner writes metrics, samples and
 // checkpoints as it goes (metrics.ts, samples.ts); each write is its own short transaction, so a killed
 // process loses at most the step in flight, and `resume` restarts from the last checkpoint.
 import os from 'node:os';
 import type { DB } from './db.js';
 import { nowIso, parseJson } from './canonical.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'paused', 'failed', 'finished', 'cancelled'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'paused', 'failed', 'finished', 'cancelled', 'imported'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-const ENDED: readonly RunStatus[] = ['failed', 'finished', 'cancelled'];
+const ENDED: readonly RunStatus[] = ['failed', 'finished', 'cancelled', 'imported'];
+
+/** A run with all its metrics: finished here, or imported complete. Nothing is left to run or resume. */
+export const isComplete = (status: RunStatus) => status === 'finished' || status === 'imported';
+
+/** Where an imported run's metrics came from. */
+export interface RunSource {
+  engine: string | null;
+  format: string;
+  path: string;
+  files: { name: string; sha256: string; bytes: number }[];
+}
 
 export interface Run {
   id: number;
@@ -28,6 +40,9 @@ export interface Run {
   started: string | null;
   finished: string | null;
   error: string | null;
+  /** Imported runs only: where the metrics came from, and the hash that recognises a re-import. */
+  source: RunSource | null;
+  sourceHash: string | null;
 }
 
 export interface NewRun {
@@ -64,11 +79,13 @@ interface RunRecord {
   id: number; experiment_id: number | null; objective: string; seed: number; status: RunStatus; device: string | null;
   config: string; versions: string; pid: number | null; host: string | null; heartbeat: string | null;
   created: string; started: string | null; finished: string | null; error: string | null;
+  source: string | null; source_hash: string | null;
 }
 const toRun = (r: RunRecord): Run => ({
   id: r.id, experimentId: r.experiment_id, objective: r.objective, seed: r.seed, status: r.status, device: r.device,
   config: parseJson(r.config, {}), versions: parseJson(r.versions, {}), pid: r.pid, host: r.host, heartbeat: r.heartbeat,
   created: r.created, started: r.started, finished: r.finished, error: r.error,
+  source: r.source === null ? null : parseJson<RunSource | null>(r.source, null), sourceHash: r.source_hash,
 });
 
 interface CheckpointRecord { id: number; run_id: number; step: number; path: string; sha256: string; bytes: number | null; meta: string; created: string }
@@ -95,6 +112,24 @@ export class RunRepo {
       .run(r.experimentId ?? null, r.objective, r.seed, r.device ?? null, JSON.stringify(r.config ?? {}), JSON.stringify(r.versions ?? {}), nowIso())
       .lastInsertRowid);
     return this.get(id)!;
+  }
+
+  /** A complete run from another engine's logs (its metrics are written by the caller, in the same transaction if it wants one). */
+  createImported(r: NewRun & { source: RunSource; sourceHash: string }): Run {
+    const now = nowIso();
+    const id = Number(this.db.prepare(`INSERT INTO runs (experiment_id, objective, seed, status, device, config, versions, created, started, finished, source, source_hash)
+      VALUES (?, ?, ?, 'imported', ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(r.experimentId ?? null, r.objective, r.seed, r.device ?? null, JSON.stringify(r.config ?? {}), JSON.stringify(r.versions ?? {}), now, now, now,
+        JSON.stringify(r.source), r.sourceHash)
+      .lastInsertRowid);
+    return this.get(id)!;
+  }
+
+  /** An imported run of this experiment, objective and seed made from the same files, if any. */
+  findImport(q: { experimentId: number | null; objective: string; seed: number; sourceHash: string }): Run | undefined {
+    const r = this.db.prepare(`SELECT * FROM runs WHERE source_hash = ? AND experiment_id IS ? AND objective = ? AND seed = ? ORDER BY id LIMIT 1`)
+      .get(q.sourceHash, q.experimentId, q.objective, q.seed) as RunRecord | undefined;
+    return r && toRun(r);
   }
 
   get(id: number): Run | undefined {
@@ -177,7 +212,7 @@ export class RunRepo {
     const tx = this.db.transaction(() => {
       const run = this.get(id);
       if (!run) throw new Error(`run ${id} does not exist`);
-      if (run.status === 'running' || run.status === 'finished') throw new Error(`run ${id} is ${run.status}; only a paused, failed, cancelled or queued run can resume`);
+      if (run.status === 'running' || isComplete(run.status)) throw new Error(`run ${id} is ${run.status}; only a paused, failed, cancelled or queued run can resume`);
       const checkpoint = this.latestCheckpoint(id) ?? null;
       const after = checkpoint ? checkpoint.step : -1;
       const discarded = {

@@ -72,7 +72,7 @@ test('a database from a newer build is refused with a clear message, and left un
   raw.pragma(`user_version = ${MIGRATIONS.length + 3}`);
   raw.close();
   assert.throws(() => openStore({ dataDir: dir }), (e: Error) =>
-    e instanceof StoreError && /schema version 4, newer than this build knows \(1\)/.test(e.message) && /update Robust RLHF Studio/.test(e.message));
+    e instanceof StoreError && e.message.includes(`schema version ${MIGRATIONS.length + 3}, newer than this build knows (${MIGRATIONS.length})`) && /update Robust RLHF Studio/.test(e.message));
   const check = new Database(path.join(dir, DB_FILE));
   assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length + 3);
   check.close();
@@ -89,7 +89,7 @@ test('a later migration applies to an existing database, keeps its data and leav
     assert.equal(schemaVersion(s2.db), v2.length);
     assert.equal(s2.runs.get(run.id)!.objective, 'robust');
     assert.ok(s2.db.prepare('SELECT note FROM runs').all());
-    assert.ok(fs.existsSync(path.join(dir, `${DB_FILE}.v1.bak`)), 'backup written before migrating');
+    assert.ok(fs.existsSync(path.join(dir, `${DB_FILE}.v${MIGRATIONS.length}.bak`)), 'backup written before migrating');
   } finally {
     s2.close();
   }
@@ -101,14 +101,14 @@ test('the backup before a migration is complete and current, even where a killed
   const run = s1.runs.create({ objective: 'robust', seed: 1 });
   s1.close();
   // What a process killed during VACUUM INTO leaves behind: the first bytes of a database.
-  const bak = path.join(dir, `${DB_FILE}.v1.bak`);
+  const bak = path.join(dir, `${DB_FILE}.v${MIGRATIONS.length}.bak`);
   fs.writeFileSync(bak, fs.readFileSync(path.join(dir, DB_FILE)).subarray(0, 100));
   const v2 = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'add a note column', sql: 'ALTER TABLE runs ADD COLUMN note TEXT;' }];
   openStore({ dataDir: dir, migrations: v2 }).close();
   const b = new Database(bak, { readonly: true });
   try {
     assert.equal(b.pragma('quick_check', { simple: true }), 'ok');
-    assert.equal(b.pragma('user_version', { simple: true }), 1);
+    assert.equal(b.pragma('user_version', { simple: true }), MIGRATIONS.length);
     assert.equal(b.prepare('SELECT objective FROM runs WHERE id = ?').pluck().get(run.id), 'robust');
   } finally {
     b.close();
@@ -122,7 +122,7 @@ test('a failing migration rolls back completely: version, schema and data as bef
   s1.runs.create({ objective: 'single', seed: 0 });
   s1.close();
   const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'half done', sql: 'CREATE TABLE half (x); INSERT INTO nowhere VALUES (1);' }];
-  assert.throws(() => openStore({ dataDir: dir, migrations: broken }), (e: Error) => e instanceof StoreError && /migration 2 \("half done"\) failed and was rolled back/.test(e.message));
+  assert.throws(() => openStore({ dataDir: dir, migrations: broken }), (e: Error) => e instanceof StoreError && e.message.includes(`migration ${MIGRATIONS.length + 1} ("half done") failed and was rolled back`));
   const s2 = openStore({ dataDir: dir });
   try {
     assert.equal(schemaVersion(s2.db), MIGRATIONS.length);
@@ -137,4 +137,31 @@ test('a file that is not a SQLite database gives a clear error', () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, DB_FILE), 'this is not a database, just some text that is long enough to have a header'.repeat(20));
   assert.throws(() => openStore({ dataDir: dir }), (e: Error) => e instanceof StoreError && /not a SQLite database/.test(e.message));
+});
+
+test("migration 2 rebuilds runs (status 'imported', source) without losing runs or their metrics, samples and checkpoints", () => {
+  const dir = tmp();
+  const s1 = openStore({ dataDir: dir, migrations: MIGRATIONS.slice(0, 1) });
+  const exp = s1.experiments.create({ name: 'old', spec: { seeds: [1] } });
+  const run = s1.runs.create({ experimentId: exp.id, objective: 'standard', seed: 1, config: { lr: 1 } });
+  s1.runs.update(run.id, { status: 'finished' });
+  s1.metrics.append(run.id, 3, { 'eval/gold': 0.5 });
+  s1.runs.addCheckpoint({ runId: run.id, step: 3, path: '/x', sha256: 'ab' });
+  s1.close();
+  const s2 = openStore({ dataDir: dir });
+  try {
+    assert.equal(schemaVersion(s2.db), MIGRATIONS.length);
+    const r = s2.runs.get(run.id)!;
+    assert.deepEqual([r.status, r.objective, r.config, r.source, r.sourceHash], ['finished', 'standard', { lr: 1 }, null, null]);
+    assert.deepEqual(s2.metrics.last(run.id), { 'eval/gold': { step: 3, value: 0.5 } });
+    assert.equal(s2.runs.checkpoints(run.id).length, 1);
+    assert.equal(Number(s2.db.pragma('foreign_keys', { simple: true })), 1, 'foreign keys back on');
+    assert.deepEqual(s2.integrityCheck(), ['ok']);
+    // The children still cascade from the rebuilt table.
+    s2.db.prepare('DELETE FROM runs WHERE id = ?').run(run.id);
+    assert.equal(s2.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get(), 0);
+    assert.equal(s2.db.prepare('SELECT COUNT(*) FROM checkpoints').pluck().get(), 0);
+  } finally {
+    s2.close();
+  }
 });

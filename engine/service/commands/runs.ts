@@ -1,8 +1,10 @@
-// `rrlhf runs list|show|diff`: the run history in the store. Runs are written by the experiment runner;
-// these commands only read (apart from marking runs whose process died as paused/failed, so that a
-// crashed run is not listed as running forever).
+// `rrlhf runs list|show|diff|import`: the run history in the store. Runs are written by the experiment
+// runner; list/show/diff only read (apart from marking runs whose process died as paused/failed, so
+// that a crashed run is not listed as running forever). `import` adds a run from another engine's logs
+// (engine/runlogs/import.ts).
 import { z } from 'zod';
-import { type Command, UsageError, parse } from '../cli-kit.js';
+import { type Command, UsageError, parse, nonNegIntOpt } from '../cli-kit.js';
+import { importRunLog, RunImportSchema } from '../../runlogs/import.js';
 import { openStore, RUN_STATUSES, RunFilterSchema, type Run, type Store } from '../../store/index.js';
 
 const Id = z.coerce.number().int().positive();
@@ -34,9 +36,11 @@ function summary(s: Store, r: Run) {
 
 export const runs: Command = {
   usage: [
-    'runs list [--experiment ID] [--status S] [--objective O]   run history (S: queued|running|paused|failed|finished|cancelled)',
+    'runs list [--experiment ID] [--status S] [--objective O]   run history (S: queued|running|paused|failed|finished|cancelled|imported)',
     'runs show ID                    one run: status, last value of each metric, checkpoints, alerts (--json adds its settings)',
     'runs diff ID ID                 settings that differ between two runs',
+    'runs import PATH --experiment ID --objective NAME --seed S [--format auto|tensorboard|jsonl|console|csv] [--engine openrlhf|verl|auto]',
+    '                                an OpenRLHF / verl run (TensorBoard folder or file, verl JSON lines or console log, W&B CSV) as an imported run of a study',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
@@ -83,8 +87,37 @@ export const runs: Command = {
           ? diff.map((d) => `  ${d.path}: ${JSON.stringify(d.a) ?? '(absent)'} → ${JSON.stringify(d.b) ?? '(absent)'}`).join('\n')
           : `Runs ${a} and ${b} have the same settings.`));
       }
+      case 'import': {
+        const { values, positionals } = parse(rest, {
+          experiment: { type: 'string' }, objective: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' }, engine: { type: 'string' },
+        }, true);
+        if (positionals.length !== 1) throw new UsageError('runs import takes one PATH: a TensorBoard folder or event file, a verl .jsonl or console log, or a W&B .csv');
+        if (values.experiment === undefined || values.objective === undefined || values.seed === undefined) {
+          throw new UsageError('runs import needs --experiment ID, --objective NAME and --seed S (the study, objective and seed this run belongs to)');
+        }
+        const req = RunImportSchema.safeParse({
+          path: positionals[0], experimentId: idArg(values.experiment, 'an experiment id'), objective: values.objective,
+          seed: nonNegIntOpt(values.seed, 'seed', 0), format: values.format ?? 'auto', engine: values.engine ?? 'auto',
+        });
+        if (!req.success) throw new UsageError(req.error.issues.map((i) => `--${String(i.path[0] ?? '')}: ${i.message}`).join('; '));
+        const store = openStore(values['data-dir'] ? { dataDir: values['data-dir'] } : {});
+        let r;
+        try {
+          r = await importRunLog(store, req.data.path, req.data);
+        } finally {
+          store.close();
+        }
+        for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+        const doc = { run: r.run, engine: r.engine, format: r.format, metrics: r.metrics, steps: r.steps, source: r.source, warnings: r.warnings };
+        return out(doc, () => [
+          `Imported run ${r.run.id} (experiment ${r.run.experimentId}, ${r.run.objective}, seed ${r.run.seed}) from ${r.source.path}: ${r.format}, ${r.engine ?? 'unknown engine'}`,
+          `  ${r.steps.count} steps (${r.steps.first}..${r.steps.last}), ${r.points} values`,
+          `  mapped: ${r.metrics.mapped.map((m) => `${m.from} → ${m.to}`).join(', ') || 'none'}`,
+          `  kept as ext/: ${r.metrics.kept.join(', ') || 'none'}`,
+        ].join('\n'));
+      }
       default:
-        throw new UsageError(`unknown runs subcommand "${sub ?? ''}"; use list, show or diff`);
+        throw new UsageError(`unknown runs subcommand "${sub ?? ''}"; use list, show, diff or import`);
     }
   },
 };
