@@ -702,6 +702,14 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   if (unfinished.length) {
     caveats.unshift(`${unfinished.length} of ${runReports.length} runs ${unfinished.length === 1 ? 'has' : 'have'} not finished (${list(unfinished.map((r) => `run ${r.id}: ${r.status}${r.final ? `, last evaluated at step ${r.final.step}` : ', not evaluated yet'}`))}); "final" values are their latest evaluations, so compare with care.`);
   }
+  const imported = runReports.filter((r) => r.status === 'imported');
+  if (imported.length) {
+    const from = (id: number) => {
+      const src = runs.find((x) => x.id === id)?.source;
+      return src ? `${src.engine ?? 'an unknown engine'}, ${src.format} log ${path.basename(src.path)}` : 'another engine';
+    };
+    caveats.push(`${imported.length} of ${runReports.length} runs ${imported.length === 1 ? 'was' : 'were'} imported from another engine (${list(imported.map((r) => `run ${r.id}: ${from(r.id)}`))}): their training curves join their objective's under our metric names (docs/metrics.md § Imported runs), but they have no evaluations of this study's, so final, peak and gold figures come from the local runs only.`);
+  }
   const finalSteps = new Set(runReports.filter((r) => r.final).map((r) => r.final!.step));
   if (finalSteps.size > 1 && !unfinished.length) caveats.push(`Runs ended at different steps (${list([...finalSteps].sort((a, b) => a - b).map(String))}), so final values are not from the same point of training.`);
 
