@@ -156,7 +156,9 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     await writeJsonAtomic(reportFile, report);
     const art = o.store.artifacts.add({ kind: 'ensemble', path: ensDir, name: `${spec.name} ensemble (experiment ${experimentId})` });
     o.store.ensembles.add({
-      name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, config: { ...e, bootstrap }, metrics: report,
+      name: `${spec.name} (experiment ${experimentId})`, heads: ensemble.K, method: e.method, artifactId: art.id, metrics: report,
+      // The world, as `ensemble train` records it, so that `rrlhf reward serve` (and an export) knows how to encode text for it.
+      config: { ...e, bootstrap, world: spec.world.name === 'dataset' ? `dataset ${spec.world.datasetId}` : spec.world.name, seed: spec.world.seed, ...(spec.world.name === 'dataset' ? { datasetId: spec.world.datasetId, modelDir: spec.world.modelDir } : {}) },
       ...(spec.world.name === 'dataset' ? { datasetId: spec.world.datasetId } : {}),
     });
   }

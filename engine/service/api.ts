@@ -33,6 +33,7 @@ import { RewardServers, RewardServerError } from './reward-servers.js';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { NORMALIZE_MODES } from '../serve/reward-server.js';
 import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
+import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 
 export const APP_VERSION = '0.1.0';
 
@@ -459,6 +460,30 @@ export const API = {
       const j = experimentJob(c, i.id);
       if (!j) throw new ApiError(`study ${i.id} is not running; nothing to stop`, 409);
       return c.jobs.cancel(j.id)!;
+    },
+  }),
+
+  'experiments.export': call({
+    summary: 'writes a study as OpenRLHF / verl jobs (policy, prompts, launch scripts, README) into a folder; default: exports/ under the data folder',
+    input: z.strictObject({
+      experimentId: Id,
+      engine: z.enum(EXPORT_ENGINES),
+      out: z.string().min(1).optional(),
+      force: z.boolean().default(false),
+      gpus: z.number().int().positive().max(1024).default(8),
+      copyPolicy: z.boolean().default(true),
+    }),
+    async run(i, c) {
+      needExperiment(c, i.experimentId);
+      if (experimentJob(c, i.experimentId)) throw new ApiError(`study ${i.experimentId} is running; export it when it has stopped or finished`, 409);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+      const out = i.out ?? path.join(c.dataDir, 'exports', `study-${i.experimentId}-${i.engine}-${stamp}`);
+      try {
+        return await exportStudy(c.store, c.dataDir, { ...i, out });
+      } catch (err) {
+        if (err instanceof ExportError) throw new ApiError(err.message, err.status);
+        throw err;
+      }
     },
   }),
 

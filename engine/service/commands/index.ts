@@ -11,6 +11,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   ensemble: () => import('./ensemble.js').then((m) => m.ensemble),
   reward: () => import('./reward.js').then((m) => m.reward),
   runs: () => import('./runs.js').then((m) => m.runs),
+  export: () => import('./export.js').then((m) => m.exportCmd),
   report: () => import('./report.js').then((m) => m.report),
   model: () => import('./model.js').then((m) => m.model),
   tokenize: () => import('./tokenize.js').then((m) => m.tokenize),
