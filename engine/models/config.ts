@@ -9,7 +9,7 @@
 
 import { type RopeScaling, ROPE_TYPES } from './rope.js';
 
-export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'] as const;
+export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gpt_neox'] as const;
 export type Arch = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export interface Gpt2Config {
@@ -57,7 +57,34 @@ export interface LlamaConfig {
   eosTokenId: number | null;
 }
 
-export type ModelConfig = Gpt2Config | LlamaConfig;
+/** GPT-NeoX / Pythia: fused per-head q/k/v, rotary embeddings on the first `rotaryDim` dims of each
+ *  head only, LayerNorm with biases, GELU MLP, and (by default) the parallel residual
+ *  x + attn(ln₁x) + mlp(ln₂x). */
+export interface NeoxConfig {
+  arch: 'gpt_neox';
+  vocabSize: number;
+  d: number;
+  intermediate: number;
+  nLayer: number;
+  nHead: number;
+  /** d / nHead (GPT-NeoX has no head_dim key). */
+  headDim: number;
+  /** int(headDim · partial_rotary_factor) — `rotary_pct` in transformers 4.x, 0.25 by default. */
+  rotaryDim: number;
+  ropeTheta: number;
+  rope: RopeScaling | null;
+  maxPositions: number;
+  eps: number;
+  parallelResidual: boolean;
+  /** Biases on query_key_value and dense (`attention_bias`, true by default); the MLP always has them. */
+  attentionBias: boolean;
+  tied: boolean;
+  activation: 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+export type ModelConfig = Gpt2Config | LlamaConfig | NeoxConfig;
 
 export class ConfigError extends Error {
   constructor(file: string, message: string) {
@@ -129,7 +156,11 @@ function commonRefusals(k: Keys): void {
 }
 
 /** The rope of a Llama-family config: θ and the scaling, from either layout. */
-function parseRope(k: Keys, maxPositions: number): { theta: number; rope: RopeScaling | null; maxPositions: number } {
+function parseRope(
+  k: Keys, maxPositions: number,
+  opts: { thetaKeys?: string[]; extraParams?: string[] } = {},
+): { theta: number; rope: RopeScaling | null; maxPositions: number } {
+  const thetaKeys = opts.thetaKeys ?? ['rope_theta'];
   const params = k.j.rope_parameters as Json | null | undefined;
   const scaling = k.j.rope_scaling as Json | null | undefined;
   if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) k.refuse('rope_parameters', 'expected an object');
@@ -138,11 +169,17 @@ function parseRope(k: Keys, maxPositions: number): { theta: number; rope: RopeSc
   }
   if (scaling !== undefined && scaling !== null && (typeof scaling !== 'object' || Array.isArray(scaling))) k.refuse('rope_scaling', 'expected an object or null');
   // transformers 5 keeps θ in rope_parameters; 4.x at the top level. Both present must agree.
-  const top = k.has('rope_theta') ? k.num('rope_theta', 10000) : undefined;
+  // GPT-NeoX 4.x configs name it rotary_emb_base (and some also carry rope_theta).
   const inner = params && params.rope_theta !== undefined ? Number(params.rope_theta) : undefined;
   if (inner !== undefined && !isNum(inner)) k.refuse('rope_parameters', 'rope_parameters.rope_theta must be a number');
-  if (top !== undefined && inner !== undefined && top !== inner) k.refuse('rope_theta', `disagrees with rope_parameters.rope_theta = ${inner}`);
-  const theta = inner ?? top ?? 10000;
+  let theta = inner;
+  for (const tk of thetaKeys) {
+    if (!k.has(tk)) continue;
+    const v = k.num(tk, 10000);
+    if (theta !== undefined && v !== theta) k.refuse(tk, `disagrees with ${inner !== undefined ? 'rope_parameters.rope_theta' : thetaKeys[0]} = ${theta}`);
+    theta = v;
+  }
+  theta ??= 10000;
   const key = params ? 'rope_parameters' : 'rope_scaling';
   if (params && scaling) {
     const a = String(params.rope_type ?? params.type ?? 'default'), b = String(scaling.rope_type ?? scaling.type ?? 'default');
@@ -161,7 +198,7 @@ function parseRope(k: Keys, maxPositions: number): { theta: number; rope: RopeSc
   };
   if (!(type in allowed)) k.refuse(key, `rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')}); yarn and longrope scale attention by sequence length and are not implemented`);
   for (const f of Object.keys(s)) {
-    if (['rope_type', 'type', 'rope_theta'].includes(f) || allowed[type]!.includes(f)) continue;
+    if (['rope_type', 'type', 'rope_theta', ...(opts.extraParams ?? [])].includes(f) || allowed[type]!.includes(f)) continue;
     k.refuse(key, `"${f}" is not a parameter of rope type "${type}" that the lab implements`);
   }
   if (type === 'default') return { theta, rope: null, maxPositions };
@@ -244,6 +281,44 @@ function parseGpt2(k: Keys): Gpt2Config {
   };
 }
 
+/** GPT-NeoX's rotary fraction from whichever key the config's transformers version wrote; all present must agree. */
+function partialRotary(k: Keys): number {
+  const params = k.j.rope_parameters as Json | null | undefined;
+  const found: [string, unknown][] = [];
+  if (params && params.partial_rotary_factor !== undefined) found.push(['rope_parameters', params.partial_rotary_factor]);
+  for (const key of ['partial_rotary_factor', 'rotary_pct']) if (k.has(key)) found.push([key, k.j[key]]);
+  for (const [key, v] of found) {
+    if (!isNum(v) || v <= 0 || v > 1) k.refuse(key, 'the rotary fraction must be a number in (0, 1]');
+    if (v !== found[0]![1]) k.refuse(key, `disagrees with ${found[0]![0]} (${String(found[0]![1])})`);
+  }
+  return found.length ? (found[0]![1] as number) : 0.25;
+}
+
+function parseNeox(k: Keys): NeoxConfig {
+  const nHead = k.int('num_attention_heads');
+  const d = k.int('hidden_size');
+  if (d % nHead !== 0) k.refuse('hidden_size', `must be a multiple of num_attention_heads (${nHead})`);
+  const headDim = d / nHead;
+  const rotaryDim = Math.trunc(headDim * partialRotary(k)); // python's int(), as GPTNeoXAttention computes it
+  if (rotaryDim % 2 !== 0 || rotaryDim === 0) k.refuse(k.has('rotary_pct') ? 'rotary_pct' : 'partial_rotary_factor', `gives ${rotaryDim} rotary dims per head of ${headDim}; rotate_half needs an even, non-zero number`);
+  const act = String(k.j.hidden_act ?? 'gelu');
+  if (!['gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(act)) k.refuse('hidden_act', 'supported: gelu (erf), gelu_new, gelu_pytorch_tanh');
+  k.only('head_dim', (v) => v === headDim, `GPT-NeoX heads are hidden_size / num_attention_heads = ${headDim}`);
+  k.only('sliding_window', () => false, 'GPT-NeoX has no sliding window');
+  if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) k.refuse('layer_types', 'only "full_attention" layers');
+  const rope = parseRope(k, k.int('max_position_embeddings', 2048), { thetaKeys: ['rope_theta', 'rotary_emb_base'], extraParams: ['partial_rotary_factor'] });
+  const vocabSize = k.int('vocab_size');
+  const { bos, eos } = k.tokenIds(vocabSize);
+  return {
+    arch: 'gpt_neox', vocabSize, d, intermediate: k.int('intermediate_size'), nLayer: k.int('num_hidden_layers'), nHead, headDim, rotaryDim,
+    ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions, eps: k.num('layer_norm_eps', 1e-5),
+    parallelResidual: k.bool('use_parallel_residual', true), attentionBias: k.bool('attention_bias', true),
+    tied: k.bool('tie_word_embeddings', false), activation: act as NeoxConfig['activation'],
+    // GPTNeoXConfig's own defaults when the keys are absent
+    bosTokenId: k.has('bos_token_id') ? bos : 0, eosTokenId: k.has('eos_token_id') ? eos : 2 < vocabSize ? 2 : null,
+  };
+}
+
 /** Parses a Hugging Face config.json object. Unsupported architectures list the supported ones. */
 export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
   const type = String(j.model_type ?? '');
@@ -253,21 +328,21 @@ export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
   }
   const k = new Keys(j, file, type);
   commonRefusals(k);
-  return type === 'gpt2' ? parseGpt2(k) : parseLlamaFamily(k, type as LlamaConfig['arch']);
+  return type === 'gpt2' ? parseGpt2(k) : type === 'gpt_neox' ? parseNeox(k) : parseLlamaFamily(k, type as LlamaConfig['arch']);
 }
 
 /** Sliding window of every layer, or null (full causal attention). */
-export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' ? null : c.slidingWindow);
+export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' ? null : c.slidingWindow);
 
 /** The most positions a sequence may span (dynamic rope caps it at its original length). */
 export const maxPositionsOf = (c: ModelConfig): number => (c.arch === 'gpt2' ? c.nPositions : c.maxPositions);
 
-const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3' };
+const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', gpt_neox: 'GPTNeoX' };
 /** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
 export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
   `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
 
-function ropeToHf(c: LlamaConfig): Json | null {
+function ropeToHf(c: LlamaConfig | NeoxConfig): Json | null {
   const r = c.rope;
   if (!r) return null;
   if (r.type === 'linear') return { rope_type: 'linear', factor: r.factor };
@@ -286,6 +361,15 @@ export function toHfConfig(c: ModelConfig): Json {
       n_embd: c.d, n_layer: c.nLayer, n_head: c.nHead, n_inner: c.nInner ?? null, activation_function: c.activation,
       layer_norm_epsilon: c.eps, resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, initializer_range: 0.02,
       scale_attn_weights: true, tie_word_embeddings: true, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
+    };
+  }
+  if (c.arch === 'gpt_neox') {
+    return {
+      architectures: [hfClassName('gpt_neox', 'CausalLM')], model_type: 'gpt_neox', vocab_size: c.vocabSize, hidden_size: c.d,
+      intermediate_size: c.intermediate, num_hidden_layers: c.nLayer, num_attention_heads: c.nHead, hidden_act: c.activation,
+      rotary_pct: c.rotaryDim / c.headDim, rotary_emb_base: c.ropeTheta, rope_scaling: ropeToHf(c), max_position_embeddings: c.maxPositions,
+      layer_norm_eps: c.eps, use_parallel_residual: c.parallelResidual, attention_bias: c.attentionBias, tie_word_embeddings: c.tied,
+      attention_dropout: 0.0, hidden_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
   }
   return {

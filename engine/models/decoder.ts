@@ -27,6 +27,9 @@ export interface Architecture<C> {
   params(cfg: C): ParamSpec[];
   /** Final normalised hidden states [B, T, d]. */
   trunk(g: Graph, p: Record<string, Tensor>, cfg: C, inp: TrunkInputs): TrunkOutputs;
+  /** The LM head's own tensors (none when tied to the embedding): a reward model's trunk leaves them out,
+   *  as transformers' *ForSequenceClassification has no LM head. */
+  lmHeadParams(cfg: C): string[];
   /** Language-model logits [B, T, V] from hidden states. */
   lmHead(p: Record<string, Tensor>, cfg: C, hidden: Tensor): Tensor;
   /** Names a checkpoint may hold that the model does not use (buffers such as GPT-2's attn.bias). */

@@ -53,6 +53,7 @@ export const gpt2: Architecture<Gpt2Config> = {
     return { hidden: F.layerNorm(x, p[`${P}ln_f.weight`]!, p[`${P}ln_f.bias`]!, c.eps), present };
   },
 
+  lmHeadParams: () => [],
   lmHead: (p, _c, hidden) => F.matmul(hidden, F.mT(p[`${P}wte.weight`]!)),
 
   // HF GPT-2 checkpoints may carry the causal-mask buffers and a tied lm_head copy.

@@ -86,6 +86,7 @@ export const llama: Architecture<LlamaConfig> = {
     return { hidden: F.rmsNorm(x, p['model.norm.weight']!, c.eps), present };
   },
 
+  lmHeadParams: (c) => (c.tied ? [] : ['lm_head.weight']),
   lmHead: (p, c, hidden) => F.linearT(hidden, p[c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight']!),
 
   ignoredNames: /rotary_emb\.inv_freq$/,

@@ -14,9 +14,10 @@ import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindow
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs } from './decoder.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
+import { neox } from './neox.js';
 
 export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
-  return (cfg.arch === 'gpt2' ? gpt2 : llama) as Architecture<ModelConfig>;
+  return (cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : llama) as Architecture<ModelConfig>;
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json', 'vocab.json', 'merges.txt'];

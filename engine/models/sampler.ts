@@ -46,7 +46,7 @@ export interface Generation {
 
 function kvShape(m: CausalLM, t: string | number): (string | number)[] {
   const c = m.config;
-  return c.arch === 'gpt2' ? ['B', c.nHead, t, c.d / c.nHead] : ['B', c.nKvHead, t, c.headDim];
+  return c.arch === 'gpt2' ? ['B', c.nHead, t, c.d / c.nHead] : c.arch === 'gpt_neox' ? ['B', c.nHead, t, c.headDim] : ['B', c.nKvHead, t, c.headDim];
 }
 
 /** Graphs per model instance and sampling mode: prefill and decode. */

@@ -228,7 +228,7 @@ export function stage2Targets(rc: number, rr: number, alpha: number): { tc: numb
 /** Per-head tensors that anchoring ties to their initial values. */
 const ANCHORED = ['brme.mu.weight', 'brme.mu.bias', 'brme.log_std.weight', 'brme.log_std.bias'];
 
-/** Names of the trunk tensors in its last N layers plus the final norm (GPT-2 h.i / Llama layers.i). */
+/** Names of the trunk tensors in its last N layers plus the final norm (GPT-2 h.i, Llama/GPT-NeoX layers.i). */
 export function lastLayerNames(config: ModelConfig, n: number): string[] {
   if (n <= 0) return [];
   if (n > config.nLayer) throw new Error(`unfreezeLastLayers ${n} exceeds the trunk's ${config.nLayer} layers`);
@@ -236,7 +236,7 @@ export function lastLayerNames(config: ModelConfig, n: number): string[] {
   return trunkNames(config).filter((name) => {
     const m = /(?:^|\.)(?:h|layers)\.(\d+)\./.exec(name);
     if (m) return Number(m[1]) >= first;
-    return /(?:^|\.)(?:ln_f|norm)\.(?:weight|bias)$/.test(name);
+    return /(?:^|\.)(?:ln_f|norm|final_layer_norm)\.(?:weight|bias)$/.test(name);
   });
 }
 

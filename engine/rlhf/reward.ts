@@ -47,9 +47,12 @@ export function storeFeeds(store: ParamStore, names: string[] = store.names()): 
   return f;
 }
 
-/** The decoder's own parameter names for a config (HF names). */
+/** The decoder's parameter names for a config (HF names), without its LM head: what a reward model
+ *  (transformers' *ForSequenceClassification: trunk + score) holds. */
 export function trunkNames(config: ModelConfig): string[] {
-  return architectureOf(config).params(config).map((s) => s.name);
+  const arch = architectureOf(config);
+  const head = new Set(arch.lmHeadParams(config));
+  return arch.params(config).map((s) => s.name).filter((n) => !head.has(n));
 }
 
 /** A fresh store holding a copy of the decoder's tensors of `lm` (heads it may carry are left out). */

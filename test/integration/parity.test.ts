@@ -2,7 +2,8 @@
 // test/reference/make_model_fixtures.py, with logits, loss and per-parameter gradient sums computed by
 // the PyTorch reference (transcribed from transformers' modeling files) in float64: GPT-2, Llama (GQA),
 // Qwen2 (q/k/v bias, tied), Mistral (sliding window), Llama 3.1's rope, Qwen3 (q/k norms, written in
-// the transformers 5 config layout).
+// the transformers 5 config layout), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
+// every switch flipped (sequential residual, no biases, tied, 5.x layout).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -91,12 +92,33 @@ test('qwen3-tiny rewritten in the transformers 4 layout computes the same model'
   await checkParity(dir, fixture('models', 'qwen3-tiny'));
 });
 
+test('GPT-NeoX: both config layouts and every name of the rope base and rotary fraction read alike', async () => {
+  // pythia-tiny in the 5.x layout (rope_parameters) and with 4.4x's duplicated keys (rope_theta and
+  // partial_rotary_factor next to rotary_emb_base and rotary_pct); neox-seq-tiny in the 4.x layout.
+  const pythia = [
+    ({ rotary_emb_base, rotary_pct, rope_scaling: _s, torch_dtype, ...rest }: Record<string, unknown>) => ({
+      ...rest, dtype: torch_dtype, rope_parameters: { rope_type: 'default', rope_theta: rotary_emb_base, partial_rotary_factor: rotary_pct },
+    }),
+    (c: Record<string, unknown>) => ({ ...c, rope_theta: c.rotary_emb_base, partial_rotary_factor: c.rotary_pct }),
+  ];
+  for (const edit of pythia) await checkParity(await withConfig('pythia-tiny', edit), fixture('models', 'pythia-tiny'));
+  const seq = await withConfig('neox-seq-tiny', ({ rope_parameters, dtype, ...rest }) => {
+    const r = rope_parameters as { rope_theta: number; partial_rotary_factor: number };
+    return { ...rest, torch_dtype: dtype, rotary_emb_base: r.rope_theta, rotary_pct: r.partial_rotary_factor, rope_scaling: null };
+  });
+  await checkParity(seq, fixture('models', 'neox-seq-tiny'));
+});
+
 test('a wrong reading of a math key fails parity (the fixtures can tell the rope base and the window)', async () => {
   // rope_theta 1e4 on qwen2-tiny (trained with 1e6) and no window on mistral-tiny must both be caught.
   for (const [name, edit] of [
     ['qwen2-tiny', (c: Record<string, unknown>) => ({ ...c, rope_theta: 10000 })],
     ['mistral-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window: null })],
     ['llama31-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: null })],
+    // Pythia's defaults: a reader that ignored rotary_pct (whole-head rope) or use_parallel_residual fails.
+    ['pythia-tiny', (c: Record<string, unknown>) => ({ ...c, rotary_pct: 1.0 })],
+    ['neox-seq-tiny', ({ use_parallel_residual: _p, ...c }: Record<string, unknown>) => c],
+    ['neox-seq-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu' })],
   ] as const) {
     const dir = await withConfig(name, edit);
     await assert.rejects(checkParity(dir, fixture('models', name)), /logits|loss/, `${name}: a misread config must not pass`);
@@ -114,7 +136,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

@@ -499,8 +499,137 @@ class Qwen3ForCausalLM(LlamaForCausalLM):
         return b, b, False
 
 
+# ----------------------------------------------------------------------------------------------
+# GPT-NeoX / Pythia (modeling_gpt_neox.py)
+
+
+class GPTNeoXAttention(nn.Module):
+    """query_key_value viewed [B, T, H, 3*hd]: q, k, v are consecutive hd-slices of each head.
+    RoPE on the first rotary_ndims = int(hd * rotary_pct) dims of q and k; the rest pass through.
+    Scores * hd**-0.5 (norm_factor)."""
+
+    def __init__(self, cfg, rotary_ndims, bias):
+        super().__init__()
+        d = cfg["hidden_size"]
+        self.n_head = cfg["num_attention_heads"]
+        self.head_dim = d // self.n_head
+        self.rotary_ndims = rotary_ndims
+        self.query_key_value = nn.Linear(d, 3 * d, bias=bias)
+        self.dense = nn.Linear(d, d, bias=bias)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        b, t, _ = x.shape
+        qkv = self.query_key_value(x).view(b, t, self.n_head, 3 * self.head_dim).transpose(1, 2)
+        q, k, v = qkv.chunk(3, dim=-1)
+        r = self.rotary_ndims
+        q_rot, k_rot = apply_rope(q[..., :r], k[..., :r], cos, sin)
+        q = torch.cat((q_rot, q[..., r:]), dim=-1)
+        k = torch.cat((k_rot, k[..., r:]), dim=-1)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        y = attend(q, k, v, allowed, scale_mul=self.head_dim ** -0.5)
+        return self.dense(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class GPTNeoXMLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense_h_to_4h = nn.Linear(cfg["hidden_size"], cfg["intermediate_size"])
+        self.dense_4h_to_h = nn.Linear(cfg["intermediate_size"], cfg["hidden_size"])
+        act = cfg.get("hidden_act", "gelu")
+        if act == "gelu":
+            self.act = lambda h: F.gelu(h)            # GELUActivation: exact erf form
+        elif act in ("gelu_new", "gelu_pytorch_tanh"):
+            self.act = gelu_new                        # both are the tanh approximation
+        else:
+            raise ValueError("hidden_act %r is not supported" % act)
+
+    def forward(self, x):
+        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
+
+
+class GPTNeoXLayer(nn.Module):
+    """use_parallel_residual: x + attn(ln1(x)) + mlp(ln2(x)); otherwise h = x + attn(ln1(x)),
+    h + mlp(ln2(h))."""
+
+    def __init__(self, cfg, rotary_ndims):
+        super().__init__()
+        d, eps = cfg["hidden_size"], cfg.get("layer_norm_eps", 1e-5)
+        self.use_parallel_residual = cfg.get("use_parallel_residual", True)
+        self.input_layernorm = nn.LayerNorm(d, eps=eps)
+        self.post_attention_layernorm = nn.LayerNorm(d, eps=eps)
+        self.attention = GPTNeoXAttention(cfg, rotary_ndims, cfg.get("attention_bias", True))
+        self.mlp = GPTNeoXMLP(cfg)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        attn = self.attention(self.input_layernorm(x), cos, sin, allowed, cache, layer)
+        if self.use_parallel_residual:
+            return self.mlp(self.post_attention_layernorm(x)) + attn + x
+        h = attn + x
+        return self.mlp(self.post_attention_layernorm(h)) + h
+
+
+class GPTNeoXModel(nn.Module):
+    def __init__(self, cfg, rotary_ndims):
+        super().__init__()
+        self.embed_in = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = nn.ModuleList([GPTNeoXLayer(cfg, rotary_ndims) for _ in range(cfg["num_hidden_layers"])])
+        self.final_layer_norm = nn.LayerNorm(cfg["hidden_size"], eps=cfg.get("layer_norm_eps", 1e-5))
+
+
+def neox_rope_settings(cfg):
+    """GPTNeoXConfig.convert_rope_params_to_dict: rope_parameters (5.x) or rope_scaling (4.x), with
+    rope_theta defaulting to rotary_emb_base and partial_rotary_factor to rotary_pct (0.25)."""
+    rope = dict(cfg.get("rope_parameters") or cfg.get("rope_scaling") or {})
+    theta = float(rope.get("rope_theta", cfg.get("rope_theta", cfg.get("rotary_emb_base", 10000.0))))
+    partial = float(rope.get("partial_rotary_factor", cfg.get("partial_rotary_factor", cfg.get("rotary_pct", 0.25))))
+    rope["rope_type"] = rope.get("rope_type") or rope.get("type") or "default"
+    return theta, partial, rope
+
+
+class GPTNeoXForCausalLM(nn.Module):
+    model_type = "gpt_neox"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = dict(cfg)
+        theta, partial, rope = neox_rope_settings(cfg)
+        head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
+        rotary_ndims = int(head_dim * partial)
+        self.gpt_neox = GPTNeoXModel(cfg, rotary_ndims)
+        self.tied = bool(cfg.get("tie_word_embeddings", False))
+        if not self.tied:
+            self.embed_out = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        self.inv_freq = scaled_inv_freq(theta, rotary_ndims, rope)
+        self.head_dim = head_dim
+
+    @property
+    def n_layers(self):
+        return len(self.gpt_neox.layers)
+
+    def new_cache(self, batch, max_len, dtype=None):
+        w = self.gpt_neox.embed_in.weight
+        return KVCache(self.n_layers, batch, self.config["num_attention_heads"], max_len, self.head_dim, dtype or w.dtype, w.device)
+
+    def forward(self, input_ids, attention_mask=None, cache=None):
+        b, t = input_ids.shape
+        past = cache.length if cache is not None else 0
+        dev = input_ids.device
+        x = self.gpt_neox.embed_in(input_ids)
+        pos = position_ids_for(attention_mask, past, t, b, dev)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        allowed = allowed_keys(attention_mask, past, t, dev)
+        for i, layer in enumerate(self.gpt_neox.layers):
+            x = layer(x, cos, sin, allowed, cache, i)
+        if cache is not None:
+            cache.length += t
+        x = self.gpt_neox.final_layer_norm(x)
+        head = self.gpt_neox.embed_in.weight if self.tied else self.embed_out.weight
+        return F.linear(x, head)
+
+
 ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM,
-                 "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM}
+                 "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM, "gpt_neox": GPTNeoXForCausalLM}
 
 
 def build_model(cfg):
@@ -512,7 +641,8 @@ def build_model(cfg):
 
 def is_norm_weight(name):
     """LayerNorm / RMSNorm scale parameters (initialised near 1 in the fixtures)."""
-    return name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight", "layernorm.weight", "norm.weight"))
+    return name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight", "layernorm.weight", "norm.weight",
+                          "final_layer_norm.weight"))
 
 
 # ----------------------------------------------------------------------------------------------

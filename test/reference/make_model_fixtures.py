@@ -14,6 +14,10 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
   mistral-tiny/     MistralForCausalLM llama-tiny-gqa's sizes, sliding_window 3 (masks keys 3+ back)
   llama31-tiny/     LlamaForCausalLM with Llama 3.1's rope (rope_type llama3: factor 8, original 64)
   qwen3-tiny/       Qwen3ForCausalLM q_norm/k_norm, head_dim 16, tied; transformers 5 config layout
+  pythia-tiny/      GPTNeoXForCausalLM as Pythia: hidden 64, 4 heads (head 16), rotary_pct 0.25 (4 dims),
+                    parallel residual, biases, exact GELU, untied embed_out; transformers 4 layout
+  neox-seq-tiny/    GPTNeoXForCausalLM sequential residual, no attention biases, gelu_new, tied,
+                    partial_rotary_factor 0.5 and theta in rope_parameters (transformers 5 layout)
 
 Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
 model.safetensors (F32; or the shards) and expected.json:
@@ -196,7 +200,54 @@ CONFIGS["qwen3-tiny"] = {
     "use_sliding_window": False,
     "vocab_size": VOCAB,
 }
-SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006}
+# GPT-NeoX: Pythia's config as transformers 4.x saved it (rotary_pct, rotary_emb_base), and a variant in
+# the 5.x layout that flips every switch Pythia leaves at its default.
+CONFIGS["pythia-tiny"] = {
+    "architectures": ["GPTNeoXForCausalLM"],
+    "attention_bias": True,
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "classifier_dropout": 0.1,
+    "eos_token_id": 0,
+    "hidden_act": "gelu",
+    "hidden_dropout": 0.0,
+    "hidden_size": 64,
+    "initializer_range": 0.02,
+    "intermediate_size": 128,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 64,
+    "model_type": "gpt_neox",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "rope_scaling": None,
+    "rotary_emb_base": 10000,
+    "rotary_pct": 0.25,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "use_parallel_residual": True,
+    "vocab_size": VOCAB,
+}
+CONFIGS["neox-seq-tiny"] = {
+    "architectures": ["GPTNeoXForCausalLM"],
+    "attention_bias": False,
+    "bos_token_id": 1,
+    "dtype": "float32",
+    "eos_token_id": 2,
+    "hidden_act": "gelu_new",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 64,
+    "model_type": "gpt_neox",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "rope_parameters": {"partial_rotary_factor": 0.5, "rope_theta": 1000.0, "rope_type": "default"},
+    "tie_word_embeddings": True,
+    "use_parallel_residual": False,
+    "vocab_size": VOCAB,
+}
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../util/paths.js';
-import { parseHfConfig, toHfConfig, type LlamaConfig } from '../../engine/models/config.js';
+import { parseHfConfig, toHfConfig, type LlamaConfig, type NeoxConfig } from '../../engine/models/config.js';
 import { ropeInvFreq } from '../../engine/models/rope.js';
 
 const cfgOf = (name: string) => JSON.parse(readFileSync(path.join(fixture('models', name), 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -66,14 +66,40 @@ test('keys that change the math and are not implemented are refused, naming key 
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
   assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
   assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
-  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, gpt_neox/);
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }
   const g = parseHfConfig({ ...cfgOf('gpt2-tiny'), n_inner: 48 });
   assert.equal((parseHfConfig(toHfConfig(g)) as { nInner?: number }).nInner, 48);
+});
+
+test('GPT-NeoX: Pythia\'s defaults, the rotary fraction and base under each of their names, and refusals', () => {
+  const neox = (j: Record<string, unknown>) => parseHfConfig(j) as NeoxConfig;
+  const base = cfgOf('pythia-tiny');
+  const p = neox(base);
+  assert.equal(p.rotaryDim, 4, 'int(16 · 0.25)');
+  const { rotary_pct: _r, rotary_emb_base: _b, use_parallel_residual: _u, attention_bias: _a, tie_word_embeddings: _t, hidden_act: _h, ...bare } = base;
+  const d = neox(bare);
+  assert.deepEqual([d.rotaryDim, d.ropeTheta, d.parallelResidual, d.attentionBias, d.tied, d.activation], [4, 10000, true, true, false, 'gelu'], "GPTNeoXConfig's defaults");
+  assert.equal(neox({ ...bare, rope_parameters: { rope_type: 'default', rope_theta: 500, partial_rotary_factor: 0.5 } }).rotaryDim, 8);
+  assert.equal(neox({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).rope?.type, 'linear');
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ partial_rotary_factor: 0.5 }, /rotary_pct = 0.25: disagrees with partial_rotary_factor \(0.5\)/],
+    [{ rope_theta: 1e6 }, /rotary_emb_base = 10000: disagrees with rope_theta = 1000000|rope_theta = 1000000: disagrees/],
+    [{ rotary_pct: 0.3 }, /rotary_pct = 0.3: gives 4 rotary dims|rotary_pct/],
+    [{ rotary_pct: 0.1875 }, /rotary_pct = 0.1875: gives 3 rotary dims per head of 16; rotate_half needs an even/],
+    [{ hidden_act: 'relu' }, /hidden_act = "relu": supported: gelu/],
+    [{ head_dim: 8 }, /head_dim = 8: not supported/],
+    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope type "yarn" is not supported/],
+    [{ hidden_size: 66 }, /hidden_size = 66: must be a multiple of num_attention_heads/],
+  ];
+  for (const [edit, want] of cases) {
+    if (edit.rotary_pct === 0.3) { assert.equal(neox({ ...base, ...edit }).rotaryDim, 4, 'int(16 · 0.3) = 4, as python truncates'); continue; }
+    assert.throws(() => parseHfConfig({ ...base, ...edit }), want, JSON.stringify(edit));
+  }
 });

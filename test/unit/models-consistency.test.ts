@@ -17,6 +17,9 @@ const configs: ModelConfig[] = [
   // A window of 3 is shorter than every generated row, so the cache path must apply it too.
   { arch: 'mistral', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-5, ropeTheta: 10000, rope: null, slidingWindow: 3, qkNorm: false, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   { arch: 'qwen3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 32 }, slidingWindow: null, qkNorm: true, maxPositions: 64, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  // GPT-NeoX with partial rotary (4 of 8 dims) in both residual forms and with a dynamic-rope cap.
+  { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: null, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
+  { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 500, rope: { type: 'linear', factor: 2 }, maxPositions: 64, eps: 1e-5, parallelResidual: false, attentionBias: false, tied: true, activation: 'gelu_new', bosTokenId: 0, eosTokenId: 39 },
 ];
 
 function bigInit(m: CausalLM) {
@@ -28,7 +31,8 @@ function bigInit(m: CausalLM) {
 }
 
 for (const cfg of configs) {
-  test(`${cfg.arch}: KV-cache generation equals full recomputation; padded rows equal unpadded`, async () => {
+  const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)' : cfg.arch;
+  test(`${name}: KV-cache generation equals full recomputation; padded rows equal unpadded`, async () => {
     const m = CausalLM.init(cfg, 1);
     bigInit(m);
     const prompts = [[1, 2, 3, 4, 5], [7, 8], [9, 10, 11]];
@@ -56,7 +60,7 @@ for (const cfg of configs) {
     assert.notDeepEqual(other.tokens, gen.tokens);
   });
 
-  test(`${cfg.arch}: save → load round-trips weights and logits`, async () => {
+  test(`${name}: save → load round-trips weights and logits`, async () => {
     const m = CausalLM.init(cfg, 2);
     const dir = await mkdtemp(path.join(os.tmpdir(), `rrlhf-${cfg.arch}-`));
     await m.save(dir);

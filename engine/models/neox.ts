@@ -1,0 +1,92 @@
+// GPT-NeoX (Pythia, the family of the open reward-overoptimisation studies) as Hugging Face's
+// GPTNeoXForCausalLM computes it (modeling_gpt_neox.py): one fused query_key_value projection laid out
+// per head as [q_h | k_h | v_h], rotary embeddings on the first `rotaryDim` dims of each head only (the
+// rest pass through), LayerNorm with biases, a GELU MLP, and — by default — the parallel residual
+// x + attn(ln₁ x) + mlp(ln₂ x), where both branches read the same input. The LM head (embed_out) is
+// untied by default. Linear weights are stored [out, in] like torch.nn.Linear.
+
+import { type Tensor, F } from '../graph/index.js';
+import { type NeoxConfig } from './config.js';
+import { ropeInvFreq } from './rope.js';
+import { type Architecture, type ParamSpec, attention, proj, mergeHeads, withPast, type KV } from './decoder.js';
+
+const P = 'gpt_neox.';
+
+/** Rotates the first `rot` dims of each head (HF's rotate_half on that slice) and keeps the rest.
+ *  Written on the split halves (x₁c − x₂s, x₂c + x₁s, pass) — the same products and sums as
+ *  x·cos + rotate_half(x)·sin. (Written as concat(rope(x[..:rot]), x[rot:..]), the gradient graph
+ *  failed in ORT 1.30 on CPU for batches > 1: an optimiser-made Gather indexed past its shape.)
+ *  `c`, `s` are cos/sin of the rot/2 frequencies. */
+function partialRope(x: Tensor, c: Tensor, s: Tensor, rot: number, headDim: number): Tensor {
+  const [x1, x2, pass] = F.split(x, [rot / 2, rot / 2, headDim - rot], -1) as [Tensor, Tensor, Tensor];
+  return F.concat([F.sub(F.mul(x1, c), F.mul(x2, s)), F.add(F.mul(x2, c), F.mul(x1, s)), pass], -1);
+}
+
+export const neox: Architecture<NeoxConfig> = {
+  params(c) {
+    const w = { kind: 'normal', std: 0.02 } as const, zeros = { kind: 'zeros' } as const, ones = { kind: 'ones' } as const;
+    const specs: ParamSpec[] = [{ name: `${P}embed_in.weight`, shape: [c.vocabSize, c.d], init: w }];
+    for (let i = 0; i < c.nLayer; i++) {
+      const l = `${P}layers.${i}.`;
+      specs.push(
+        { name: `${l}input_layernorm.weight`, shape: [c.d], init: ones }, { name: `${l}input_layernorm.bias`, shape: [c.d], init: zeros },
+        { name: `${l}post_attention_layernorm.weight`, shape: [c.d], init: ones }, { name: `${l}post_attention_layernorm.bias`, shape: [c.d], init: zeros },
+        { name: `${l}attention.query_key_value.weight`, shape: [3 * c.d, c.d], init: w },
+        { name: `${l}attention.dense.weight`, shape: [c.d, c.d], init: w },
+      );
+      if (c.attentionBias) {
+        specs.push(
+          { name: `${l}attention.query_key_value.bias`, shape: [3 * c.d], init: zeros },
+          { name: `${l}attention.dense.bias`, shape: [c.d], init: zeros },
+        );
+      }
+      specs.push(
+        { name: `${l}mlp.dense_h_to_4h.weight`, shape: [c.intermediate, c.d], init: w }, { name: `${l}mlp.dense_h_to_4h.bias`, shape: [c.intermediate], init: zeros },
+        { name: `${l}mlp.dense_4h_to_h.weight`, shape: [c.d, c.intermediate], init: w }, { name: `${l}mlp.dense_4h_to_h.bias`, shape: [c.d], init: zeros },
+      );
+    }
+    specs.push({ name: `${P}final_layer_norm.weight`, shape: [c.d], init: ones }, { name: `${P}final_layer_norm.bias`, shape: [c.d], init: zeros });
+    if (!c.tied) specs.push({ name: 'embed_out.weight', shape: [c.vocabSize, c.d], init: w });
+    return specs;
+  },
+
+  trunk(_g, p, c, { ids, positions, attnBias, past }) {
+    const dh = c.headDim;
+    const act = (x: Tensor) => F.gelu(x, c.activation === 'gelu' ? 'erf' : 'tanh');
+    let x = F.embedding(p[`${P}embed_in.weight`]!, ids);
+    const rope = F.ropeTables(positions, c.rotaryDim, ropeInvFreq(c.rotaryDim, c.ropeTheta, c.rope));
+    // cat(freqs, freqs): the first half of each table is cos/sin of the rot/2 frequencies
+    const cos = F.unsqueeze(F.slice(rope.cos, -1, 0, c.rotaryDim / 2), 1), sin = F.unsqueeze(F.slice(rope.sin, -1, 0, c.rotaryDim / 2), 1);
+    const present: KV[] = [];
+    for (let i = 0; i < c.nLayer; i++) {
+      const l = `${P}layers.${i}.`;
+      const a = F.layerNorm(x, p[`${l}input_layernorm.weight`]!, p[`${l}input_layernorm.bias`]!, c.eps);
+      // [B, T, 3d] → [B, T, H, 3·dh] → [B, H, T, 3·dh], then q, k, v are consecutive dh-slices of each head
+      const [B, T] = a.shape;
+      const qkv = F.transpose(F.reshape(proj(p, `${l}attention.query_key_value`, a), [B!, T!, c.nHead, 3 * dh]), [0, 2, 1, 3]);
+      const [q0, k0, v] = F.split(qkv, [dh, dh, dh], -1) as [Tensor, Tensor, Tensor];
+      const q = partialRope(q0, cos, sin, c.rotaryDim, dh), k = partialRope(k0, cos, sin, c.rotaryDim, dh);
+      const kv = withPast({ k, v }, past?.[i]);
+      present.push(kv);
+      const attn = proj(p, `${l}attention.dense`, mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh))));
+      const mlp = (h: Tensor) => {
+        const m = F.layerNorm(h, p[`${l}post_attention_layernorm.weight`]!, p[`${l}post_attention_layernorm.bias`]!, c.eps);
+        return proj(p, `${l}mlp.dense_4h_to_h`, act(proj(p, `${l}mlp.dense_h_to_4h`, m)));
+      };
+      if (c.parallelResidual) {
+        x = F.add(F.add(x, attn), mlp(x));
+      } else {
+        const h = F.add(x, attn);
+        x = F.add(h, mlp(h));
+      }
+    }
+    return { hidden: F.layerNorm(x, p[`${P}final_layer_norm.weight`]!, p[`${P}final_layer_norm.bias`]!, c.eps), present };
+  },
+
+  lmHeadParams: (c) => (c.tied ? [] : ['embed_out.weight']),
+  lmHead: (p, c, hidden) => F.linearT(hidden, p[c.tied ? `${P}embed_in.weight` : 'embed_out.weight']!),
+
+  // Buffers some checkpoints carry: the causal mask, its fill value, and the rotary table.
+  ignoredNames: /attention\.(bias|masked_bias|rotary_emb\.inv_freq)$|rotary_emb\.inv_freq$/,
+  canonicalName: (n) => n,
+};
