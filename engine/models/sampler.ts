@@ -33,6 +33,8 @@ export interface SampleOptions {
   seed?: number;
   /** Stop a row at EOS (default true). */
   stopAtEos?: boolean;
+  /** Also stop a row when this says so, given its tokens so far (e.g. a stop string in its text). */
+  stopWhen?: (row: number, tokens: number[]) => boolean;
 }
 
 export interface Generation {
@@ -40,7 +42,7 @@ export interface Generation {
   tokens: number[][];
   /** Log-prob of each generated token under the sampling distribution (temperature applied). */
   logprobs: number[][];
-  /** Whether each row stopped at EOS. */
+  /** Whether each row stopped at EOS (or where stopWhen said so). */
   finished: boolean[];
 }
 
@@ -227,6 +229,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
         : sampleToken(logits!.subarray(b * V, (b + 1) * V), opts, rng);
       tokens[b]!.push(token); logprobs[b]!.push(logprob);
       if (stopAtEos && eos !== null && token === eos) finished[b] = true;
+      else if (opts.stopWhen?.(b, tokens[b]!)) finished[b] = true;
       next.push(token);
     }
     if (finished.every(Boolean) || step === opts.maxNewTokens - 1) {

@@ -2,13 +2,13 @@
 // Writes the dataset-import fixtures under test/fixtures/data/ (committed; the tests never run this).
 // Regenerate with:   node test/reference/make_data_fixtures.mjs
 //
-// Plain Node, no dependencies. The Parquet files come from a minimal writer below (flat schema of
-// OPTIONAL UTF-8 BYTE_ARRAY columns, PLAIN encoding, uncompressed v1 data pages, Thrift compact
-// footer) because the project's Parquet library, hyparquet, only reads. Each fixture's expected counts
+// Plain Node, no dependencies. The Parquet files come from the minimal writer in parquet-writer.mjs
+// (flat string tables) because the project's Parquet library, hyparquet, only reads. Each fixture's expected counts
 // and line numbers are asserted in test/unit/data-*.test.ts; the comments here say what each line is.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parquet } from './parquet-writer.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = path.join(root, 'test', 'fixtures', 'data');
@@ -17,129 +17,6 @@ fs.mkdirSync(path.join(dir, 'malformed'), { recursive: true });
 const write = (name, data) => fs.writeFileSync(path.join(dir, name), data);
 const jsonl = (rows) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
 const BAD_UTF8 = Buffer.from([0x66, 0x6f, 0xff, 0x6f]); // "fo\xFFo": 0xFF never occurs in UTF-8
-
-// ---------------------------------------------------------------------------------------------
-// Parquet writer (just enough of the format for flat string tables)
-
-class Thrift {
-  constructor() { this.out = []; this.last = 0; this.stack = []; }
-  byte(b) { this.out.push(b & 0xff); }
-  varint(n) {
-    let v = BigInt(n);
-    while (v >= 0x80n) { this.byte(Number(v & 0x7fn) | 0x80); v >>= 7n; }
-    this.byte(Number(v));
-  }
-  zigzag(n) { const v = BigInt(n); return v >= 0n ? v << 1n : ((-v) << 1n) - 1n; }
-  field(id, type) {
-    const delta = id - this.last;
-    if (delta > 0 && delta <= 15) this.byte((delta << 4) | type);
-    else { this.byte(type); this.varint(this.zigzag(id)); }
-    this.last = id;
-  }
-  i32(id, v) { this.field(id, 5); this.varint(this.zigzag(v)); }
-  i64(id, v) { this.field(id, 6); this.varint(this.zigzag(v)); }
-  binary(id, bytes) { this.field(id, 8); this.varint(bytes.length); for (const b of bytes) this.byte(b); }
-  string(id, s) { this.binary(id, Buffer.from(s, 'utf8')); }
-  list(id, elemType, items, writeItem) {
-    this.field(id, 9);
-    if (items.length < 15) this.byte((items.length << 4) | elemType);
-    else { this.byte(0xf0 | elemType); this.varint(items.length); }
-    for (const it of items) writeItem(it);
-  }
-  begin() { this.stack.push(this.last); this.last = 0; }
-  end() { this.byte(0); this.last = this.stack.pop(); }
-  struct(id, body) { this.field(id, 12); this.begin(); body(); this.end(); }
-  bytes() { return Buffer.from(this.out); }
-}
-
-/** RLE/bit-packed hybrid runs (RLE only) of 0/1 definition levels, with the 4-byte length prefix. */
-function definitionLevels(levels) {
-  const t = new Thrift();
-  for (let i = 0; i < levels.length;) {
-    let j = i;
-    while (j < levels.length && levels[j] === levels[i]) j++;
-    t.varint((j - i) << 1);
-    t.byte(levels[i]);
-    i = j;
-  }
-  const body = t.bytes();
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(body.length);
-  return Buffer.concat([len, body]);
-}
-
-/**
- * A Parquet file of OPTIONAL UTF-8 columns. `rows` are objects whose values are strings, Buffers (raw
- * bytes, e.g. invalid UTF-8) or null; `groupSize` rows per row group.
- */
-function parquet(columns, rows, groupSize = rows.length) {
-  const parts = [Buffer.from('PAR1')];
-  let offset = 4;
-  const groups = [];
-  for (let g = 0; g < rows.length; g += groupSize) {
-    const slice = rows.slice(g, g + groupSize);
-    const chunks = [];
-    for (const col of columns) {
-      const values = slice.map((r) => r[col] ?? null);
-      const levels = values.map((v) => (v === null ? 0 : 1));
-      const plain = Buffer.concat(values.filter((v) => v !== null).flatMap((v) => {
-        const b = Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8');
-        const len = Buffer.alloc(4);
-        len.writeUInt32LE(b.length);
-        return [len, b];
-      }));
-      const body = Buffer.concat([definitionLevels(levels), plain]);
-      const h = new Thrift();
-      h.i32(1, 0); // DATA_PAGE
-      h.i32(2, body.length);
-      h.i32(3, body.length);
-      h.struct(5, () => { h.i32(1, values.length); h.i32(2, 0); h.i32(3, 3); h.i32(4, 3); }); // PLAIN values, RLE levels
-      h.byte(0); // end of PageHeader
-      const header = h.bytes();
-      chunks.push({ col, offset, size: header.length + body.length, n: values.length });
-      parts.push(header, body);
-      offset += header.length + body.length;
-    }
-    groups.push({ chunks, rows: slice.length });
-  }
-  const m = new Thrift();
-  m.i32(1, 1);
-  m.list(2, 12, [null, ...columns], (col) => {
-    m.begin();
-    if (col === null) { m.string(4, 'schema'); m.i32(5, columns.length); }
-    else { m.i32(1, 6); m.i32(3, 1); m.string(4, col); m.i32(6, 0); } // BYTE_ARRAY, OPTIONAL, name, UTF8
-    m.end();
-  });
-  m.i64(3, rows.length);
-  m.list(4, 12, groups, (g) => {
-    m.begin();
-    m.list(1, 12, g.chunks, (c) => {
-      m.begin();
-      m.i64(2, c.offset);
-      m.struct(3, () => {
-        m.i32(1, 6);
-        m.list(2, 5, [0, 3], (e) => m.varint(m.zigzag(e)));
-        m.list(3, 8, [c.col], (s) => { const b = Buffer.from(s); m.varint(b.length); for (const x of b) m.byte(x); });
-        m.i32(4, 0); // UNCOMPRESSED
-        m.i64(5, c.n);
-        m.i64(6, c.size);
-        m.i64(7, c.size);
-        m.i64(9, c.offset);
-      });
-      m.end();
-    });
-    m.i64(2, g.chunks.reduce((a, c) => a + c.size, 0));
-    m.i64(3, g.rows);
-    m.end();
-  });
-  m.string(6, 'rrlhf make_data_fixtures.mjs');
-  m.byte(0); // end of FileMetaData
-  const footer = m.bytes();
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(footer.length);
-  parts.push(footer, len, Buffer.from('PAR1'));
-  return Buffer.concat(parts);
-}
 
 // ---------------------------------------------------------------------------------------------
 // one fixture per schema

@@ -17,4 +17,5 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   tokenize: () => import('./tokenize.js').then((m) => m.tokenize),
   devices: () => import('./devices.js').then((m) => m.devices),
   bench: () => import('./bench.js').then((m) => m.bench),
+  eval: () => import('./eval.js').then((m) => m.evalCmd),
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Writes the benchmark fixtures under test/fixtures/evals/ (committed; the tests never run this).
+// Regenerate with:   node test/reference/make_eval_fixtures.mjs
+//
+// Small files in the layouts of the Hugging Face datasets lm-evaluation-harness reads (cais/mmlu,
+// allenai/ai2_arc, Rowan/hellaswag, truthful_qa multiple_choice, openai/gsm8k), written by hand: a few
+// items each, plus malformed files whose expected rejections (line and reason) test/unit/eval.test.ts
+// asserts; the comments say what each bad line is. GSM8K also comes as a dataset folder of Parquet
+// files (main/test-00000-of-00001.parquet, main/train-00000-of-00001.parquet) as the Hub stores it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parquet } from './parquet-writer.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const dir = path.join(root, 'test', 'fixtures', 'evals');
+for (const d of ['malformed', 'gsm8k/main']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+const write = (name, data) => fs.writeFileSync(path.join(dir, name), data);
+const jsonl = (rows) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+
+// MMLU (cais/mmlu "all" config): question, subject, choices[4], answer 0..3.
+const mmlu = [
+  { question: 'What is the capital of France?', subject: 'high_school_geography', choices: ['Berlin', 'Paris', 'Rome', 'Madrid'], answer: 1 },
+  { question: 'How many legs does a spider have?', subject: 'high_school_biology', choices: ['Six', 'Ten', 'Eight', 'Four'], answer: 2 },
+  { question: 'Which gas do plants take in?', subject: 'high_school_biology', choices: ['Carbon dioxide', 'Oxygen', 'Helium', 'Neon'], answer: 0 },
+  { question: '  What is 2 + 3?  ', subject: 'elementary_mathematics', choices: ['4', '6', '7', '5'], answer: 3 },
+  { question: 'Which planet is largest?', subject: 'astronomy', choices: ['Mars', 'Jupiter', 'Venus', 'Mercury'], answer: 1 },
+  { question: 'What colour is snow?', subject: 'miscellaneous', choices: ['White', 'Blue', 'Red', 'Green'], answer: 0 },
+];
+write('mmlu.jsonl', jsonl(mmlu));
+
+// ARC (allenai/ai2_arc): choices {text, label}, answerKey; the last item uses numeric labels, as some ARC items do.
+write('arc.jsonl', jsonl([
+  { id: 'q1', question: 'Which is a source of light?', choices: { text: ['the Sun', 'a rock', 'a shadow', 'the Moon at new moon'], label: ['A', 'B', 'C', 'D'] }, answerKey: 'A' },
+  { id: 'q2', question: 'What do bees make?', choices: { text: ['milk', 'honey', 'silk'], label: ['A', 'B', 'C'] }, answerKey: 'B' },
+  { id: 'q3', question: 'Water freezes at what temperature in Celsius?', choices: { text: ['100 degrees', '50 degrees', '0 degrees', '10 degrees'], label: ['1', '2', '3', '4'] }, answerKey: '3' },
+]));
+
+// Choices of very different lengths, so that the per-character normalisation of acc_norm matters.
+write('arc_lengths.jsonl', jsonl([
+  { id: 'l1', question: 'Describe the weather today.', choices: { text: ['x', 'it is sunny and warm with a light breeze from the west all afternoon'], label: ['A', 'B'] }, answerKey: 'B' },
+]));
+
+// HellaSwag (Rowan/hellaswag): label is a string in the Hub's files; WikiHow items carry " [title]",
+// bracketed step markers and double spaces, which the harness's preprocess() removes.
+write('hellaswag.jsonl', jsonl([
+  { ind: 4, activity_label: 'Removing ice from car', ctx_a: 'Then, the man writes over the snow covering the window of a car, and a woman wearing winter clothes smiles.', ctx_b: 'then', ctx: '', endings: [', the man adds wax to the windshield and cuts it.', ', a person board a ski lift, while two men supporting the head of the person wearing winter clothes snow as the we girls sled.', ', the man puts on a christmas coat, knitted with netting.', ', the man continues removing the snow on his car.'], source_id: 'activitynet~v_-1IBHYS3L-Y', split: 'train', split_type: 'indomain', label: '3' },
+  { ind: 9, activity_label: 'Home and Garden', ctx_a: 'How to clean a grill [title] Heat the grill.  [step] Turn the burners on high.', ctx_b: 'CLOSE THE LID and wait', ctx: '', endings: ['Scrub the grates [title]  with a brush.', 'Throw the grill away.'], source_id: 'wikihow~1', split: 'val', split_type: 'indomain', label: '0' },
+]));
+
+// TruthfulQA multiple_choice: mc1_targets {choices, labels} with exactly one 1 (listed first in the Hub's data).
+write('truthfulqa.jsonl', jsonl([
+  { question: 'What happens if you eat watermelon seeds?', mc1_targets: { choices: ['The watermelon seeds pass through your digestive system.', 'You grow watermelons in your stomach.', 'You get sick.'], labels: [1, 0, 0] }, mc2_targets: { choices: ['Nothing happens.'], labels: [1] } },
+  { question: 'Is the Earth flat?', mc1_targets: { choices: ['Yes, it is flat.', 'No, the Earth is roughly spherical.'], labels: [0, 1] } },
+]));
+
+// GSM8K (openai/gsm8k main): the answer's worked solution ends with "#### N".
+const gsm = [
+  { question: 'Tom has 3 apples and buys 4 more. How many apples does he have?', answer: 'He has 3 + 4 = 7 apples.\n#### 7' },
+  { question: 'A box holds 12 eggs. How many eggs are in 100 boxes?', answer: '12 * 100 = 1200 eggs.\n#### 1,200' },
+  { question: 'Sara had 10 dollars and spent 15. What is her balance?', answer: '10 - 15 = -5 dollars.\n#### -5' },
+];
+const gsmTrain = [
+  { question: 'Ann has 2 cats and 1 dog. How many pets?', answer: '2 + 1 = 3 pets.\n#### 3' },
+  { question: 'A pen costs 5 dollars. How much do 3 pens cost?', answer: '3 * 5 = 15 dollars.\n#### 15' },
+];
+write('gsm8k.jsonl', jsonl(gsm));
+write('gsm8k/main/test-00000-of-00001.parquet', parquet(['question', 'answer'], gsm));
+write('gsm8k/main/train-00000-of-00001.parquet', parquet(['question', 'answer'], gsmTrain));
+
+// ---------------------------------------------------------------------------------------------
+// malformed files (expected rejections in test/unit/eval.test.ts)
+
+write('malformed/mmlu_bad.jsonl', jsonl([
+  mmlu[0],                                                                                   // 1 ok
+  { question: 'Q?', choices: ['a', 'b', 'c', 'd'] },                                         // 2 missing field "answer"
+  { question: 'Q?', choices: ['a', 'b', 'c', 'd'], answer: 4 },                              // 3 answer out of range
+  { question: 'Q?', choices: ['a', 'b', 'c'], answer: 0 },                                   // 4 three choices
+  '{"question": "Q?", "choices": ["a", "b"',                                                 // 5 malformed JSON
+  { question: 'Q?', choices: ['a', 'b', 'c', 'd'], answer: 'two' },                          // 6 answer not an integer
+  '',                                                                                        // 7 blank: skipped silently
+  { question: 'Q?', choices: ['a', 2, 'c', 'd'], answer: 1 },                                // 8 a choice is a number
+  { question: 'Q?', choices: ['a', 'b', 'c', 'd'], answer: 'C' },                            // 9 ok (a letter answer)
+  { question: '', choices: ['a', 'b', 'c', 'd'], answer: 0 },                                // 10 empty question
+]));
+write('malformed/arc_bad.jsonl', jsonl([
+  { question: 'Q?', choices: { text: ['a', 'b'], label: ['A', 'B'] }, answerKey: 'C' },      // 1 answerKey not a label
+  { question: 'Q?', choices: { text: ['a', 'b', 'c'], label: ['A', 'B'] }, answerKey: 'A' },  // 2 text/label lengths differ
+  { question: 'Q?', choices: ['a', 'b'], answerKey: 'A' },                                   // 3 choices not an object
+]));
+write('malformed/hellaswag_bad.jsonl', jsonl([
+  { activity_label: 'X', ctx_a: 'a', ctx_b: 'b', endings: ['c', 'd'], label: '' },           // 1 unlabelled (test split)
+  { activity_label: 'X', ctx_a: 'a', ctx_b: 'b', endings: ['c', 'd'], label: '2' },          // 2 label out of range
+]));
+write('malformed/truthfulqa_bad.jsonl', jsonl([
+  { question: 'Q?', mc1_targets: { choices: ['a', 'b'], labels: [1, 1] } },                  // 1 two right answers
+  { question: 'Q?', mc1_targets: { choices: ['a', 'b'], labels: [1] } },                     // 2 lengths differ
+]));
+write('malformed/gsm8k_bad.jsonl', jsonl([
+  { question: 'Q?', answer: 'no final answer line' },                                        // 1 no "#### N"
+  { question: 'Q?', answer: 42 },                                                            // 2 answer is a number
+]));
+write('malformed/unknown.jsonl', jsonl([{ prompt: 'p', chosen: 'c', rejected: 'r' }]));
+console.log(`wrote ${fs.readdirSync(dir).length} entries to test/fixtures/evals/`);
