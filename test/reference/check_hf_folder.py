@@ -10,6 +10,8 @@ Run:  /usr/bin/python3 test/reference/check_hf_folder.py FOLDER --input-ids '[[1
       [--attention-mask '[[0,1,1],[1,1,1]]'] [--grads] [--dtype float32|float64]
 --input-ids / --attention-mask take JSON or the path of a JSON file. loss is HF's labels=input_ids
 mean next-token cross-entropy (without a mask; with one, padding labels are ignored as -100).
+A *ForSequenceClassification folder (a reward model) prints {"scores": [B][num_labels]} instead,
+pooled at the rightmost token that is not pad_token_id, as transformers does.
 Errors (unsupported architecture, missing / unexpected / mis-shaped tensors) go to stderr, exit 2.
 """
 
@@ -22,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hf_models import lm_loss, load_folder  # noqa: E402
+from hf_models import is_sequence_classifier, lm_loss, load_folder, sequence_scores  # noqa: E402
 
 
 def json_arg(text):
@@ -42,7 +44,7 @@ def main():
     args = ap.parse_args()
 
     try:
-        model, _ = load_folder(args.folder, getattr(torch, args.dtype))
+        model, cfg = load_folder(args.folder, getattr(torch, args.dtype))
     except (ValueError, FileNotFoundError, KeyError) as e:
         sys.stderr.write("check_hf_folder.py: %s\n" % e)
         sys.exit(2)
@@ -52,6 +54,12 @@ def main():
         sys.stderr.write("check_hf_folder.py: --input-ids must be a [B][T] list\n")
         sys.exit(2)
 
+    if is_sequence_classifier(cfg):  # a reward model: {"scores": [B][num_labels]}
+        with torch.no_grad():
+            scores = sequence_scores(model, ids, mask, cfg.get("pad_token_id"))
+        json.dump({"scores": scores.tolist()}, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        return
     with torch.set_grad_enabled(args.grads):
         logits = model(ids, attention_mask=mask)
         if mask is None:

@@ -231,7 +231,7 @@ class GPT2LMHeadModel(nn.Module):
         return KVCache(c["n_layer"], batch, c["n_head"], max_len, c["n_embd"] // c["n_head"], dtype,
                        self.transformer.wte.weight.device)
 
-    def forward(self, input_ids, attention_mask=None, cache=None):
+    def forward(self, input_ids, attention_mask=None, cache=None, return_hidden=False):
         b, t = input_ids.shape
         past = cache.length if cache is not None else 0
         dev = input_ids.device
@@ -243,6 +243,8 @@ class GPT2LMHeadModel(nn.Module):
         if cache is not None:
             cache.length += t
         x = self.transformer.ln_f(x)
+        if return_hidden:
+            return x
         return F.linear(x, self.transformer.wte.weight)  # lm_head tied to wte
 
 
@@ -443,7 +445,7 @@ class LlamaForCausalLM(nn.Module):
         w = self.model.embed_tokens.weight
         return KVCache(len(self.model.layers), batch, a.n_kv, max_len, a.head_dim, dtype or w.dtype, w.device)
 
-    def forward(self, input_ids, attention_mask=None, cache=None):
+    def forward(self, input_ids, attention_mask=None, cache=None, return_hidden=False):
         b, t = input_ids.shape
         past = cache.length if cache is not None else 0
         dev = input_ids.device
@@ -456,6 +458,8 @@ class LlamaForCausalLM(nn.Module):
         if cache is not None:
             cache.length += t
         x = self.model.norm(x)
+        if return_hidden:
+            return x
         head = self.model.embed_tokens.weight if self.tied else self.lm_head.weight
         return F.linear(x, head)
 
@@ -611,7 +615,7 @@ class GPTNeoXForCausalLM(nn.Module):
         w = self.gpt_neox.embed_in.weight
         return KVCache(self.n_layers, batch, self.config["num_attention_heads"], max_len, self.head_dim, dtype or w.dtype, w.device)
 
-    def forward(self, input_ids, attention_mask=None, cache=None):
+    def forward(self, input_ids, attention_mask=None, cache=None, return_hidden=False):
         b, t = input_ids.shape
         past = cache.length if cache is not None else 0
         dev = input_ids.device
@@ -624,6 +628,8 @@ class GPTNeoXForCausalLM(nn.Module):
         if cache is not None:
             cache.length += t
         x = self.gpt_neox.final_layer_norm(x)
+        if return_hidden:
+            return x
         head = self.gpt_neox.embed_in.weight if self.tied else self.embed_out.weight
         return F.linear(x, head)
 
@@ -754,7 +760,7 @@ def _normalise_names(model, tensors):
     for name, t in tensors.items():
         if gpt2 and (name.endswith(".attn.bias") or name.endswith(".attn.masked_bias")):
             continue
-        if gpt2 and not name.startswith("transformer.") and name != "lm_head.weight":
+        if gpt2 and not name.startswith("transformer.") and name not in ("lm_head.weight", "score.weight"):
             name = "transformer." + name
         out[name] = t
     tied = gpt2 or getattr(model, "tied", False)
@@ -763,12 +769,29 @@ def _normalise_names(model, tensors):
     return out
 
 
+LM_HEADS = ("lm_head.weight", "embed_out.weight")
+
+
+def is_sequence_classifier(cfg):
+    return any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or [])
+
+
 def load_folder(folder, dtype=torch.float64):
-    """Build the reference model for a Hugging Face folder and load its weights (as dtype)."""
+    """Build the reference model for a Hugging Face folder and load its weights (as dtype).
+    A *ForSequenceClassification folder holds the trunk and score.weight [num_labels, d] and no LM
+    head; its model gets `score` (nn.Linear without bias) and no head parameters."""
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     model = build_model(cfg)
     tensors = _normalise_names(model, read_folder_tensors(folder))
+    if is_sequence_classifier(cfg):
+        for head in LM_HEADS:
+            if hasattr(model, head.split(".")[0]):
+                delattr(model, head.split(".")[0])
+        score = tensors.get("score.weight")
+        if score is None:
+            raise ValueError("%s: a sequence-classification folder needs score.weight" % folder)
+        model.score = nn.Linear(score.shape[1], score.shape[0], bias=False)
     params = dict(model.named_parameters())
     missing = [n for n in params if n not in tensors]
     unexpected = [n for n in tensors if n not in params]
@@ -784,6 +807,16 @@ def load_folder(folder, dtype=torch.float64):
     model.to(dtype)
     model.eval()
     return model, cfg
+
+
+def sequence_scores(model, input_ids, attention_mask, pad_token_id):
+    """*ForSequenceClassification's logits [B, num_labels]: score(hidden) at the rightmost token that is
+    not pad_token_id (transformers >= 4.48: (arange(T) * (ids != pad)).argmax(-1))."""
+    hidden = model(input_ids, attention_mask=attention_mask, return_hidden=True)
+    logits = model.score(hidden)
+    non_pad = (input_ids != pad_token_id).int()
+    last = (torch.arange(input_ids.shape[-1]) * non_pad).argmax(-1)
+    return logits[torch.arange(input_ids.shape[0]), last]
 
 
 def save_config(folder, cfg):
