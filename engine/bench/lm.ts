@@ -16,7 +16,7 @@ export function benchConfig(s: LmShape, maxPositions = 1024): ModelConfig {
   if (s.arch === 'gpt2') {
     return { arch: 'gpt2', vocabSize: s.vocab, nPositions: maxPositions, d: s.d, nLayer: s.layers, nHead: s.heads, eps: 1e-5, activation: 'gelu_new', bosTokenId: null, eosTokenId: null };
   }
-  return { arch: 'llama', vocabSize: s.vocab, d: s.d, intermediate: Math.round((8 * s.d) / 3 / 64) * 64, nLayer: s.layers, nHead: s.heads, nKvHead: s.heads, headDim: s.d / s.heads, eps: 1e-6, ropeTheta: 10000, rope: null, slidingWindow: null, qkNorm: false, maxPositions, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: null };
+  return { arch: 'llama', vocabSize: s.vocab, d: s.d, intermediate: Math.round((8 * s.d) / 3 / 64) * 64, nLayer: s.layers, nHead: s.heads, nKvHead: s.heads, headDim: s.d / s.heads, eps: 1e-6, ropeTheta: 10000, rope: null, slidingWindow: null, qkNorm: false, fused: false, maxPositions, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: null };
 }
 
 /** Matmul FLOPs of one forward pass over B×T tokens (weights, attention scores and values, LM head). */

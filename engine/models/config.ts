@@ -9,7 +9,7 @@
 
 import { type RopeScaling, ROPE_TYPES } from './rope.js';
 
-export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gpt_neox'] as const;
+export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gpt_neox'] as const;
 export type Arch = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export interface Gpt2Config {
@@ -29,9 +29,10 @@ export interface Gpt2Config {
 }
 
 /** Llama and the families that are Llama with a difference: Mistral (sliding window), Qwen2 (q/k/v
- *  biases), Qwen3 (per-head RMSNorm of q and k). */
+ *  biases), Qwen3 (per-head RMSNorm of q and k), Phi-3 (fused qkv_proj and gate_up_proj, a sliding
+ *  window like Mistral's). */
 export interface LlamaConfig {
-  arch: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+  arch: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3';
   vocabSize: number;
   d: number;
   intermediate: number;
@@ -53,6 +54,8 @@ export interface LlamaConfig {
   slidingWindow: number | null;
   /** Qwen3: RMSNorm over each head's queries and keys before RoPE (`q_norm`, `k_norm`). */
   qkNorm: boolean;
+  /** Phi-3: q, k, v in one `qkv_proj` ([q | k | v] rows) and gate, up in one `gate_up_proj` ([gate | up]). */
+  fused: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
 }
@@ -216,12 +219,15 @@ function parseRope(
 }
 
 /** The per-family differences from Llama, with each family's defaults (its transformers config class). */
-const LLAMA_FAMILIES: Record<LlamaConfig['arch'], { headDim: (d: number, h: number) => number; maxPositions: number; slidingWindow: number | null }> = {
-  llama: { headDim: (d, h) => d / h, maxPositions: 2048, slidingWindow: null },
-  mistral: { headDim: (d, h) => d / h, maxPositions: 4096 * 32, slidingWindow: 4096 },
-  qwen2: { headDim: (d, h) => d / h, maxPositions: 32768, slidingWindow: null },
-  qwen3: { headDim: () => 128, maxPositions: 32768, slidingWindow: null },
+const LLAMA_FAMILIES: Record<LlamaConfig['arch'], { headDim: (d: number, h: number) => number; maxPositions: number; slidingWindow: number | null; eps: number }> = {
+  llama: { headDim: (d, h) => d / h, maxPositions: 2048, slidingWindow: null, eps: 1e-6 },
+  mistral: { headDim: (d, h) => d / h, maxPositions: 4096 * 32, slidingWindow: 4096, eps: 1e-6 },
+  qwen2: { headDim: (d, h) => d / h, maxPositions: 32768, slidingWindow: null, eps: 1e-6 },
+  qwen3: { headDim: () => 128, maxPositions: 32768, slidingWindow: null, eps: 1e-6 },
+  phi3: { headDim: (d, h) => d / h, maxPositions: 4096, slidingWindow: null, eps: 1e-5 },
 };
+/** Families whose every layer uses `sliding_window` when it is set (Mistral; Phi-3 through Mistral's mask). */
+const WINDOWED: LlamaConfig['arch'][] = ['mistral', 'phi3'];
 
 function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   const fam = LLAMA_FAMILIES[arch];
@@ -235,7 +241,7 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   // Sliding windows: Mistral masks every layer when sliding_window is set. Qwen2/Qwen3 only use one
   // when use_sliding_window is true, on some layers; that per-layer mix is not implemented.
   let slidingWindow: number | null = null;
-  if (arch === 'mistral') {
+  if (WINDOWED.includes(arch)) {
     slidingWindow = k.j.sliding_window === undefined ? fam.slidingWindow : k.j.sliding_window === null ? null : k.int('sliding_window');
   } else if (arch === 'qwen2' || arch === 'qwen3') {
     k.only('use_sliding_window', (v) => v === false, 'sliding-window layers of Qwen are not implemented (false)');
@@ -243,24 +249,31 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
     k.only('sliding_window', () => false, 'Llama has no sliding window');
   }
   if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) {
-    if (!(arch === 'mistral' && (k.j.layer_types as unknown[]).every((t) => t === 'sliding_attention'))) {
+    if (!(WINDOWED.includes(arch) && (k.j.layer_types as unknown[]).every((t) => t === 'sliding_attention'))) {
       k.refuse('layer_types', 'only "full_attention" layers (or Mistral\'s uniform sliding window) are supported');
     }
   }
-  const rope = parseRope(k, k.int('max_position_embeddings', fam.maxPositions));
-  // Qwen2 always biases q/k/v (not o); Llama and Qwen3 bias all four with attention_bias; Mistral never.
-  const attnBias = arch === 'mistral' ? false : k.bool('attention_bias', false);
-  if (arch === 'mistral') k.only('attention_bias', (v) => v === false, 'Mistral has no attention biases');
+  // Phi3Config puts partial_rotary_factor (1.0) into rope_parameters; any other value is refused above
+  // or here, and longrope (Phi-3 128k, Phi-3.5, Phi-4-mini) is refused by parseRope.
+  if (arch === 'phi3') {
+    const pr = (k.j.rope_parameters as Json | null | undefined)?.partial_rotary_factor;
+    if (pr !== undefined && pr !== 1) k.refuse('rope_parameters', `partial_rotary_factor ${String(pr)}: phi3 here rotates the whole head (1.0)`);
+  }
+  const rope = parseRope(k, k.int('max_position_embeddings', fam.maxPositions), arch === 'phi3' ? { extraParams: ['partial_rotary_factor'] } : {});
+  // Qwen2 always biases q/k/v (not o); Llama and Qwen3 bias all four with attention_bias; Mistral and Phi-3 never.
+  const unbiased = arch === 'mistral' || arch === 'phi3';
+  const attnBias = unbiased ? false : k.bool('attention_bias', false);
+  if (unbiased) k.only('attention_bias', (v) => v === false, `${arch} has no attention biases`);
   if (arch !== 'llama') k.only('mlp_bias', (v) => v === false, `${arch} has no MLP biases`);
   const { bos, eos } = k.tokenIds(vocabSize);
   return {
     arch, vocabSize, d, intermediate: k.int('intermediate_size'), nLayer: k.int('num_hidden_layers'), nHead,
-    nKvHead: k.int('num_key_value_heads', nHead), headDim, eps: k.num('rms_norm_eps', 1e-6),
+    nKvHead: k.int('num_key_value_heads', nHead), headDim, eps: k.num('rms_norm_eps', fam.eps),
     ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
     tied: k.bool('tie_word_embeddings', false),
     qkvBias: arch === 'qwen2' ? true : attnBias, oBias: arch === 'qwen2' ? false : attnBias,
     mlpBias: arch === 'llama' ? k.bool('mlp_bias', false) : false,
-    slidingWindow, qkNorm: arch === 'qwen3', bosTokenId: bos, eosTokenId: eos,
+    slidingWindow, qkNorm: arch === 'qwen3', fused: arch === 'phi3', bosTokenId: bos, eosTokenId: eos,
   };
 }
 
@@ -337,7 +350,7 @@ export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'g
 /** The most positions a sequence may span (dynamic rope caps it at its original length). */
 export const maxPositionsOf = (c: ModelConfig): number => (c.arch === 'gpt2' ? c.nPositions : c.maxPositions);
 
-const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', gpt_neox: 'GPTNeoX' };
+const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gpt_neox: 'GPTNeoX' };
 /** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
 export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
   `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
@@ -380,7 +393,8 @@ export function toHfConfig(c: ModelConfig): Json {
     tie_word_embeddings: c.tied,
     ...(c.arch === 'llama' ? { attention_bias: c.qkvBias, mlp_bias: c.mlpBias } : {}),
     ...(c.arch === 'qwen3' ? { attention_bias: c.qkvBias } : {}),
-    ...(c.arch === 'mistral' ? { sliding_window: c.slidingWindow } : {}),
+    ...(c.arch === 'mistral' || c.arch === 'phi3' ? { sliding_window: c.slidingWindow } : {}),
+    ...(c.arch === 'phi3' ? { attention_bias: false } : {}),
     ...(c.arch === 'qwen2' || c.arch === 'qwen3' ? { use_sliding_window: false } : {}),
     attention_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
   };

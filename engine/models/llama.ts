@@ -1,7 +1,8 @@
 // Llama and the families built on it, as Hugging Face computes them: RMSNorm, rotary position
 // embeddings (HF's rotate_half convention, the rope type's frequencies from rope.ts), SwiGLU MLP,
 // grouped-query attention. Qwen2 adds biases to q/k/v; Qwen3 normalises each head's q and k (q_norm,
-// k_norm) before RoPE; Mistral's sliding window is in the attention mask (CausalLM.attentionBias).
+// k_norm) before RoPE; Mistral's sliding window is in the attention mask (CausalLM.attentionBias);
+// Phi-3 is Mistral with q/k/v fused into qkv_proj and gate/up into gate_up_proj (split in that order).
 // Linear weights are stored [out, in] like torch.nn.Linear.
 
 import { type Tensor, F } from '../graph/index.js';
@@ -16,13 +17,16 @@ export const llama: Architecture<LlamaConfig> = {
     const specs: ParamSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.d], init: w }];
     for (let i = 0; i < c.nLayer; i++) {
       const l = `model.layers.${i}.`;
-      specs.push(
-        { name: `${l}input_layernorm.weight`, shape: [c.d], init: ones },
-        { name: `${l}self_attn.q_proj.weight`, shape: [q, c.d], init: w },
-        { name: `${l}self_attn.k_proj.weight`, shape: [kv, c.d], init: w },
-        { name: `${l}self_attn.v_proj.weight`, shape: [kv, c.d], init: w },
-        { name: `${l}self_attn.o_proj.weight`, shape: [c.d, q], init: w },
-      );
+      specs.push({ name: `${l}input_layernorm.weight`, shape: [c.d], init: ones });
+      if (c.fused) specs.push({ name: `${l}self_attn.qkv_proj.weight`, shape: [q + 2 * kv, c.d], init: w });
+      else {
+        specs.push(
+          { name: `${l}self_attn.q_proj.weight`, shape: [q, c.d], init: w },
+          { name: `${l}self_attn.k_proj.weight`, shape: [kv, c.d], init: w },
+          { name: `${l}self_attn.v_proj.weight`, shape: [kv, c.d], init: w },
+        );
+      }
+      specs.push({ name: `${l}self_attn.o_proj.weight`, shape: [c.d, q], init: w });
       if (c.qkvBias) {
         specs.push(
           { name: `${l}self_attn.q_proj.bias`, shape: [q], init: zeros },
@@ -37,12 +41,15 @@ export const llama: Architecture<LlamaConfig> = {
           { name: `${l}self_attn.k_norm.weight`, shape: [c.headDim], init: ones },
         );
       }
-      specs.push(
-        { name: `${l}post_attention_layernorm.weight`, shape: [c.d], init: ones },
-        { name: `${l}mlp.gate_proj.weight`, shape: [c.intermediate, c.d], init: w },
-        { name: `${l}mlp.up_proj.weight`, shape: [c.intermediate, c.d], init: w },
-        { name: `${l}mlp.down_proj.weight`, shape: [c.d, c.intermediate], init: w },
-      );
+      specs.push({ name: `${l}post_attention_layernorm.weight`, shape: [c.d], init: ones });
+      if (c.fused) specs.push({ name: `${l}mlp.gate_up_proj.weight`, shape: [2 * c.intermediate, c.d], init: w });
+      else {
+        specs.push(
+          { name: `${l}mlp.gate_proj.weight`, shape: [c.intermediate, c.d], init: w },
+          { name: `${l}mlp.up_proj.weight`, shape: [c.intermediate, c.d], init: w },
+        );
+      }
+      specs.push({ name: `${l}mlp.down_proj.weight`, shape: [c.d, c.intermediate], init: w });
       if (c.mlpBias) {
         specs.push(
           { name: `${l}mlp.gate_proj.bias`, shape: [c.intermediate], init: zeros },
@@ -65,22 +72,27 @@ export const llama: Architecture<LlamaConfig> = {
     for (let i = 0; i < c.nLayer; i++) {
       const l = `model.layers.${i}.`;
       const a = F.rmsNorm(x, p[`${l}input_layernorm.weight`]!, c.eps);
-      let q = splitHeads(proj(p, `${l}self_attn.q_proj`, a), c.nHead, c.headDim);
-      let k = splitHeads(proj(p, `${l}self_attn.k_proj`, a), c.nKvHead, c.headDim);
+      const [qa, ka, va] = c.fused
+        ? F.split(proj(p, `${l}self_attn.qkv_proj`, a), [c.nHead * c.headDim, c.nKvHead * c.headDim, c.nKvHead * c.headDim], -1) as [Tensor, Tensor, Tensor]
+        : [proj(p, `${l}self_attn.q_proj`, a), proj(p, `${l}self_attn.k_proj`, a), proj(p, `${l}self_attn.v_proj`, a)];
+      let q = splitHeads(qa, c.nHead, c.headDim);
+      let k = splitHeads(ka, c.nKvHead, c.headDim);
       if (c.qkNorm) {
         q = F.rmsNorm(q, p[`${l}self_attn.q_norm.weight`]!, c.eps);
         k = F.rmsNorm(k, p[`${l}self_attn.k_norm.weight`]!, c.eps);
       }
       q = F.applyRope(q, cos, sin);
       k = F.applyRope(k, cos, sin);
-      const v = splitHeads(proj(p, `${l}self_attn.v_proj`, a), c.nKvHead, c.headDim);
+      const v = splitHeads(va, c.nKvHead, c.headDim);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
       const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(c.headDim)));
       x = F.add(x, proj(p, `${l}self_attn.o_proj`, y));
       const m = F.rmsNorm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps);
-      const gate = F.silu(proj(p, `${l}mlp.gate_proj`, m));
-      const up = proj(p, `${l}mlp.up_proj`, m);
+      const [g0, up] = c.fused
+        ? F.split(proj(p, `${l}mlp.gate_up_proj`, m), [c.intermediate, c.intermediate], -1) as [Tensor, Tensor]
+        : [proj(p, `${l}mlp.gate_proj`, m), proj(p, `${l}mlp.up_proj`, m)];
+      const gate = F.silu(g0);
       x = F.add(x, proj(p, `${l}mlp.down_proj`, F.mul(gate, up)));
     }
     return { hidden: F.rmsNorm(x, p['model.norm.weight']!, c.eps), present };

@@ -236,7 +236,7 @@ test('gold: a held-out reward model is the gold reward (eval/gold recorded)', { 
 test('chat data on a Qwen2-style model with a padded vocabulary (ids the tokenizer lacks render as <id N>)', { timeout: 120_000 }, async () => {
   const qwenDir = path.join(tmp, 'tiny-qwen2');
   await CausalLM.init({
-    arch: 'qwen2', vocabSize: 672, d: 32, intermediate: 64, nLayer: 1, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: null, slidingWindow: null, qkNorm: false,
+    arch: 'qwen2', vocabSize: 672, d: 32, intermediate: 64, nLayer: 1, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: null, slidingWindow: null, qkNorm: false, fused: false,
     maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: BOS, eosTokenId: EOS,
   }, 0).save(qwenDir);
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(path.join(TOK, f), path.join(qwenDir, f));

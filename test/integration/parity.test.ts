@@ -2,7 +2,7 @@
 // test/reference/make_model_fixtures.py, with logits, loss and per-parameter gradient sums computed by
 // the PyTorch reference (transcribed from transformers' modeling files) in float64: GPT-2, Llama (GQA),
 // Qwen2 (q/k/v bias, tied), Mistral (sliding window), Llama 3.1's rope, Qwen3 (q/k norms, written in
-// the transformers 5 config layout), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
+// the transformers 5 config layout), Phi-3 (fused projections, sliding window), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
 // every switch flipped (sequential residual, no biases, tied, 5.x layout).
 
 import { test } from 'node:test';
@@ -21,7 +21,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -116,6 +116,7 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
     ['mistral-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window: null })],
     ['llama31-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: null })],
     // Pythia's defaults: a reader that ignored rotary_pct (whole-head rope) or use_parallel_residual fails.
+    ['phi3-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window: null })],
     ['pythia-tiny', (c: Record<string, unknown>) => ({ ...c, rotary_pct: 1.0 })],
     ['neox-seq-tiny', ({ use_parallel_residual: _p, ...c }: Record<string, unknown>) => c],
     ['neox-seq-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu' })],
@@ -136,7 +137,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

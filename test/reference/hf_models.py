@@ -503,6 +503,70 @@ class Qwen3ForCausalLM(LlamaForCausalLM):
         return b, b, False
 
 
+class Phi3Attention(nn.Module):
+    """modeling_phi3.Phi3Attention: qkv_proj rows are [q (H*hd) | k (KV*hd) | v (KV*hd)]; no biases."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["hidden_size"]
+        self.n_head = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_head
+        self.head_dim = cfg.get("head_dim") or d // self.n_head
+        self.scaling = self.head_dim ** -0.5
+        self.qkv_proj = nn.Linear(d, (self.n_head + 2 * self.n_kv) * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.n_head * self.head_dim, d, bias=False)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        b, t, _ = x.shape
+        qkv = self.qkv_proj(x)
+        qp, kp = self.n_head * self.head_dim, self.n_kv * self.head_dim
+        q = qkv[..., :qp].view(b, t, -1, self.head_dim).transpose(1, 2)
+        k = qkv[..., qp:qp + kp].view(b, t, -1, self.head_dim).transpose(1, 2)
+        v = qkv[..., qp + kp:].view(b, t, -1, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        rep = self.n_head // self.n_kv
+        y = attend(q, repeat_kv(k, rep), repeat_kv(v, rep), allowed, scale_mul=self.scaling)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class Phi3MLP(nn.Module):
+    """modeling_phi3.Phi3MLP: gate, up = gate_up_proj(x).chunk(2); down(up * silu(gate))."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d, i = cfg["hidden_size"], cfg["intermediate_size"]
+        self.gate_up_proj = nn.Linear(d, 2 * i, bias=False)
+        self.down_proj = nn.Linear(i, d, bias=False)
+
+    def forward(self, x):
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(up * F.silu(gate))
+
+
+class Phi3ForCausalLM(LlamaForCausalLM):
+    """Phi-3 = Mistral (sliding_window on every layer when set; default None) with fused qkv_proj and
+    gate_up_proj; rope types default only here (longrope is not implemented)."""
+    model_type = "phi3"
+
+    def __init__(self, cfg):
+        cfg = dict(cfg)
+        cfg.setdefault("rms_norm_eps", 1e-5)  # Phi3Config's default
+        super().__init__(cfg)
+        for layer in self.model.layers:
+            layer.self_attn = Phi3Attention(cfg)
+            layer.mlp = Phi3MLP(cfg)
+
+    @staticmethod
+    def _biases(cfg):
+        return False, False, False
+
+    @staticmethod
+    def _sliding_window(cfg):
+        return cfg.get("sliding_window")
+
+
 # ----------------------------------------------------------------------------------------------
 # GPT-NeoX / Pythia (modeling_gpt_neox.py)
 
@@ -635,7 +699,8 @@ class GPTNeoXForCausalLM(nn.Module):
 
 
 ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM,
-                 "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM, "gpt_neox": GPTNeoXForCausalLM}
+                 "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM, "phi3": Phi3ForCausalLM,
+                 "gpt_neox": GPTNeoXForCausalLM}
 
 
 def build_model(cfg):

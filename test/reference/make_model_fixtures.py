@@ -14,6 +14,8 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
   mistral-tiny/     MistralForCausalLM llama-tiny-gqa's sizes, sliding_window 3 (masks keys 3+ back)
   llama31-tiny/     LlamaForCausalLM with Llama 3.1's rope (rope_type llama3: factor 8, original 64)
   qwen3-tiny/       Qwen3ForCausalLM q_norm/k_norm, head_dim 16, tied; transformers 5 config layout
+  phi3-tiny/        Phi3ForCausalLM fused qkv_proj / gate_up_proj, 4 heads / 2 kv heads, sliding_window 5,
+                    rms_norm_eps left to Phi3Config's default (1e-5); transformers 4 layout as Phi-3-mini's
   pythia-tiny/      GPTNeoXForCausalLM as Pythia: hidden 64, 4 heads (head 16), rotary_pct 0.25 (4 dims),
                     parallel residual, biases, exact GELU, untied embed_out; transformers 4 layout
   neox-seq-tiny/    GPTNeoXForCausalLM sequential residual, no attention biases, gelu_new, tied,
@@ -200,6 +202,34 @@ CONFIGS["qwen3-tiny"] = {
     "use_sliding_window": False,
     "vocab_size": VOCAB,
 }
+# Phi-3-mini-4k's config keys (sliding_window, original_max_position_embeddings, embd/resid_pdrop).
+CONFIGS["phi3-tiny"] = {
+    "architectures": ["Phi3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "embd_pdrop": 0.0,
+    "eos_token_id": 94,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "phi3",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "original_max_position_embeddings": 64,
+    "pad_token_id": 94,
+    "resid_pdrop": 0.0,
+    "rope_scaling": None,
+    "rope_theta": 10000.0,
+    "sliding_window": 5,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "vocab_size": VOCAB,
+}
 # GPT-NeoX: Pythia's config as transformers 4.x saved it (rotary_pct, rotary_emb_base), and a variant in
 # the 5.x layout that flips every switch Pythia leaves at its default.
 CONFIGS["pythia-tiny"] = {
@@ -247,7 +277,7 @@ CONFIGS["neox-seq-tiny"] = {
     "use_parallel_residual": False,
     "vocab_size": VOCAB,
 }
-SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

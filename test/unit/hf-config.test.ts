@@ -66,11 +66,11 @@ test('keys that change the math and are not implemented are refused, naming key 
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
   assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
   assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
-  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, gpt_neox/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gpt_neox/);
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }
@@ -102,4 +102,16 @@ test('GPT-NeoX: Pythia\'s defaults, the rotary fraction and base under each of t
     if (edit.rotary_pct === 0.3) { assert.equal(neox({ ...base, ...edit }).rotaryDim, 4, 'int(16 · 0.3) = 4, as python truncates'); continue; }
     assert.throws(() => parseHfConfig({ ...base, ...edit }), want, JSON.stringify(edit));
   }
+});
+
+test('Phi-3: fused projections, its own defaults (eps 1e-5, no window), longrope and partial rotary refused', () => {
+  const base = cfgOf('phi3-tiny');
+  const c = llama(base);
+  assert.deepEqual([c.fused, c.slidingWindow, c.eps, c.qkvBias], [true, 5, 1e-5, false]);
+  const { sliding_window: _w, ...noWindow } = base;
+  assert.equal(llama(noWindow).slidingWindow, null, 'Phi3Config.sliding_window defaults to None');
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [2, 2] } }), /rope type "longrope" is not supported/);
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } }), /partial_rotary_factor 0.75/);
+  assert.equal(llama({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 1 } }).ropeTheta, 1e4);
+  assert.throws(() => parseHfConfig({ ...base, attention_bias: true }), /attention_bias = true: not supported \(phi3 has no attention biases\)/);
 });
