@@ -42,6 +42,8 @@ export interface FormatDef {
   fewshot: boolean;
   /** The split the harness draws few-shot examples from, for a dataset folder. */
   fewshotSplit: string | null;
+  /** The task YAML's num_fewshot: what the harness uses when no count is given (GSM8K 5, the rest 0). */
+  defaultShots: number;
   parse(r: Record<string, unknown>): EvalDoc;
 }
 
@@ -116,7 +118,7 @@ export function hellaswagPreprocess(text: string): string {
 const LETTERS = ['A', 'B', 'C', 'D'];
 
 const mmlu: FormatDef = {
-  id: 'mmlu', kind: 'mc', columns: ['question', 'choices', 'answer'], fewshot: true, fewshotSplit: 'dev',
+  id: 'mmlu', kind: 'mc', columns: ['question', 'choices', 'answer'], fewshot: true, fewshotSplit: 'dev', defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const choices = strList(r.choices, 'choices', 1);
@@ -135,7 +137,7 @@ const mmlu: FormatDef = {
 };
 
 const arc: FormatDef = {
-  id: 'arc', kind: 'mc', columns: ['question', 'choices', 'answerKey'], fewshot: true, fewshotSplit: 'train',
+  id: 'arc', kind: 'mc', columns: ['question', 'choices', 'answerKey'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const c = obj(r, 'choices');
@@ -150,7 +152,7 @@ const arc: FormatDef = {
 };
 
 const hellaswag: FormatDef = {
-  id: 'hellaswag', kind: 'mc', columns: ['endings', 'label'], fewshot: true, fewshotSplit: 'train',
+  id: 'hellaswag', kind: 'mc', columns: ['endings', 'label'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
   parse(r) {
     let ctx: string;
     if ('ctx_a' in r || 'ctx_b' in r) ctx = `${str(r, 'ctx_a', { allowEmpty: true })} ${pyCapitalize(str(r, 'ctx_b', { allowEmpty: true }))}`;
@@ -176,7 +178,7 @@ export const TRUTHFULQA_PROMPT = [
 ].join('\n');
 
 const truthfulqa: FormatDef = {
-  id: 'truthfulqa', kind: 'mc', columns: ['question', 'mc1_targets'], fewshot: false, fewshotSplit: null,
+  id: 'truthfulqa', kind: 'mc', columns: ['question', 'mc1_targets'], fewshot: false, fewshotSplit: null, defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const t = obj(r, 'mc1_targets');
@@ -194,7 +196,7 @@ const truthfulqa: FormatDef = {
 };
 
 const gsm8k: FormatDef = {
-  id: 'gsm8k', kind: 'gen', columns: ['question', 'answer'], fewshot: true, fewshotSplit: 'train',
+  id: 'gsm8k', kind: 'gen', columns: ['question', 'answer'], fewshot: true, fewshotSplit: 'train', defaultShots: 5,
   parse(r) {
     const q = str(r, 'question');
     const a = str(r, 'answer');

@@ -148,6 +148,10 @@ test('rrlhf eval: one JSON document on stdout, progress and skipped records on s
   assert.match(gr.fewshot_from, /\(train split\)$/, 'a dataset folder draws examples from the few-shot split the task names');
   assert.equal(gr.n, 3, 'all test items are scored');
   assert.equal(gr.max_gen_toks, 8);
+  const f = rrlhf('eval', ev('gsm8k.jsonl'), '--model', dir, '--fewshot-file', ev('gsm8k', 'main', 'train-00000-of-00001.parquet'), '--shots', '2', '--max-gen-toks', '4', '--json');
+  assert.equal(f.code, 0, f.stderr);
+  const fr = JSON.parse(f.stdout);
+  assert.deepEqual([fr.n, fr.shots, fr.fewshot_source], [3, 2, 'fewshot-file'], 'examples from the other file: every item scored');
 
   const refusals: [string[], number, RegExp][] = [
     [[ev('truthfulqa.jsonl'), '--model', dir, '--shots', '1'], 1, /truthfulqa is zero-shot in lm-evaluation-harness/],
@@ -155,7 +159,10 @@ test('rrlhf eval: one JSON document on stdout, progress and skipped records on s
     [[ev('mmlu.jsonl'), '--model', dir, '--format', 'squad'], 2, /--format must be auto or one of mmlu, arc, hellaswag, truthfulqa, gsm8k; got "squad"/],
     [[ev('malformed', 'arc_bad.jsonl'), '--model', dir], 1, /no item of .*arc_bad\.jsonl can be scored: all 3 records were rejected \(first: .*arc_bad\.jsonl:1: answerKey "C"/],
     [[ev('malformed', 'unknown.jsonl'), '--model', dir], 1, /cannot tell the benchmark from the columns "prompt", "chosen", "rejected"/],
-    [[ev('gsm8k.jsonl'), '--model', dir, '--max-gen-toks', '512'], 1, /--max-gen-toks 512 leaves no room for the question in the model's 512-token window/],
+    [[ev('gsm8k.jsonl'), '--model', dir, '--shots', '0', '--max-gen-toks', '512'], 1,
+      /--max-gen-toks 512 leaves no room for the question in the model's 512-token window/],
+    [[ev('gsm8k.jsonl'), '--model', dir], 1, /--shots 5: the benchmark has only 3 readable items \(the first K are the examples, the rest are scored\)/],
+    [[path.join(os.tmpdir(), 'no-such-benchmark.jsonl'), '--model', dir], 1, /no-such-benchmark\.jsonl does not exist; pass a benchmark file/],
   ];
   for (const [args, code, re] of refusals) {
     const x = rrlhf('eval', ...args);

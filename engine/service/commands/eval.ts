@@ -29,11 +29,12 @@ export const evalCmd: Command = {
     if ((values.model === undefined) === (values.run === undefined)) throw new UsageError(`eval needs exactly one of --model DIR and --run ID\n${USAGE}`);
     const format = values.format!;
     if (format !== 'auto' && !(EVAL_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be auto or one of ${EVAL_FORMATS.join(', ')}; got "${format}"`);
-    const shots = nonNegIntOpt(values.shots, 'shots', 0);
     const limit = values.limit === undefined ? undefined : intOpt(values.limit, 'limit', 0);
     const device = deviceOpt(values.device);
 
     const bench = await readBenchmark(positionals[0]!, { format: format as EvalFormat | 'auto', ...(values.split !== undefined ? { split: values.split } : {}) });
+    // Unset, the count is the task YAML's num_fewshot, as the harness's.
+    const shots = nonNegIntOpt(values.shots, 'shots', FORMAT_DEFS[bench.format].defaultShots);
     if (!bench.docs.length) throw new Error(`no item of ${positionals[0]} can be scored: all ${bench.rejected.length} records were rejected (first: ${describeRejection(bench.rejected[0]!)})`);
     // Few-shot examples: --fewshot-file, else a dataset folder's few-shot split (the one the task YAML
     // names: MMLU dev, the others train), else the benchmark's first K items.
