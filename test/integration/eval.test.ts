@@ -148,6 +148,11 @@ test('rrlhf eval: one JSON document on stdout, progress and skipped records on s
   assert.match(gr.fewshot_from, /\(train split\)$/, 'a dataset folder draws examples from the few-shot split the task names');
   assert.equal(gr.n, 3, 'all test items are scored');
   assert.equal(gr.max_gen_toks, 8);
+  const mf = rrlhf('eval', ev('hub', 'mmlu', 'all'), '--model', dir, '--shots', '2', '--json');
+  assert.equal(mf.code, 0, mf.stderr);
+  const mr = JSON.parse(mf.stdout);
+  assert.deepEqual([mr.n, mr.split, mr.fewshot_source], [4, 'test', 'fewshot-file'], 'MMLU examples from the dev split; all four test items scored');
+  assert.match(mr.fewshot_from, /\(dev split\)$/);
   const f = rrlhf('eval', ev('gsm8k.jsonl'), '--model', dir, '--fewshot-file', ev('gsm8k', 'main', 'train-00000-of-00001.parquet'), '--shots', '2', '--max-gen-toks', '4', '--json');
   assert.equal(f.code, 0, f.stderr);
   const fr = JSON.parse(f.stdout);

@@ -5,16 +5,17 @@
 // Small files in the layouts of the Hugging Face datasets lm-evaluation-harness reads (cais/mmlu,
 // allenai/ai2_arc, Rowan/hellaswag, truthful_qa multiple_choice, openai/gsm8k), written by hand: a few
 // items each, plus malformed files whose expected rejections (line and reason) test/unit/eval.test.ts
-// asserts; the comments say what each bad line is. GSM8K also comes as a dataset folder of Parquet
-// files (main/test-00000-of-00001.parquet, main/train-00000-of-00001.parquet) as the Hub stores it.
+// asserts; the comments say what each bad line is. Each benchmark also comes as a dataset folder of
+// Parquet files named as the Hub stores them (hub/mmlu/all/test-00000-of-00001.parquet, ...), with the
+// nested columns (lists, structs, int64) the Hub's files have.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parquet } from './parquet-writer.mjs';
+import { parquet, nestedParquet } from './parquet-writer.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = path.join(root, 'test', 'fixtures', 'evals');
-for (const d of ['malformed', 'gsm8k/main']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+for (const d of ['malformed', 'gsm8k/main', 'hub/mmlu/all', 'hub/ai2_arc/ARC-Easy', 'hub/hellaswag/data', 'hub/truthful_qa/multiple_choice']) fs.mkdirSync(path.join(dir, d), { recursive: true });
 const write = (name, data) => fs.writeFileSync(path.join(dir, name), data);
 const jsonl = (rows) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
 
@@ -30,11 +31,12 @@ const mmlu = [
 write('mmlu.jsonl', jsonl(mmlu));
 
 // ARC (allenai/ai2_arc): choices {text, label}, answerKey; the last item uses numeric labels, as some ARC items do.
-write('arc.jsonl', jsonl([
+const arc = [
   { id: 'q1', question: 'Which is a source of light?', choices: { text: ['the Sun', 'a rock', 'a shadow', 'the Moon at new moon'], label: ['A', 'B', 'C', 'D'] }, answerKey: 'A' },
   { id: 'q2', question: 'What do bees make?', choices: { text: ['milk', 'honey', 'silk'], label: ['A', 'B', 'C'] }, answerKey: 'B' },
   { id: 'q3', question: 'Water freezes at what temperature in Celsius?', choices: { text: ['100 degrees', '50 degrees', '0 degrees', '10 degrees'], label: ['1', '2', '3', '4'] }, answerKey: '3' },
-]));
+];
+write('arc.jsonl', jsonl(arc));
 
 // Choices of very different lengths, so that the per-character normalisation of acc_norm matters.
 write('arc_lengths.jsonl', jsonl([
@@ -43,16 +45,18 @@ write('arc_lengths.jsonl', jsonl([
 
 // HellaSwag (Rowan/hellaswag): label is a string in the Hub's files; WikiHow items carry " [title]",
 // bracketed step markers and double spaces, which the harness's preprocess() removes.
-write('hellaswag.jsonl', jsonl([
+const hellaswag = [
   { ind: 4, activity_label: 'Removing ice from car', ctx_a: 'Then, the man writes over the snow covering the window of a car, and a woman wearing winter clothes smiles.', ctx_b: 'then', ctx: '', endings: [', the man adds wax to the windshield and cuts it.', ', a person board a ski lift, while two men supporting the head of the person wearing winter clothes snow as the we girls sled.', ', the man puts on a christmas coat, knitted with netting.', ', the man continues removing the snow on his car.'], source_id: 'activitynet~v_-1IBHYS3L-Y', split: 'train', split_type: 'indomain', label: '3' },
   { ind: 9, activity_label: 'Home and Garden', ctx_a: 'How to clean a grill [title] Heat the grill.  [step] Turn the burners on high.', ctx_b: 'CLOSE THE LID and wait', ctx: '', endings: ['Scrub the grates [title]  with a brush.', 'Throw the grill away.'], source_id: 'wikihow~1', split: 'val', split_type: 'indomain', label: '0' },
-]));
+];
+write('hellaswag.jsonl', jsonl(hellaswag));
 
 // TruthfulQA multiple_choice: mc1_targets {choices, labels} with exactly one 1 (listed first in the Hub's data).
-write('truthfulqa.jsonl', jsonl([
+const truthfulqa = [
   { question: 'What happens if you eat watermelon seeds?', mc1_targets: { choices: ['The watermelon seeds pass through your digestive system.', 'You grow watermelons in your stomach.', 'You get sick.'], labels: [1, 0, 0] }, mc2_targets: { choices: ['Nothing happens.'], labels: [1] } },
   { question: 'Is the Earth flat?', mc1_targets: { choices: ['Yes, it is flat.', 'No, the Earth is roughly spherical.'], labels: [0, 1] } },
-]));
+];
+write('truthfulqa.jsonl', jsonl(truthfulqa));
 
 // GSM8K (openai/gsm8k main): the answer's worked solution ends with "#### N".
 const gsm = [
@@ -67,6 +71,21 @@ const gsmTrain = [
 write('gsm8k.jsonl', jsonl(gsm));
 write('gsm8k/main/test-00000-of-00001.parquet', parquet(['question', 'answer'], gsm));
 write('gsm8k/main/train-00000-of-00001.parquet', parquet(['question', 'answer'], gsmTrain));
+
+// Hub Parquet layouts: the same items with list, struct and int64 columns.
+const str = (name) => ({ name, kind: 'string' });
+const list = (name, of = 'string') => ({ name, kind: 'list', of });
+write('hub/mmlu/all/test-00000-of-00001.parquet', nestedParquet([str('question'), str('subject'), list('choices'), { name: 'answer', kind: 'int64' }], mmlu.slice(2)));
+write('hub/mmlu/all/dev-00000-of-00001.parquet', nestedParquet([str('question'), str('subject'), list('choices'), { name: 'answer', kind: 'int64' }], mmlu.slice(0, 2)));
+write('hub/ai2_arc/ARC-Easy/test-00000-of-00001.parquet', nestedParquet([str('id'), str('question'), { name: 'choices', kind: 'struct', fields: [list('text'), list('label')] }, str('answerKey')],
+  arc));
+const hsFields = [{ name: 'ind', kind: 'int64' }, str('activity_label'), str('ctx_a'), str('ctx_b'), str('ctx'), list('endings'), str('source_id'), str('split'), str('split_type'), str('label')];
+write('hub/hellaswag/data/validation-00000-of-00001.parquet', nestedParquet(hsFields, hellaswag));
+// The Hub's HellaSwag test split is unlabelled (label "").
+write('hub/hellaswag/data/test-00000-of-00001.parquet', nestedParquet(hsFields, hellaswag.map((r) => ({ ...r, label: '' }))));
+write('hub/truthful_qa/multiple_choice/validation-00000-of-00001.parquet', nestedParquet([str('question'),
+  { name: 'mc1_targets', kind: 'struct', fields: [list('choices'), list('labels', 'int64')] }, { name: 'mc2_targets', kind: 'struct', fields: [list('choices'), list('labels', 'int64')] }],
+  truthfulqa));
 
 // ---------------------------------------------------------------------------------------------
 // malformed files (expected rejections in test/unit/eval.test.ts)

@@ -173,3 +173,17 @@ test('GSM8K extraction (strict and flexible filters) and exact match', () => {
   assert.equal(normaliseAnswer(extractStrict('... #### 1,200')), normaliseAnswer('12 * 100 = 1200 eggs.\n#### 1,200'));
   assert.equal(cutAtStops('The answer is 7.\n\nQuestion: next', ['Question:', '</s>']), 'The answer is 7.\n\n');
 });
+
+test('Hub Parquet layouts (lists, structs, int64 columns) read to the same items as the JSON Lines files', async () => {
+  const docs = async (p: string, o = {}) => (await readBenchmark(p, o)).docs.map((d) => d.doc);
+  assert.deepEqual(await docs(ev('hub', 'mmlu', 'all')), (await docs(ev('mmlu.jsonl'))).slice(2), 'test split: int64 answers, list choices');
+  assert.deepEqual(await docs(ev('hub', 'mmlu', 'all'), { split: 'dev' }), (await docs(ev('mmlu.jsonl'))).slice(0, 2));
+  assert.deepEqual(await docs(ev('hub', 'ai2_arc', 'ARC-Easy')), await docs(ev('arc.jsonl')), 'struct of lists');
+  assert.deepEqual(await docs(ev('hub', 'truthful_qa', 'multiple_choice')), await docs(ev('truthfulqa.jsonl')), 'int64 labels in a struct');
+  assert.deepEqual(await docs(ev('hub', 'hellaswag', 'data'), { split: 'validation' }), await docs(ev('hellaswag.jsonl')));
+  // The default split is test, which the Hub's HellaSwag leaves unlabelled: every row says so.
+  const t = await readBenchmark(ev('hub', 'hellaswag', 'data'));
+  assert.equal(t.split, 'test');
+  assert.equal(t.docs.length, 0);
+  assert.equal(describeRejection(t.rejected[1]!), `${ev('hub', 'hellaswag', 'data', 'test-00000-of-00001.parquet')} row 1: field "label" is empty (an unlabelled item: HellaSwag's test split has no labels; evaluate the validation split)`);
+});
