@@ -178,6 +178,12 @@ function comparisonSection(m: ReportModel): string {
   return out.join('\n');
 }
 
+function benchmarkSection(m: ReportModel): string {
+  const rows = m.benchmarks!.map((b) => [`<td class="mono">${esc(b.key.slice('bench/'.length))}</td>`, ...b.stats.map((s) => statCell(s))]);
+  return '<p class="explain">Each final policy scored on a benchmark file with <span class="mono">rrlhf eval --run ID --record</span>, as lm-evaluation-harness scores it (accuracy in [0, 1]; mean ± std across seeds, n runs scored).</p>'
+    + table(['Benchmark / metric', ...m.objectives.map((o) => `${swatch(o)}${esc(capLabel(o.label))}`)], rows, [false, ...m.objectives.map(() => true)]);
+}
+
 function lambdaSection(m: ReportModel): string {
   const rows = m.lambdaSweep!;
   const base = m.summaries[0]!;
@@ -313,6 +319,7 @@ export function renderHtml(m: ReportModel): string {
     ['curves', 'Goodhart curves', `<p class="explain">${m.hasGold ? `Gold is what we actually want; the proxy is what each policy was optimised for. Every ${m.spec?.eval.every ?? 'few'} iterations the policy was sampled on evaluation prompts and scored by both.` : `${esc(NO_GOLD_NOTICE)} Every ${m.spec?.eval.every ?? 'few'} iterations the policy was sampled on held-out prompts and scored by the proxy it was optimised for.`} Lines are means across seeds, shaded bands ± 1 standard deviation, thin lines individual seeds.</p>${goodhartCharts(m)}`],
     ['comparison', 'Final and peak gold', comparisonSection(m)],
     ...(m.lambdaSweep ? [['lambda', 'λ sweep', lambdaSection(m)] as [string, string, string]] : []),
+    ...(m.benchmarks ? [['benchmarks', 'Benchmarks', benchmarkSection(m)] as [string, string, string]] : []),
     ['training', 'Training dynamics', trainingCharts(m)],
     ['runs', 'Per-run results', runsTable(m)],
     ['ensemble', 'Ensemble diagnostics', ensembleSection(m)],

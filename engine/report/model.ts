@@ -218,6 +218,9 @@ export interface ReportModel {
   comparisons: Comparison[];
   matchedKl: MatchedKl | null;
   lambdaSweep: LambdaRow[] | null;
+  /** Benchmark scores stored on the runs by `rrlhf eval --run ID --record` (docs/metrics.md § Benchmarks):
+   *  per key, each objective's mean ± std over its runs that have it (aligned with `objectives`); null when none. */
+  benchmarks: { key: string; stats: Stat[] }[] | null;
   ensemble: EnsembleDiagnostics | null;
   gallery: GallerySample[];
   curves: Curves;
@@ -600,6 +603,13 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     });
   }
 
+  // Benchmarks recorded on the runs (the latest value of each bench/ key).
+  const benchKeys = [...new Set(keys.flat().filter((k) => k.startsWith('bench/')))].sort();
+  const benchLast = new Map(runReports.map((r) => [r.id, store.metrics.last(r.id)]));
+  const benchmarks = benchKeys.length
+    ? benchKeys.map((key) => ({ key, stats: objectives.map((ob) => stat(runsOf(ob.name).map((r) => benchLast.get(r.id)![key]?.value))) }))
+    : null;
+
   // Per objective.
   const summaries: ObjectiveSummary[] = objectives.map((ob) => {
     const rs = runsOf(ob.name);
@@ -739,7 +749,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     schema: REPORT_SCHEMA, generated: when, title, subtitle, hasGold, verdict, caveats,
     experiment: exp ? { id: exp.id, name: exp.name, created: exp.created, specHash: exp.specHash } : null,
     spec, differences, methods, glossary: GLOSSARY, onsetMargin: margin, objectives, runs: runReports, summaries, comparisons,
-    matchedKl, lambdaSweep, ensemble, gallery, curves: { eval: evalCurves, train }, reproducibility,
+    matchedKl, lambdaSweep, benchmarks, ensemble, gallery, curves: { eval: evalCurves, train }, reproducibility,
   };
 }
 

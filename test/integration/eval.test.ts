@@ -19,6 +19,9 @@ import { readBenchmark } from '../../engine/eval/read.js';
 import { buildContext, encodePair, loglikelihoods } from '../../engine/eval/score.js';
 import { evaluateBenchmark, type McItem, type GenItem } from '../../engine/eval/run.js';
 import { openStore } from '../../engine/store/index.js';
+import { parseSpec } from '../../engine/experiments/spec.js';
+import { buildReportModel } from '../../engine/report/model.js';
+import { renderHtml } from '../../engine/report/html.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -181,10 +184,12 @@ test('rrlhf eval --run: a dataset-world run\'s last checkpoint on its starting m
   const base = await modelFolder(0), trained = await modelFolder(7);
   const dataDir = tmp();
   const store = openStore({ dataDir });
-  let runId: number, goodhartRun: number;
+  let runId: number, goodhartRun: number, expId: number;
   try {
-    const exp = store.experiments.create({ name: 'study', spec: { world: { name: 'dataset', modelDir: base.dir, datasetId: 1 } } });
-    runId = store.runs.create({ experimentId: exp.id, objective: 'robust', seed: 0 }).id;
+    const spec = parseSpec({ world: { name: 'dataset', modelDir: base.dir, datasetId: 1 } });
+    const exp = store.experiments.create({ name: 'study', spec: spec as unknown as Record<string, unknown> });
+    expId = exp.id;
+    runId = store.runs.create({ experimentId: exp.id, objective: 'robust', seed: 0, config: { objective: spec.objectives[1] } }).id;
     // The runner saves policy.params: the decoder's tensors and the PPO value head beside them.
     for (const step of [5, 10]) {
       const ck = path.join(dataDir, 'experiments', String(exp.id), 'runs', String(runId), `step-${step}`);
@@ -200,13 +205,28 @@ test('rrlhf eval --run: a dataset-world run\'s last checkpoint on its starting m
     const g = store.experiments.create({ name: 'lab', spec: { world: { name: 'goodhart-lab', seed: 0, settings: {} } } });
     goodhartRun = store.runs.create({ experimentId: g.id, objective: 'single', seed: 0 }).id;
   } finally { store.close(); }
-  const viaRun = rrlhf('eval', ev('arc.jsonl'), '--run', String(runId), '--data-dir', dataDir, '--json');
+  const viaRun = rrlhf('eval', ev('arc.jsonl'), '--run', String(runId), '--data-dir', dataDir, '--json', '--record');
   assert.equal(viaRun.code, 0, viaRun.stderr);
   const viaModel = rrlhf('eval', ev('arc.jsonl'), '--model', trained.dir, '--json');
   const a = JSON.parse(viaRun.stdout), b = JSON.parse(viaModel.stdout);
   assert.deepEqual(a.per_item.map((p: McItem) => p.loglikelihoods), b.per_item.map((p: McItem) => p.loglikelihoods), 'the step-10 weights, not the starting model\'s');
   assert.notDeepEqual(a.per_item.map((p: McItem) => p.loglikelihoods), JSON.parse(rrlhf('eval', ev('arc.jsonl'), '--model', base.dir, '--json').stdout).per_item.map((p: McItem) => p.loglikelihoods));
   assert.deepEqual([a.policy.run, a.policy.step, a.policy.status, a.policy.architecture_from], [runId, 10, 'finished', base.dir]);
+  // --record: the scores on the run at the checkpoint's step, and in the report's Benchmarks table.
+  assert.match(viaRun.stderr, new RegExp(`recorded bench/arc_0shot/acc, bench/arc_0shot/acc_norm on run ${runId} at step 10`));
+  const s2 = openStore({ dataDir });
+  try {
+    const last = s2.metrics.last(runId);
+    assert.deepEqual(last['bench/arc_0shot/acc'], { step: 10, value: a.accuracy });
+    assert.deepEqual(last['bench/arc_0shot/acc_norm'], { step: 10, value: a.acc_norm });
+    const model = await buildReportModel({ store: s2, experimentId: expId });
+    assert.deepEqual(model.benchmarks, [
+      { key: 'bench/arc_0shot/acc', stats: [{ mean: a.accuracy, std: 0, n: 1 }] },
+      { key: 'bench/arc_0shot/acc_norm', stats: [{ mean: a.acc_norm, std: 0, n: 1 }] },
+    ]);
+    assert.match(renderHtml(model), /<section id="benchmarks"[^>]*>\n<h2>Benchmarks<\/h2>/);
+  } finally { s2.close(); }
+  assert.match(rrlhf('eval', ev('arc.jsonl'), '--model', base.dir, '--record').stderr, /--record stores the scores on a run: it goes with --run ID/);
   const gr = rrlhf('eval', ev('arc.jsonl'), '--run', String(goodhartRun), '--data-dir', dataDir);
   assert.equal(gr.code, 1);
   assert.match(gr.stderr, /built-in "goodhart-lab" world, whose vocabulary is the world's own symbols/);

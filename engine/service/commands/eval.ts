@@ -11,11 +11,11 @@ import { evaluateBenchmark } from '../../eval/run.js';
 import { loadRunPolicy } from '../../eval/policy.js';
 import { openStore, resolveDataDir } from '../../store/index.js';
 
-const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N]';
+const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N]';
 
 export const evalCmd: Command = {
   usage: [
-    'eval FILE (--model DIR | --run ID) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--limit N] [--shots K]',
+    'eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--limit N] [--shots K]',
     '     [--fewshot-file F] [--split S] [--chat-template] [--batch-size B] [--max-gen-toks N]',
     '                                benchmark accuracy as lm-evaluation-harness scores it (acc, acc_norm; GSM8K exact match)',
   ],
@@ -23,10 +23,11 @@ export const evalCmd: Command = {
     const { values, positionals } = parse(args, {
       model: { type: 'string' }, run: { type: 'string' }, format: { type: 'string', default: 'auto' }, split: { type: 'string' },
       limit: { type: 'string' }, shots: { type: 'string' }, 'fewshot-file': { type: 'string' }, 'chat-template': { type: 'boolean' },
-      'batch-size': { type: 'string' }, 'max-gen-toks': { type: 'string' },
+      'batch-size': { type: 'string' }, 'max-gen-toks': { type: 'string' }, record: { type: 'boolean' },
     }, true);
     if (positionals.length !== 1) throw new UsageError(`eval takes one benchmark FILE (or dataset folder); got ${positionals.length}\n${USAGE}`);
     if ((values.model === undefined) === (values.run === undefined)) throw new UsageError(`eval needs exactly one of --model DIR and --run ID\n${USAGE}`);
+    if (values.record && values.run === undefined) throw new UsageError('--record stores the scores on a run: it goes with --run ID');
     const format = values.format!;
     if (format !== 'auto' && !(EVAL_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be auto or one of ${EVAL_FORMATS.join(', ')}; got "${format}"`);
     const limit = values.limit === undefined ? undefined : intOpt(values.limit, 'limit', 0);
@@ -90,6 +91,16 @@ export const evalCmd: Command = {
         : `  acc ${pct(res.accuracy)}   acc_norm ${pct(res.acc_norm)}`,
       ...(res.rejected.length ? [`  ${res.rejected.length} records skipped (first: ${describeRejection(res.rejected[0]!)})`] : []),
     ].join('\n'));
+    if (values.record && !res.interrupted) {
+      // On the run, at its checkpoint's step, for the report's Benchmarks table (docs/metrics.md § Benchmarks).
+      const prefix = `bench/${res.format}_${res.shots}shot${res.chat_template ? '_chat' : ''}`;
+      const record: Record<string, number> = res.exact_match
+        ? { [`${prefix}/exact_match_strict`]: res.exact_match.strict, [`${prefix}/exact_match_flexible`]: res.exact_match.flexible }
+        : { [`${prefix}/acc`]: res.accuracy, [`${prefix}/acc_norm`]: res.acc_norm! };
+      const store = openStore({ dataDir: resolveDataDir(values['data-dir']) });
+      try { store.metrics.append(Number(values.run), Number(policy.step), record); } finally { store.close(); }
+      process.stderr.write(`recorded ${Object.keys(record).join(', ')} on run ${values.run} at step ${policy.step}\n`);
+    }
     if (res.interrupted) throw new Error(`interrupted after ${res.interrupted.scored} of ${res.interrupted.of} items; the scores printed cover those`);
   },
 };
