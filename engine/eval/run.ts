@@ -105,17 +105,18 @@ export async function evaluateBenchmark(m: CausalLM, tok: TextTokenizer, bench: 
     const total = items.reduce((n, it) => n + it.rows.length, 0);
     const per: McItem[] = [];
     let done = 0, i = 0;
-    // Logits [B, T, V] and their log-softmax are the big tensors: keep B·T·V near 2^26 floats per forward.
+    // The continuation logits [B, L, V] and the trunk's activations [B, T, d] are the big tensors: keep each near 2^26 floats per forward.
     const budget = 1 << 26;
+    const size = (nRows: number, t: number, l: number) => Math.max(nRows * l * m.config.vocabSize, nRows * t * m.config.d * 4);
     opts.onProgress?.(0, total);
     while (i < items.length && !opts.signal?.aborted) {
       const batch = [items[i++]!];
-      let rows = batch[0]!.rows.length, T = Math.max(...batch[0]!.rows.map((r) => r.length));
+      let rows = batch[0]!.rows.length, T = Math.max(...batch[0]!.rows.map((r) => r.length)), L = Math.max(...batch[0]!.contLens);
       while (i < items.length) {
         const it = items[i]!;
-        const t = Math.max(T, ...it.rows.map((r) => r.length));
-        if (rows + it.rows.length > batchRows || (rows + it.rows.length) * t * m.config.vocabSize > budget) break;
-        batch.push(it); rows += it.rows.length; T = t; i++;
+        const t = Math.max(T, ...it.rows.map((r) => r.length)), l = Math.max(L, ...it.contLens);
+        if (rows + it.rows.length > batchRows || size(rows + it.rows.length, t, l) > budget) break;
+        batch.push(it); rows += it.rows.length; T = t; L = l; i++;
       }
       const lls = await loglikelihoods(m, batch.flatMap((it) => it.rows), batch.flatMap((it) => it.contLens), padId);
       let k = 0;

@@ -15,8 +15,10 @@
 //   greedy generation until "Question:", "</s>", "<|im_end|>" or the EOS; strict "#### (\-?[0-9\.\,]+)"
 //   (first match) and flexible "(-?[$0-9.,]{2,})|(-?[0-9]+)" (last match) extraction, "[invalid]" when
 //   nothing matches; exact match after removing ",", "$", "(?s).*#### ", "\.$" and lower-casing both.
+import { Graph, F } from '../graph/index.js';
+import { compile, i64, type CompiledGraph } from '../runtime/session.js';
 import { type CausalLM } from '../models/model.js';
-import { scoreLogprobs, generate } from '../models/sampler.js';
+import { generate, leftPad } from '../models/sampler.js';
 import { type ChatMessage, type TextTokenizer } from '../models/tokenizer.js';
 import { type EvalDoc } from './formats.js';
 
@@ -71,17 +73,59 @@ export function fitWindow(r: Request, window: number): number[] {
   return row.length > window ? row.slice(row.length - window) : row;
 }
 
+const scorers = new WeakMap<CausalLM, Promise<CompiledGraph>>();
+
+/** The scoring graph: the trunk over left-padded rows [B, T], then the LM head and log-softmax only at the
+ *  L positions per row that predict a continuation token (picked by a one-hot [B, L, T] matmul), so the
+ *  [B, T, vocab] logits of every position are never formed: a 5-shot prompt of ~700 tokens scores one
+ *  or two answer tokens. Returns log p(target) per picked position, 0 where the mask is 0. */
+function scorer(m: CausalLM): Promise<CompiledGraph> {
+  let c = scorers.get(m);
+  if (!c) {
+    const g = new Graph(`${m.config.arch}_eval_score`);
+    const p = m.paramInputs(g);
+    const ids = g.input('input_ids', 'int64', ['B', 'T']);
+    const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+    const pos = g.input('pred_pos', 'int64', ['B', 'L']);
+    const targets = g.input('targets', 'int64', ['B', 'L']);
+    const tmask = g.input('target_mask', 'float32', ['B', 'L']);
+    const hidden = m.trace(g, p, ids, mask).hidden;
+    const index = F.sub(F.cumsum(F.full(g, ['B', 'T'], 1, 'int64'), 1), 1); // 0..T−1 per row
+    const pick = F.cast(F.equal(F.unsqueeze(pos, 2), F.unsqueeze(index, 1)), 'float32');
+    const logp = F.logSoftmax(m.arch.lmHead(p, m.config, F.matmul(pick, hidden)), -1);
+    const tok = F.squeeze(F.takeAlongAxis(logp, F.unsqueeze(targets, -1), -1), -1);
+    g.output('logprobs', F.mul(tok, tmask));
+    c = compile(g, { device: m.device });
+    scorers.set(m, c);
+    c.catch(() => scorers.delete(m));
+  }
+  return c;
+}
+
 /**
- * Summed log-likelihood of each request's continuation given its context: one teacher-forced, left-padded
- * forward per batch (scoreLogprobs), the continuation's log-probs being each row's last ones.
+ * Summed log-likelihood of each row's last `contLens[b]` tokens given the tokens before them (the
+ * harness's _loglikelihood_tokens): one teacher-forced forward over the batch, rows left-padded.
  */
 export async function loglikelihoods(m: CausalLM, rows: number[][], contLens: number[], padId: number): Promise<number[]> {
-  const lp = await scoreLogprobs(m, rows, padId);
-  return lp.map((r, b) => {
-    let s = 0;
-    for (let i = r.length - contLens[b]!; i < r.length; i++) s += r[i]!;
-    return s;
+  const B = rows.length;
+  const { ids, mask, T } = leftPad(rows, padId);
+  const L = Math.max(1, ...contLens);
+  const pos: number[] = [], targets: number[] = [], tmask: number[] = [];
+  rows.forEach((r, b) => {
+    const n = contLens[b]!;
+    if (n >= r.length) throw new Error(`row ${b}: a continuation of ${n} tokens needs at least one token of context before it`);
+    for (let j = 0; j < L; j++) {
+      const ok = j < n, t = T - n + j; // the continuation's j-th token sits at padded position t, predicted at t − 1
+      pos.push(ok ? t - 1 : 0); targets.push(ok ? r[r.length - n + j]! : 0); tmask.push(ok ? 1 : 0);
+    }
   });
+  await m.params.upload(m.modelParamNames(), m.device);
+  const out = await (await scorer(m)).run({
+    ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), pred_pos: i64(pos, [B, L]), targets: i64(targets, [B, L]),
+    target_mask: { dtype: 'float32', shape: [B, L], data: Float32Array.from(tmask) },
+  });
+  const lp = out.logprobs!.data as Float32Array;
+  return rows.map((_, b) => { let s = 0; for (let j = 0; j < L; j++) s += lp[b * L + j]!; return s; });
 }
 
 export interface McScore { lls: number[]; pred: number; predNorm: number }
