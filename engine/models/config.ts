@@ -9,7 +9,7 @@
 
 import { type RopeScaling, ROPE_TYPES } from './rope.js';
 
-export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gpt_neox'] as const;
+export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gpt_neox'] as const;
 export type Arch = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export interface Gpt2Config {
@@ -87,7 +87,37 @@ export interface NeoxConfig {
   eosTokenId: number | null;
 }
 
-export type ModelConfig = Gpt2Config | LlamaConfig | NeoxConfig;
+/** Gemma 2: (1 + w) RMSNorms before and after both the attention and the MLP, embeddings scaled by
+ *  √d, GeGLU, scores scaled by query_pre_attn_scalar^−½, tanh soft-capping of attention scores and of
+ *  the final logits, and a sliding window on the layers `layer_types` marks (every other one). */
+export interface GemmaConfig {
+  arch: 'gemma2';
+  vocabSize: number;
+  d: number;
+  intermediate: number;
+  nLayer: number;
+  nHead: number;
+  nKvHead: number;
+  headDim: number;
+  eps: number;
+  ropeTheta: number;
+  rope: RopeScaling | null;
+  maxPositions: number;
+  tied: boolean;
+  attentionBias: boolean;
+  queryPreAttnScalar: number;
+  /** Window of the layers marked sliding (null: they attend to everything). */
+  slidingWindow: number | null;
+  /** Per layer: true when `layer_types[i]` is "sliding_attention". */
+  slidingLayers: boolean[];
+  attnSoftcap: number | null;
+  finalSoftcap: number | null;
+  activation: 'gelu_pytorch_tanh' | 'gelu_new' | 'gelu';
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+export type ModelConfig = Gpt2Config | LlamaConfig | NeoxConfig | GemmaConfig;
 
 export class ConfigError extends Error {
   constructor(file: string, message: string) {
@@ -147,13 +177,13 @@ class Keys {
 }
 
 /** Keys no family here implements; each is refused unless it is at its no-op value. */
-function commonRefusals(k: Keys): void {
+function commonRefusals(k: Keys, softcapping = false): void {
   if (k.has('quantization_config')) {
     const q = k.j.quantization_config as Json;
     k.refuse('quantization_config', `quantised checkpoints (${String(q?.quant_method ?? 'unknown method')}) are not supported; use the unquantised float16/bfloat16/float32 weights`);
   }
   k.only('auto_map', () => false, 'the model needs its own code (trust_remote_code); only the built-in transformers families load');
-  for (const s of ['final_logit_softcapping', 'attn_logit_softcapping']) k.only(s, () => false, 'logit soft-capping (Gemma 2) is not implemented');
+  if (!softcapping) for (const s of ['final_logit_softcapping', 'attn_logit_softcapping']) k.only(s, () => false, `logit soft-capping is not part of ${k.family}`);
   // Dropout keys (attention_dropout, resid_pdrop, ...) are read as 0: every trainer here runs without
   // dropout, as TRL's PPO does (disable_dropout), and HF's eval mode is what parity compares against.
 }
@@ -328,7 +358,46 @@ function parseNeox(k: Keys): NeoxConfig {
     parallelResidual: k.bool('use_parallel_residual', true), attentionBias: k.bool('attention_bias', true),
     tied: k.bool('tie_word_embeddings', false), activation: act as NeoxConfig['activation'],
     // GPTNeoXConfig's own defaults when the keys are absent
-    bosTokenId: k.has('bos_token_id') ? bos : 0, eosTokenId: k.has('eos_token_id') ? eos : 2 < vocabSize ? 2 : null,
+    bosTokenId: k.j.bos_token_id !== undefined ? bos : 0, eosTokenId: k.j.eos_token_id !== undefined ? eos : 2 < vocabSize ? 2 : null,
+  };
+}
+
+/** A soft-cap key: Gemma2Config's default when absent, none when null, else a positive number. */
+function softcap(k: Keys, key: string, fallback: number): number | null {
+  if (k.j[key] === undefined) return fallback;
+  if (k.j[key] === null) return null;
+  const v = k.num(key, fallback);
+  if (v <= 0) k.refuse(key, 'expected a positive number or null');
+  return v;
+}
+
+function parseGemma2(k: Keys): GemmaConfig {
+  const nLayer = k.int('num_hidden_layers');
+  const act = String(k.j.hidden_activation ?? 'gelu_pytorch_tanh'); // Gemma2MLP reads hidden_activation, not hidden_act
+  if (!['gelu_pytorch_tanh', 'gelu_new', 'gelu'].includes(act)) k.refuse('hidden_activation', 'supported: gelu_pytorch_tanh, gelu_new, gelu');
+  k.only('use_bidirectional_attention', (v) => v === false, 'only causal attention (false)');
+  let slidingLayers = Array.from({ length: nLayer }, (_, i) => (i + 1) % 2 === 1); // Gemma2Config's default: even layers slide
+  if (k.has('layer_types')) {
+    const lt = k.j.layer_types;
+    if (!Array.isArray(lt) || lt.length !== nLayer || lt.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
+      k.refuse('layer_types', `expected ${nLayer} entries, each "sliding_attention" or "full_attention"`);
+    }
+    slidingLayers = (lt as string[]).map((t) => t === 'sliding_attention');
+  }
+  const slidingWindow = k.j.sliding_window === undefined ? 4096 : k.j.sliding_window === null ? null : k.int('sliding_window');
+  const rope = parseRope(k, k.int('max_position_embeddings', 8192));
+  const vocabSize = k.int('vocab_size');
+  const { bos, eos } = k.tokenIds(vocabSize);
+  return {
+    arch: 'gemma2', vocabSize, d: k.int('hidden_size'), intermediate: k.int('intermediate_size'), nLayer,
+    nHead: k.int('num_attention_heads'), nKvHead: k.int('num_key_value_heads', 4), headDim: k.int('head_dim', 256),
+    eps: k.num('rms_norm_eps', 1e-6), ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
+    tied: k.bool('tie_word_embeddings', true), attentionBias: k.bool('attention_bias', false),
+    queryPreAttnScalar: k.num('query_pre_attn_scalar', 256), slidingWindow, slidingLayers,
+    attnSoftcap: softcap(k, 'attn_logit_softcapping', 50), finalSoftcap: softcap(k, 'final_logit_softcapping', 30),
+    activation: act as GemmaConfig['activation'],
+    // an explicit null stays null; an absent key is the config class's default
+    bosTokenId: k.j.bos_token_id !== undefined ? bos : 2, eosTokenId: k.j.eos_token_id !== undefined ? eos : 1,
   };
 }
 
@@ -340,22 +409,28 @@ export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
     throw new ConfigError(file, `unsupported model_type "${type}"${archs}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`);
   }
   const k = new Keys(j, file, type);
-  commonRefusals(k);
-  return type === 'gpt2' ? parseGpt2(k) : type === 'gpt_neox' ? parseNeox(k) : parseLlamaFamily(k, type as LlamaConfig['arch']);
+  commonRefusals(k, type === 'gemma2');
+  if (type === 'gpt2') return parseGpt2(k);
+  if (type === 'gpt_neox') return parseNeox(k);
+  if (type === 'gemma2') return parseGemma2(k);
+  return parseLlamaFamily(k, type as LlamaConfig['arch']);
 }
 
-/** Sliding window of every layer, or null (full causal attention). */
-export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' ? null : c.slidingWindow);
+/** Sliding window of every layer, or null (full causal attention; Gemma 2's windows are per layer). */
+export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' || c.arch === 'gemma2' ? null : c.slidingWindow);
+
+/** The window of the layers that slide when only some do (Gemma 2), else null. */
+export const layerWindowOf = (c: ModelConfig): number | null => (c.arch === 'gemma2' && c.slidingLayers.some(Boolean) ? c.slidingWindow : null);
 
 /** The most positions a sequence may span (dynamic rope caps it at its original length). */
 export const maxPositionsOf = (c: ModelConfig): number => (c.arch === 'gpt2' ? c.nPositions : c.maxPositions);
 
-const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gpt_neox: 'GPTNeoX' };
+const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gemma2: 'Gemma2', gpt_neox: 'GPTNeoX' };
 /** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
 export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
   `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
 
-function ropeToHf(c: LlamaConfig | NeoxConfig): Json | null {
+function ropeToHf(c: LlamaConfig | NeoxConfig | GemmaConfig): Json | null {
   const r = c.rope;
   if (!r) return null;
   if (r.type === 'linear') return { rope_type: 'linear', factor: r.factor };
@@ -374,6 +449,18 @@ export function toHfConfig(c: ModelConfig): Json {
       n_embd: c.d, n_layer: c.nLayer, n_head: c.nHead, n_inner: c.nInner ?? null, activation_function: c.activation,
       layer_norm_epsilon: c.eps, resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, initializer_range: 0.02,
       scale_attn_weights: true, tie_word_embeddings: true, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
+    };
+  }
+  if (c.arch === 'gemma2') {
+    return {
+      architectures: [hfClassName('gemma2', 'CausalLM')], model_type: 'gemma2', vocab_size: c.vocabSize, hidden_size: c.d,
+      intermediate_size: c.intermediate, num_hidden_layers: c.nLayer, num_attention_heads: c.nHead, num_key_value_heads: c.nKvHead,
+      head_dim: c.headDim, hidden_activation: c.activation, hidden_act: c.activation, max_position_embeddings: c.maxPositions,
+      rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), tie_word_embeddings: c.tied, attention_bias: c.attentionBias,
+      query_pre_attn_scalar: c.queryPreAttnScalar, sliding_window: c.slidingWindow,
+      layer_types: c.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+      attn_logit_softcapping: c.attnSoftcap, final_logit_softcapping: c.finalSoftcap,
+      attention_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
   }
   if (c.arch === 'gpt_neox') {

@@ -17,6 +17,8 @@ export interface TrunkInputs {
   positions: Tensor;
   /** Additive attention bias [B, 1, T, Tk]: 0 where a query may see a key, −1e9 elsewhere. */
   attnBias: Tensor;
+  /** The bias of the layers that slide when only some do (Gemma 2's sliding_attention layers). */
+  slidingBias?: Tensor;
   /** Cached keys/values from earlier positions, one per layer. */
   past?: KV[];
 }
@@ -51,18 +53,20 @@ export function attentionBias(g: Graph, keyMask: Tensor, tq: number | string, wi
 }
 
 /** softmax(q·kᵀ·scale + bias)·v for q [B, Hq, Tq, dh] and k, v [B, Hkv, Tk, dh], Hq a multiple of Hkv.
- *  Grouped-query heads broadcast over a group axis instead of copying keys and values. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: number): Tensor {
+ *  Grouped-query heads broadcast over a group axis instead of copying keys and values. With `softcap`
+ *  (Gemma 2) the scaled scores become cap·tanh(scores / cap) before the mask is added. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: number, softcap: number | null = null): Tensor {
+  const cap = (s: Tensor) => (softcap === null ? s : F.mul(F.tanh(F.div(s, softcap)), softcap));
   const [B, hq, tq, dh] = q.shape as [number | string, number, number | string, number];
   const hkv = k.shape[1] as number;
   const qs = F.mul(q, scale); // scaling q (T·dh values) is cheaper than scaling the T² scores
   if (hq === hkv) {
-    const scores = F.add(F.matmul(qs, F.mT(k)), bias);
+    const scores = F.add(cap(F.matmul(qs, F.mT(k))), bias);
     return F.matmul(F.softmax(scores, -1), v);
   }
   const group = hq / hkv;
   const q5 = F.reshape(qs, [B, hkv, group, tq, dh]);
-  const scores = F.add(F.matmul(q5, F.mT(F.unsqueeze(k, 2))), F.unsqueeze(bias, 1));
+  const scores = F.add(cap(F.matmul(q5, F.mT(F.unsqueeze(k, 2)))), F.unsqueeze(bias, 1));
   const out = F.matmul(F.softmax(scores, -1), F.unsqueeze(v, 2));
   return F.reshape(out, [B, hq, tq, dh]);
 }

@@ -10,14 +10,16 @@ import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '..
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf } from './config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf } from './config.js';
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs } from './decoder.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { neox } from './neox.js';
+import { gemma2 } from './gemma.js';
 
 export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
-  return (cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : llama) as Architecture<ModelConfig>;
+  const arch = cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : cfg.arch === 'gemma2' ? gemma2 : llama;
+  return arch as Architecture<ModelConfig>;
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json', 'vocab.json', 'merges.txt'];
@@ -143,13 +145,15 @@ export class CausalLM {
    *  count real tokens, as HF generate() derives them from the attention mask. */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): TrunkOutputs {
     const positions = F.maximum(F.sub(F.cumsum(mask, 1), 1), 0);
-    const attnBias = this.attentionBias(g, mask, ids.shape[1]!);
-    return this.arch.trunk(g, p, this.config, { ids, positions, attnBias });
+    return this.arch.trunk(g, p, this.config, { ids, positions, ...this.attentionBiases(g, mask, ids.shape[1]!) });
   }
 
-  /** The additive attention bias for Tq queries over a key mask [B, Tk], with the model's sliding window. */
-  attentionBias(g: Graph, keyMask: Tensor, tq: number | string): Tensor {
-    return attentionBias(g, keyMask, tq, slidingWindowOf(this.config));
+  /** The additive attention biases for Tq queries over a key mask [B, Tk]: every layer's (with the
+   *  model's sliding window), and the sliding layers' when only some layers slide (Gemma 2). */
+  attentionBiases(g: Graph, keyMask: Tensor, tq: number | string): { attnBias: Tensor; slidingBias?: Tensor } {
+    const attnBias = attentionBias(g, keyMask, tq, slidingWindowOf(this.config));
+    const w = layerWindowOf(this.config);
+    return w === null ? { attnBias } : { attnBias, slidingBias: attentionBias(g, keyMask, tq, w) };
   }
 
   /** Mean next-token cross-entropy over positions 0..T−2 (HF labels = input_ids), optionally weighted

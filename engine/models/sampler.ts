@@ -114,8 +114,7 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const past: KV[] = [];
     for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, 'float32', kvShape(m, 'P')), v: dg.input(`past.${i}.v`, 'float32', kvShape(m, 'P')) });
     const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
-    const attnBias = m.attentionBias(dg, keyMask, 1);
-    const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, attnBias, past });
+    const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, ...m.attentionBiases(dg, keyMask, 1), past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.

@@ -2,7 +2,8 @@
 // test/reference/make_model_fixtures.py, with logits, loss and per-parameter gradient sums computed by
 // the PyTorch reference (transcribed from transformers' modeling files) in float64: GPT-2, Llama (GQA),
 // Qwen2 (q/k/v bias, tied), Mistral (sliding window), Llama 3.1's rope, Qwen3 (q/k norms, written in
-// the transformers 5 config layout), Phi-3 (fused projections, sliding window), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
+// the transformers 5 config layout), Phi-3 (fused projections, sliding window),
+// Gemma 2 (soft-capping, (1 + w) norms, alternating sliding layers), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
 // every switch flipped (sequential residual, no biases, tied, 5.x layout).
 
 import { test } from 'node:test';
@@ -21,7 +22,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -92,6 +93,13 @@ test('qwen3-tiny rewritten in the transformers 4 layout computes the same model'
   await checkParity(dir, fixture('models', 'qwen3-tiny'));
 });
 
+test('gemma2-tiny with its default layer_types written out, and in the transformers 5 layout, computes the same model', async () => {
+  const explicit = await withConfig('gemma2-tiny', (c) => ({ ...c, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'] }));
+  await checkParity(explicit, fixture('models', 'gemma2-tiny'));
+  const v5 = await withConfig('gemma2-tiny', ({ rope_theta, torch_dtype, ...rest }) => ({ ...rest, dtype: torch_dtype, rope_parameters: { rope_type: 'default', rope_theta } }));
+  await checkParity(v5, fixture('models', 'gemma2-tiny'));
+});
+
 test('GPT-NeoX: both config layouts and every name of the rope base and rotary fraction read alike', async () => {
   // pythia-tiny in the 5.x layout (rope_parameters) and with 4.4x's duplicated keys (rope_theta and
   // partial_rotary_factor next to rotary_emb_base and rotary_pct); neox-seq-tiny in the 4.x layout.
@@ -117,6 +125,11 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
     ['llama31-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: null })],
     // Pythia's defaults: a reader that ignored rotary_pct (whole-head rope) or use_parallel_residual fails.
     ['phi3-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window: null })],
+    // Gemma 2: each soft-cap, the alternating windows and the attention scale must all be read.
+    ['gemma2-tiny', (c: Record<string, unknown>) => ({ ...c, attn_logit_softcapping: null })],
+    ['gemma2-tiny', (c: Record<string, unknown>) => ({ ...c, final_logit_softcapping: null })],
+    ['gemma2-tiny', (c: Record<string, unknown>) => ({ ...c, layer_types: ['full_attention', 'full_attention', 'full_attention', 'full_attention'] })],
+    ['gemma2-tiny', (c: Record<string, unknown>) => ({ ...c, query_pre_attn_scalar: 16 })],
     ['pythia-tiny', (c: Record<string, unknown>) => ({ ...c, rotary_pct: 1.0 })],
     ['neox-seq-tiny', ({ use_parallel_residual: _p, ...c }: Record<string, unknown>) => c],
     ['neox-seq-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu' })],
@@ -137,7 +150,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

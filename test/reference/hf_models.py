@@ -568,6 +568,158 @@ class Phi3ForCausalLM(LlamaForCausalLM):
 
 
 # ----------------------------------------------------------------------------------------------
+# Gemma 2 (modeling_gemma2.py)
+
+
+class GemmaRMSNorm(nn.Module):
+    """Gemma2RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + weight), computed in (at least) float32."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(d))
+        self.eps = eps
+
+    def forward(self, x):
+        h = x.to(_compute_dtype(x.dtype))
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (h * (1.0 + self.weight.to(h.dtype))).to(x.dtype)
+
+
+def softcap(x, cap):
+    return x if cap is None else torch.tanh(x / cap) * cap
+
+
+def gemma_act(name):
+    if name == "gelu":
+        return lambda h: F.gelu(h)
+    if name in ("gelu_pytorch_tanh", "gelu_new"):
+        return gelu_new
+    raise ValueError("hidden_activation %r is not supported" % name)
+
+
+class Gemma2Attention(nn.Module):
+    """scores = q k^T * query_pre_attn_scalar**-0.5, soft-capped (tanh) before the mask; a sliding
+    window on sliding_attention layers."""
+
+    def __init__(self, cfg, sliding):
+        super().__init__()
+        d = cfg["hidden_size"]
+        self.n_head = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads", 4)
+        self.head_dim = cfg.get("head_dim", 256)
+        self.scaling = cfg.get("query_pre_attn_scalar", 256) ** -0.5
+        self.cap = cfg.get("attn_logit_softcapping", 50.0)
+        self.sliding = sliding
+        bias = cfg.get("attention_bias", False)
+        self.q_proj = nn.Linear(d, self.n_head * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.n_head * self.head_dim, d, bias=bias)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
+        rep = self.n_head // self.n_kv
+        k, v = repeat_kv(k, rep), repeat_kv(v, rep)
+        scores = softcap(torch.matmul(q, k.transpose(-1, -2)) * self.scaling, self.cap)
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        probs = F.softmax(scores, dim=-1, dtype=_compute_dtype(scores.dtype)).to(v.dtype)
+        return self.o_proj(torch.matmul(probs, v).transpose(1, 2).reshape(b, t, -1))
+
+
+class Gemma2MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, i = cfg["hidden_size"], cfg["intermediate_size"]
+        self.gate_proj = nn.Linear(d, i, bias=False)
+        self.up_proj = nn.Linear(d, i, bias=False)
+        self.down_proj = nn.Linear(i, d, bias=False)
+        self.act = gemma_act(cfg.get("hidden_activation") or "gelu_pytorch_tanh")
+
+    def forward(self, x):
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Gemma2DecoderLayer(nn.Module):
+    def __init__(self, cfg, sliding):
+        super().__init__()
+        d, eps = cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6)
+        self.self_attn = Gemma2Attention(cfg, sliding)
+        self.mlp = Gemma2MLP(cfg)
+        self.input_layernorm = GemmaRMSNorm(d, eps)
+        self.post_attention_layernorm = GemmaRMSNorm(d, eps)
+        self.pre_feedforward_layernorm = GemmaRMSNorm(d, eps)
+        self.post_feedforward_layernorm = GemmaRMSNorm(d, eps)
+
+    def forward(self, x, cos, sin, allowed, cache=None, layer=0):
+        x = x + self.post_attention_layernorm(self.self_attn(self.input_layernorm(x), cos, sin, allowed, cache, layer))
+        return x + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(x)))
+
+
+class Gemma2Model(nn.Module):
+    def __init__(self, cfg, layer_types):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = nn.ModuleList([Gemma2DecoderLayer(cfg, t == "sliding_attention") for t in layer_types])
+        self.norm = GemmaRMSNorm(cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6))
+
+
+class Gemma2ForCausalLM(nn.Module):
+    model_type = "gemma2"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.config = dict(cfg)
+        n = cfg["num_hidden_layers"]
+        layer_types = cfg.get("layer_types") or [
+            "sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(n)]
+        if cfg.get("use_bidirectional_attention"):
+            raise ValueError("bidirectional attention is not supported")
+        self.model = Gemma2Model(cfg, layer_types)
+        self.tied = bool(cfg.get("tie_word_embeddings", True))
+        if not self.tied:
+            self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        theta, rope = rope_settings(cfg)
+        self.head_dim = cfg.get("head_dim", 256)
+        self.inv_freq = scaled_inv_freq(theta, self.head_dim, rope)
+        self.window = cfg.get("sliding_window", 4096)
+        self.final_cap = cfg.get("final_logit_softcapping", 30.0)
+
+    @property
+    def n_layers(self):
+        return len(self.model.layers)
+
+    def new_cache(self, batch, max_len, dtype=None):
+        w = self.model.embed_tokens.weight
+        return KVCache(self.n_layers, batch, self.config.get("num_key_value_heads", 4), max_len, self.head_dim, dtype or w.dtype, w.device)
+
+    def forward(self, input_ids, attention_mask=None, cache=None, return_hidden=False):
+        b, t = input_ids.shape
+        past = cache.length if cache is not None else 0
+        dev = input_ids.device
+        x = self.model.embed_tokens(input_ids)
+        x = x * torch.tensor(self.config["hidden_size"] ** 0.5, dtype=x.dtype)
+        pos = position_ids_for(attention_mask, past, t, b, dev)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        full = allowed_keys(attention_mask, past, t, dev)
+        sliding = allowed_keys(attention_mask, past, t, dev, self.window)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, sliding if layer.self_attn.sliding else full, cache, i)
+        if cache is not None:
+            cache.length += t
+        x = self.model.norm(x)
+        if return_hidden:
+            return x
+        head = self.model.embed_tokens.weight if self.tied else self.lm_head.weight
+        return softcap(F.linear(x, head), self.final_cap)
+
+
+# ----------------------------------------------------------------------------------------------
 # GPT-NeoX / Pythia (modeling_gpt_neox.py)
 
 
@@ -700,7 +852,7 @@ class GPTNeoXForCausalLM(nn.Module):
 
 ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM,
                  "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM, "phi3": Phi3ForCausalLM,
-                 "gpt_neox": GPTNeoXForCausalLM}
+                 "gemma2": Gemma2ForCausalLM, "gpt_neox": GPTNeoXForCausalLM}
 
 
 def build_model(cfg):
@@ -713,7 +865,7 @@ def build_model(cfg):
 def is_norm_weight(name):
     """LayerNorm / RMSNorm scale parameters (initialised near 1 in the fixtures)."""
     return name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight", "layernorm.weight", "norm.weight",
-                          "final_layer_norm.weight"))
+                          "final_layer_norm.weight", "feedforward_layernorm.weight"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
   qwen3-tiny/       Qwen3ForCausalLM q_norm/k_norm, head_dim 16, tied; transformers 5 config layout
   phi3-tiny/        Phi3ForCausalLM fused qkv_proj / gate_up_proj, 4 heads / 2 kv heads, sliding_window 5,
                     rms_norm_eps left to Phi3Config's default (1e-5); transformers 4 layout as Phi-3-mini's
+  gemma2-tiny/      Gemma2ForCausalLM head_dim 16 (≠ 32/4), 4 layers alternating sliding (window 3) and full,
+                    soft-capping 2.0 on scores and 3.0 on logits (small, so the tanh bends), tied
   pythia-tiny/      GPTNeoXForCausalLM as Pythia: hidden 64, 4 heads (head 16), rotary_pct 0.25 (4 dims),
                     parallel residual, biases, exact GELU, untied embed_out; transformers 4 layout
   neox-seq-tiny/    GPTNeoXForCausalLM sequential residual, no attention biases, gelu_new, tied,
@@ -230,6 +232,36 @@ CONFIGS["phi3-tiny"] = {
     "use_cache": True,
     "vocab_size": VOCAB,
 }
+# Gemma 2: caps far below the real 50 / 30 so that a reader ignoring them fails parity.
+CONFIGS["gemma2-tiny"] = {
+    "architectures": ["Gemma2ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": 2.0,
+    "bos_token_id": 2,
+    "eos_token_id": 1,
+    "final_logit_softcapping": 3.0,
+    "head_dim": 16,
+    "hidden_act": "gelu_pytorch_tanh",
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma2",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 4,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 24,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 10000.0,
+    "sliding_window": 3,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "vocab_size": VOCAB,
+}
 # GPT-NeoX: Pythia's config as transformers 4.x saved it (rotary_pct, rotary_emb_base), and a variant in
 # the 5.x layout that flips every switch Pythia leaves at its default.
 CONFIGS["pythia-tiny"] = {
@@ -277,7 +309,7 @@ CONFIGS["neox-seq-tiny"] = {
     "use_parallel_residual": False,
     "vocab_size": VOCAB,
 }
-SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "gemma2-tiny": 1111, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../util/paths.js';
-import { parseHfConfig, toHfConfig, type LlamaConfig, type NeoxConfig } from '../../engine/models/config.js';
+import { parseHfConfig, toHfConfig, type LlamaConfig, type NeoxConfig, type GemmaConfig } from '../../engine/models/config.js';
 import { ropeInvFreq } from '../../engine/models/rope.js';
 
 const cfgOf = (name: string) => JSON.parse(readFileSync(path.join(fixture('models', name), 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -66,11 +66,11 @@ test('keys that change the math and are not implemented are refused, naming key 
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
   assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
   assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
-  assert.throws(() => parseHfConfig({ model_type: 'gemma2', architectures: ['Gemma2ForCausalLM'] }), /unsupported model_type "gemma2" \(Gemma2ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gpt_neox/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }), /unsupported model_type "gemma3" \(Gemma3ForConditionalGeneration\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma2, gpt_neox/);
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }
@@ -114,4 +114,17 @@ test('Phi-3: fused projections, its own defaults (eps 1e-5, no window), longrope
   assert.throws(() => parseHfConfig({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } }), /partial_rotary_factor 0.75/);
   assert.equal(llama({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 1 } }).ropeTheta, 1e4);
   assert.throws(() => parseHfConfig({ ...base, attention_bias: true }), /attention_bias = true: not supported \(phi3 has no attention biases\)/);
+});
+
+test('Gemma 2: Gemma2Config\'s defaults when keys are absent (soft-caps 50/30, every other layer sliding, head_dim 256, tied)', () => {
+  const base = cfgOf('gemma2-tiny');
+  const { attn_logit_softcapping: _a, final_logit_softcapping: _f, head_dim: _h, tie_word_embeddings: _t, sliding_window: _w, query_pre_attn_scalar: _q, hidden_activation: _x, ...bare } = base;
+  const c = parseHfConfig(bare) as GemmaConfig;
+  assert.deepEqual([c.attnSoftcap, c.finalSoftcap, c.headDim, c.tied, c.slidingWindow, c.queryPreAttnScalar, c.activation], [50, 30, 256, true, 4096, 256, 'gelu_pytorch_tanh']);
+  assert.deepEqual(c.slidingLayers, [true, false, true, false], 'layer 0 slides, as in Gemma2Config.layer_types');
+  assert.equal((parseHfConfig({ ...base, final_logit_softcapping: null }) as GemmaConfig).finalSoftcap, null);
+  assert.throws(() => parseHfConfig({ ...base, layer_types: ['full_attention'] }), /layer_types = \["full_attention"\]: expected 4 entries/);
+  assert.throws(() => parseHfConfig({ ...base, use_bidirectional_attention: true }), /use_bidirectional_attention = true: not supported/);
+  assert.throws(() => parseHfConfig({ ...base, hidden_activation: 'relu' }), /hidden_activation = "relu"/);
+  assert.throws(() => parseHfConfig({ ...cfgOf('llama-tiny-gqa'), final_logit_softcapping: 30 }), /final_logit_softcapping = 30: not supported \(logit soft-capping is not part of llama\)/);
 });
