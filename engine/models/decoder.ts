@@ -42,6 +42,14 @@ export interface Architecture<C> {
 
 export const MASKED = -1e9;
 
+/** Where adapters hook into a parameter record: `proj` hands every projection's input and base output
+ *  to the hook stored under this key (models/lora.ts sets it), so an adapter needs no change to the
+ *  architectures. A record without it computes the base model. */
+export const ADAPTERS = Symbol('adapters');
+export type AdapterHook = (name: string, x: Tensor, base: Tensor, layout: 'out_in' | 'in_out') => Tensor;
+type WithHook = Record<string, Tensor> & { [ADAPTERS]?: AdapterHook };
+
+
 /** Additive bias from a key mask [B, Tk] (1 = real token, 0 = padding) and causality for Tq queries
  *  that are the last Tq of the Tk positions; with a sliding window (Mistral), only the last `window`
  *  keys up to each query. */
@@ -79,7 +87,9 @@ export function proj(p: Record<string, Tensor>, name: string, x: Tensor, layout:
   const w = p[`${name}.weight`];
   if (!w) throw new Error(`no parameter ${name}.weight`);
   const b = p[`${name}.bias`];
-  return layout === 'out_in' ? F.linearT(x, w, b) : F.linear(x, w, b);
+  const y = layout === 'out_in' ? F.linearT(x, w, b) : F.linear(x, w, b);
+  const hook = (p as WithHook)[ADAPTERS];
+  return hook ? hook(name, x, y, layout) : y;
 }
 
 /** [B, T, H·dh] → [B, H, T, dh] */

@@ -11,8 +11,9 @@ import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf } from './config.js';
-import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs } from './decoder.js';
+import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs, ADAPTERS } from './decoder.js';
 import { gpt2 } from './gpt2.js';
+import type { LoraAdapters } from './lora.js';
 import { llama } from './llama.js';
 import { neox } from './neox.js';
 import { gemma2 } from './gemma.js';
@@ -41,6 +42,8 @@ export class CausalLM {
   /** Checkpoint tensors that were present but unused (reported, not fatal). */
   unusedTensors: string[] = [];
   private graphs = new Map<string, Promise<CompiledGraph>>();
+  /** LoRA adapters read through decoder.proj (models/lora.ts), or none: the base model. */
+  lora: LoraAdapters | null = null;
 
   constructor(readonly config: ModelConfig, readonly params: ParamStore, public device: DeviceRequest = 'cpu', readonly sourceDir?: string) {}
 
@@ -120,7 +123,6 @@ export class CausalLM {
     }
   }
 
-  /** Declares every parameter as a graph input. */
   /** Names of the decoder's own parameters. The store may also hold heads trained with it (a PPO
    *  value head, say); those are not part of the model folder and not fed to LM-only graphs. */
   modelParamNames(): string[] {
@@ -128,22 +130,45 @@ export class CausalLM {
   }
   private specNames?: string[];
 
+  /** What LM graphs read: the decoder's weights and its adapters' (when it has any). */
+  feedNames(): string[] { return this.lora ? [...this.modelParamNames(), ...this.lora.paramNames()] : this.modelParamNames(); }
+
+  /** Names a trainer updates: the adapters and any heads in the store when the model has LoRA (the base
+   *  weights stay frozen), else everything. */
+  trainableNames(): string[] {
+    if (!this.lora) return this.params.names();
+    const base = new Set(this.modelParamNames());
+    return this.params.names().filter((n) => !base.has(n));
+  }
+
+  /** The same weights (the same store, no copy) read without the adapters: the base model. */
+  withoutAdapters(): CausalLM {
+    return new CausalLM(this.config, this.params, this.device, this.sourceDir);
+  }
+
+  /** Declares the weights the model reads as graph inputs (adapters attached). */
   paramInputs(g: Graph): Record<string, Tensor> {
     const p: Record<string, Tensor> = {};
-    for (const name of this.modelParamNames()) p[name] = g.param(name, this.params.shape(name));
-    return p;
+    for (const name of this.feedNames()) p[name] = g.param(name, this.params.shape(name));
+    return this.adapt(p);
+  }
+
+  /** `p` with this model's adapters hooked into its projections (`train`: training-mode dropout). */
+  adapt(p: Record<string, Tensor>, train = false): Record<string, Tensor> {
+    return this.lora ? this.lora.attach(p, train) : p;
   }
 
   /** Weights as graph feeds: device-resident tensors when a GPU step left them there, else host arrays. */
   paramFeeds(): Record<string, Feed> {
     const f: Record<string, Feed> = {};
-    for (const name of this.modelParamNames()) f[name] = this.params.feed(name);
+    for (const name of this.feedNames()) f[name] = this.params.feed(name);
     return f;
   }
 
   /** Traces the trunk for ids [B, T] and a key mask [B, T] (1 = token, 0 = left padding). Positions
    *  count real tokens, as HF generate() derives them from the attention mask. */
-  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): TrunkOutputs {
+  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, opts: { train?: boolean } = {}): TrunkOutputs {
+    if (!(ADAPTERS in p)) p = this.adapt(p, opts.train);
     const positions = F.maximum(F.sub(F.cumsum(mask, 1), 1), 0);
     return this.arch.trunk(g, p, this.config, { ids, positions, ...this.attentionBiases(g, mask, ids.shape[1]!) });
   }

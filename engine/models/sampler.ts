@@ -201,7 +201,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const onDevice = (temp <= 0 || !truncated) && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice((await resolveDevice(m.device)).device);
   const pick: PickMode = !onDevice ? 'host' : temp <= 0 ? 'greedy' : 'sample';
   const { prefill, decode } = graphsFor(m, pick);
-  await m.params.upload(m.modelParamNames(), m.device); // weights live on the GPU, not re-sent per token
+  await m.params.upload(m.feedNames(), m.device); // weights live on the GPU, not re-sent per token
   const weights = m.paramFeeds();
   // In-graph sampling: one uniform per row for the token the next run picks.
   const draw = (): Record<string, Feed> => (pick === 'sample'
@@ -274,7 +274,7 @@ export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0, te
   }
   const B = rows.length;
   const { ids, mask, T } = leftPad(rows, padId);
-  await m.params.upload(m.modelParamNames(), m.device);
+  await m.params.upload(m.feedNames(), m.device);
   const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), inv_temperature: scalarF32(1 / temperature) });
   const lp = r.logprobs!.data as Float32Array;
   return rows.map((_, b) => Array.from(lp.subarray(b * (T - 1), (b + 1) * (T - 1))));

@@ -1,0 +1,207 @@
+// LoRA (Hu et al. 2021) as PEFT computes it: for each targeted projection W (HF module name),
+//   y = base(x) + (alpha / r) · (dropout(x) · Aᵀ) · Bᵀ,   A [r, in] kaiming-uniform, B [out, r] zeros,
+// attached through decoder.proj's adapter hook, so no architecture changes. The base weights stay in the
+// store untouched (trainers list only adapter names as trainable); "adapters off" is the same store read
+// without the hook (CausalLM.withoutAdapters), which is how PPO's reference policy is the base model
+// without a second copy of its weights (docs/engine.md § LoRA). Saved and loaded in PEFT's format
+// (adapter_config.json + adapter_model.safetensors, keys base_model.model.<module>.lora_A.weight), and
+// merged into a plain HF folder on request (W + scale·B·A; transposed for GPT-2's Conv1D, as PEFT's
+// fan_in_fan_out does).
+
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Graph, type Tensor, F } from '../graph/index.js';
+import { ParamStore, Rng, initTensor } from '../runtime/params.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors.js';
+import { ADAPTERS, type AdapterHook } from './decoder.js';
+import { CausalLM } from './model.js';
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** Dropout on the adapter's input while training (identity when scoring or sampling, as PEFT in eval mode). */
+  dropout: number;
+  /** HF module names or name suffixes (q_proj, v_proj, c_attn, mlp.c_proj ...), matched as PEFT does: the
+   *  module path equals the target or ends with "." + target. */
+  targetModules: string[];
+  bias: 'none';
+}
+
+export const LORA_DEFAULTS = Object.freeze({ alpha: 16, dropout: 0, bias: 'none' as const });
+
+/** A projection the model routes through decoder.proj: its HF module path and weight layout. */
+export interface Projection { name: string; in: number; out: number; layout: 'out_in' | 'in_out' }
+
+/** Every projection of a model, found by tracing its trunk once with a recording hook (so the list is
+ *  exactly what proj sees, not a second description of the architectures). */
+export function projections(model: CausalLM): Projection[] {
+  const g = new Graph('projections');
+  const p: Record<string, Tensor> = {};
+  for (const n of model.modelParamNames()) p[n] = g.param(n, model.params.shape(n));
+  const found: Projection[] = [];
+  const hook: AdapterHook = (name, x, y, layout) => {
+    found.push({ name, in: x.shape[x.shape.length - 1] as number, out: y.shape[y.shape.length - 1] as number, layout });
+    return y;
+  };
+  const ids = g.input('input_ids', 'int64', [1, 2]), mask = g.input('attention_mask', 'int64', [1, 2]);
+  model.trace(g, Object.assign(p, { [ADAPTERS]: hook }), ids, mask);
+  return found;
+}
+
+/** The last component of each projection path (q_proj, c_attn ...), for messages. */
+const moduleKinds = (ps: Projection[]) => [...new Set(ps.map((p) => p.name.split('.').pop()!))];
+
+export const matchesTarget = (module: string, targets: string[]) => targets.some((t) => module === t || module.endsWith(`.${t}`));
+
+export class LoraAdapters {
+  readonly scale: number;
+  constructor(readonly config: LoraConfig, readonly modules: Projection[]) {
+    this.scale = config.alpha / config.r;
+  }
+
+  /** Validates a config against a model's projections; unknown targets are refused by name. */
+  static resolve(model: CausalLM, cfg: LoraConfig, where = 'lora'): LoraAdapters {
+    if (!Number.isInteger(cfg.r) || cfg.r < 1) throw new Error(`${where}.r: must be a positive integer, got ${cfg.r}`);
+    if (!(cfg.alpha > 0)) throw new Error(`${where}.alpha: must be positive, got ${cfg.alpha}`);
+    if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`${where}.dropout: must be in [0, 1), got ${cfg.dropout}`);
+    if (cfg.bias !== 'none') throw new Error(`${where}.bias: only 'none' is supported (adapter biases are not trained), got ${JSON.stringify(cfg.bias)}`);
+    if (!cfg.targetModules.length) throw new Error(`${where}.targetModules: name at least one module`);
+    const all = projections(model);
+    for (const t of cfg.targetModules) {
+      if (!all.some((m) => matchesTarget(m.name, [t]))) {
+        throw new Error(`${where}.targetModules: "${t}" matches no module of this ${model.config.arch} model; its projections are ${moduleKinds(all).join(', ')}`);
+      }
+    }
+    return new LoraAdapters(cfg, all.filter((m) => matchesTarget(m.name, cfg.targetModules)));
+  }
+
+  paramNames(): string[] { return this.modules.flatMap((m) => [`${m.name}.lora_A.weight`, `${m.name}.lora_B.weight`]); }
+  shapes(m: Projection): { a: number[]; b: number[] } { return { a: [this.config.r, m.in], b: [m.out, this.config.r] }; }
+
+  /** A parameter record whose projections add the adapters; `p` must hold the adapter tensors. */
+  attach(p: Record<string, Tensor>, train: boolean): Record<string, Tensor> {
+    if (train && this.config.dropout > 0) {
+      // The graph IR has no random op yet; silently training without the requested dropout would change the math.
+      throw new Error(`lora.dropout: ${this.config.dropout} is not supported in training graphs yet; use 0 (TRL's PPO disables dropout too)`);
+    }
+    const targeted = new Set(this.modules.map((m) => m.name));
+    const hook: AdapterHook = (name, x, y) => {
+      if (!targeted.has(name)) return y;
+      const a = p[`${name}.lora_A.weight`], b = p[`${name}.lora_B.weight`];
+      if (!a || !b) throw new Error(`LoRA: no adapter tensors for ${name}`);
+      return F.add(y, F.mul(F.linearT(F.linearT(x, a), b), this.scale));
+    };
+    return Object.assign({ ...p }, { [ADAPTERS]: hook });
+  }
+}
+
+/** The base model with fresh adapters (A kaiming-uniform as PEFT's default init, B zero, so the adapted
+ *  model starts equal to the base). The returned model's store references the base's weight arrays (no
+ *  copy; stores replace values, never mutate them) and adds the adapter tensors. */
+export async function withLora(base: CausalLM, cfg: LoraConfig, seed = 0): Promise<CausalLM> {
+  const lora = LoraAdapters.resolve(base, cfg);
+  const m = await shareBase(base);
+  const rng = new Rng(seed ^ 0x10a);
+  for (const mod of lora.modules) {
+    const { a, b } = lora.shapes(mod);
+    m.params.set(`${mod.name}.lora_A.weight`, initTensor(a, { kind: 'kaiming_uniform', fanIn: mod.in }, rng), a);
+    m.params.set(`${mod.name}.lora_B.weight`, new Float32Array(b[0]! * b[1]!), b);
+  }
+  m.lora = lora;
+  return m;
+}
+
+async function shareBase(base: CausalLM): Promise<CausalLM> {
+  await base.params.sync();
+  const store = new ParamStore();
+  for (const n of base.modelParamNames()) { const p = base.params.get(n); store.set(n, p.data, p.shape); }
+  return new CausalLM(base.config, store, base.device, base.sourceDir);
+}
+
+// ---- PEFT format -------------------------------------------------------------------------------
+
+const PREFIX = 'base_model.model.';
+
+/** Writes adapter_config.json and adapter_model.safetensors as PEFT's save_pretrained does. */
+export async function saveAdapter(model: CausalLM, dir: string, baseModelNameOrPath: string | null = model.sourceDir ?? null): Promise<void> {
+  const lora = model.lora;
+  if (!lora) throw new Error('this model has no LoRA adapters to save');
+  const root = path.resolve(dir);
+  await mkdir(root, { recursive: true });
+  const c = lora.config;
+  const conv1d = lora.modules.some((m) => m.layout === 'in_out');
+  const config = {
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModelNameOrPath,
+    r: c.r, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: [...c.targetModules].sort(), bias: c.bias,
+    fan_in_fan_out: conv1d, inference_mode: true, init_lora_weights: true, use_rslora: false, use_dora: false,
+    modules_to_save: null, layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
+  };
+  await writeFile(path.join(root, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
+  await model.params.sync();
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const n of lora.paramNames()) { const p = model.params.get(n); tensors.set(PREFIX + n, { shape: p.shape, data: p.data }); }
+  await writeSafetensorsFile(path.join(root, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+}
+
+/** Loads a PEFT LoRA folder onto a base model. Keys PEFT would not write, shapes that do not fit and
+ *  adapter_config.json settings that change the math but are not implemented are refused by name. */
+export async function loadAdapter(base: CausalLM, dir: string): Promise<CausalLM> {
+  const root = path.resolve(dir);
+  const cfgFile = path.join(root, 'adapter_config.json');
+  let raw: Record<string, unknown>;
+  try { raw = JSON.parse(await readFile(cfgFile, 'utf8')); } catch (e) { throw new Error(`${cfgFile}: cannot read a PEFT adapter config (${(e as Error).message})`); }
+  const bad = (key: string, why: string) => new Error(`${cfgFile}: ${key}: ${why}`);
+  if (raw.peft_type !== 'LORA') throw bad('peft_type', `only LORA is supported, got ${JSON.stringify(raw.peft_type)}`);
+  for (const k of ['use_dora', 'use_rslora'] as const) if (raw[k]) throw bad(k, 'not supported');
+  for (const k of ['rank_pattern', 'alpha_pattern'] as const) if (raw[k] && Object.keys(raw[k] as object).length) throw bad(k, 'per-module ranks/alphas are not supported');
+  for (const k of ['modules_to_save', 'layers_to_transform', 'layers_pattern', 'exclude_modules'] as const) if (raw[k] != null && !(Array.isArray(raw[k]) && !(raw[k] as unknown[]).length)) throw bad(k, 'not supported');
+  if (raw.bias !== undefined && raw.bias !== 'none') throw bad('bias', `only "none" is supported, got ${JSON.stringify(raw.bias)}`);
+  const tm = raw.target_modules;
+  if (!Array.isArray(tm) || !tm.every((t) => typeof t === 'string')) throw bad('target_modules', 'must be a list of module names (a regular-expression string is not supported)');
+  const cfg: LoraConfig = { r: Number(raw.r), alpha: Number(raw.lora_alpha ?? 8), dropout: Number(raw.lora_dropout ?? 0), targetModules: tm as string[], bias: 'none' };
+  const lora = LoraAdapters.resolve(base, cfg, cfgFile);
+  const file = path.join(root, 'adapter_model.safetensors');
+  const tensors = await readSafetensorsFile(file);
+  const m = await shareBase(base);
+  const want = new Set<string>();
+  for (const mod of lora.modules) {
+    const { a, b } = lora.shapes(mod);
+    for (const [suffix, shape] of [['lora_A.weight', a], ['lora_B.weight', b]] as const) {
+      const key = `${PREFIX}${mod.name}.${suffix}`;
+      want.add(key);
+      const t = tensors.get(key);
+      if (!t) throw new Error(`${file}: missing tensor ${key}`);
+      if (t.shape.join() !== shape.join()) throw new Error(`${file}: tensor ${key} is [${t.shape}], expected [${shape}] (r ${cfg.r})`);
+      m.params.set(`${mod.name}.${suffix}`, t.data, shape);
+    }
+  }
+  const extra = [...tensors.keys()].filter((k) => !want.has(k));
+  if (extra.length) throw new Error(`${file}: tensors not of the configured adapters: ${extra.slice(0, 6).join(', ')}${extra.length > 6 ? ` and ${extra.length - 6} more` : ''}`);
+  m.lora = lora;
+  return m;
+}
+
+/** A plain model with the adapters merged into its weights: W + scale·B·A ([out, in]; its transpose for
+ *  Conv1D's [in, out], PEFT's fan_in_fan_out). Float64 accumulation. */
+export async function mergeAdapter(model: CausalLM): Promise<CausalLM> {
+  const lora = model.lora;
+  if (!lora) throw new Error('this model has no LoRA adapters to merge');
+  await model.params.sync();
+  const store = new ParamStore();
+  for (const n of model.modelParamNames()) { const p = model.params.get(n); store.set(n, p.data, p.shape); }
+  const r = lora.config.r;
+  for (const mod of lora.modules) {
+    const w = model.params.get(`${mod.name}.weight`), a = model.params.get(`${mod.name}.lora_A.weight`).data, b = model.params.get(`${mod.name}.lora_B.weight`).data;
+    const out = new Float32Array(w.data.length);
+    for (let o = 0; o < mod.out; o++) {
+      for (let i = 0; i < mod.in; i++) {
+        let s = 0;
+        for (let k = 0; k < r; k++) s += b[o * r + k]! * a[k * mod.in + i]!;
+        const at = mod.layout === 'out_in' ? o * mod.in + i : i * mod.out + o;
+        out[at] = w.data[at]! + lora.scale * s;
+      }
+    }
+    store.set(`${mod.name}.weight`, out, w.shape);
+  }
+  return new CausalLM(model.config, store, model.device, model.sourceDir);
+}

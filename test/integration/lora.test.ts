@@ -1,0 +1,104 @@
+// LoRA on the tiny HF fixtures: a zero B leaves the logits exactly the base model's; the adapter path's
+// gradients agree with finite differences; PEFT-format save → load gives identical logits and merge gives
+// the adapted logits from a plain folder; unknown targets are refused naming the modules that exist;
+// adapters off reads the same weight arrays as the adapted model.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture } from '../util/paths.js';
+import { CausalLM } from '../../engine/models/model.js';
+import { withLora, saveAdapter, loadAdapter, mergeAdapter, type LoraConfig } from '../../engine/models/lora.js';
+import { readSafetensorsFile } from '../../engine/runtime/safetensors.js';
+import { Rng } from '../../engine/runtime/params.js';
+
+const IDS = [[3, 17, 42, 5, 88, 1, 60, 9], [70, 2, 2, 31, 14, 55, 8, 90]];
+const CASES: { model: string; targets: string[] }[] = [
+  { model: 'gpt2-tiny', targets: ['c_attn', 'mlp.c_proj'] },
+  { model: 'llama-tiny-gqa', targets: ['q_proj', 'v_proj', 'down_proj'] },
+];
+const cfgOf = (targets: string[]): LoraConfig => ({ r: 4, alpha: 8, dropout: 0, targetModules: targets, bias: 'none' });
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let w = 0; for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i]! - b[i]!)); return w; };
+
+/** Gives every B a seeded non-zero value (a trained adapter), so the adapter path matters. */
+function randomiseB(m: CausalLM, seed: number, std = 0.3) {
+  const rng = new Rng(seed);
+  for (const n of m.lora!.paramNames()) if (n.endsWith('lora_B.weight')) { const p = m.params.get(n); m.params.set(n, Float32Array.from(p.data, () => std * rng.normal()), p.shape); }
+}
+
+for (const { model, targets } of CASES) {
+  test(`LoRA ${model}: zero B gives the base logits exactly; adapters off shares the base arrays`, async () => {
+    const base = await CausalLM.load(fixture('models', model));
+    const m = await withLora(base, cfgOf(targets), 1);
+    assert.ok(m.lora!.modules.length >= 2 * targets.length - 1);
+    const want = await base.evaluate(IDS), got = await m.evaluate(IDS);
+    assert.deepEqual(Array.from(got.logits.data as Float32Array), Array.from(want.logits.data as Float32Array));
+    // The A init is non-zero (kaiming-uniform, bound 1/√in) and B zero, as PEFT initialises them.
+    const a = m.params.get(m.lora!.paramNames()[0]!);
+    const bound = 1 / Math.sqrt(a.shape[1]!);
+    assert.ok(a.data.some((x) => x !== 0) && a.data.every((x) => Math.abs(x) <= bound));
+    const off = m.withoutAdapters();
+    assert.equal(off.params, m.params);
+    for (const n of base.modelParamNames()) assert.equal(m.params.get(n).data, base.params.get(n).data, `${n} is the base's array, not a copy`);
+    randomiseB(m, 2);
+    const adapted = await m.evaluate(IDS), reference = await off.evaluate(IDS);
+    assert.ok(maxDiff(adapted.logits.data as Float32Array, want.logits.data as Float32Array) > 1e-3, 'a non-zero B changes the logits');
+    assert.deepEqual(Array.from(reference.logits.data as Float32Array), Array.from(want.logits.data as Float32Array), 'adapters off = the base model');
+    assert.deepEqual(m.trainableNames().sort(), m.lora!.paramNames().sort(), 'only adapters train');
+  });
+
+  test(`LoRA ${model}: adapter gradients match finite differences`, async () => {
+    const base = await CausalLM.load(fixture('models', model));
+    const m = await withLora(base, cfgOf(targets), 3);
+    randomiseB(m, 4);
+    const r = await m.evaluate(IDS, { grads: true });
+    const h = 1e-2;
+    for (const n of m.lora!.paramNames().filter((_, i) => i % 3 === 0)) {
+      const p = m.params.get(n);
+      const g = r.grads![n]!;
+      // The entry with the largest gradient (well above float32 noise in the difference quotient).
+      let k = 0; g.forEach((x, i) => { if (Math.abs(x) > Math.abs(g[k]!)) k = i; });
+      const at = (d: number) => { const v = p.data.slice(); v[k]! += d; m.params.set(n, v, p.shape); return m.evaluate(IDS).then((e) => e.loss); };
+      const fd = ((await at(h)) - (await at(-h))) / (2 * h);
+      m.params.set(n, p.data, p.shape);
+      assert.ok(Math.abs(fd - g[k]!) <= 2e-2 * Math.abs(g[k]!) + 2e-4, `${n}[${k}]: analytic ${g[k]} vs finite difference ${fd}`);
+    }
+  });
+
+  test(`LoRA ${model}: PEFT save → load gives identical logits; merge gives the adapted logits`, async () => {
+    const base = await CausalLM.load(fixture('models', model));
+    const m = await withLora(base, cfgOf(targets), 5);
+    randomiseB(m, 6);
+    const want = await m.evaluate(IDS);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-lora-'));
+    await saveAdapter(m, dir, 'tiny-base');
+    const cfg = JSON.parse(await readFile(path.join(dir, 'adapter_config.json'), 'utf8'));
+    assert.equal(cfg.peft_type, 'LORA'); assert.equal(cfg.task_type, 'CAUSAL_LM'); assert.equal(cfg.r, 4); assert.equal(cfg.lora_alpha, 8);
+    assert.equal(cfg.base_model_name_or_path, 'tiny-base');
+    assert.equal(cfg.fan_in_fan_out, model === 'gpt2-tiny', 'Conv1D targets set fan_in_fan_out as PEFT does');
+    const st = await readSafetensorsFile(path.join(dir, 'adapter_model.safetensors'));
+    const first = m.lora!.modules[0]!;
+    assert.deepEqual(st.get(`base_model.model.${first.name}.lora_A.weight`)!.shape, [4, first.in]);
+    assert.deepEqual(st.get(`base_model.model.${first.name}.lora_B.weight`)!.shape, [first.out, 4]);
+    const back = await loadAdapter(base, dir);
+    assert.deepEqual(Array.from((await back.evaluate(IDS)).logits.data as Float32Array), Array.from(want.logits.data as Float32Array));
+    const merged = await mergeAdapter(m);
+    const out = path.join(dir, 'merged');
+    await merged.save(out);
+    const reloaded = await CausalLM.load(out);
+    assert.equal(reloaded.lora, null);
+    const err = maxDiff((await reloaded.evaluate(IDS)).logits.data as Float32Array, want.logits.data as Float32Array);
+    assert.ok(err <= 1e-5, `merged folder's logits differ by ${err}`);
+  });
+}
+
+test('LoRA refuses a target that matches no module, naming it and the modules that exist', async () => {
+  const base = await CausalLM.load(fixture('models', 'gpt2-tiny'));
+  await assert.rejects(withLora(base, cfgOf(['q_proj'])), /"q_proj" matches no module of this gpt2 model; its projections are c_attn, c_proj, c_fc/);
+  const llama = await CausalLM.load(fixture('models', 'llama-tiny-gqa'));
+  await assert.rejects(withLora(llama, cfgOf(['c_attn'])), /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
+  await assert.rejects(withLora(llama, { ...cfgOf(['q_proj']), r: 0 }), /lora\.r: must be a positive integer/);
+});
