@@ -5,17 +5,25 @@
 
 import { CausalLM } from '../models/model.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
+import { withLora } from '../models/lora.js';
 import { Rng } from '../runtime/params.js';
 import { benchConfig, type LmShape } from './lm.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 
 export interface PpoBenchConfig extends LmShape {
   batch: number; promptLen: number; newTokens: number; epochs: number; miniBatches: number; iterations: number; warmup?: number; device?: DeviceRequest;
+  /** LoRA rank: the policy trains adapters on the attention projections (c_attn, or q_proj + v_proj) and
+   *  its reference is the base with adapters off; null: full fine-tuning against a cloned reference. */
+  lora?: number | null;
 }
 
+/** The attention projections a benchmark's LoRA adapts (what PEFT's examples target by default). */
+export const benchLoraTargets = (arch: string) => (arch === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj']);
+
 export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: number) => void) {
-  const policy = CausalLM.init(benchConfig(c, c.promptLen + c.newTokens + 8), 0, c.device ?? 'cpu');
-  const ref = await policy.clone();
+  const base = CausalLM.init(benchConfig(c, c.promptLen + c.newTokens + 8), 0, c.device ?? 'cpu');
+  const policy = c.lora ? await withLora(base, { r: c.lora, alpha: 2 * c.lora, dropout: 0, targetModules: benchLoraTargets(c.arch), bias: 'none' }) : base;
+  const ref = c.lora ? policy.withoutAdapters() : await base.clone();
   const ppo = await PpoTrainer.create(policy, ref, {
     batchSize: c.batch, miniBatches: c.miniBatches, epochs: c.epochs, lr: 1e-4, maxNewTokens: c.newTokens, klCoef: 0.05,
     padId: 0, eosId: null, seed: 0,
@@ -36,7 +44,11 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const n = c.iterations;
   return {
     name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: c.arch, params: policy.params.numel(),
+    lora: c.lora ? { r: c.lora, target_modules: benchLoraTargets(c.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
     config: { layers: c.layers, d: c.d, heads: c.heads, vocab: c.vocab, batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
-    ms_per_step: ms, ms_rollout: (parts.rollout / n) * 1e3, ms_score: (parts.score / n) * 1e3, ms_train: (parts.train / n) * 1e3,
+    ms_per_step: ms, ms_per_iteration: ms,
+    // Peak resident memory of the process so far (maxRSS is in kilobytes).
+    peak_memory_mb: process.resourceUsage().maxRSS / 1024,
+    ms_rollout: (parts.rollout / n) * 1e3, ms_score: (parts.score / n) * 1e3, ms_train: (parts.train / n) * 1e3,
   };
 }

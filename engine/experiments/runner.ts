@@ -26,6 +26,7 @@ import { trainBradleyTerry } from '../rlhf/reward.js';
 import { type Ensemble, trainBrme, trainIndependent, loadEnsemble, resolveBootstrap } from '../rlhf/ensemble.js';
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
+import { withLora } from '../models/lora.js';
 import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
 import { pairedInterval, seedVarianceWarning } from './stats.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, PRETRAINED_DEFAULTS } from './spec.js';
@@ -201,8 +202,10 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   if (!hasGold && obj.kind === 'gold') throw new Error(`run ${run.id}: objective "${obj.name}" optimises the gold reward, but the world has none`);
   const runDir = path.join(sh.dir, 'runs', String(run.id));
   await mkdir(runDir, { recursive: true });
-  const policy = await sh.base.clone();
-  const ref = sh.base;
+  // A LoRA policy shares π₀'s weight arrays and its reference is π₀ read without the adapters: no copy.
+  const lora = spec.policy.lora;
+  const policy = lora ? await withLora(sh.base, { ...lora, bias: 'none' }, run.seed) : await sh.base.clone();
+  const ref = lora ? policy.withoutAdapters() : sh.base;
   const ppo = await PpoTrainer.create(policy, ref, {
     batchSize: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, epochs: spec.ppo.epochs, lr: spec.ppo.lr, klCoef: spec.ppo.klCoef,
     adaptiveKl: spec.ppo.adaptiveKl, temperature: spec.ppo.temperature, clipRange: spec.ppo.clipRange, vfCoef: spec.ppo.vfCoef, rewardClip: spec.ppo.rewardClip,
@@ -342,7 +345,10 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const dir = path.join(runDir, `step-${step}`);
     await mkdir(dir, { recursive: true });
     await policy.params.sync();
-    await policy.params.save(path.join(dir, 'policy.safetensors'));
+    // A LoRA run's frozen base is π₀ itself (on disk with the study); only what trains is checkpointed.
+    const own = new ParamStore();
+    for (const n of policy.trainableNames()) { const p = policy.params.get(n); own.set(n, p.data, p.shape); }
+    await own.save(path.join(dir, 'policy.safetensors'));
     const st = await ppo.state();
     const opt = new ParamStore();
     for (const [n, a] of st.m) opt.set(`m:${n}`, a, [a.length]);

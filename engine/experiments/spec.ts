@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { PPO_DEFAULTS } from '../rlhf/ppo.js';
 import { SFT_DEFAULTS } from '../rlhf/sft.js';
+import { LORA_DEFAULTS } from '../models/lora.js';
 
 /** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
  *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would
@@ -94,6 +95,17 @@ export const ExperimentSpecSchema = z.object({
     { name: 'robust', kind: 'robust', lambda: 0.4, minMode: 'sample', uwoC: 0.5, softminBeta: 1, nominalMember: 0 },
   ]),
   seeds: z.array(z.number().int().min(0)).min(1).default([0, 1]),
+  /** The PPO policy: null trains every weight of π₀; `lora` trains LoRA adapters on the named HF
+   *  modules (and the value head) with the base frozen, the reference being the base with adapters off
+   *  (docs/engine.md § LoRA). Target names that match no module are refused when the run starts. */
+  policy: z.object({
+    lora: z.object({
+      r: z.number().int().positive(),
+      alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+      dropout: z.number().min(0).max(0, 'only 0 is supported: trainers here run without dropout (as TRL\'s PPO disables it)').default(LORA_DEFAULTS.dropout),
+      targetModules: z.array(z.string().min(1)).min(1),
+    }).strict().nullable().default(null),
+  }).strict().prefault({}),
   ppo: z.object({
     iterations: z.number().int().positive().default(60),
     batchSize: z.number().int().positive().default(PPO_DEFAULTS.batchSize),

@@ -152,7 +152,9 @@ export class PpoTrainer {
     this.rng = new Rng(cfg.seed);
   }
 
-  /** `policy` is trained in place (its store gains the value head 'v_head.summary.*'); `ref` stays frozen. */
+  /** `policy` is trained in place (its store gains the value head 'v_head.summary.*'); `ref` stays frozen.
+   *  A LoRA policy trains only its adapters and the value head; its reference is normally
+   *  `policy.withoutAdapters()`, the same weights read without the adapters (docs/engine.md § LoRA). */
   static async create(policy: CausalLM, ref: CausalLM, cfg: Partial<PpoConfig> & { padId: number; eosId: number | null }): Promise<PpoTrainer> {
     const full: PpoConfig = { ...PPO_DEFAULTS, ...cfg };
     const t = new PpoTrainer(policy, ref, full, cfg.padId, cfg.eosId);
@@ -160,7 +162,7 @@ export class PpoTrainer {
     const vrng = new Rng(full.seed ^ 0x5eed);
     for (const s of valueHeadParams(d)) if (!policy.params.has(s.name)) policy.params.add(s.name, s.shape, s.init, vrng);
     t.trainer = await Trainer.create({
-      name: 'ppo', params: policy.params, device: policy.device,
+      name: 'ppo', params: policy.params, device: policy.device, trainable: policy.trainableNames(),
       optimizer: { lr: full.lr, weightDecay: full.weightDecay, maxGradNorm: full.maxGradNorm },
       build: (g, p) => t.lossGraph(g, p),
     });
@@ -181,7 +183,7 @@ export class PpoTrainer {
     const T = F.slice(ids, 1, 1, null).shape[1]!; // "L-1"
     const per = (name: string) => g.input(name, 'float32', ['B', T]);
     const rmask = per('response_mask'), oldLogp = per('old_logprobs'), oldV = per('old_values'), adv = per('advantages'), ret = per('returns');
-    const { hidden } = this.policy.trace(g, p, ids, mask);
+    const { hidden } = this.policy.trace(g, p, ids, mask, { train: true });
     const { logp, logits } = nextTokenLogprobs(this.policy, p, hidden, ids, c.temperature);
     const v = valueHead(p, F.slice(hidden, 1, 0, -1));
     // Clipped surrogate (maximise A·ratio ⇒ minimise the larger of the two negatives).

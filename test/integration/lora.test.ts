@@ -102,3 +102,51 @@ test('LoRA refuses a target that matches no module, naming it and the modules th
   await assert.rejects(withLora(llama, cfgOf(['c_attn'])), /q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
   await assert.rejects(withLora(llama, { ...cfgOf(['q_proj']), r: 0 }), /lora\.r: must be a positive integer/);
 });
+
+test('PPO with a LoRA policy trains the adapters only; the reference is the base with adapters off', async () => {
+  const { PpoTrainer } = await import('../../engine/rlhf/ppo.js');
+  const base = await CausalLM.load(fixture('models', 'llama-tiny-gqa'));
+  const policy = await withLora(base, cfgOf(['q_proj', 'v_proj']), 7);
+  const ref = policy.withoutAdapters();
+  const before = new Map(policy.params.names().map((n) => [n, policy.params.get(n).data.slice()]));
+  const baseLogits = Array.from((await base.evaluate(IDS)).logits.data as Float32Array);
+  const ppo = await PpoTrainer.create(policy, ref, { batchSize: 4, miniBatches: 1, epochs: 2, lr: 1e-2, maxNewTokens: 4, padId: 0, eosId: null, seed: 3 });
+  const prompts = [[3, 17, 42], [70, 2, 5], [9, 9, 1], [44, 12, 8]];
+  // Reward: how many response tokens are even (something the policy can learn).
+  for (let i = 0; i < 3; i++) await ppo.step(prompts, async (_p, rs) => ({ scores: rs.map((r) => r.filter((t) => t % 2 === 0).length) }));
+  await policy.params.sync();
+  for (const n of base.modelParamNames()) assert.deepEqual(policy.params.get(n).data, before.get(n)!, `${n} must stay bitwise unchanged`);
+  assert.ok(policy.lora!.paramNames().some((n) => n.endsWith('lora_B.weight') && policy.params.get(n).data.some((x) => x !== 0)), 'the adapters train');
+  assert.ok(policy.params.has('v_head.summary.weight'));
+  assert.deepEqual(Array.from((await ref.evaluate(IDS)).logits.data as Float32Array), baseLogits, 'the reference is the base model');
+  assert.ok(maxDiff((await policy.evaluate(IDS)).logits.data as Float32Array, baseLogits) > 0, 'the policy moved');
+});
+
+test('spec key policy.lora: defaults written in, dropout other than 0 refused naming the key', async () => {
+  const { parseSpec } = await import('../../engine/experiments/spec.js');
+  assert.equal(parseSpec({}).policy.lora, null);
+  const s = parseSpec({ policy: { lora: { r: 8, targetModules: ['c_attn'] } } });
+  assert.deepEqual(s.policy.lora, { r: 8, alpha: 16, dropout: 0, targetModules: ['c_attn'] });
+  assert.throws(() => parseSpec({ policy: { lora: { r: 8, dropout: 0.1, targetModules: ['c_attn'] } } }), /policy\.lora\.dropout: only 0 is supported/);
+  assert.throws(() => parseSpec({ policy: { lora: { r: 8, targetModules: ['c_attn'], rank: 2 } } }), /policy\.lora/);
+});
+
+test('rrlhf experiment run --lora: a study trains LoRA adapters and checkpoints only them and the value head', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFile } = await import('node:fs/promises');
+  const { repoRoot } = await import('../util/paths.js');
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-lora-cli-'));
+  const spec = { name: 'lora cli', sft: { samples: 128, epochs: 1 }, ensemble: { heads: 2, pairs: 128, valPairs: 32 }, objectives: [{ name: 'single', kind: 'single' }], seeds: [0], ppo: { iterations: 2, batchSize: 8, miniBatches: 1, epochs: 1 }, eval: { every: 2, samples: 8 }, checkpointEvery: 2 };
+  await writeFile(path.join(tmp, 'spec.json'), JSON.stringify(spec));
+  const cli = path.join(repoRoot, 'bin/rrlhf.js');
+  const bad = spawnSync(process.execPath, [cli, 'experiment', 'run', path.join(tmp, 'spec.json'), '--lora', '4', '--lora-targets', 'q_proj', '--data-dir', path.join(tmp, 'bad'), '--json'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /"q_proj" matches no module of this gpt2 model; its projections are c_attn, c_proj, c_fc/);
+  const r = spawnSync(process.execPath, [cli, 'experiment', 'run', path.join(tmp, 'spec.json'), '--lora', '4', '--lora-targets', 'c_attn', '--data-dir', path.join(tmp, 'data'), '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { experiment: number; runs: { id: number; status: string }[] };
+  assert.equal(out.runs[0]!.status, 'finished');
+  const ckpt = await readSafetensorsFile(path.join(tmp, 'data', 'experiments', String(out.experiment), 'runs', String(out.runs[0]!.id), 'step-2', 'policy.safetensors'));
+  assert.deepEqual([...ckpt.keys()].sort(), ['transformer.h.0.attn.c_attn.lora_A.weight', 'transformer.h.0.attn.c_attn.lora_B.weight', 'transformer.h.1.attn.c_attn.lora_A.weight', 'transformer.h.1.attn.c_attn.lora_B.weight', 'v_head.summary.bias', 'v_head.summary.weight']);
+  assert.ok(ckpt.get('transformer.h.0.attn.c_attn.lora_B.weight')!.data.some((x) => x !== 0), 'B moved from zero');
+});

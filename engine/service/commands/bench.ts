@@ -25,7 +25,7 @@ export const bench: Command = {
     'bench lm-train [--model DIR | --arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--seq T] [--steps N]',
     '                                 forward + cross-entropy + backward + AdamW of a decoder LM',
     'bench generate [--model DIR | shape options] [--batch B] [--prompt-len P] [--new-tokens N]   KV-cache generation',
-    'bench ppo [--arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N]',
+    'bench ppo [--arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N] [--lora R]',
     '                                 one PPO iteration: rollout, scoring, GAE, K×M clipped updates (default: the Goodhart-lab policy shape)',
   ],
   async run(args, out) {
@@ -52,16 +52,16 @@ export const bench: Command = {
       out(r, () => `generate ${r.arch} B${r.config.batch} prompt ${promptLen} + ${newTokens} new on ${r.device}: ${r.tokens_per_s.toFixed(0)} tok/s (${r.ms_total.toFixed(0)} ms)`);
     } else if (name === 'ppo') {
       const { model: _noModel, ...shapeOpts } = MODEL_OPTS; // bench ppo builds its policy from the shape; a --model would be ignored
-      const { values } = parse(rest, { ...shapeOpts, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' } });
+      const { values } = parse(rest, { ...shapeOpts, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' }, lora: { type: 'string' } });
       const arch = (values.arch ?? 'gpt2') as string;
       if (arch !== 'gpt2' && arch !== 'llama') throw new UsageError(`--arch must be gpt2 or llama, got "${arch}"`);
       const r = await benchPpo({
         arch, layers: intOpt(values.layers, 'layers', 2), d: intOpt(values.d, 'd', 64), heads: intOpt(values.heads, 'heads', 4), vocab: intOpt(values.vocab, 'vocab', 26),
         batch: intOpt(values.batch, 'batch', 64), promptLen: intOpt(values['prompt-len'], 'prompt-len', 2), newTokens: intOpt(values['new-tokens'], 'new-tokens', 13),
         epochs: intOpt(values.epochs, 'epochs', 4), miniBatches: intOpt(values['mini-batches'], 'mini-batches', 2), iterations: intOpt(values.iterations, 'iterations', 5),
-        device: deviceOpt(values.device),
+        device: deviceOpt(values.device), lora: values.lora === undefined ? null : intOpt(values.lora, 'lora', 8),
       }, progress('bench ppo'));
-      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
+      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
     } else {
       throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate, ppo`);
     }
