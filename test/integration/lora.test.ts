@@ -150,3 +150,22 @@ test('rrlhf experiment run --lora: a study trains LoRA adapters and checkpoints 
   assert.deepEqual([...ckpt.keys()].sort(), ['transformer.h.0.attn.c_attn.lora_A.weight', 'transformer.h.0.attn.c_attn.lora_B.weight', 'transformer.h.1.attn.c_attn.lora_A.weight', 'transformer.h.1.attn.c_attn.lora_B.weight', 'v_head.summary.bias', 'v_head.summary.weight']);
   assert.ok(ckpt.get('transformer.h.0.attn.c_attn.lora_B.weight')!.data.some((x) => x !== 0), 'B moved from zero');
 });
+
+for (const model of ['gpt2-tiny', 'llama-tiny-gqa']) {
+  test(`LoRA ${model}: a PEFT adapter written by the PyTorch reference loads, and its logits, loss and dA, dB match float64 PyTorch`, async () => {
+    // test/reference/lora_reference.py wrote the folder and expected.json (non-zero A and B).
+    const dir = fixture('lora', model);
+    const exp = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as { input_ids: number[][]; logits: number[][][]; loss: number; grads: Record<string, number[]> };
+    const m = await loadAdapter(await CausalLM.load(fixture('models', model)), dir);
+    const r = await m.evaluate(exp.input_ids, { grads: true });
+    const err = maxDiff(r.logits.data as Float32Array, exp.logits.flat(2));
+    assert.ok(err <= 1e-4, `max |logits − reference| = ${err}`);
+    assert.ok(Math.abs(r.loss - exp.loss) <= 1e-5 * exp.loss, `loss ${r.loss} vs ${exp.loss}`);
+    assert.deepEqual(Object.keys(exp.grads).sort(), m.lora!.paramNames().sort());
+    for (const [n, want] of Object.entries(exp.grads)) {
+      const scale = Math.max(...want.map(Math.abs));
+      const e = maxDiff(r.grads![n]!, want);
+      assert.ok(e <= 1e-3 * scale + 1e-7, `${n}: max |grad − reference| = ${e} (max |grad| ${scale})`);
+    }
+  });
+}
