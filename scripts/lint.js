@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = process.env.LINT_ROOT ? path.resolve(process.env.LINT_ROOT) : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIRS = ['engine', 'test', 'scripts', 'electron', 'renderer'];
+const DIRS = ['common', 'engine', 'test', 'scripts', 'electron', 'renderer'];
 const EXT = /\.(ts|mts|cts|js|mjs|cjs|svelte)$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'out', 'build', 'coverage']);
 
@@ -132,8 +132,10 @@ for (const file of files) {
   });
   if (text.length > 0 && !text.endsWith('\n')) report(rel, lines.length, 'no newline at end of file');
 
-  if (inEngine || rel.startsWith('renderer/')) {
+  if (inEngine || rel.startsWith('renderer/') || rel.startsWith('common/')) {
     for (const { spec, line, typeOnly } of imports(text)) {
+      // common/ is what both sides import as it is: it may import nothing but types.
+      if (rel.startsWith('common/') && !typeOnly) report(rel, line, `common/ imports '${spec}' (common/ modules are self-contained: type-only imports at most)`);
       if (inEngine && /^(electron|svelte)(\/|$)/.test(spec)) {
         report(rel, line, `engine imports '${spec}' (the engine must not depend on Electron or Svelte)`);
       }

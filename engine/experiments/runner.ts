@@ -27,8 +27,9 @@ import { type Ensemble, trainBrme, trainIndependent, loadEnsemble, resolveBootst
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { withLora } from '../models/lora.js';
-import { hackingOnset, onsetAlerts, peak, goldAtKl, type EvalPoint } from '../rlhf/gold.js';
-import { pairedInterval, seedVarianceWarning } from './stats.js';
+import { hackingOnset, onsetAlerts, peak, type EvalPoint } from '../rlhf/gold.js';
+import { analyseStudy, evalPoints } from './analysis.js';
+import { APP_VERSION } from '../version.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, PRETRAINED_DEFAULTS } from './spec.js';
 
 export interface ProgressEvent {
@@ -76,7 +77,7 @@ export interface ExperimentResult {
 /** What every run of an experiment shares: world, π₀, the reward ensemble. Built once, cached on disk. */
 interface Shared { world: World; hasGold: boolean; base: CausalLM; ensemble: Ensemble; dir: string; report: Record<string, unknown> }
 
-const VERSIONS = { app: '0.1.0', ort: ort.env.versions.node ?? 'unknown', node: process.version };
+const VERSIONS = { app: APP_VERSION, ort: ort.env.versions.node ?? 'unknown', node: process.version };
 
 async function exists(p: string) { try { await access(p); return true; } catch { return false; } }
 
@@ -385,7 +386,7 @@ export async function runExperiment(specIn: ExperimentSpec, o: RunnerOptions): P
   const summaries: RunSummary[] = [];
   for (const r of runs) summaries.push(await executeRun(r, spec, sh, o));
   o.onProgress?.({ phase: 'done', message: `experiment ${exp.id} finished` });
-  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries, o.store, sh.hasGold) };
+  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(o.store, exp.id) };
 }
 
 /** Resumes an experiment's unfinished runs (after a crash, kill or cancel). */
@@ -399,69 +400,19 @@ export async function resumeExperiment(experimentId: number, o: RunnerOptions): 
   for (const r of o.store.runs.list({ experimentId })) {
     if (r.status === 'imported') continue; // another engine's run: nothing to resume, and not this runner's result
     if (r.status === 'finished') {
-      const evals = evalPointsFromStore(o.store, r.id, sh.hasGold);
+      const evals = evalPoints(o.store, r.id, sh.hasGold);
       summaries.push(summarize(r, evals, spec, sh.hasGold));
     } else {
       summaries.push(await executeRun(r, spec, sh, o));
     }
   }
-  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(spec, summaries, o.store, sh.hasGold) };
+  return { experiment: exp.id, hasGold: sh.hasGold, runs: summaries, ensemble: sh.report, comparisons: compare(o.store, exp.id) };
 }
 
-/** A run's evaluations from the store (keyed by eval/gold, or by eval/proxy in a world without gold). */
-function evalPointsFromStore(store: Store, runId: number, hasGold = true): EvalPoint[] {
-  const get = (k: string) => store.metrics.series([runId], k)[0]?.points ?? [];
-  const gold = get('eval/gold'), proxy = get('eval/proxy'), kl = get('eval/kl'), se = get('eval/gold_se');
-  if (!hasGold) return proxy.map((p, i) => ({ step: p.step, gold: NaN, proxy: p.y ?? NaN, kl: kl[i]?.y ?? NaN }));
-  return gold.map((p, i) => ({ step: p.step, gold: p.y ?? NaN, proxy: proxy[i]?.y ?? NaN, kl: kl[i]?.y ?? NaN, goldSe: se[i]?.y ?? undefined }));
-}
-
-/** Paired comparison of final gold: every objective against the first one (standard RLHF). Without
- *  gold: of the ensemble-mean reward at matched KL instead (see compareWithoutGold). */
-function compare(spec: ExperimentSpec, runs: RunSummary[], store?: Store, hasGold = true): ExperimentResult['comparisons'] {
-  if (!hasGold && store) return compareWithoutGold(spec, runs, store);
-  const base = spec.objectives[0]!.name;
-  const bySeed = (name: string) => spec.seeds.map((s) => runs.find((r) => r.objective === name && r.seed === s)?.final.gold ?? NaN);
-  const b = bySeed(base);
-  return spec.objectives.slice(1).map((obj) => {
-    const a = bySeed(obj.name);
-    const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
-    const ci = ok ? pairedInterval(a, b) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
-    return { a: obj.name, b: base, metric: 'final_gold' as const, mean: ci.mean, lo: ci.lo, hi: ci.hi, significant: ci.significant, warning: ok ? seedVarianceWarning(a, b) : 'missing runs' };
-  });
-}
-
-/**
- * Without gold, final values cannot say which objective did better: each objective's own proxy has its
- * own scale (a min over heads sits below the single model's reward), and an objective that drifted
- * further from π₀ has simply exploited its reward model more. So every run is scored on one proxy shared
- * by all objectives — the ensemble-mean reward of its evaluation samples — and, per seed, the two runs
- * are compared at the same KL: the largest KL both reached, interpolating along each run's evaluations.
- * This says which objective buys more (proxy) reward per unit of drift; it cannot detect hacking.
- */
-function compareWithoutGold(spec: ExperimentSpec, runs: RunSummary[], store: Store): ExperimentResult['comparisons'] {
-  const base = spec.objectives[0]!.name;
-  const pointsOf = (runId: number): EvalPoint[] => {
-    const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y ?? NaN]));
-    const y = get('eval/reward_mean'), kl = get('eval/kl');
-    return [...y.keys()].sort((a, b) => a - b).map((step) => ({ step, gold: y.get(step)!, proxy: NaN, kl: kl.get(step) ?? NaN })).filter((p) => Number.isFinite(p.gold) && Number.isFinite(p.kl));
-  };
-  const runOf = (name: string, seed: number) => runs.find((r) => r.objective === name && r.seed === seed);
-  return spec.objectives.slice(1).map((obj) => {
-    const a: number[] = [], b: number[] = [], kls: number[] = [];
-    for (const seed of spec.seeds) {
-      const ra = runOf(obj.name, seed), rb = runOf(base, seed);
-      const pa = ra ? pointsOf(ra.id) : [], pb = rb ? pointsOf(rb.id) : [];
-      if (!pa.length || !pb.length) { a.push(NaN); b.push(NaN); continue; }
-      const k = Math.min(Math.max(...pa.map((p) => p.kl)), Math.max(...pb.map((p) => p.kl)));
-      kls.push(k);
-      a.push(goldAtKl(pa, k) ?? NaN); b.push(goldAtKl(pb, k) ?? NaN);
-    }
-    const ok = a.every(Number.isFinite) && b.every(Number.isFinite);
-    const ci = ok ? pairedInterval(a, b) : { mean: NaN, lo: NaN, hi: NaN, significant: false };
-    const at = kls.length ? ` (KL ${kls.map((k) => k.toPrecision(2)).join(', ')} by seed)` : '';
-    const note = `no gold reward: compared on the ensemble-mean reward (one proxy for every objective) at matched KL${at}, not on gold; this cannot show reward hacking`;
-    const extra = ok ? seedVarianceWarning(a, b) : 'missing runs';
-    return { a: obj.name, b: base, metric: 'ensemble_mean_at_matched_kl' as const, mean: ci.mean, lo: ci.lo, hi: ci.hi, significant: ci.significant, warning: extra ? `${note}; ${extra}` : note };
-  });
+/** The paired comparisons of the study's analysis (engine/experiments/analysis.ts), in the CLI's result shape. */
+function compare(store: Store, experimentId: number): ExperimentResult['comparisons'] {
+  const nan = (x: number | null) => x ?? NaN;
+  return analyseStudy(store, experimentId).comparisons.map((c) => ({
+    a: c.a, b: c.b, metric: c.metric, mean: nan(c.mean), lo: nan(c.lo), hi: nan(c.hi), significant: c.significant, warning: c.warning,
+  }));
 }

@@ -1,11 +1,21 @@
 // Statistics for paired studies (docs/method.md § Statistics): objectives compared on the same seeds, prompts and
 // evaluation set, so differences are taken per seed and their mean gets a t interval.
 
+/** Mean and sample standard deviation (n − 1); NaN mean for no values, std 0 for one. */
 export function meanStd(xs: number[]): { mean: number; std: number; n: number } {
   const n = xs.length;
   const mean = n ? xs.reduce((a, b) => a + b, 0) / n : NaN;
   const std = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
   return { mean, std, n };
+}
+
+/** Mean ± sample std over the finite values, null when there are none (what tables and prose show). */
+export interface Stat { mean: number | null; std: number | null; n: number }
+
+export function stat(xs: readonly (number | null | undefined)[]): Stat {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (!v.length) return { mean: null, std: null, n: 0 };
+  return meanStd(v);
 }
 
 /**

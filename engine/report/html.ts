@@ -5,7 +5,7 @@
 
 import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat, NO_GOLD_NOTICE } from './model.js';
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
-import { fmt, signed, pm, pct, count, capitalize, capLabel } from './format.js';
+import { fmt, signed, pm, pct, count, capitalize, capLabel } from '../experiments/format.js';
 
 /** Escapes user text; also breaks "scheme://" so no text can read as a link or URL reference. */
 export const esc = (s: unknown) => escSvg(s).replace(/:\/\//g, ':&#47;&#47;');
@@ -147,7 +147,7 @@ function glance(m: ReportModel): string {
 }
 
 function comparisonSection(m: ReportModel): string {
-  if (!m.hasGold) return `<p class="note">${esc(NO_GOLD_NOTICE)} Final and peak gold, their paired comparison and gold at matched KL need one.</p>`;
+  if (!m.hasGold) return `<p class="note">${esc(NO_GOLD_NOTICE)} Final and peak gold, their paired comparison and gold at matched KL need one.</p>${proxyComparisons(m)}`;
   const out: string[] = [];
   const bars = m.summaries.map((s) => {
     const o = m.objectives.find((x) => x.name === s.objective)!;
@@ -174,6 +174,20 @@ function comparisonSection(m: ReportModel): string {
     const mk = m.matchedKl;
     out.push('<h3>Gold at matched KL</h3><p class="explain">Objectives move away from π₀ at different speeds, so final gold alone can reward the one that simply moved less. Here each run\'s gold is interpolated at the same KL values — up to the largest KL that every run reached.</p>');
     out.push(table(['Objective', ...mk.kls.map((k) => `KL = ${esc(String(k))}`)], mk.rows.map((r) => [`<td>${swatch(m.objectives.find((o) => o.name === r.objective))}${esc(capLabel(r.label))}</td>`, ...r.gold.map((s) => statCell(s))]), [false, ...mk.kls.map(() => true)]));
+  }
+  return out.join('\n');
+}
+
+/** Without gold: each objective against the baseline on the one proxy they share (the ensemble-mean reward) at matched KL, as the study page shows. */
+function proxyComparisons(m: ReportModel): string {
+  if (!m.proxyComparisons.length) return '';
+  const out = ['<h3>Paired comparison: ensemble-mean reward at matched KL</h3><p class="explain">Every run is scored with the ensemble-mean reward (one proxy for every objective) and, seed by seed, the two runs are compared at the largest KL both reached. This says which objective buys more proxy reward per unit of drift; it cannot show reward hacking.</p>'];
+  for (const c of m.proxyComparisons) {
+    const a = m.objectives.find((o) => o.name === c.a), b = m.objectives.find((o) => o.name === c.b);
+    const rows = c.perSeed.map((p) => [`<td class="n">${p.seed}</td>`, num(p.b), num(p.a), `<td class="n">${esc(signed(p.diff))}</td>`]);
+    rows.push([`<td class="n"><b>mean</b></td>`, `<td></td>`, `<td></td>`, `<td class="n"><b>${esc(signed(c.mean))}</b>${c.lo !== null ? ` <span class="note">95% CI [${esc(signed(c.lo))}, ${esc(signed(c.hi))}]</span>` : ''}</td>`]);
+    out.push(`<p>${swatch(a)}<b>${esc(capLabel(c.aLabel))}</b> minus ${swatch(b)}<b>${esc(c.bLabel)}</b>, ${c.n} seed${c.n === 1 ? '' : 's'}.</p>`);
+    out.push(table(['Seed', `${esc(c.bLabel)}`, `${esc(c.aLabel)}`, 'Difference'], rows, [true, true, true, true]));
   }
   return out.join('\n');
 }

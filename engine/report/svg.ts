@@ -3,8 +3,8 @@
 // without scripts and that prints cleanly. Colours: the Okabe–Ito palette (safe for the common forms of
 // colour blindness); every series also differs in dash pattern and marker, so nothing relies on colour.
 
-/** Okabe–Ito, ordered for contrast on white (yellow left out: too light for lines). */
-export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'] as const;
+import { PALETTE } from '../../common/objectives.js';
+
 const DASHES = ['', '6 3', '2 3', '8 3 2 3', '4 2', '1 2', '10 4'] as const;
 const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'circle', 'square', 'triangle'] as const;
 export type Marker = (typeof MARKERS)[number];

@@ -35,7 +35,8 @@ import { NORMALIZE_MODES } from '../serve/reward-server.js';
 import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 
-export const APP_VERSION = '0.1.0';
+export { APP_VERSION } from '../version.js';
+import { APP_VERSION } from '../version.js';
 
 /** A problem the caller can fix; `status` is the HTTP status the web transport answers with. */
 export class ApiError extends Error {

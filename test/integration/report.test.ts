@@ -17,7 +17,7 @@ import { runExperiment } from '../../engine/experiments/runner.js';
 import { exportReport, findChromium, renderHtml, buildReportModel, CSV_HEADER, type ReportModel } from '../../engine/report/index.js';
 import { withReportPage } from '../../engine/report/pdf.js';
 import { esc } from '../../engine/report/html.js';
-import { objectiveStyles } from '../../engine/report/model.js';
+import { objectiveStyles } from '../../common/objectives.js';
 import { niceTicks, seriesStyle } from '../../engine/report/svg.js';
 import { exportReports, listReports } from '../../engine/service/reports.js';
 

@@ -1,6 +1,7 @@
 // Chart data helpers: colours per objective, aligning several curves onto one x axis for uPlot, and
 // seed bands (mean ± std) as uPlot series + band fills.
 import type { Series as StoreSeries, Band } from '../../../engine/store/metrics.js';
+import { objectiveStyles, styleColor } from '../../../common/objectives.js';
 
 export type Aligned = (number | null)[][];
 
@@ -20,27 +21,15 @@ export interface BandFill { upper: number; lower: number; color: string }
 /** A dashed vertical line on a chart (a run's hacking onset): where, its colour, a short label and a sentence for screen readers. */
 export interface Marker { x: number; color: string; label: string; description: string }
 
-const PALETTE = ['#d9480f', '#1c7ed6', '#2b8a3e', '#9c36b5', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#364fc7', '#862e9c'];
-
 /**
- * A stable colour per objective, by meaning: standard RLHF orange-red, the robust objective blue,
- * nominal green, worst case purple (as in the exported report). The first objective of each meaning
- * takes its colour; any other (a second robust λ, say) the next colour no objective of the study uses.
+ * A stable colour per objective, by its kind, the same as in the exported report
+ * (engine/experiments/objectives.ts): the robust objective blue, standard RLHF vermillion, nominal
+ * green, worst case pink; a second objective of one kind gets the next free colour.
  */
-export function objectiveColor(name: string, names: readonly string[]): string {
-  const role = (n: string) => {
-    const l = n.toLowerCase();
-    return l === 'standard' || l === 'single' ? 0 : l.startsWith('robust') ? 1 : l.startsWith('nominal') ? 2 : l.startsWith('worst') || l === 'wco' ? 3 : -1;
-  };
-  const used = new Set<number>();
-  let picked = PALETTE[0]!;
-  for (const n of names.includes(name) ? names : [...names, name]) {
-    let k = role(n);
-    if (k < 0 || used.has(k)) { k = 4; while (used.has(k) && used.size < PALETTE.length) k = (k + 1) % PALETTE.length; }
-    used.add(k);
-    if (n === name) { picked = PALETTE[k]!; break; }
-  }
-  return picked;
+export function objectiveColors(objectives: readonly { name: string; kind: string }[]): Map<string, string> {
+  const unique = objectives.filter((o, i) => objectives.findIndex((x) => x.name === o.name) === i);
+  const styles = objectiveStyles(unique.map((o) => o.kind));
+  return new Map(unique.map((o, i) => [o.name, styleColor(styles[i]!)]));
 }
 
 /** Dashes per seed, so that runs of one objective share a colour but stay distinguishable. */
@@ -65,12 +54,12 @@ export function fromSeries(series: StoreSeries[]): Aligned {
 }
 
 /** Bands → one mean line plus (hidden) upper and lower edges per objective, and the fills between them. */
-export function fromBands(bands: Band[], names: readonly string[] = bands.map((b) => b.objective)): { data: Aligned; lines: Line[]; fills: BandFill[] } {
+export function fromBands(bands: Band[], colors: ReadonlyMap<string, string>): { data: Aligned; lines: Line[]; fills: BandFill[] } {
   const curves: { x: number; y: number | null }[][] = [];
   const lines: Line[] = [];
   const fills: BandFill[] = [];
   bands.forEach((b) => {
-    const color = objectiveColor(b.objective, names);
+    const color = colors.get(b.objective) ?? styleColor(0);
     const base = curves.length + 1;
     curves.push(b.points.map((p) => ({ x: p.step, y: p.mean })));
     curves.push(b.points.map((p) => ({ x: p.step, y: p.mean + p.std })));

@@ -1,4 +1,4 @@
-// Number formatting for reports: sensible precision for gold, KL and accuracies, signed differences,
+// Number formatting for prose and tables (the verdict, the report): sensible precision for gold, KL and accuracies, signed differences,
 // and the minus sign (U+2212) so negative numbers read well in prose and tables.
 
 const minus = (s: string) => s.replace(/^-/, '−');
