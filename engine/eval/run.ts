@@ -151,7 +151,7 @@ export async function evaluateBenchmark(m: CausalLM, tok: TextTokenizer, bench: 
   const per: GenItem[] = [];
   opts.onProgress?.(0, selected.length);
   for (let i = 0; i < selected.length && !opts.signal?.aborted; i += batchRows) {
-    const texts = await generateUntil(m, tok, prompts.slice(i, i + batchRows), { maxNew: maxGen, stops, eosId: tok.eosId ?? m.config.eosTokenId, padId });
+    const texts = await generateUntil(m, tok, prompts.slice(i, i + batchRows), { maxNew: maxGen, stops, eosId: tok.eosId ?? m.specialTokens.eos, padId });
     texts.forEach((text, j) => {
       const rd = selected[i + j]!;
       const answer = normaliseAnswer(rd.doc.reference!);

@@ -164,15 +164,19 @@ class Keys {
     const v = this.j[k];
     if (v !== undefined && v !== null && !neutral(v)) this.refuse(k, `not supported (${supported})`);
   }
+  /** bos/eos ids inside the embedding, else null. An id at or past vocab_size is not refused here: the
+   *  folder's generation_config.json or tokenizer may name a usable one, which models/special-tokens.ts
+   *  resolves and checks (docs/engine.md § Special tokens). */
   tokenIds(vocab: number): { bos: number | null; eos: number | null } {
     for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
       const ids = Array.isArray(this.j[k]) ? (this.j[k] as unknown[]) : [this.j[k]];
       for (const id of ids) {
         if (id === undefined || id === null) continue;
-        if (!isNum(id) || !Number.isInteger(id) || id < 0 || id >= vocab) this.refuse(k, `a token id must be an integer in [0, vocab_size = ${vocab})`);
+        if (!isNum(id) || !Number.isInteger(id) || id < 0) this.refuse(k, 'a token id must be a non-negative integer');
       }
     }
-    return { bos: tokenId(this.j.bos_token_id), eos: tokenId(this.j.eos_token_id) };
+    const inside = (v: unknown) => { const ids = (Array.isArray(v) ? v : [v]).filter((x): x is number => isNum(x) && x < vocab); return ids.length ? ids[0]! : null; };
+    return { bos: inside(this.j.bos_token_id), eos: inside(this.j.eos_token_id) };
   }
 }
 

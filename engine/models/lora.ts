@@ -115,7 +115,7 @@ async function shareBase(base: CausalLM): Promise<CausalLM> {
   await base.params.sync();
   const store = new ParamStore();
   for (const n of base.modelParamNames()) { const p = base.params.get(n); store.set(n, p.data, p.shape); }
-  return new CausalLM(base.config, store, base.device, base.sourceDir);
+  return base.sibling(store);
 }
 
 // ---- PEFT format -------------------------------------------------------------------------------
@@ -203,5 +203,5 @@ export async function mergeAdapter(model: CausalLM): Promise<CausalLM> {
     }
     store.set(`${mod.name}.weight`, out, w.shape);
   }
-  return new CausalLM(model.config, store, model.device, model.sourceDir);
+  return model.sibling(store);
 }

@@ -17,6 +17,7 @@ import type { LoraAdapters } from './lora.js';
 import { llama } from './llama.js';
 import { neox } from './neox.js';
 import { gemma2 } from './gemma.js';
+import { type SpecialTokens, configSpecialTokens, folderSpecialTokens } from './special-tokens.js';
 
 export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
   const arch = cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : cfg.arch === 'gemma2' ? gemma2 : llama;
@@ -44,8 +45,20 @@ export class CausalLM {
   private graphs = new Map<string, Promise<CompiledGraph>>();
   /** LoRA adapters read through decoder.proj (models/lora.ts), or none: the base model. */
   lora: LoraAdapters | null = null;
+  /** BOS / EOS / pad as generation and padding use them (models/special-tokens.ts): the folder's
+   *  generation_config.json, config.json and tokenizer when loaded, else the config's ids. */
+  specialTokens: SpecialTokens;
 
-  constructor(readonly config: ModelConfig, readonly params: ParamStore, public device: DeviceRequest = 'cpu', readonly sourceDir?: string) {}
+  constructor(readonly config: ModelConfig, readonly params: ParamStore, public device: DeviceRequest = 'cpu', readonly sourceDir?: string) {
+    this.specialTokens = configSpecialTokens(config);
+  }
+
+  /** Another model over the same folder: carries its special tokens along. */
+  sibling(params: ParamStore): CausalLM {
+    const m = new CausalLM(this.config, params, this.device, this.sourceDir);
+    m.specialTokens = this.specialTokens;
+    return m;
+  }
 
   get arch(): Architecture<ModelConfig> { return architectureOf(this.config); }
   paramSpecs(): ParamSpec[] { return this.arch.params(this.config); }
@@ -63,7 +76,7 @@ export class CausalLM {
     await this.params.sync();
     const store = new ParamStore();
     for (const n of this.modelParamNames()) { const p = this.params.get(n); store.set(n, p.data.slice(), p.shape); }
-    return new CausalLM(this.config, store, this.device, this.sourceDir);
+    return this.sibling(store);
   }
 
   /** Loads a Hugging Face model folder. Missing or mis-shaped tensors are named. */
@@ -101,6 +114,7 @@ export class CausalLM {
       throw new Error(`${root}: weights do not match config.json (${config.arch}): ${parts.join('; ')}`);
     }
     const m = new CausalLM(config, store, device, root);
+    m.specialTokens = await folderSpecialTokens(root, config.vocabSize, json);
     m.unusedTensors = unused;
     return m;
   }
@@ -143,7 +157,7 @@ export class CausalLM {
 
   /** The same weights (the same store, no copy) read without the adapters: the base model. */
   withoutAdapters(): CausalLM {
-    return new CausalLM(this.config, this.params, this.device, this.sourceDir);
+    return this.sibling(this.params);
   }
 
   /** Declares the weights the model reads as graph inputs (adapters attached). */

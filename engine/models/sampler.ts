@@ -28,7 +28,8 @@ export interface SampleOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
-  eosId?: number | null;
+  /** The id(s) that end a row; absent: the model's (models/special-tokens.ts, every EOS generation_config.json lists). */
+  eosId?: number | readonly number[] | null;
   padId?: number;
   seed?: number;
   /** Stop a row at EOS (default true). */
@@ -192,8 +193,9 @@ export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng)
 
 export async function generate(m: CausalLM, prompts: number[][], opts: SampleOptions): Promise<Generation> {
   const B = prompts.length;
-  const eos = opts.eosId ?? m.config.eosTokenId;
-  const pad = opts.padId ?? eos ?? 0;
+  const eosOpt = opts.eosId === undefined ? m.specialTokens.eosIds : opts.eosId;
+  const eosIds = new Set(eosOpt === null ? [] : typeof eosOpt === 'number' ? [eosOpt] : eosOpt);
+  const pad = opts.padId ?? (opts.eosId === undefined ? m.specialTokens.pad : null) ?? [...eosIds][0] ?? 0;
   const stopAtEos = opts.stopAtEos ?? true;
   const rng = new Rng(opts.seed ?? 0);
   const temp = opts.temperature ?? 1;
@@ -227,7 +229,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
         ? { token: Number(picked.token[b]), logprob: picked.logprob[b]! }
         : sampleToken(logits!.subarray(b * V, (b + 1) * V), opts, rng);
       tokens[b]!.push(token); logprobs[b]!.push(logprob);
-      if (stopAtEos && eos !== null && token === eos) finished[b] = true;
+      if (stopAtEos && eosIds.has(token)) finished[b] = true;
       else if (opts.stopWhen?.(b, tokens[b]!)) finished[b] = true;
       next.push(token);
     }

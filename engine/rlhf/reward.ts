@@ -29,6 +29,7 @@ import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName } from '../mod
 import { poolLast, rewardHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
+import { folderSpecialTokens } from '../models/special-tokens.js';
 
 // ---- shared helpers (also used by ensemble.ts) ---------------------------------------------------
 
@@ -230,7 +231,9 @@ export class RewardModel {
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<RewardModel> {
     const { config, hf, store, meta } = await readModelFolder(dir);
     if (!store.has('score.weight')) throw new Error(`${path.resolve(dir)}: no score.weight tensor; not a reward model folder`);
-    const pad = typeof meta.pad_id === 'number' ? meta.pad_id : typeof hf.pad_token_id === 'number' ? hf.pad_token_id : (config.eosTokenId ?? 0);
+    // rrlhf.json's pad (written by this lab), else the folder's pad as models/special-tokens.ts resolves it
+    // (an HF reward model's pad_token_id may lie outside its embedding; left padding makes any usable id do).
+    const pad = typeof meta.pad_id === 'number' && meta.pad_id < config.vocabSize ? meta.pad_id : (await folderSpecialTokens(dir, config.vocabSize, hf)).pad ?? 0;
     for (const n of store.names()) if (n.startsWith('brme.')) throw new Error(`${path.resolve(dir)}: holds BRME heads; load it with loadEnsemble()`);
     return new RewardModel(config, store, pad, device, (meta.info as Record<string, unknown>) ?? {});
   }
@@ -302,7 +305,7 @@ export async function trainBradleyTerry(
   if (c.pairWeights && c.pairWeights.length !== train.length) throw new Error(`pairWeights has ${c.pairWeights.length} entries for ${train.length} pairs`);
   const t0 = Date.now();
   const rng = new Rng(c.seed);
-  const rm = await RewardModel.fromPolicy(init, c.padId ?? init.config.eosTokenId ?? 0, rng.nextU32());
+  const rm = await RewardModel.fromPolicy(init, c.padId ?? init.specialTokens.pad ?? 0, rng.nextU32());
   const trainable = c.trainTrunk ? rm.params.names() : ['score.weight'];
   const trainer = await Trainer.create({
     name: 'reward_bt', params: rm.params, device: rm.device, trainable,

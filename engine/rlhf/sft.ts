@@ -63,7 +63,7 @@ export function shuffled(n: number, rng: Rng): number[] {
 export async function sft(model: CausalLM, samples: Sample[], config: Partial<SftConfig> = {}, onProgress?: (p: SftProgress) => void): Promise<SftResult> {
   const c: SftConfig = { ...SFT_DEFAULTS, ...config };
   if (samples.length === 0) throw new Error('sft: no samples');
-  const padId = c.padId ?? model.config.eosTokenId ?? 0;
+  const padId = c.padId ?? model.specialTokens.pad ?? 0;
   const names = model.arch.params(model.config).map((s) => s.name);
   const trainer = await Trainer.create({
     name: 'sft', params: model.params, device: model.device, trainable: names,

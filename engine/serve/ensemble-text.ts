@@ -46,7 +46,7 @@ function fit(prompt: number[], response: number[], positions: number, truncPromp
 
 export async function hfTextEncoder(modelDir: string, config: ModelConfig): Promise<TextEncoder> {
   const tokenizer = await loadTokenizer(modelDir);
-  const ids = specialIds(tokenizer, config, path.join(path.resolve(modelDir), 'config.json'));
+  const ids = await specialIds(tokenizer, config, modelDir);
   const rows = textRowEncoder(tokenizer, ids);
   const positions = maxPositionsOf(config);
   return {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseHfConfig, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../models/config.js';
 import { loadTokenizer } from '../models/tokenizer.js';
+import { folderSpecialTokens, type SpecialTokens } from '../models/special-tokens.js';
 
 export interface ModelFolder {
   dir: string;
@@ -16,6 +17,8 @@ export interface ModelFolder {
   maxPositions: number;
   tokenizer: { file: string; vocabSize: number; bos: number | null; eos: number | null; chatTemplate: boolean };
   weights: { files: string[]; bytes: number };
+  /** BOS / EOS / pad as a study uses them, with where each came from (models/special-tokens.ts). */
+  specialTokens: SpecialTokens;
 }
 
 /** A folder that cannot be used as a model; the message says why and what to do. */
@@ -37,6 +40,14 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
   }
   let tok;
   try { tok = await loadTokenizer(abs); } catch (e) { throw new ModelFolderError(`the tokenizer cannot be loaded: ${(e as Error).message.split('\n')[0]}`); }
+  let specialTokens: SpecialTokens;
+  try {
+    specialTokens = await folderSpecialTokens(abs, config.vocabSize, raw, {
+      file: tok.file, bos: tok.bosId, eos: tok.eosId, pad: tok.padId,
+      names: { bos: tok.specialTokens.bos_token, eos: tok.specialTokens.eos_token, pad: tok.specialTokens.pad_token },
+    });
+  } catch (e) { throw new ModelFolderError((e as Error).message); }
+  if (specialTokens.eos === null) throw new ModelFolderError(`${abs}: neither generation_config.json, config.json nor the tokenizer names an EOS token; a policy needs one to end a response (set eos_token_id in config.json)`);
   const files = fs.readdirSync(abs).filter((f) => f.endsWith('.safetensors')).sort();
   if (!files.length) throw new ModelFolderError(`${abs} has no .safetensors weights (PyTorch .bin files are not read: convert them with transformers' save_pretrained(safe_serialization=True))`);
   const bytes = files.reduce((n, f) => n + fs.statSync(path.join(abs, f)).size, 0);
@@ -45,5 +56,6 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
     maxPositions: maxPositionsOf(config),
     tokenizer: { file: tok.file, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, chatTemplate: tok.chatTemplate !== null },
     weights: { files, bytes },
+    specialTokens,
   };
 }

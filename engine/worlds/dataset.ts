@@ -42,6 +42,7 @@ import { loadTokenizer, type HfTokenizer, type TextTokenizer, type ChatMessage }
 import { type DeviceRequest } from '../runtime/devices.js';
 import { type Rng } from '../runtime/params.js';
 import { RewardModel } from '../rlhf/reward.js';
+import { folderSpecialTokens } from '../models/special-tokens.js';
 import { type PreferencePair, type Sample, type World } from './world.js';
 
 /** Share of distinct prompts held out for evaluation when the dataset has no usable validation/test split. */
@@ -130,12 +131,18 @@ export function parseMessages(s: string, what: string, datasetId: number): ChatM
   return v.map((m) => ({ role: String((m as ChatMessage).role), content: String((m as ChatMessage).content) }));
 }
 
-/** BOS, EOS and pad ids of a model's tokenizer, falling back to its config.json (EOS is required). */
-export function specialIds(tokenizer: HfTokenizer, config: ModelConfig, cfgFile: string): { bosId: number; eosId: number; padId: number } {
-  const eosId = tokenizer.eosId ?? config.eosTokenId;
-  if (eosId === null) throw new Error(`dataset world: neither ${tokenizer.file} nor ${cfgFile} names an EOS token; the policy needs one to end a response`);
-  const bosId = tokenizer.bosId ?? config.bosTokenId ?? eosId;
-  return { bosId, eosId, padId: tokenizer.padId ?? eosId };
+/** BOS, EOS and pad ids of a model folder in transformers' order (generation_config.json, config.json,
+ *  the tokenizer; models/special-tokens.ts), each inside the embedding; EOS is required, a missing BOS
+ *  is the EOS (what an empty prompt starts with). */
+export async function specialIds(tokenizer: HfTokenizer, config: ModelConfig, modelDir: string): Promise<{ bosId: number; eosId: number; padId: number }> {
+  const cfgFile = path.join(path.resolve(modelDir), 'config.json');
+  const json = JSON.parse(await readFile(cfgFile, 'utf8')) as Record<string, unknown>;
+  const t = await folderSpecialTokens(modelDir, config.vocabSize, json, {
+    file: tokenizer.file, bos: tokenizer.bosId, eos: tokenizer.eosId, pad: tokenizer.padId,
+    names: { bos: tokenizer.specialTokens.bos_token, eos: tokenizer.specialTokens.eos_token, pad: tokenizer.specialTokens.pad_token },
+  });
+  if (t.eos === null) throw new Error(`dataset world: neither ${tokenizer.file} nor ${cfgFile} (nor a generation_config.json) names an EOS token; the policy needs one to end a response`);
+  return { bosId: t.bos ?? t.eos, eosId: t.eos, padId: t.pad ?? t.eos };
 }
 
 /** The tokenisation of text rows described at the top of this file, for this world and for the reward
@@ -228,7 +235,7 @@ export async function datasetWorld(o: DatasetWorldOptions): Promise<DatasetWorld
   const config = parseHfConfig(cfgJson, cfgFile);
   const tokenizer = await loadTokenizer(modelDir);
   if (tokenizer.vocabSize > config.vocabSize) throw new Error(`dataset world: ${tokenizer.file} has ${tokenizer.vocabSize} token ids but the model's vocab_size is ${config.vocabSize}; the tokenizer does not belong to this model`);
-  const { eosId, bosId, padId } = specialIds(tokenizer, config, cfgFile);
+  const { eosId, bosId, padId } = await specialIds(tokenizer, config, modelDir);
   const positions = maxPositionsOf(config);
   if (maxPromptTokens + maxResponseTokens > positions) {
     throw new Error(`dataset world: maxPromptTokens + maxResponseTokens = ${maxPromptTokens + maxResponseTokens} exceeds the model's ${positions} positions; lower them`);

@@ -61,7 +61,8 @@ test('keys that change the math and are not implemented are refused, naming key 
     [{ partial_rotary_factor: 0.5 }, /partial_rotary_factor = 0.5/],
     [{ auto_map: { AutoModel: 'x.Model' } }, /auto_map = .*trust_remote_code/],
     [{ layer_types: ['sliding_attention', 'full_attention'] }, /layer_types = /],
-    [{ eos_token_id: 96 }, /eos_token_id = 96: a token id must be an integer in \[0, vocab_size = 96\)/],
+    [{ eos_token_id: -1 }, /eos_token_id = -1: a token id must be a non-negative integer/],
+    [{ pad_token_id: 'x' }, /pad_token_id = "x": a token id must be a non-negative integer/],
   ];
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
   assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);

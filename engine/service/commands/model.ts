@@ -63,7 +63,7 @@ export const model: Command = {
       const g = await generate(m, [prompt], {
         maxNewTokens: intOpt(values['max-new'], 'max-new', 32), seed: nonNegIntOpt(values.seed, 'seed', 0),
         temperature: float(values.temperature, 'temperature', 1), topK: values['top-k'] ? intOpt(values['top-k'], 'top-k', 0) : 0, topP: float(values['top-p'], 'top-p', 1),
-        eosId: tok.eosId ?? m.config.eosTokenId,
+        eosId: m.specialTokens.eosIds, // generation_config.json's, then config.json's, then the tokenizer's (models/special-tokens.ts)
       });
       const ids = g.tokens[0]!;
       const res = { prompt: values.prompt, prompt_ids: prompt, ids, text: tok.decode(ids, { skipSpecialTokens: true }), logprobs: g.logprobs[0], finished: g.finished[0] };
