@@ -9,6 +9,7 @@ import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { PPO_DEFAULTS } from '../rlhf/ppo.js';
 import { SFT_DEFAULTS } from '../rlhf/sft.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
+import { BRME_DEFAULTS, STAGE2_LOSSES, ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
 
 /** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
  *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would
@@ -75,16 +76,16 @@ export const ExperimentSpecSchema = z.object({
   }).strict().prefault({}),
   ensemble: z.object({
     method: z.enum(['brme', 'independent']).default('brme'),
-    heads: z.number().int().min(1).max(16).default(5),
-    pairs: z.number().int().positive().default(2000),
-    valPairs: z.number().int().positive().default(500),
-    stage2Loss: z.enum(['mse', 'gaussian_nll', 'bt_gaussian', 'bt_per_head']).default('mse'),
+    heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
+    pairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.pairs),
+    valPairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.valPairs),
+    stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
     /** Own bootstrap resample per head/member; null: the method's default (rlhf/ensemble.ts resolveBootstrap). */
     bootstrap: z.boolean().nullable().default(null),
-    anchor: z.number().min(0).default(0),
-    unfreezeLastLayers: z.number().int().min(0).default(0),
-    tau: z.number().positive().default(10),
-    alpha: z.number().positive().default(10),
+    anchor: z.number().min(0).default(BRME_DEFAULTS.anchor),
+    unfreezeLastLayers: z.number().int().min(0).default(BRME_DEFAULTS.unfreezeLastLayers),
+    tau: z.number().positive().default(BRME_DEFAULTS.tau),
+    alpha: z.number().positive().default(BRME_DEFAULTS.alpha),
     /** Learning rate of the Bradley–Terry reward model(s) (BRME stage 1, independent members), trunk
      *  included. null: the trainer's 1e-3 for the built-in worlds' small decoders; a dataset world's
      *  absent or null value becomes PRETRAINED_DEFAULTS.rewardLr (1e-3 would wreck a pretrained trunk). */

@@ -110,6 +110,9 @@ export const BRME_DEFAULTS: BrmeConfig = {
   normalizeHeads: 'center',
 };
 
+/** Preference pairs an ensemble is trained and validated on, when a study or `ensemble train` does not say. */
+export const ENSEMBLE_DATA_DEFAULTS = Object.freeze({ pairs: 2000, valPairs: 500 });
+
 /** Shift and scale per head from per-sequence rewards [N][K]: μ' = (μ − shift)/scale. */
 export function headStats(mu: ArrayLike<number>[] | Float32Array, K: number, kind: HeadNormalization): { shift: number[]; scale: number[] } {
   const rows = mu instanceof Float32Array ? Array.from({ length: mu.length / K }, (_, i) => mu.subarray(i * K, (i + 1) * K)) : mu;

@@ -17,22 +17,22 @@ import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
 import { sft, SFT_DEFAULTS } from '../rlhf/sft.js';
-import { trainEnsemble, resolveBootstrap, STAGE2_LOSSES, type EnsembleReport } from '../rlhf/ensemble.js';
+import { trainEnsemble, resolveBootstrap, STAGE2_LOSSES, BRME_DEFAULTS, ENSEMBLE_DATA_DEFAULTS, type EnsembleReport } from '../rlhf/ensemble.js';
 import type { ProgressEvent } from '../experiments/runner.js';
 
 export const EnsembleTrainSchema = z.strictObject({
   world: z.enum(WORLD_NAMES as [string, ...string[]]).default('goodhart-lab'),
   name: z.string().trim().min(1).max(200).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
-  heads: z.number().int().min(1).max(16).default(5),
+  heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
   method: z.enum(['brme', 'independent']).default('brme'),
-  stage2Loss: z.enum(STAGE2_LOSSES).default('mse'),
+  stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
   /** Own bootstrap resample per head/member; absent: the method's default (resolveBootstrap). */
   bootstrap: z.boolean().optional(),
-  anchor: z.number().min(0).max(1000).default(0),
-  unfreezeLastLayers: z.number().int().min(0).max(8).default(0),
-  pairs: z.number().int().min(16).max(200_000).default(2000),
-  valPairs: z.number().int().min(16).max(50_000).default(500),
+  anchor: z.number().min(0).max(1000).default(BRME_DEFAULTS.anchor),
+  unfreezeLastLayers: z.number().int().min(0).max(8).default(BRME_DEFAULTS.unfreezeLastLayers),
+  pairs: z.number().int().min(16).max(200_000).default(ENSEMBLE_DATA_DEFAULTS.pairs),
+  valPairs: z.number().int().min(16).max(50_000).default(ENSEMBLE_DATA_DEFAULTS.valPairs),
   sftSamples: z.number().int().min(16).max(200_000).default(2048),
   /** Epochs of the Bradley–Terry reward model(s) and of the BRME stage 2 (defaults: the trainers'). */
   rewardEpochs: z.number().int().min(1).max(100).optional(),
