@@ -208,7 +208,31 @@ class Flow {
     for (const step of onsets) assert.ok(gold!.includes(`at step ${step.trim()}`), `onset at step ${step} is marked on the gold chart: ${gold}`);
     await this.helpStaysOnScreen();
     await this.shot('08-study-finished');
+    await this.exportForCluster();
     return id;
+  }
+
+  /** The study page's "Run on a cluster": an OpenRLHF export, its folder on disk with the README and one launch script per run. */
+  async exportForCluster() {
+    const { page } = this;
+    await page.getByText('Run on a cluster (OpenRLHF / verl)…').click();
+    await page.getByLabel('GPUs per job').fill('4');
+    await page.getByRole('button', { name: 'Export jobs' }).click();
+    const res = page.getByRole('status', { name: 'Export result' });
+    await res.waitFor({ timeout: 60_000 });
+    const text = (await res.textContent())!;
+    const m = /^(\d+) jobs? for OpenRLHF\/OpenRLHF/.exec(text.trim());
+    assert.ok(m, `the export says how many jobs it wrote, for which engine: ${text}`);
+    const runs = await page.getByRole('table', { name: 'Runs of this study' }).locator('tbody tr').count();
+    assert.equal(Number(m[1]), runs, 'one job per objective × seed');
+    const out = (await res.getByTestId('export-folder').textContent())!.trim();
+    assert.ok(existsSync(path.join(out, 'README.md')), `${out}/README.md is written`);
+    const study = JSON.parse(readFileSync(path.join(out, 'study.json'), 'utf8')) as { jobs: { script: string }[] };
+    for (const j of study.jobs) {
+      assert.ok(existsSync(path.join(out, j.script)), `launch script ${j.script}`);
+      assert.match(readFileSync(path.join(out, j.script), 'utf8'), /--actor\.num_gpus_per_node 4\b/, 'the chosen GPU count reaches the job');
+    }
+    await this.shot('08b-study-exported');
   }
 
   /** A "?" at the right edge (the √KL axis option) opens its explanation inside a 1024-px window, not off screen. */
