@@ -14,6 +14,7 @@ import { ExperimentRepo } from './experiments.js';
 import { RunRepo } from './runs.js';
 import { MetricRepo } from './metrics.js';
 import { AlertRepo, SampleRepo } from './samples.js';
+import { BonRepo } from './bon.js';
 
 export class Store {
   readonly datasets: DatasetRepo;
@@ -24,6 +25,7 @@ export class Store {
   readonly metrics: MetricRepo;
   readonly samples: SampleRepo;
   readonly alerts: AlertRepo;
+  readonly bon: BonRepo;
 
   constructor(readonly db: DB, readonly file: string) {
     this.datasets = new DatasetRepo(db);
@@ -34,6 +36,7 @@ export class Store {
     this.metrics = new MetricRepo(db);
     this.samples = new SampleRepo(db);
     this.alerts = new AlertRepo(db, this.samples);
+    this.bon = new BonRepo(db);
   }
 
   /** SQLite's own consistency check: ['ok'] for a healthy database, else the problems it found. */
@@ -65,6 +68,7 @@ export { MIGRATIONS, type Migration } from './migrations.js';
 export type { Dataset, DatasetSummary, DatasetRow, DatasetFormat, Split, ContentKind, NewDatasetRow } from './datasets.js';
 export type { Artifact, Ensemble } from './artifacts.js';
 export type { Experiment } from './experiments.js';
+export type { BonRecord, BonStatus } from './bon.js';
 export { RUN_STATUSES, configDiff, isComplete, type Run, type RunSource, type RunStatus, type RunFilter, type Checkpoint, type ConfigDifference } from './runs.js';
 export { DEFAULT_KL_KEY, meanStd, type MetricRecord, type Series, type Band, type XAxis } from './metrics.js';
 export { SAMPLE_SORTS, type Sample, type SampleSort, type NewSample, type Alert } from './samples.js';

@@ -208,7 +208,27 @@ CREATE INDEX runs_status ON runs (status, id);
 CREATE INDEX runs_source_hash ON runs (source_hash) WHERE source_hash IS NOT NULL;
 `;
 
+// Best-of-n results (engine/experiments/bon.ts; docs/method.md § Best-of-n): inference-only, so they are
+// not runs; a row is written when sampling starts and completed (or failed) when it ends.
+const V3 = `
+CREATE TABLE bon_results (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL,
+  source      TEXT NOT NULL,                 -- JSON: what was sampled (world + settings + ensemble settings, run, or model + ensemble)
+  config      TEXT NOT NULL,                 -- JSON: N, prompts, seeds, objectives
+  run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  ensemble_id INTEGER REFERENCES ensembles(id) ON DELETE SET NULL,
+  status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'cancelled')),
+  result      TEXT,                          -- JSON: the curves, intervals and fits once finished
+  error       TEXT,
+  created     TEXT NOT NULL,
+  finished    TEXT
+);
+CREATE INDEX bon_results_run ON bon_results (run_id) WHERE run_id IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'datasets, artifacts, ensembles, experiments, runs, metrics, samples, alerts, checkpoints', sql: V1 },
   { version: 2, name: "runs: status 'imported', source and source_hash", sql: V2, foreignKeysOff: true },
+  { version: 3, name: 'bon_results: best-of-n curves', sql: V3 },
 ];
