@@ -270,12 +270,13 @@ export interface BonRunOptions {
   dropGoldWithoutGold?: boolean;
 }
 
-/** Best-of-n on a source over seeds: draw, score, curves per seed, then the summary. */
-export async function runBon(spec: BonSourceSpec, o: BonRunOptions): Promise<BonResult & { source: Record<string, unknown> }> {
+/** Best-of-n on a source (a spec, or one resolveSource already checked) over seeds: draw, score,
+ *  curves per seed, then the summary. */
+export async function runBon(spec: BonSourceSpec | Resolved, o: BonRunOptions): Promise<BonResult & { source: Record<string, unknown> }> {
   if (!o.objectives.length) throw new BonSourceError('best-of-n needs at least one objective');
   if (!Number.isInteger(o.N) || o.N < 1) throw new BonSourceError(`N must be a positive integer, got ${o.N}`);
   const say = (message: string) => o.onProgress?.({ message });
-  const r = await resolveSource(spec, o);
+  const r = 'forSeed' in spec ? spec : await resolveSource(spec, o);
   const objectives = !r.hasGold && o.dropGoldWithoutGold ? o.objectives.filter((x) => x.config.kind !== 'gold') : o.objectives;
   const gold = objectives.find((x) => x.config.kind === 'gold');
   if (gold && !r.hasGold) throw new BonSourceError(`objective "${gold.name}" selects by gold, but this source has no gold reward`);

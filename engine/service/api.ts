@@ -34,6 +34,7 @@ import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { NORMALIZE_MODES } from '../serve/reward-server.js';
 import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
+import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
 
 export { APP_VERSION } from '../version.js';
 import { APP_VERSION } from '../version.js';
@@ -488,6 +489,51 @@ export const API = {
     },
   }),
 
+  // ---- best-of-n (docs/method.md § Best-of-n) -------------------------------------------------------
+  'bon.run': job({
+    summary: 'best-of-n on a world\'s π₀, a run\'s policy or a model folder: proxy and gold vs KL_bon per objective, Gao fit, t intervals over seeds',
+    input: BonRequestSchema,
+    exclusive: true,
+    check(i, c) {
+      if (i.source.kind === 'run') needRun(c, i.source.runId);
+      if (i.source.kind === 'model' && !c.store.ensembles.get(i.source.ensembleId)) throw notFound('ensemble', i.source.ensembleId, 'the Ensembles screen lists the ensembles there are');
+    },
+    label: (i) => `best-of-${i.n} on ${i.source.kind === 'world' ? i.source.name : i.source.kind === 'run' ? `run ${i.source.runId}` : i.source.modelDir} (${i.seeds.length} seeds)`,
+    subject: () => ({ kind: 'bon' }),
+    async run(i, c, job) {
+      const store = openStore({ dataDir: c.dataDir });
+      try {
+        const seeds = i.seeds.length;
+        return await executeBon(i, {
+          store, dataDir: c.dataDir, device: c.settings.get().device, signal: job.signal,
+          onCreated: (id) => job.subject({ kind: 'bon', id }),
+          onProgress: (e) => {
+            const k = e.seed === undefined ? -1 : i.seeds.indexOf(e.seed);
+            const fraction = k < 0 || e.done === undefined || !e.total ? null : (k + (e.done / e.total) * 0.5 + ((e as { phase?: string }).phase === 'score' ? 0.5 : 0)) / seeds;
+            job.progress({ phase: 'setup', message: e.message, ...(e.seed !== undefined ? { seed: e.seed } : {}), ...(e.done !== undefined ? { step: e.done, total: e.total } : {}) }, { fraction, etaS: null });
+          },
+        });
+      } catch (e) {
+        if (e instanceof BonSourceError) throw new ApiError(e.message, 400);
+        throw e;
+      } finally { store.close(); }
+    },
+  }),
+  'bon.list': call({
+    summary: 'best-of-n results so far, newest first (without their curves), optionally of one run',
+    input: z.strictObject({ runId: Id.optional() }).optional(),
+    run: (i, c) => c.store.bon.list(i ?? {}),
+  }),
+  'bon.get': call({
+    summary: 'one best-of-n result with its curves, intervals and fits',
+    input: ById,
+    run(i, c) {
+      const b = c.store.bon.get(i.id);
+      if (!b) throw notFound('best-of-n result', i.id, 'bon.list lists the results there are');
+      return b;
+    },
+  }),
+
   // ---- runs --------------------------------------------------------------------------------------
   'runs.list': call({
     summary: 'run history with final and peak gold, filtered',
@@ -643,7 +689,7 @@ export function describeError(method: string, err: unknown): { error: string; st
     return { error: `invalid input for ${method}: ${parts.join('; ')}`, status: 400 };
   }
   if (err instanceof ApiError || err instanceof ReportError) return { error: err.message, status: err.status };
-  if (err instanceof InputFileError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError || err instanceof RunLogError) return { error: err.message, status: 400 };
+  if (err instanceof InputFileError || err instanceof BonSourceError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError || err instanceof RunLogError) return { error: err.message, status: 400 };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'EACCES') {
     const p = (err as NodeJS.ErrnoException).path;

@@ -6,7 +6,7 @@ import { type DeviceRequest } from '../runtime/devices.js';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { ObjectiveSchema } from '../experiments/spec.js';
 import { objectiveConfig } from '../experiments/runner.js';
-import { runBon, BonSourceError, type BonSourceSpec, type BonResult } from '../experiments/bon.js';
+import { runBon, resolveSource, BonSourceError, type BonSourceSpec, type BonResult } from '../experiments/bon.js';
 import { WORLD_NAMES } from '../worlds/index.js';
 
 export const BON_LIMITS = Object.freeze({ maxN: 65536, maxPrompts: 4096, maxSeeds: 64, maxSamples: 2 ** 21 });
@@ -50,13 +50,15 @@ export async function executeBon(req: BonRequest, o: { store: Store; dataDir: st
   const s = req.source;
   const spec: BonSourceSpec = s.kind === 'world' ? { kind: 'world', name: s.name, seed: s.seed, settings: s.settings, ensemble: s.ensemble } : s;
   const name = req.name ?? (s.kind === 'world' ? `best-of-${req.n} on ${s.name}` : s.kind === 'run' ? `best-of-${req.n} on run ${s.runId}` : `best-of-${req.n} on ${s.modelDir}`);
+  // The source is checked (run, ensemble, folders) before anything is recorded.
+  const resolved = await resolveSource(spec, o);
   const rec = o.store.bon.create({
     name, source: s as Record<string, unknown>, config: { n: req.n, prompts: req.prompts, seeds: req.seeds, objectives, batchSize: req.batchSize },
     runId: s.kind === 'run' ? s.runId : null, ensembleId: s.kind === 'model' ? s.ensembleId : null,
   });
   o.onCreated?.(rec.id);
   try {
-    const r = await runBon(spec, {
+    const r = await runBon(resolved, {
       store: o.store, dataDir: o.dataDir, device: o.device, N: req.n, prompts: req.prompts, seeds: req.seeds, batchSize: req.batchSize, signal: o.signal, onProgress: o.onProgress,
       objectives: objectives.map((x) => ({ name: x.name, config: objectiveConfig(x) })),
       // Without gold the default list drops the gold objective; an explicit one is refused by runBon.

@@ -18,4 +18,5 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   devices: () => import('./devices.js').then((m) => m.devices),
   bench: () => import('./bench.js').then((m) => m.bench),
   eval: () => import('./eval.js').then((m) => m.evalCmd),
+  bon: () => import('./bon.js').then((m) => m.bon),
 };
