@@ -9,7 +9,8 @@ import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { PPO_DEFAULTS } from '../rlhf/ppo.js';
 import { SFT_DEFAULTS } from '../rlhf/sft.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
-import { BRME_DEFAULTS, STAGE2_LOSSES, ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { BRME_DEFAULTS, STAGE2_LOSSES } from '../rlhf/brme.js';
 
 /** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
  *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would

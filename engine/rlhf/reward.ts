@@ -31,7 +31,7 @@ import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
 import { folderSpecialTokens } from '../models/special-tokens.js';
 
-// ---- shared helpers (also used by ensemble.ts) ---------------------------------------------------
+// ---- shared helpers (also used by brme.ts, independent.ts and ensemble-quality.ts) ---------------
 
 /** Declares every tensor of a store as a graph parameter. (CausalLM.paramInputs may declare only the
  *  decoder's own tensors; reward models also carry heads.) */

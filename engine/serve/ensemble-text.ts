@@ -13,7 +13,8 @@
 // Sequences longer than the trunk's positions are cut as the dataset world cuts them: the response keeps
 // its start (at most positions − 1 tokens), the prompt keeps its end and its BOS in the room left.
 import path from 'node:path';
-import { loadEnsemble, type Ensemble } from '../rlhf/ensemble.js';
+import { type Ensemble } from '../rlhf/ensemble.js';
+import { loadEnsemble } from '../rlhf/ensemble-train.js';
 import { loadTokenizer } from '../models/tokenizer.js';
 import { type ModelConfig, maxPositionsOf } from '../models/config.js';
 import { makeWorld, WORLD_NAMES, type TextWorld } from '../worlds/index.js';

@@ -17,7 +17,10 @@ import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
 import { sft, SFT_DEFAULTS } from '../rlhf/sft.js';
-import { trainEnsemble, resolveBootstrap, STAGE2_LOSSES, BRME_DEFAULTS, ENSEMBLE_DATA_DEFAULTS, type EnsembleReport } from '../rlhf/ensemble.js';
+import { resolveBootstrap, ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { STAGE2_LOSSES, BRME_DEFAULTS } from '../rlhf/brme.js';
+import { trainEnsemble } from '../rlhf/ensemble-train.js';
+import { type EnsembleReport } from '../rlhf/ensemble-quality.js';
 import type { ProgressEvent } from '../experiments/runner.js';
 
 export const EnsembleTrainSchema = z.strictObject({

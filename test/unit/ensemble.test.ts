@@ -15,10 +15,11 @@ import { type Gpt2Config } from '../../engine/models/config.js';
 import { brmeHead, brmeHeadParams } from '../../engine/models/heads.js';
 import { type PreferencePair } from '../../engine/worlds/world.js';
 import { trainBradleyTerry, pairRows, storeInputs } from '../../engine/rlhf/reward.js';
-import {
-  stage2PairLoss, stage2Targets, brmeFromPooled, trainBrme, trainIndependent, trainEnsemble, loadEnsemble, evaluateEnsemble,
-  reportFromScores, bootstrapWeights, lastLayerNames, BrmeEnsemble, IndependentEnsemble, type Stage2Loss, type EnsembleScores,
-} from '../../engine/rlhf/ensemble.js';
+import { type EnsembleScores } from '../../engine/rlhf/ensemble.js';
+import { stage2PairLoss, stage2Targets, brmeFromPooled, trainBrme, bootstrapWeights, lastLayerNames, BrmeEnsemble, type Stage2Loss } from '../../engine/rlhf/brme.js';
+import { trainIndependent, IndependentEnsemble } from '../../engine/rlhf/independent.js';
+import { trainEnsemble, loadEnsemble } from '../../engine/rlhf/ensemble-train.js';
+import { evaluateEnsemble, reportFromScores } from '../../engine/rlhf/ensemble-quality.js';
 
 // The synthetic world of reward.test.ts (gold = count of token 3), with 15% of labels flipped so that
 // the models make errors for the report to correlate with.

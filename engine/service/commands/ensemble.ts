@@ -7,7 +7,8 @@ import path from 'node:path';
 import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { resolveDataDir } from '../../store/index.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
-import { STAGE2_LOSSES, type Stage2Loss, type EnsembleReport } from '../../rlhf/ensemble.js';
+import { STAGE2_LOSSES, type Stage2Loss } from '../../rlhf/brme.js';
+import { type EnsembleReport } from '../../rlhf/ensemble-quality.js';
 import { trainWorldEnsemble, EnsembleTrainSchema } from '../ensemble-train.js';
 
 const num = (v: string | undefined, name: string, dflt: number, min = 0): number => {
