@@ -9,6 +9,7 @@ import { withLora } from '../models/lora.js';
 import { Rng } from '../runtime/params.js';
 import { benchConfig, type LmShape } from './lm.js';
 import { type DeviceRequest } from '../runtime/devices.js';
+import { METRIC } from '../../common/metrics.js';
 
 export interface PpoBenchConfig extends LmShape {
   batch: number; promptLen: number; newTokens: number; epochs: number; miniBatches: number; iterations: number; warmup?: number; device?: DeviceRequest;
@@ -37,7 +38,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < c.iterations; i++) {
     const r = await ppo.step(prompts, reward);
-    parts.rollout += r.metrics['time/rollout_s']!; parts.score += r.metrics['time/score_s']!; parts.train += r.metrics['time/train_s']!;
+    parts.rollout += r.metrics[METRIC.timeRollout]!; parts.score += r.metrics[METRIC.timeScore]!; parts.train += r.metrics[METRIC.timeTrain]!;
     progress?.(i + 1, c.iterations);
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6 / c.iterations;

@@ -9,7 +9,7 @@ import { isComplete, type Store, type Run } from '../store/index.js';
 import { hackingOnset, peak, goldAtKl, fitGao, type EvalPoint } from '../rlhf/gold.js';
 import { pairedInterval, seedVarianceWarning, stat, type Stat } from './stats.js';
 import { objectiveLabels, describeObjective, objectiveStyles, styleColor, type ObjectiveLike } from '../../common/objectives.js';
-import { METRIC } from './metrics.js';
+import { METRIC, type MetricKey } from '../../common/metrics.js';
 import { writeVerdict, type Verdict } from './verdict.js';
 import type { ExperimentSpec, ObjectiveSpec } from './spec.js';
 
@@ -130,7 +130,7 @@ export function studyHasGold(world: { name?: string; gold?: unknown } | undefine
 
 /** A run's evaluations, by step: gold (with its standard error), proxy and KL; without gold, keyed by the proxy. */
 export function evalPoints(store: Store, runId: number, hasGold = true): EvalPoint[] {
-  const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y]));
+  const get = (k: MetricKey) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y]));
   const gold = get(METRIC.evalGold), proxy = get(METRIC.evalProxy), kl = get(METRIC.evalKl), se = get(METRIC.evalGoldSe);
   const keyed = hasGold ? gold : proxy;
   return [...keyed.keys()].filter((s) => finite(keyed.get(s))).sort((a, b) => a - b).map((step) => {
@@ -142,7 +142,7 @@ export function evalPoints(store: Store, runId: number, hasGold = true): EvalPoi
 /** The ensemble-mean reward of a run's evaluations against KL (in EvalPoint's gold slot): one proxy
  *  shared by every objective, what a study without gold compares. */
 function rewardMeanPoints(store: Store, runId: number): EvalPoint[] {
-  const get = (k: string) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y ?? NaN]));
+  const get = (k: MetricKey) => new Map((store.metrics.series([runId], k)[0]?.points ?? []).map((p) => [p.step, p.y ?? NaN]));
   const y = get(METRIC.evalRewardMean), kl = get(METRIC.evalKl);
   return [...y.keys()].sort((a, b) => a - b).map((step) => ({ step, gold: y.get(step)!, proxy: NaN, kl: kl.get(step) ?? NaN }))
     .filter((p) => finite(p.gold) && finite(p.kl));

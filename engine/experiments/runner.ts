@@ -33,6 +33,7 @@ import { withLora } from '../models/lora.js';
 import { hackingOnset, onsetAlerts, peak, type EvalPoint } from '../rlhf/gold.js';
 import { analyseStudy, evalPoints } from './analysis.js';
 import { APP_VERSION } from '../version.js';
+import { METRIC } from '../../common/metrics.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, PRETRAINED_DEFAULTS } from './spec.js';
 
 export interface ProgressEvent {
@@ -274,10 +275,10 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const recordEval = ({ rewardMean, ...p }: EvalPoint & { rewardMean: number }) => {
     evals.push(p);
     if (!hasGold) {
-      store.metrics.append(run.id, p.step, { 'eval/proxy': p.proxy, 'eval/reward_mean': rewardMean, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
+      store.metrics.append(run.id, p.step, { [METRIC.evalProxy]: p.proxy, [METRIC.evalRewardMean]: rewardMean, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl) });
       return;
     }
-    store.metrics.append(run.id, p.step, { 'eval/gold': p.gold, 'eval/gold_se': p.goldSe ?? NaN, 'eval/proxy': p.proxy, 'eval/kl': p.kl, 'eval/sqrt_kl': Math.sqrt(p.kl) });
+    store.metrics.append(run.id, p.step, { [METRIC.evalGold]: p.gold, [METRIC.evalGoldSe]: p.goldSe ?? NaN, [METRIC.evalProxy]: p.proxy, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl) });
     for (const a of onsetAlerts(evals, store.alerts.list(run.id), spec.onsetMargin)) {
       // An onset is linked to the samples of the latest iteration: what the policy was producing when gold turned.
       store.alerts.add({ runId: run.id, ...a, sampleIds: a.kind === 'hacking_onset' ? recentSampleIds : [] });
@@ -310,9 +311,9 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
         return {
           scores,
           metrics: {
-            'ensemble/mean': es.mean, 'ensemble/std': es.std, 'ensemble/min': es.min, 'ensemble/max': es.max,
-            'reward/nominal': mean(nominal), 'reward/robust': mean(robust), 'reward/single': mean(last.single), 'reward/proxy': mean(raw),
-            ...(hasGold ? { 'gold/train': mean(last.gold) } : {}),
+            [METRIC.ensembleMean]: es.mean, [METRIC.ensembleStd]: es.std, [METRIC.ensembleMin]: es.min, [METRIC.ensembleMax]: es.max,
+            [METRIC.rewardNominal]: mean(nominal), [METRIC.rewardRobust]: mean(robust), [METRIC.rewardSingle]: mean(last.single), [METRIC.rewardProxy]: mean(raw),
+            ...(hasGold ? { [METRIC.goldTrain]: mean(last.gold) } : {}),
           },
         };
       });

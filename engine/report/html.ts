@@ -6,6 +6,7 @@
 import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat, NO_GOLD_NOTICE } from './model.js';
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
 import { fmt, signed, pm, pct, count, capitalize, capLabel } from '../experiments/format.js';
+import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
 
 /** Escapes user text; also breaks "scheme://" so no text can read as a link or URL reference. */
 export const esc = (s: unknown) => escSvg(s).replace(/:\/\//g, ':&#47;&#47;');
@@ -116,10 +117,10 @@ function goodhartCharts(m: ReportModel): string {
 }
 
 const TRAIN_TITLES: Record<string, [string, string, string]> = {
-  'gold/train': ['Gold on training rollouts', 'gold (batch mean)', 'Gold of the responses PPO trained on, every iteration (noisier than the evaluations).'],
-  'reward/proxy': ['Proxy on training rollouts', 'proxy (before whitening)', 'The objective\'s reward before normalisation, per iteration.'],
-  'objective/kl': ['KL from π₀ during training', 'KL (nats per response)', 'How fast each objective moves away from the starting policy.'],
-  'ensemble/std': ['Ensemble disagreement on policy samples', 'std over heads', 'Mean spread of the heads\' rewards on the policy\'s own samples; rising disagreement is an early hacking signal.'],
+  [METRIC.goldTrain]: ['Gold on training rollouts', 'gold (batch mean)', 'Gold of the responses PPO trained on, every iteration (noisier than the evaluations).'],
+  [METRIC.rewardProxy]: ['Proxy on training rollouts', 'proxy (before whitening)', 'The objective\'s reward before normalisation, per iteration.'],
+  [METRIC.objectiveKl]: ['KL from π₀ during training', 'KL (nats per response)', 'How fast each objective moves away from the starting policy.'],
+  [METRIC.ensembleStd]: ['Ensemble disagreement on policy samples', 'std over heads', 'Mean spread of the heads\' rewards on the policy\'s own samples; rising disagreement is an early hacking signal.'],
 };
 
 function trainingCharts(m: ReportModel): string {
@@ -193,7 +194,7 @@ function proxyComparisons(m: ReportModel): string {
 }
 
 function benchmarkSection(m: ReportModel): string {
-  const rows = m.benchmarks!.map((b) => [`<td class="mono">${esc(b.key.slice('bench/'.length))}</td>`, ...b.stats.map((s) => statCell(s))]);
+  const rows = m.benchmarks!.map((b) => [`<td class="mono">${esc(b.key.slice(BENCH_PREFIX.length))}</td>`, ...b.stats.map((s) => statCell(s))]);
   return '<p class="explain">Each final policy scored on a benchmark file with <span class="mono">rrlhf eval --run ID --record</span>, as lm-evaluation-harness scores it (accuracy in [0, 1]; mean ± std across seeds, n runs scored).</p>'
     + table(['Benchmark / metric', ...m.objectives.map((o) => `${swatch(o)}${esc(capLabel(o.label))}`)], rows, [false, ...m.objectives.map(() => true)]);
 }

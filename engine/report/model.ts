@@ -16,7 +16,7 @@ import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
 import { stat, type Stat } from '../experiments/stats.js';
 import { analyseRuns, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis } from '../experiments/analysis.js';
-import { METRIC, BENCH_PREFIX } from '../experiments/metrics.js';
+import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
 import { fmt, list, pct } from '../experiments/format.js';
 import { methodsParagraphs, GLOSSARY, type Setup } from './methods.js';
 import { APP_VERSION } from '../version.js';

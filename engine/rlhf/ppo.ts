@@ -20,6 +20,7 @@ import { compile, type CompiledGraph, f32, i64 } from '../runtime/session.js';
 import { type CausalLM } from '../models/model.js';
 import { valueHead, valueHeadParams } from '../models/heads.js';
 import { generate } from '../models/sampler.js';
+import { METRIC } from '../../common/metrics.js';
 
 export interface PpoConfig {
   /** Rollouts per iteration. */
@@ -204,12 +205,12 @@ export class PpoTrainer {
     return {
       loss,
       metrics: {
-        'loss/policy_avg': sg(pgLoss), 'loss/value_avg': sg(vfLoss),
-        'policy/approxkl_avg': F.mul(maskedMean(F.mul(d, d), rmask), 0.5),
-        'policy/clipfrac_avg': maskedMean(F.cast(F.greater(sg(pg2), sg(pg1)), 'float32'), rmask),
-        'policy/entropy_avg': maskedMean(entropy, rmask),
-        'val/clipfrac_avg': maskedMean(F.cast(F.greater(sg(vf2), sg(vf1)), 'float32'), rmask),
-        'val/ratio': maskedMean(sg(ratio), rmask),
+        [METRIC.lossPolicy]: sg(pgLoss), [METRIC.lossValue]: sg(vfLoss),
+        [METRIC.policyApproxKl]: F.mul(maskedMean(F.mul(d, d), rmask), 0.5),
+        [METRIC.policyClipfrac]: maskedMean(F.cast(F.greater(sg(pg2), sg(pg1)), 'float32'), rmask),
+        [METRIC.policyEntropy]: maskedMean(entropy, rmask),
+        [METRIC.valClipfrac]: maskedMean(F.cast(F.greater(sg(vf2), sg(vf1)), 'float32'), rmask),
+        [METRIC.valRatio]: maskedMean(sg(ratio), rmask),
       },
     };
   }
@@ -267,7 +268,7 @@ export class PpoTrainer {
           old_values: f32(pick(values, T), [rows.length, T]), advantages: f32(pick(advW, T), [rows.length, T]), returns: f32(pick(ret, T), [rows.length, T]),
         });
         for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
-        sums['train/grad_norm'] = (sums['train/grad_norm'] ?? 0) + r.gradNorm;
+        sums[METRIC.trainGradNorm] = (sums[METRIC.trainGradNorm] ?? 0) + r.gradNorm;
         updates++;
       }
     }
@@ -283,16 +284,16 @@ export class PpoTrainer {
     this.iteration++;
     const lengths = responses.map((r, b) => gen.tokens[b]!.length ? r.length : 0);
     const metrics: Record<string, number> = {
-      'objective/kl': meanKl,
-      'objective/kl_k3': avg(klK3),
-      'objective/scores': avg(scores),
-      'objective/rlhf_reward': avg(scores) - klCoefUsed * meanKl,
-      'objective/kl_coef': klCoefUsed,
-      'response/length': avg(lengths),
-      'response/eos_rate': avg(gen.finished.map((f) => (f ? 1 : 0))),
+      [METRIC.objectiveKl]: meanKl,
+      [METRIC.objectiveKlK3]: avg(klK3),
+      [METRIC.objectiveScores]: avg(scores),
+      [METRIC.objectiveRlhfReward]: avg(scores) - klCoefUsed * meanKl,
+      [METRIC.objectiveKlCoef]: klCoefUsed,
+      [METRIC.responseLength]: avg(lengths),
+      [METRIC.responseEosRate]: avg(gen.finished.map((f) => (f ? 1 : 0))),
       ...Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(updates, 1)])),
       ...(scored.metrics ?? {}),
-      'time/rollout_s': (tGen - t0) / 1000, 'time/score_s': (tScore - tGen) / 1000, 'time/train_s': (tTrain - tScore) / 1000,
+      [METRIC.timeRollout]: (tGen - t0) / 1000, [METRIC.timeScore]: (tScore - tGen) / 1000, [METRIC.timeTrain]: (tTrain - tScore) / 1000,
     };
     return { metrics, rollout: { prompts, responses: gen.tokens, scores, kl } };
   }

@@ -3,40 +3,42 @@
 // local and an imported run compares like with like; everything else is kept as `ext/<their name>`,
 // never dropped. Where theirs is a per-token mean and ours a per-sequence sum (KL), it maps to the
 // import-only key `kl/token_mean` rather than to `objective/kl`.
+import { METRIC, type MetricKey } from '../../common/metrics.js';
+
 export const ENGINES = ['openrlhf', 'verl'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 /** Where a metric with no mapping is kept: `ext/` + its original name. */
 export const EXT_PREFIX = 'ext/';
 
-export const METRIC_MAP: Readonly<Record<Engine, Readonly<Record<string, string>>>> = {
+export const METRIC_MAP: Readonly<Record<Engine, Readonly<Record<string, MetricKey>>>> = {
   // openrlhf/utils/logging_utils.py writes status keys as train/<key> (and eval/<key>);
   // keys from openrlhf/trainer/ray/ppo_actor.py, ppo_critic.py, ppo_trainer.py.
   openrlhf: {
-    'train/reward': 'reward/proxy',
-    'train/return': 'objective/rlhf_reward',
-    'train/kl': 'kl/token_mean',
-    'train/policy_loss': 'loss/policy_avg',
-    'train/critic_loss': 'loss/value_avg',
-    'train/response_length': 'response/length',
-    'train/actor_grad_norm': 'train/grad_norm',
-    'train/timing/generation': 'time/rollout_s',
+    'train/reward': METRIC.rewardProxy,
+    'train/return': METRIC.objectiveRlhfReward,
+    'train/kl': METRIC.klTokenMean,
+    'train/policy_loss': METRIC.lossPolicy,
+    'train/critic_loss': METRIC.lossValue,
+    'train/response_length': METRIC.responseLength,
+    'train/actor_grad_norm': METRIC.trainGradNorm,
+    'train/timing/generation': METRIC.timeRollout,
   },
   // verl/trainer/ppo/metric_utils.py (compute_data_metrics, compute_timing_metrics), core_algos.py,
   // workers/actor/dp_actor.py.
   verl: {
-    'critic/score/mean': 'reward/proxy',
-    'critic/rewards/mean': 'objective/rlhf_reward',
-    'actor/reward_kl_penalty': 'kl/token_mean',
-    'actor/reward_kl_penalty_coeff': 'objective/kl_coef',
-    'actor/pg_loss': 'loss/policy_avg',
-    'critic/vf_loss': 'loss/value_avg',
-    'actor/pg_clipfrac': 'policy/clipfrac_avg',
-    'critic/vf_clipfrac': 'val/clipfrac_avg',
-    'actor/entropy': 'policy/entropy_avg',
-    'actor/grad_norm': 'train/grad_norm',
-    'response_length/mean': 'response/length',
-    'timing_s/gen': 'time/rollout_s',
+    'critic/score/mean': METRIC.rewardProxy,
+    'critic/rewards/mean': METRIC.objectiveRlhfReward,
+    'actor/reward_kl_penalty': METRIC.klTokenMean,
+    'actor/reward_kl_penalty_coeff': METRIC.objectiveKlCoef,
+    'actor/pg_loss': METRIC.lossPolicy,
+    'critic/vf_loss': METRIC.lossValue,
+    'actor/pg_clipfrac': METRIC.policyClipfrac,
+    'critic/vf_clipfrac': METRIC.valClipfrac,
+    'actor/entropy': METRIC.policyEntropy,
+    'actor/grad_norm': METRIC.trainGradNorm,
+    'response_length/mean': METRIC.responseLength,
+    'timing_s/gen': METRIC.timeRollout,
   },
 };
 

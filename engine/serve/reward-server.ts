@@ -33,6 +33,7 @@ import { z } from 'zod';
 import { aggregate, RunningMoments, ensembleStats, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import type { Ensemble, EnsembleScores } from '../rlhf/ensemble.js';
 import { TextEncodeError, type TextEncoder } from './ensemble-text.js';
+import { METRIC } from '../../common/metrics.js';
 
 export const REWARD_SERVER_DEFAULTS = Object.freeze({ host: '127.0.0.1', port: 5000, batchSize: 16, maxBodyMb: 16, maxQueries: 4096, normalize: 'none' as const });
 export const NORMALIZE_MODES = ['none', 'running'] as const;
@@ -119,8 +120,8 @@ export function rewardResponse(s: EnsembleScores, o: { ensembleId: number | stri
   return {
     rewards, scores: rewards,
     extra_logs: {
-      'reward/proxy': raw, 'reward/nominal': nominal, 'reward/robust': robust, 'reward/single': [...s.single],
-      'ensemble/mean': per.map((p) => p.mean), 'ensemble/std': per.map((p) => p.std), 'ensemble/min': per.map((p) => p.min), 'ensemble/max': per.map((p) => p.max),
+      [METRIC.rewardProxy]: raw, [METRIC.rewardNominal]: nominal, [METRIC.rewardRobust]: robust, [METRIC.rewardSingle]: [...s.single],
+      [METRIC.ensembleMean]: per.map((p) => p.mean), [METRIC.ensembleStd]: per.map((p) => p.std), [METRIC.ensembleMin]: per.map((p) => p.min), [METRIC.ensembleMax]: per.map((p) => p.max),
     },
     rrlhf: { ensemble: o.ensembleId, objective: cfg, lambda: cfg.kind === 'robust' ? cfg.lambda ?? null : null, normalize: o.normalize, samples },
   };

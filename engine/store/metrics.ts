@@ -3,6 +3,7 @@
 // that redoes a step overwrites rather than duplicates. Reads give curves for overlays (x = step or
 // √KL) and seed bands (mean ± std across runs with the same objective).
 import type { DB } from './db.js';
+import { METRIC, type MetricKey } from '../../common/metrics.js';
 
 /** A step's metrics: key → value. NaN is stored as NULL and read back as null. */
 export type MetricRecord = Record<string, number>;
@@ -39,7 +40,7 @@ export interface Band {
 }
 
 /** The KL metric that √KL is computed from, unless a caller names another (TRL's name). */
-export const DEFAULT_KL_KEY = 'objective/kl';
+export const DEFAULT_KL_KEY: MetricKey = METRIC.objectiveKl;
 
 const toDb = (v: number) => (Number.isNaN(v) ? null : v);
 

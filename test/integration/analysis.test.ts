@@ -13,7 +13,7 @@ import path from 'node:path';
 import { openStore, type Store } from '../../engine/store/index.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
 import { analyseStudy } from '../../engine/experiments/analysis.js';
-import { METRIC } from '../../engine/experiments/metrics.js';
+import { METRIC } from '../../common/metrics.js';
 import { studyView } from '../../engine/service/summary.js';
 import { buildReportModel } from '../../engine/report/model.js';
 import { styleColor, PALETTE } from '../../common/objectives.js';

@@ -10,6 +10,7 @@ import { readBenchmark, splitFiles, describeRejection, type ReadDoc } from '../.
 import { evaluateBenchmark } from '../../eval/run.js';
 import { loadRunPolicy } from '../../eval/policy.js';
 import { openStore, resolveDataDir } from '../../store/index.js';
+import { BENCH_PREFIX } from '../../../common/metrics.js';
 
 const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N]';
 
@@ -93,7 +94,7 @@ export const evalCmd: Command = {
     ].join('\n'));
     if (values.record && !res.interrupted) {
       // On the run, at its checkpoint's step, for the report's Benchmarks table (docs/metrics.md § Benchmarks).
-      const prefix = `bench/${res.format}_${res.shots}shot${res.chat_template ? '_chat' : ''}`;
+      const prefix = `${BENCH_PREFIX}${res.format}_${res.shots}shot${res.chat_template ? '_chat' : ''}`;
       const record: Record<string, number> = res.exact_match
         ? { [`${prefix}/exact_match_strict`]: res.exact_match.strict, [`${prefix}/exact_match_flexible`]: res.exact_match.flexible }
         : { [`${prefix}/acc`]: res.accuracy, [`${prefix}/acc_norm`]: res.acc_norm! };

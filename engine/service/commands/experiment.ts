@@ -3,6 +3,7 @@ import { type Command, UsageError, parse, intOpt, deviceOpt } from '../cli-kit.j
 import { openStore, resolveDataDir } from '../../store/index.js';
 import { readSpecFile, parseSpec, type ExperimentSpec } from '../../experiments/spec.js';
 import { runExperiment, resumeExperiment, type ProgressEvent, type ExperimentResult, type RunnerOptions } from '../../experiments/runner.js';
+import { METRIC } from '../../../common/metrics.js';
 
 /** Progress lines on stderr: phase messages, and one line per PPO iteration with ETA. */
 function reporter() {
@@ -10,7 +11,7 @@ function reporter() {
   return (e: ProgressEvent) => {
     if (e.phase === 'ppo') {
       const m = e.metrics ?? {};
-      const gold = m['gold/train'], kl = m['objective/kl'];
+      const gold = m[METRIC.goldTrain], kl = m[METRIC.objectiveKl];
       process.stderr.write(`[ppo] ${e.message}  gold ${gold?.toFixed(3) ?? '–'}  kl ${kl?.toFixed(2) ?? '–'}  ETA ${(e.etaS ?? 0).toFixed(0)}s\n`);
     } else if (e.message !== lastPhase) {
       process.stderr.write(`[${e.phase}] ${e.message}\n`);
