@@ -14,7 +14,8 @@ import { Graph, type Tensor, F } from '../graph/index.js';
 import { ParamStore, Rng, initTensor } from '../runtime/params.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors.js';
 import { ADAPTERS, type AdapterHook } from './decoder.js';
-import { CausalLM } from './model.js';
+import { CausalLM, architectureOf } from './model.js';
+import type { ModelConfig } from './config.js';
 
 export interface LoraConfig {
   r: number;
@@ -35,16 +36,22 @@ export interface Projection { name: string; in: number; out: number; layout: 'ou
 /** Every projection of a model, found by tracing its trunk once with a recording hook (so the list is
  *  exactly what proj sees, not a second description of the architectures). */
 export function projections(model: CausalLM): Projection[] {
+  return projectionsOf(model.config);
+}
+
+/** The same list from a config alone: the trace needs only parameter shapes, so no weights are
+ *  allocated (the memory plan counts a LoRA's parameters this way, models/memory.ts). */
+export function projectionsOf(config: ModelConfig): Projection[] {
   const g = new Graph('projections');
   const p: Record<string, Tensor> = {};
-  for (const n of model.modelParamNames()) p[n] = g.param(n, model.params.shape(n));
+  for (const s of architectureOf(config).params(config)) p[s.name] = g.param(s.name, s.shape);
   const found: Projection[] = [];
   const hook: AdapterHook = (name, x, y, layout) => {
     found.push({ name, in: x.shape[x.shape.length - 1] as number, out: y.shape[y.shape.length - 1] as number, layout });
     return y;
   };
   const ids = g.input('input_ids', 'int64', [1, 2]), mask = g.input('attention_mask', 'int64', [1, 2]);
-  model.trace(g, Object.assign(p, { [ADAPTERS]: hook }), ids, mask);
+  new CausalLM(config, new ParamStore()).trace(g, Object.assign(p, { [ADAPTERS]: hook }), ids, mask);
   return found;
 }
 
@@ -60,13 +67,13 @@ export class LoraAdapters {
   }
 
   /** Validates a config against a model's projections; unknown targets are refused by name. */
-  static resolve(model: CausalLM, cfg: LoraConfig, where = 'lora'): LoraAdapters {
+  static resolve(model: { config: ModelConfig }, cfg: LoraConfig, where = 'lora'): LoraAdapters {
     if (!Number.isInteger(cfg.r) || cfg.r < 1) throw new Error(`${where}.r: must be a positive integer, got ${cfg.r}`);
     if (!(cfg.alpha > 0)) throw new Error(`${where}.alpha: must be positive, got ${cfg.alpha}`);
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`${where}.dropout: must be in [0, 1), got ${cfg.dropout}`);
     if (cfg.bias !== 'none') throw new Error(`${where}.bias: only 'none' is supported (adapter biases are not trained), got ${JSON.stringify(cfg.bias)}`);
     if (!cfg.targetModules.length) throw new Error(`${where}.targetModules: name at least one module`);
-    const all = projections(model);
+    const all = projectionsOf(model.config);
     for (const t of cfg.targetModules) {
       if (!all.some((m) => matchesTarget(m.name, [t]))) {
         throw new Error(`${where}.targetModules: "${t}" matches no module of this ${model.config.arch} model; its projections are ${moduleKinds(all).join(', ')}`);
