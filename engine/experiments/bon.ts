@@ -23,7 +23,7 @@ import { loadEnsemble, trainEnsemble } from '../rlhf/ensemble-train.js';
 import { type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { bonCurves, bonNs, drawScored, fitBon, klBon, type BonFit, type BonObjective, type BonProgress, type BonSeedCurve, type BonSource } from '../rlhf/bon.js';
 import { pairedInterval } from './stats.js';
-import { parseSpec, type ExperimentSpec } from './spec.js';
+import { parseSpec, sftConfig, ensembleTrainOptions, type ExperimentSpec } from './spec.js';
 
 // ---- sources ------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
       if (await exists(path.join(baseDir, 'model.safetensors'))) return (base = await CausalLM.load(baseDir, device));
       say(`training π₀ of ${w.name} (world seed ${w.seed}) on ${st.sft.samples} samples, as a study would`);
       const b = CausalLM.init(world.modelConfig(), w.seed, device);
-      await sft(b, world.sftSamples(st.sft.samples, new Rng(w.seed * 7919 + 1)), { epochs: st.sft.epochs, batchSize: st.sft.batchSize, lr: st.sft.lr, seed: w.seed, padId: world.padId });
+      await sft(b, world.sftSamples(st.sft.samples, new Rng(w.seed * 7919 + 1)), sftConfig(st, world.padId));
       await b.save(baseDir);
       return (base = b);
     };
@@ -105,11 +105,7 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
           const rng = new Rng(createHash('sha256').update(`bon-pairs:${w.seed}:${seed}`).digest().readUInt32LE(0));
           const train = world.preferencePairs(e.pairs, rng), val = world.preferencePairs(e.valPairs, rng);
           say(`seed ${seed}: training ${e.heads} ${e.method === 'brme' ? 'BRME heads' : 'independent reward models'} on ${train.length} pairs`);
-          const r = await trainEnsemble(b, train, val, {
-            method: e.method, heads: e.heads, bootstrap,
-            reward: { seed, padId: world.padId, ...(e.rewardLr !== null ? { lr: e.rewardLr } : {}) },
-            brme: { tau: e.tau, alpha: e.alpha, stage2Loss: e.stage2Loss, bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed },
-          });
+          const r = await trainEnsemble(b, train, val, ensembleTrainOptions(e, { seed, padId: world.padId, pretrained: false }));
           ens = r.ensemble;
           await ens.save(ensDir);
           await writeFile(path.join(ensDir, 'done'), JSON.stringify({ report: r.report ?? null }));

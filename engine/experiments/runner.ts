@@ -22,11 +22,8 @@ import { type DeviceRequest, resolveDevice, describeResolution } from '../runtim
 import { makeWorld, datasetWorld, isDatasetWorld } from '../worlds/index.js';
 import { type World } from '../worlds/world.js';
 import { sft } from '../rlhf/sft.js';
-import { trainBradleyTerry } from '../rlhf/reward.js';
-import { type Ensemble, resolveBootstrap } from '../rlhf/ensemble.js';
-import { trainBrme } from '../rlhf/brme.js';
-import { trainIndependent } from '../rlhf/independent.js';
-import { loadEnsemble } from '../rlhf/ensemble-train.js';
+import { type Ensemble } from '../rlhf/ensemble.js';
+import { loadEnsemble, trainEnsemble } from '../rlhf/ensemble-train.js';
 import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { withLora } from '../models/lora.js';
@@ -34,7 +31,7 @@ import { hackingOnset, onsetAlerts, peak, type EvalPoint } from '../rlhf/gold.js
 import { analyseStudy, evalPoints } from './analysis.js';
 import { APP_VERSION } from '../version.js';
 import { METRIC } from '../../common/metrics.js';
-import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, PRETRAINED_DEFAULTS } from './spec.js';
+import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, sftConfig, ensembleTrainOptions, ppoConfig } from './spec.js';
 
 export interface ProgressEvent {
   phase: 'setup' | 'sft' | 'reward' | 'ensemble' | 'ppo' | 'done';
@@ -111,7 +108,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
   const runSft = async (base: CausalLM, what: string) => {
     say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of ${what}`);
     const rng = new Rng(spec.world.seed * 7919 + 1);
-    await sft(base, world.sftSamples(spec.sft.samples, rng), { epochs: spec.sft.epochs, batchSize: spec.sft.batchSize, lr: spec.sft.lr, seed: spec.world.seed, padId: world.padId },
+    await sft(base, world.sftSamples(spec.sft.samples, rng), sftConfig(spec, world.padId),
       (p) => say('sft', `SFT epoch ${p.epoch + 1}/${spec.sft.epochs}`, { step: p.step, total: p.steps, metrics: { loss: p.loss } }));
     await base.save(baseDir);
   };
@@ -138,26 +135,21 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     // A dataset world validates on its held-out split; built-in worlds draw fresh pairs.
     const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
-    const bootstrap = resolveBootstrap(e.method, e.bootstrap);
-    // null (or absent in specs stored before the setting existed): the trainer's 1e-3 for built-in worlds.
-    const rewardLr = e.rewardLr ?? (isDatasetWorld(world) ? PRETRAINED_DEFAULTS.rewardLr : null);
-    const lrOpt = rewardLr !== null ? { lr: rewardLr } : {};
-    if (e.method === 'brme') {
-      say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
-      const stage1 = await trainBradleyTerry(base, train, val, { seed: spec.world.seed, padId: world.padId, ...lrOpt },
-        (p) => say('reward', `reward model epoch ${p.epoch + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy } }));
-      say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`);
-      const r = await trainBrme(stage1.model, train, val, {
-        heads: e.heads, tau: e.tau, alpha: e.alpha, stage2Loss: e.stage2Loss, bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: spec.world.seed,
-      });
-      ensemble = r.ensemble;
-      report = { ...(r.metrics.report ?? {}), stage1: { val_accuracy: stage1.metrics.valAccuracy ?? null } } as Record<string, unknown>;
-    } else {
-      say('ensemble', `training ${e.heads} independent Bradley–Terry reward models${bootstrap ? ' on bootstrap resamples' : ''}`);
-      const r = await trainIndependent(base, train, val, e.heads, { seed: spec.world.seed, padId: world.padId, bootstrap, ...lrOpt });
-      ensemble = r.ensemble;
-      report = (r.metrics.report ?? {}) as unknown as Record<string, unknown>;
-    }
+    const opts = ensembleTrainOptions(e, { seed: spec.world.seed, padId: world.padId, pretrained: isDatasetWorld(world) });
+    const { bootstrap } = opts;
+    // Stage 2 is announced once, as stage 1 ends (or at its first step, should stage 1 not report its last).
+    let announced = false;
+    const stage2 = () => { if (!announced) { announced = true; say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`); } };
+    if (e.method === 'brme') say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
+    else say('ensemble', `training ${e.heads} independent Bradley–Terry reward models${bootstrap ? ' on bootstrap resamples' : ''}`);
+    const r = await trainEnsemble(base, train, val, opts, (p) => {
+      if (p.phase === 'stage1') {
+        say('reward', `reward model epoch ${p.epoch! + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy! } });
+        if (p.step === p.steps) stage2();
+      } else if (p.phase === 'stage2') stage2();
+    });
+    ensemble = r.ensemble;
+    report = (r.stage1 ? { ...(r.report ?? {}), stage1: { val_accuracy: r.stage1.valAccuracy ?? null } } : (r.report ?? {})) as Record<string, unknown>;
     await ensemble.save(ensDir);
     await writeJsonAtomic(reportFile, report);
     const art = o.store.artifacts.add({ kind: 'ensemble', path: ensDir, name: `${spec.name} ensemble (experiment ${experimentId})` });
@@ -211,11 +203,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const lora = spec.policy.lora;
   const policy = lora ? await withLora(sh.base, { ...lora, bias: 'none' }, run.seed) : await sh.base.clone();
   const ref = lora ? policy.withoutAdapters() : sh.base;
-  const ppo = await PpoTrainer.create(policy, ref, {
-    batchSize: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, epochs: spec.ppo.epochs, lr: spec.ppo.lr, klCoef: spec.ppo.klCoef,
-    adaptiveKl: spec.ppo.adaptiveKl, temperature: spec.ppo.temperature, clipRange: spec.ppo.clipRange, vfCoef: spec.ppo.vfCoef, rewardClip: spec.ppo.rewardClip,
-    maxNewTokens: world.maxResponseTokens, padId: world.padId, eosId: world.eosId, seed: run.seed,
-  });
+  const ppo = await PpoTrainer.create(policy, ref, { ...ppoConfig(spec), maxNewTokens: world.maxResponseTokens, padId: world.padId, eosId: world.eosId, seed: run.seed });
   let dataRng = new Rng(run.seed * 31337 + 17);
   let norm = new RunningMoments();
   let evals: EvalPoint[] = [];

@@ -6,11 +6,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { OBJECTIVES } from '../rlhf/aggregate.js';
-import { PPO_DEFAULTS } from '../rlhf/ppo.js';
-import { SFT_DEFAULTS } from '../rlhf/sft.js';
+import { PPO_DEFAULTS, type PpoConfig } from '../rlhf/ppo.js';
+import { SFT_DEFAULTS, SFT_DATA_DEFAULTS, type SftConfig } from '../rlhf/sft.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
-import { ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { ENSEMBLE_DATA_DEFAULTS, resolveBootstrap } from '../rlhf/ensemble.js';
 import { BRME_DEFAULTS, STAGE2_LOSSES } from '../rlhf/brme.js';
+import { type EnsembleTrainOptions } from '../rlhf/ensemble-train.js';
 
 /** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
  *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would
@@ -69,10 +70,10 @@ export const ExperimentSpecSchema = z.object({
    *  the chosen responses first, then lower lr — 3e-3 suits only the built-in worlds' tiny decoders). */
   sft: z.object({
     skip: z.boolean().optional(),
-    samples: z.number().int().positive().default(2048),
+    samples: z.number().int().positive().default(SFT_DATA_DEFAULTS.samples),
     epochs: z.number().int().positive().default(SFT_DEFAULTS.epochs),
     batchSize: z.number().int().positive().default(SFT_DEFAULTS.batchSize),
-    /** Absent: 3e-3 for a built-in world, PRETRAINED_DEFAULTS.sftLr for a dataset world. */
+    /** Absent: SFT_DEFAULTS.lr for a built-in world, PRETRAINED_DEFAULTS.sftLr for a dataset world. */
     lr: z.number().positive().optional(),
   }).strict().prefault({}),
   ensemble: z.object({
@@ -88,7 +89,7 @@ export const ExperimentSpecSchema = z.object({
     tau: z.number().positive().default(BRME_DEFAULTS.tau),
     alpha: z.number().positive().default(BRME_DEFAULTS.alpha),
     /** Learning rate of the Bradley–Terry reward model(s) (BRME stage 1, independent members), trunk
-     *  included. null: the trainer's 1e-3 for the built-in worlds' small decoders; a dataset world's
+     *  included. null: the trainer's REWARD_DEFAULTS.lr for the built-in worlds' small decoders; a dataset world's
      *  absent or null value becomes PRETRAINED_DEFAULTS.rewardLr (1e-3 would wreck a pretrained trunk). */
     rewardLr: z.number().positive().nullable().default(null),
   }).strict().prefault({}),
@@ -113,7 +114,7 @@ export const ExperimentSpecSchema = z.object({
     batchSize: z.number().int().positive().default(PPO_DEFAULTS.batchSize),
     miniBatches: z.number().int().positive().default(PPO_DEFAULTS.miniBatches),
     epochs: z.number().int().positive().default(PPO_DEFAULTS.epochs),
-    /** Absent: 1e-3 for a built-in world, PRETRAINED_DEFAULTS.ppoLr for a dataset world. */
+    /** Absent: PPO_DEFAULTS.lr for a built-in world, PRETRAINED_DEFAULTS.ppoLr for a dataset world. */
     lr: z.number().positive().optional(),
     klCoef: z.number().min(0).default(PPO_DEFAULTS.klCoef),
     adaptiveKl: z.object({ target: z.number().positive(), horizon: z.number().positive() }).nullable().default(PPO_DEFAULTS.adaptiveKl),
@@ -157,6 +158,52 @@ export type ExperimentSpec = z.infer<typeof ExperimentSpecSchema>;
 export type WorldSpec = ExperimentSpec['world'];
 export type DatasetWorldSpec = Extract<WorldSpec, { name: 'dataset' }>;
 export type ObjectiveSpec = ExperimentSpec['objectives'][number];
+export type EnsembleSpec = ExperimentSpec['ensemble'];
+
+// ---- the spec → each trainer's configuration ---------------------------------------------------
+// The one place a study's settings become what SFT, the ensemble trainers and PPO take, so the runner,
+// best-of-n, `ensemble train` and the cluster export read the same values; what the spec does not
+// expose comes from the trainer's own *_DEFAULTS.
+
+/** SFT of a study's starting policy π₀ (seeded by the world's seed). */
+export function sftConfig(spec: ExperimentSpec, padId: number): SftConfig {
+  return { ...SFT_DEFAULTS, epochs: spec.sft.epochs, batchSize: spec.sft.batchSize, lr: spec.sft.lr, seed: spec.world.seed, padId };
+}
+
+/** The ensemble settings a study and `ensemble train` share; τ, α and the reward lr may be absent
+ *  (`ensemble train` does not take them), and then the trainers' defaults apply. */
+export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Loss' | 'bootstrap' | 'anchor' | 'unfreezeLastLayers'> & Partial<Pick<EnsembleSpec, 'tau' | 'alpha' | 'rewardLr'>>;
+
+/** trainEnsemble's options for ensemble settings: the bootstrap resolved for the method (`bootstrap`,
+ *  also given to BRME's stage 2), the reward lr of a pretrained trunk, and `seed` for every stage. */
+export function ensembleTrainOptions(e: EnsembleSettings, ctx: { seed: number; padId: number; pretrained: boolean }): Pick<EnsembleTrainOptions, 'method' | 'heads' | 'bootstrap' | 'reward' | 'brme'> {
+  const bootstrap = resolveBootstrap(e.method, e.bootstrap);
+  // null or absent (also in specs stored before the setting existed): the trainer's default for built-in worlds.
+  const lr = e.rewardLr ?? (ctx.pretrained ? PRETRAINED_DEFAULTS.rewardLr : null);
+  return {
+    method: e.method, heads: e.heads, bootstrap,
+    reward: { seed: ctx.seed, padId: ctx.padId, ...(lr !== null ? { lr } : {}) },
+    brme: {
+      ...(e.tau !== undefined ? { tau: e.tau } : {}), ...(e.alpha !== undefined ? { alpha: e.alpha } : {}),
+      stage2Loss: e.stage2Loss, bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: ctx.seed,
+    },
+  };
+}
+
+/** What PPO's configuration of every run of a study holds: all but the run's seed and the world's token
+ *  limit (and the pad/EOS ids, which PpoTrainer takes beside it). */
+export type StudyPpoConfig = Omit<PpoConfig, 'seed' | 'maxNewTokens'>;
+
+/** PPO's settings for a study's runs: the spec's ppo section over PPO_DEFAULTS (γ, λ, the value clip,
+ *  gradient clip and weight decay, which the spec does not expose, come from there). */
+export function ppoConfig(spec: ExperimentSpec): StudyPpoConfig {
+  const { seed: _seed, maxNewTokens: _maxNewTokens, ...defaults } = PPO_DEFAULTS;
+  const p = spec.ppo;
+  return {
+    ...defaults, batchSize: p.batchSize, miniBatches: p.miniBatches, epochs: p.epochs, lr: p.lr, klCoef: p.klCoef, adaptiveKl: p.adaptiveKl,
+    temperature: p.temperature, clipRange: p.clipRange, vfCoef: p.vfCoef, rewardClip: p.rewardClip,
+  };
+}
 
 /** Validates a spec object; errors list each problem with its path (and its line, given `lineOf`). */
 export function parseSpec(raw: unknown, source = 'spec', lineOf?: (at: PropertyKey[]) => number | null): ExperimentSpec {

@@ -11,7 +11,7 @@ import { cp, mkdir, readdir, stat, writeFile, chmod, access } from 'node:fs/prom
 import path from 'node:path';
 import { z } from 'zod';
 import { type Store } from '../store/index.js';
-import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
+import { type ExperimentSpec, type ObjectiveSpec, ppoConfig } from '../experiments/spec.js';
 import { splitPrompts, parseMessages } from '../worlds/dataset.js';
 import { makeWorld } from '../worlds/index.js';
 import { loadTokenizer, type ChatMessage } from '../models/tokenizer.js';
@@ -105,6 +105,8 @@ function commandLines(argv: string[]): string {
 
 /** A number as Python's float()/int() and Hydra read it. */
 const num = (x: number) => String(x);
+/** A Python float literal, as verl's Hydra config writes them (1 → 1.0). */
+const float = (x: number) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 
 interface Prompts {
   /** What the policy is prompted with: text, or a chat message list (conversational datasets). */
@@ -184,7 +186,7 @@ function rolloutPlan(spec: ExperimentSpec, nPrompts: number) {
 }
 
 function openrlhfArgv(spec: ExperimentSpec, job: JobPlan, p: Prompts, gpus: number, plan: ReturnType<typeof rolloutPlan>): string[] {
-  const s = spec.ppo;
+  const s = ppoConfig(spec);
   const maxResp = spec.world.name === 'dataset' ? spec.world.maxResponseTokens : null;
   const maxPrompt = spec.world.name === 'dataset' ? spec.world.maxPromptTokens : null;
   const run = `$ROOT/runs/${job.name}`;
@@ -207,14 +209,14 @@ function openrlhfArgv(spec: ExperimentSpec, job: JobPlan, p: Prompts, gpus: numb
     '--train.batch_size', String(s.batchSize / s.miniBatches), '--train.max_epochs', String(s.epochs),
     ...(maxResp !== null ? ['--rollout.max_new_tokens', String(maxResp), '--data.max_len', String(maxPrompt! + maxResp)] : []),
     '--rollout.temperature', num(s.temperature), '--rollout.top_p', '1',
-    '--actor.adam.lr', num(s.lr!), '--critic.adam.lr', num(s.lr!),
+    '--actor.adam.lr', num(s.lr), '--critic.adam.lr', num(s.lr),
     '--actor.adam.betas', '0.9', '0.999', '--critic.adam.betas', '0.9', '0.999',
-    '--actor.adam.weight_decay', '0', '--critic.adam.weight_decay', '0',
+    '--actor.adam.weight_decay', num(s.weightDecay), '--critic.adam.weight_decay', num(s.weightDecay),
     '--actor.lr_scheduler', 'constant', '--critic.lr_scheduler', 'constant',
     '--actor.lr_warmup_ratio', '0', '--critic.lr_warmup_ratio', '0',
-    '--actor.max_norm', '1', '--critic.max_norm', '1',
-    '--actor.eps_clip', num(s.clipRange), '--critic.value_clip', '0.2',
-    '--algo.advantage.estimator', 'gae', '--algo.advantage.gamma', '1', '--algo.advantage.lambd', '0.95',
+    '--actor.max_norm', num(s.maxGradNorm), '--critic.max_norm', num(s.maxGradNorm),
+    '--actor.eps_clip', num(s.clipRange), '--critic.value_clip', num(s.clipRangeValue),
+    '--algo.advantage.estimator', 'gae', '--algo.advantage.gamma', num(s.gamma), '--algo.advantage.lambd', num(s.lam),
     '--algo.kl.estimator', 'k1', '--algo.kl.init_coef', num(s.klCoef),
     ...(s.adaptiveKl ? ['--algo.kl.target', num(s.adaptiveKl.target), '--algo.kl.horizon', String(Math.max(1, Math.round(s.adaptiveKl.horizon)))] : []),
     '--reward.clip_range', num(-s.rewardClip), num(s.rewardClip),
@@ -227,13 +229,13 @@ function openrlhfArgv(spec: ExperimentSpec, job: JobPlan, p: Prompts, gpus: numb
 
 /** Hydra overrides for `python -m verl.trainer.main_ppo`: [key, value] pairs (checked against verl's keys). */
 function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [string, string][] {
-  const s = spec.ppo;
+  const s = ppoConfig(spec), iterations = spec.ppo.iterations;
   const run = `$ROOT/runs/${job.name}`;
   const maxResp = spec.world.name === 'dataset' ? spec.world.maxResponseTokens : null;
   const maxPrompt = spec.world.name === 'dataset' ? spec.world.maxPromptTokens : null;
   const mini = s.batchSize / s.miniBatches;
   const o: [string, string][] = [
-    ['algorithm.adv_estimator', 'gae'], ['algorithm.gamma', '1.0'], ['algorithm.lam', '0.95'],
+    ['algorithm.adv_estimator', 'gae'], ['algorithm.gamma', float(s.gamma)], ['algorithm.lam', float(s.lam)],
     ['algorithm.use_kl_in_reward', 'True'], ['algorithm.kl_penalty', 'kl'],
     ['algorithm.kl_ctrl.type', s.adaptiveKl ? 'adaptive' : 'fixed'], ['algorithm.kl_ctrl.kl_coef', num(s.klCoef)],
     ...(s.adaptiveKl ? [['algorithm.kl_ctrl.target_kl', num(s.adaptiveKl.target)], ['algorithm.kl_ctrl.horizon', String(Math.max(1, Math.round(s.adaptiveKl.horizon)))]] as [string, string][] : []),
@@ -242,9 +244,9 @@ function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [strin
     ['data.shuffle', 'True'], ['data.seed', String(job.seed)],
     ...(maxResp !== null ? [['data.max_prompt_length', String(maxPrompt)], ['data.max_response_length', String(maxResp)]] as [string, string][] : []),
     ['actor_rollout_ref.model.path', '$ROOT/policy'],
-    ['actor_rollout_ref.actor.optim.lr', num(s.lr!)], ['actor_rollout_ref.actor.optim.weight_decay', '0.0'],
+    ['actor_rollout_ref.actor.optim.lr', num(s.lr)], ['actor_rollout_ref.actor.optim.weight_decay', float(s.weightDecay)],
     ['actor_rollout_ref.actor.optim.lr_warmup_steps_ratio', '0.0'], ['actor_rollout_ref.actor.optim.lr_scheduler_type', 'constant'],
-    ['actor_rollout_ref.actor.optim.clip_grad', '1.0'],
+    ['actor_rollout_ref.actor.optim.clip_grad', float(s.maxGradNorm)],
     ['actor_rollout_ref.actor.ppo_mini_batch_size', String(mini)], ['actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu', '1'],
     ['actor_rollout_ref.actor.ppo_epochs', String(s.epochs)], ['actor_rollout_ref.actor.clip_ratio', num(s.clipRange)],
     ['actor_rollout_ref.actor.use_kl_loss', 'False'], ['actor_rollout_ref.actor.entropy_coeff', '0'],
@@ -256,11 +258,11 @@ function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [strin
     ['actor_rollout_ref.rollout.val_kwargs.temperature', num(s.temperature)], ['actor_rollout_ref.rollout.val_kwargs.do_sample', 'True'],
     ['actor_rollout_ref.rollout.val_kwargs.n', '1'],
     ['actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu', '1'],
-    ['critic.model.path', '$ROOT/policy'], ['critic.optim.lr', num(s.lr!)], ['critic.optim.weight_decay', '0.0'],
-    ['critic.optim.lr_warmup_steps_ratio', '0.0'], ['critic.optim.clip_grad', '1.0'],
-    ['critic.cliprange_value', '0.2'], ['critic.ppo_micro_batch_size_per_gpu', '1'],
+    ['critic.model.path', '$ROOT/policy'], ['critic.optim.lr', num(s.lr)], ['critic.optim.weight_decay', float(s.weightDecay)],
+    ['critic.optim.lr_warmup_steps_ratio', '0.0'], ['critic.optim.clip_grad', float(s.maxGradNorm)],
+    ['critic.cliprange_value', float(s.clipRangeValue)], ['critic.ppo_micro_batch_size_per_gpu', '1'],
     ['custom_reward_function.path', '$ROOT/reward/rrlhf_reward.py'], ['custom_reward_function.name', 'compute_score'],
-    ['trainer.total_training_steps', String(s.iterations)], ['trainer.total_epochs', String(s.iterations)],
+    ['trainer.total_training_steps', String(iterations)], ['trainer.total_epochs', String(iterations)],
     ['trainer.test_freq', String(spec.eval.every)], ['trainer.save_freq', String(spec.checkpointEvery)], ['trainer.val_before_train', 'True'],
     ['trainer.logger', '["console","tensorboard"]'], ['trainer.project_name', 'rrlhf'], ['trainer.experiment_name', job.name],
     ['trainer.default_local_dir', `${run}/ckpt`], ['trainer.nnodes', '1'], ['trainer.n_gpus_per_node', String(gpus)],
@@ -491,7 +493,7 @@ function readme(r: ExportResult, name: string, spec: ExperimentSpec): string {
   for (const u of r.unsupported) L.push(`- ${u}`);
   if (r.warnings.length) { L.push('', '## Warnings', ''); for (const w of r.warnings) L.push(`- ${w}`); }
   L.push('', '## How the study\'s settings map', '');
-  const s = spec.ppo;
+  const s = spec.ppo, c = ppoConfig(spec), gae = `${c.gamma} / ${c.lam}`;
   const m = r.engine === 'openrlhf'
     ? [
       ['ppo.lr', s.lr, '--actor.adam.lr, --critic.adam.lr (constant schedule, no warm-up, AdamW β = 0.9/0.999, no weight decay, grad-norm clip 1)'],
@@ -502,7 +504,7 @@ function readme(r: ExportResult, name: string, spec: ExperimentSpec): string {
       ['ppo.iterations', s.iterations, '--data.max_samples, --train.num_episodes'],
       ['ppo.temperature', s.temperature, '--rollout.temperature, --eval.temperature'],
       ['ppo.rewardClip', s.rewardClip, '--reward.clip_range −c c'],
-      ['γ / λ (GAE)', '1 / 0.95', '--algo.advantage.gamma / --algo.advantage.lambd'],
+      ['γ / λ (GAE)', gae, '--algo.advantage.gamma / --algo.advantage.lambd'],
       ['world.maxResponseTokens / maxPromptTokens', spec.world.name === 'dataset' ? `${spec.world.maxResponseTokens} / ${spec.world.maxPromptTokens}` : '(world)', '--rollout.max_new_tokens / --data.max_len (prompt + response)'],
       ['seed', spec.seeds.join(', '), '--train.seed'],
       ['normalize', spec.normalize, 'the reward server\'s --normalize (OpenRLHF\'s own --reward.normalize_enable stays off)'],
@@ -516,7 +518,7 @@ function readme(r: ExportResult, name: string, spec: ExperimentSpec): string {
       ['ppo.batchSize / miniBatches', `${s.batchSize} / ${s.miniBatches}`, 'data.train_batch_size / actor_rollout_ref.actor.ppo_mini_batch_size = batchSize ÷ miniBatches'],
       ['ppo.iterations', s.iterations, 'trainer.total_training_steps'],
       ['ppo.temperature', s.temperature, 'actor_rollout_ref.rollout.temperature, .val_kwargs.temperature'],
-      ['γ / λ (GAE)', '1 / 0.95', 'algorithm.gamma / algorithm.lam'],
+      ['γ / λ (GAE)', gae, 'algorithm.gamma / algorithm.lam'],
       ['world.maxResponseTokens / maxPromptTokens', spec.world.name === 'dataset' ? `${spec.world.maxResponseTokens} / ${spec.world.maxPromptTokens}` : '(world)', 'data.max_response_length / data.max_prompt_length (data.truncation=left)'],
       ['seed', spec.seeds.join(', '), 'data.seed, actor_rollout_ref.actor.data_loader_seed'],
       ['normalize', spec.normalize, 'the reward server\'s --normalize'],

@@ -8,8 +8,8 @@ import { type CausalLM } from '../models/model.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { RewardModel, type RewardTrainConfig, type RewardTrainMetrics, trainBradleyTerry } from './reward.js';
 import { type Ensemble, type HeadNormalization } from './ensemble.js';
-import { type BrmeConfig, type BrmeTrainMetrics, BrmeEnsemble, trainBrme } from './brme.js';
-import { IndependentEnsemble, trainIndependent } from './independent.js';
+import { type BrmeConfig, type BrmeTrainMetrics, BrmeEnsemble, trainBrme, BRME_DEFAULTS } from './brme.js';
+import { IndependentEnsemble, trainIndependent, INDEPENDENT_DEFAULTS } from './independent.js';
 import { type EnsembleReport } from './ensemble-quality.js';
 
 /** Loads a saved ensemble (BRME or independent); a single reward-model folder loads as a 1-member ensemble. */
@@ -24,13 +24,13 @@ export async function loadEnsemble(dir: string, device: DeviceRequest = 'cpu'): 
 
 export interface EnsembleTrainOptions {
   method: 'brme' | 'independent';
-  /** K. Default 5. */
+  /** K. Default BRME_DEFAULTS.heads. */
   heads: number;
   /** Stage 1 (BRME) or each member (independent). */
   reward: Partial<RewardTrainConfig>;
   /** Stage 2 (BRME only); `heads` above wins over brme.heads. */
   brme: Partial<BrmeConfig>;
-  /** Independent only. */
+  /** Independent members (BRME heads read brme.bootstrap). Defaults: INDEPENDENT_DEFAULTS. */
   bootstrap: boolean;
   nominalMember: number | 'best-val';
   normalizeMembers: HeadNormalization;
@@ -47,18 +47,19 @@ export interface EnsembleTrainResult {
   seconds: number;
 }
 
-export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?: number; step: number; steps: number; loss: number };
+/** `epoch` and `accuracy` (the batch's) come with the Bradley–Terry phases (stage1, member). */
+export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?: number; step: number; steps: number; loss: number; epoch?: number; accuracy?: number };
 
 /** Trains an ensemble from a starting policy: BRME (stage 1 BT, then stage 2) or K independent models. */
 export async function trainEnsemble(init: CausalLM, train: PreferencePair[], val: PreferencePair[], options: Partial<EnsembleTrainOptions> = {}, onProgress?: (p: EnsembleProgress) => void): Promise<EnsembleTrainResult> {
-  const o: EnsembleTrainOptions = { method: 'brme', heads: 5, reward: {}, brme: {}, bootstrap: true, nominalMember: 0, normalizeMembers: 'center', ...options };
+  const o: EnsembleTrainOptions = { method: 'brme', heads: BRME_DEFAULTS.heads, reward: {}, brme: {}, ...INDEPENDENT_DEFAULTS, ...options };
   const t0 = Date.now();
   if (o.method === 'independent') {
     const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, bootstrap: o.bootstrap, nominalMember: o.nominalMember, normalizeMembers: o.normalizeMembers },
-      (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss }));
+      (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }));
     return { ensemble: r.ensemble, single: r.ensemble.members[r.ensemble.nominalMember]!, report: r.metrics.report, members: r.metrics.members, seconds: (Date.now() - t0) / 1000 };
   }
-  const s1 = await trainBradleyTerry(init, train, val, o.reward, (p) => onProgress?.({ phase: 'stage1', step: p.step, steps: p.steps, loss: p.loss }));
+  const s1 = await trainBradleyTerry(init, train, val, o.reward, (p) => onProgress?.({ phase: 'stage1', step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }));
   const s2 = await trainBrme(s1.model, train, val, { seed: o.reward.seed ?? 0, ...o.brme, heads: o.heads },
     (p) => onProgress?.({ phase: 'stage2', step: p.step, steps: p.steps, loss: p.loss }));
   return { ensemble: s2.ensemble, single: s1.model, report: s2.metrics.report, stage1: s1.metrics, stage2: s2.metrics, seconds: (Date.now() - t0) / 1000 };

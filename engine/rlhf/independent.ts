@@ -77,6 +77,11 @@ export interface IndependentConfig extends RewardTrainConfig {
   normalizeMembers: HeadNormalization;
 }
 
+/** What an independent ensemble adds to each member's RewardTrainConfig, when the caller does not say. */
+export const INDEPENDENT_DEFAULTS: Readonly<Pick<IndependentConfig, 'bootstrap' | 'nominalMember' | 'normalizeMembers'>> = Object.freeze({
+  bootstrap: true, nominalMember: 0, normalizeMembers: 'center',
+});
+
 /** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
  *  starting from the same `init` trunk (Coste et al.; pretraining-seed diversity, which Eisenstein et al.
  *  found matters most, is not available from one starting policy). */
@@ -86,7 +91,7 @@ export async function trainIndependent(
 ): Promise<{ ensemble: IndependentEnsemble; metrics: { members: RewardTrainMetrics[]; seconds: number; report?: EnsembleReport } }> {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
   const t0 = Date.now();
-  const { bootstrap = true, nominalMember = 0, normalizeMembers = 'center', ...rest } = config;
+  const { bootstrap = INDEPENDENT_DEFAULTS.bootstrap, nominalMember = INDEPENDENT_DEFAULTS.nominalMember, normalizeMembers = INDEPENDENT_DEFAULTS.normalizeMembers, ...rest } = config;
   const base: RewardTrainConfig = { ...REWARD_DEFAULTS, ...rest };
   const rng = new Rng(base.seed);
   const members: RewardModel[] = [], metrics: RewardTrainMetrics[] = [];

@@ -17,7 +17,7 @@ import { type Sample } from '../worlds/world.js';
 export interface SftConfig {
   /** Passes over the samples. Default 3. */
   epochs: number;
-  /** Rows per optimizer step. Default 32. */
+  /** Rows per optimizer step. Default 64. */
   batchSize: number;
   /** AdamW learning rate. Default 3e-3: right for the built-in worlds' tiny decoders trained from
    *  scratch; use ~1e-5 for a pretrained Hugging Face model. */
@@ -34,6 +34,9 @@ export interface SftConfig {
 
 /** Defaults for the built-in worlds' small decoders (a pretrained model wants ~1e-5; see experiments/spec.ts). */
 export const SFT_DEFAULTS: SftConfig = { epochs: 3, batchSize: 64, lr: 3e-3, weightDecay: 0, maxGradNorm: 1, seed: 0 };
+
+/** Samples of a built-in world's base behaviour π₀ is fine-tuned on, when a study or `ensemble train` does not say. */
+export const SFT_DATA_DEFAULTS = Object.freeze({ samples: 2048 });
 
 export interface SftProgress { epoch: number; step: number; steps: number; loss: number }
 export interface SftResult { losses: number[]; steps: number; finalLoss: number }

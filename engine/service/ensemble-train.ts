@@ -16,12 +16,13 @@ import { CausalLM } from '../models/model.js';
 import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
-import { sft, SFT_DEFAULTS } from '../rlhf/sft.js';
-import { resolveBootstrap, ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { sft, SFT_DEFAULTS, SFT_DATA_DEFAULTS } from '../rlhf/sft.js';
+import { ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
 import { STAGE2_LOSSES, BRME_DEFAULTS } from '../rlhf/brme.js';
 import { trainEnsemble } from '../rlhf/ensemble-train.js';
 import { type EnsembleReport } from '../rlhf/ensemble-quality.js';
 import type { ProgressEvent } from '../experiments/runner.js';
+import { ensembleTrainOptions } from '../experiments/spec.js';
 
 export const EnsembleTrainSchema = z.strictObject({
   world: z.enum(WORLD_NAMES as [string, ...string[]]).default('goodhart-lab'),
@@ -36,7 +37,7 @@ export const EnsembleTrainSchema = z.strictObject({
   unfreezeLastLayers: z.number().int().min(0).max(8).default(BRME_DEFAULTS.unfreezeLastLayers),
   pairs: z.number().int().min(16).max(200_000).default(ENSEMBLE_DATA_DEFAULTS.pairs),
   valPairs: z.number().int().min(16).max(50_000).default(ENSEMBLE_DATA_DEFAULTS.valPairs),
-  sftSamples: z.number().int().min(16).max(200_000).default(2048),
+  sftSamples: z.number().int().min(16).max(200_000).default(SFT_DATA_DEFAULTS.samples),
   /** Epochs of the Bradley–Terry reward model(s) and of the BRME stage 2 (defaults: the trainers'). */
   rewardEpochs: z.number().int().min(1).max(100).optional(),
   stage2Epochs: z.number().int().min(1).max(1000).optional(),
@@ -136,12 +137,13 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   }
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
-  const bootstrap = resolveBootstrap(req.method, req.bootstrap);
+  // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
+  const { bootstrap } = opts;
   const r = await trainEnsemble(base, train, val, {
-    method: req.method, heads: req.heads, bootstrap,
-    // A pretrained trunk needs a small learning rate (the built-in worlds' tiny models use the default).
-    reward: { seed: req.seed, padId: world.padId, ...(req.datasetId !== undefined ? { lr: 2e-5 } : {}), ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
-    brme: { stage2Loss: req.stage2Loss, bootstrap, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers, seed: req.seed, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
+    ...opts,
+    reward: { ...opts.reward, ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
+    brme: { ...opts.brme, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
   }, (p) => {
     const f = p.step / p.steps;
     if (p.phase === 'member') {

@@ -2,9 +2,10 @@
 // the learning rates depend on the world (a pretrained model must not get the tiny decoders' 1e-3).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSpec, PRETRAINED_DEFAULTS } from '../../engine/experiments/spec.js';
+import { parseSpec, PRETRAINED_DEFAULTS, sftConfig, ensembleTrainOptions, ppoConfig } from '../../engine/experiments/spec.js';
 import { PPO_DEFAULTS } from '../../engine/rlhf/ppo.js';
 import { SFT_DEFAULTS } from '../../engine/rlhf/sft.js';
+import { REWARD_DEFAULTS } from '../../engine/rlhf/reward.js';
 import { resolveBootstrap } from '../../engine/rlhf/ensemble.js';
 
 test('a built-in world takes the trainers\' own defaults', () => {
@@ -34,4 +35,30 @@ test('bootstrap left open is the method\'s default; an explicit value wins', () 
   assert.equal(resolveBootstrap('brme', null), false);
   assert.equal(resolveBootstrap('independent', false), false);
   assert.equal(resolveBootstrap('brme', true), true);
+});
+
+test('the spec becomes each trainer\'s configuration in one place: what the spec says, the rest from the trainers\' defaults', () => {
+  const s = parseSpec({
+    world: { seed: 3 }, sft: { epochs: 2, batchSize: 8, lr: 0.01 }, ppo: { lr: 0.002, klCoef: 0.3, miniBatches: 4, rewardClip: 5 },
+    ensemble: { method: 'independent', heads: 3, bootstrap: false, tau: 7, alpha: 4 },
+  });
+  assert.deepEqual(sftConfig(s, 9), { ...SFT_DEFAULTS, epochs: 2, batchSize: 8, lr: 0.01, seed: 3, padId: 9 });
+  const p = ppoConfig(s);
+  assert.deepEqual([p.lr, p.klCoef, p.miniBatches, p.rewardClip, p.batchSize], [0.002, 0.3, 4, 5, PPO_DEFAULTS.batchSize]);
+  for (const k of ['gamma', 'lam', 'clipRangeValue', 'maxGradNorm', 'weightDecay', 'whitenAdvantages'] as const) assert.equal(p[k], PPO_DEFAULTS[k], k);
+  assert.ok(!('seed' in p) && !('maxNewTokens' in p), 'the run and the world supply seed and maxNewTokens');
+  // An explicit bootstrap reaches the trainer (the runner once dropped it, so members always bootstrapped).
+  const e = ensembleTrainOptions(s.ensemble, { seed: 5, padId: 1, pretrained: false });
+  assert.deepEqual(e, {
+    method: 'independent', heads: 3, bootstrap: false, reward: { seed: 5, padId: 1 },
+    brme: { tau: 7, alpha: 4, stage2Loss: 'mse', bootstrap: false, anchor: 0, unfreezeLastLayers: 0, seed: 5 },
+  });
+  assert.equal(ensembleTrainOptions({ ...s.ensemble, bootstrap: null }, { seed: 0, padId: 0, pretrained: false }).bootstrap, true);
+  // A pretrained trunk gets the study's small reward lr unless one is given; absent τ/α are left to the trainer.
+  const q = ensembleTrainOptions({ method: 'brme', heads: 2, stage2Loss: 'mse', bootstrap: null, anchor: 0, unfreezeLastLayers: 0 }, { seed: 0, padId: 0, pretrained: true });
+  assert.equal(q.reward.lr, PRETRAINED_DEFAULTS.rewardLr);
+  assert.equal(q.bootstrap, false);
+  assert.ok(!('tau' in q.brme) && !('alpha' in q.brme));
+  assert.equal(ensembleTrainOptions({ ...s.ensemble, rewardLr: 0.5 }, { seed: 0, padId: 0, pretrained: true }).reward.lr, 0.5);
+  assert.notEqual(REWARD_DEFAULTS.lr, PRETRAINED_DEFAULTS.rewardLr);
 });

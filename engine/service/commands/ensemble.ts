@@ -7,7 +7,9 @@ import path from 'node:path';
 import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { resolveDataDir } from '../../store/index.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
-import { STAGE2_LOSSES, type Stage2Loss } from '../../rlhf/brme.js';
+import { STAGE2_LOSSES, BRME_DEFAULTS, type Stage2Loss } from '../../rlhf/brme.js';
+import { ENSEMBLE_DATA_DEFAULTS } from '../../rlhf/ensemble.js';
+import { SFT_DATA_DEFAULTS } from '../../rlhf/sft.js';
 import { type EnsembleReport } from '../../rlhf/ensemble-quality.js';
 import { trainWorldEnsemble, EnsembleTrainSchema } from '../ensemble-train.js';
 
@@ -41,7 +43,7 @@ export const ensemble: Command = {
   usage: [
     'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
-    '               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, 2000/500 pairs, K 5, brme, mse)',
+    `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
   ],
   async run(args, out) {
@@ -56,18 +58,18 @@ export const ensemble: Command = {
     if (!(WORLD_NAMES as string[]).includes(worldName)) throw new UsageError(`--world must be one of ${WORLD_NAMES.join(', ')}, got "${worldName}"`);
     const method = v.method ?? 'brme';
     if (method !== 'brme' && method !== 'independent') throw new UsageError(`--method must be brme or independent, got "${method}"`);
-    const stage2 = (v.stage2 ?? 'mse') as Stage2Loss;
+    const stage2 = (v.stage2 ?? BRME_DEFAULTS.stage2Loss) as Stage2Loss;
     if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
     if (v.bootstrap && v['no-bootstrap']) throw new UsageError('--bootstrap and --no-bootstrap contradict each other; give one');
     if (method === 'independent' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
       throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
     }
     const seed = nonNegIntOpt(v.seed, 'seed', 0);
-    const pairs = intOpt(v.pairs, 'pairs', 2000), valPairs = intOpt(v['val-pairs'], 'val-pairs', 500);
-    const heads = intOpt(v.heads, 'heads', 5);
-    const anchor = num(v.anchor, 'anchor', 0);
-    const unfreeze = nonNegIntOpt(v.unfreeze, 'unfreeze', 0);
-    const sftSamples = intOpt(v['sft-samples'], 'sft-samples', 2048);
+    const pairs = intOpt(v.pairs, 'pairs', ENSEMBLE_DATA_DEFAULTS.pairs), valPairs = intOpt(v['val-pairs'], 'val-pairs', ENSEMBLE_DATA_DEFAULTS.valPairs);
+    const heads = intOpt(v.heads, 'heads', BRME_DEFAULTS.heads);
+    const anchor = num(v.anchor, 'anchor', BRME_DEFAULTS.anchor);
+    const unfreeze = nonNegIntOpt(v.unfreeze, 'unfreeze', BRME_DEFAULTS.unfreezeLastLayers);
+    const sftSamples = intOpt(v['sft-samples'], 'sft-samples', SFT_DATA_DEFAULTS.samples);
     const device = deviceOpt(v.device);
     const dataDir = resolveDataDir(v['data-dir']);
 
