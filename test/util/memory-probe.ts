@@ -1,0 +1,48 @@
+// Child process for test/integration/memory-plan.test.ts: builds a PPO study's models as the runner
+// does (policy, a LoRA policy or a cloned reference, the value head, a BRME or independent reward
+// ensemble), runs PPO iterations scored by the ensemble, and prints its peak resident memory
+// (process.resourceUsage().maxRSS, kilobytes → bytes) as JSON on stdout. Run once per measurement, so
+// each peak belongs to one configuration. Argument: a JSON object { config, shape, iterations }.
+import { parseHfConfig } from '../../engine/models/config.js';
+import { CausalLM } from '../../engine/models/model.js';
+import { withLora } from '../../engine/models/lora.js';
+import { PpoTrainer } from '../../engine/rlhf/ppo.js';
+import { ParamStore, Rng } from '../../engine/runtime/params.js';
+import { architectureOf } from '../../engine/models/model.js';
+import { rewardHeadParams, brmeHeadParams } from '../../engine/models/heads.js';
+import { trunkNames, RewardModel } from '../../engine/rlhf/reward.js';
+import type { Ensemble } from '../../engine/rlhf/ensemble.js';
+import { BrmeEnsemble } from '../../engine/rlhf/brme.js';
+import { IndependentEnsemble } from '../../engine/rlhf/independent.js';
+import type { PpoShape } from '../../engine/models/memory.js';
+
+const { config: hf, shape, iterations } = JSON.parse(process.argv[2]!) as { config: Record<string, unknown>; shape: PpoShape; iterations: number };
+const config = parseHfConfig(hf);
+const rng = new Rng(3);
+
+/** A reward trunk with random weights (what the ensemble's memory is does not depend on training it). */
+function trunkStore(extra: { name: string; shape: number[]; init: Parameters<ParamStore['add']>[2] }[]): ParamStore {
+  const s = new ParamStore();
+  const names = new Set(trunkNames(config));
+  for (const p of architectureOf(config).params(config)) if (names.has(p.name)) s.add(p.name, p.shape, p.init, rng);
+  for (const p of extra) s.add(p.name, p.shape, p.init, rng);
+  return s;
+}
+
+const base = CausalLM.init(config, 0);
+const policy = shape.lora ? await withLora(base, { r: shape.lora.r, alpha: 16, dropout: 0, targetModules: shape.lora.targetModules, bias: 'none' }) : await base.clone();
+const ref = shape.lora ? policy.withoutAdapters() : base;
+const K = shape.ensemble.heads;
+const ensemble: Ensemble = shape.ensemble.method === 'brme'
+  ? new BrmeEnsemble(config, trunkStore([...rewardHeadParams(config.d), ...brmeHeadParams(config.d, { heads: K, width: config.d, tau: 10, activation: 'none' })]), { heads: K, width: config.d, tau: 10, activation: 'none' }, 0)
+  : new IndependentEnsemble(Array.from({ length: K }, () => new RewardModel(config, trunkStore(rewardHeadParams(config.d)), 0)));
+const ppo = await PpoTrainer.create(policy, ref, {
+  batchSize: shape.batch, miniBatches: shape.miniBatches, epochs: 1, lr: 1e-5, maxNewTokens: shape.responseTokens, padId: 0, eosId: null, seed: 0,
+});
+const prompts = Array.from({ length: shape.batch }, () => Array.from({ length: shape.promptTokens }, () => 1 + rng.int(config.vocabSize - 1)));
+const reward = async (p: number[][], r: number[][]) => {
+  const s = await ensemble.score(p.map((x, i) => [...x, ...r[i]!]));
+  return { scores: s.mu.map((row) => Math.min(...row)) };
+};
+for (let i = 0; i < iterations; i++) await ppo.step(prompts, reward);
+process.stdout.write(JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, params: policy.params.numel() }) + '\n');
