@@ -56,6 +56,8 @@ export interface LlamaConfig {
   qkNorm: boolean;
   /** Phi-3: q, k, v in one `qkv_proj` ([q | k | v] rows) and gate, up in one `gate_up_proj` ([gate | up]). */
   fused: boolean;
+  /** Phi-3's partial rotary: RoPE on the first `rotaryDim` dims of each head; absent = the whole head. */
+  rotaryDim?: number;
   bosTokenId: number | null;
   eosTokenId: number | null;
 }
@@ -192,16 +194,19 @@ function commonRefusals(k: Keys, softcapping = false): void {
   // dropout, as TRL's PPO does (disable_dropout), and HF's eval mode is what parity compares against.
 }
 
-/** The rope of a Llama-family config: θ and the scaling, from either layout. */
+/** The rope of a config: θ and the scaling, from either layout. `rotaryDim` is the number of dims each
+ *  head rotates (longrope's factor lists have half as many entries); `aliases` maps a family's legacy
+ *  rope type names (Phi3Config reads "su" and "yarn" as longrope); `originalMax` is the family's default
+ *  for a top-level original_max_position_embeddings (Phi3Config: 4096). */
 function parseRope(
   k: Keys, maxPositions: number,
-  opts: { thetaKeys?: string[]; extraParams?: string[] } = {},
+  opts: { thetaKeys?: string[]; extraParams?: string[]; rotaryDim: number; aliases?: Record<string, string>; originalMax?: number },
 ): { theta: number; rope: RopeScaling | null; maxPositions: number } {
   const thetaKeys = opts.thetaKeys ?? ['rope_theta'];
   const params = k.j.rope_parameters as Json | null | undefined;
   const scaling = k.j.rope_scaling as Json | null | undefined;
   if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) k.refuse('rope_parameters', 'expected an object');
-  if (params && Object.values(params).some((v) => v && typeof v === 'object')) {
+  if (params && Object.values(params).some((v) => v && typeof v === 'object' && !Array.isArray(v))) {
     k.refuse('rope_parameters', 'per-layer-type rope parameters are not supported by this family');
   }
   if (scaling !== undefined && scaling !== null && (typeof scaling !== 'object' || Array.isArray(scaling))) k.refuse('rope_scaling', 'expected an object or null');
@@ -218,22 +223,29 @@ function parseRope(
   }
   theta ??= 10000;
   const key = params ? 'rope_parameters' : 'rope_scaling';
-  if (params && scaling) {
-    const a = String(params.rope_type ?? params.type ?? 'default'), b = String(scaling.rope_type ?? scaling.type ?? 'default');
-    if (a !== b) k.refuse('rope_scaling', `disagrees with rope_parameters (rope type "${b}" vs "${a}")`);
+  const typeOf = (o: Json) => { const t = String(o.rope_type ?? o.type ?? 'default'); return opts.aliases?.[t] ?? t; };
+  if (params && scaling && typeOf(params) !== typeOf(scaling)) {
+    k.refuse('rope_scaling', `disagrees with rope_parameters (rope type "${typeOf(scaling)}" vs "${typeOf(params)}")`);
   }
   const s = (params ?? scaling ?? {}) as Json;
-  const type = String(s.rope_type ?? s.type ?? 'default');
+  const type = typeOf(s);
   const need = (f: string): number => {
     const v = s[f];
     if (!isNum(v)) k.refuse(key, `rope type "${type}" needs a numeric "${f}"`);
     return v;
   };
+  const opt = (f: string): number | null => {
+    if (s[f] === undefined || s[f] === null) return null;
+    if (!isNum(s[f])) k.refuse(key, `"${f}" of rope type "${type}" must be a number`);
+    return s[f] as number;
+  };
   const allowed: Record<string, string[]> = {
     default: [], linear: ['factor'], dynamic: ['factor', 'original_max_position_embeddings'],
     llama3: ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'],
+    yarn: ['factor', 'original_max_position_embeddings', 'attention_factor', 'beta_fast', 'beta_slow', 'mscale', 'mscale_all_dim', 'truncate'],
+    longrope: ['short_factor', 'long_factor', 'factor', 'original_max_position_embeddings', 'attention_factor'],
   };
-  if (!(type in allowed)) k.refuse(key, `rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')}); yarn and longrope scale attention by sequence length and are not implemented`);
+  if (!(type in allowed)) k.refuse(key, `rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')})`);
   for (const f of Object.keys(s)) {
     if (['rope_type', 'type', 'rope_theta', ...(opts.extraParams ?? [])].includes(f) || allowed[type]!.includes(f)) continue;
     k.refuse(key, `"${f}" is not a parameter of rope type "${type}" that the lab implements`);
@@ -244,6 +256,48 @@ function parseRope(
     return {
       theta, maxPositions,
       rope: { type, factor: need('factor'), lowFreqFactor: need('low_freq_factor'), highFreqFactor: need('high_freq_factor'), originalMaxPositions: need('original_max_position_embeddings') },
+    };
+  }
+  // original_max_position_embeddings at the top level (Phi-3 writes it there): transformers 5 gives it
+  // priority over the one in the rope parameters; 4.x reads it for longrope only.
+  const top = k.has('original_max_position_embeddings') ? k.int('original_max_position_embeddings') : opts.originalMax;
+  if (type === 'yarn') {
+    const original = opt('original_max_position_embeddings');
+    if (k.has('original_max_position_embeddings') && top !== (original ?? maxPositions)) {
+      k.refuse('original_max_position_embeddings', `transformers 5 reads it for yarn instead of ${key}.original_max_position_embeddings (${original ?? `absent, i.e. max_position_embeddings ${maxPositions}`}) and 4.x does not; make them agree`);
+    }
+    const truncate = s.truncate === undefined || s.truncate === null ? null : s.truncate;
+    if (truncate !== null && typeof truncate !== 'boolean') k.refuse(key, '"truncate" of rope type "yarn" must be true or false');
+    return {
+      theta, maxPositions,
+      rope: {
+        type, factor: need('factor'), originalMaxPositions: original, attentionFactor: opt('attention_factor'),
+        mscale: opt('mscale'), mscaleAllDim: opt('mscale_all_dim'), betaFast: opt('beta_fast'), betaSlow: opt('beta_slow'), truncate,
+      },
+    };
+  }
+  if (type === 'longrope') {
+    const list = (f: string): number[] => {
+      const v = s[f];
+      if (!Array.isArray(v) || v.length !== opts.rotaryDim / 2 || !v.every(isNum)) {
+        k.refuse(key, `longrope "${f}" must list ${opts.rotaryDim / 2} numbers (one per rotary frequency: ${opts.rotaryDim} rotary dims / 2)`);
+      }
+      return v as number[];
+    };
+    const shortFactor = list('short_factor'), longFactor = list('long_factor');
+    if (top === undefined) {
+      k.refuse(key, 'longrope needs original_max_position_embeddings at the top level of config.json, as Phi-3 writes it (transformers 4.x reads only that key for longrope)');
+    }
+    const inParams = opt('original_max_position_embeddings');
+    if (inParams !== null && inParams !== top) k.refuse(key, `original_max_position_embeddings ${inParams} disagrees with the top-level original_max_position_embeddings (${top}), which transformers reads first`);
+    const factor = opt('factor');
+    if (factor !== null && factor !== maxPositions / top) {
+      k.refuse(key, `longrope factor ${factor} disagrees with max_position_embeddings / original_max_position_embeddings = ${maxPositions / top}; transformers 4.x uses the ratio, 5.x the factor`);
+    }
+    // The long factors apply once a sequence passes the original length; the lab stops there (maxPositionsOf).
+    return {
+      theta, maxPositions,
+      rope: { type, shortFactor, longFactor, originalMaxPositions: top, factor, attentionFactor: opt('attention_factor') },
     };
   }
   // dynamic NTK recomputes its table once a sequence passes its original length; below it the table is
@@ -270,7 +324,7 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   const vocabSize = k.int('vocab_size');
   const headDim = k.int('head_dim', fam.headDim(d, nHead));
   k.only('hidden_act', (v) => v === 'silu', 'silu');
-  k.only('partial_rotary_factor', (v) => v === 1, `${arch} rotates the whole head (1.0)`);
+  if (arch !== 'phi3') k.only('partial_rotary_factor', (v) => v === 1, `${arch} rotates the whole head (1.0)`);
   k.only('pretraining_tp', (v) => isNum(v) && v >= 1, 'an integer ≥ 1 (it only splits the matmuls)');
   // Sliding windows: Mistral masks every layer when sliding_window is set. Qwen2/Qwen3 only use one
   // when use_sliding_window is true, on some layers; that per-layer mix is not implemented.
@@ -287,13 +341,13 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
       k.refuse('layer_types', 'only "full_attention" layers (or Mistral\'s uniform sliding window) are supported');
     }
   }
-  // Phi3Config puts partial_rotary_factor (1.0) into rope_parameters; any other value is refused above
-  // or here, and longrope (Phi-3 128k, Phi-3.5, Phi-4-mini) is refused by parseRope.
-  if (arch === 'phi3') {
-    const pr = (k.j.rope_parameters as Json | null | undefined)?.partial_rotary_factor;
-    if (pr !== undefined && pr !== 1) k.refuse('rope_parameters', `partial_rotary_factor ${String(pr)}: phi3 here rotates the whole head (1.0)`);
-  }
-  const rope = parseRope(k, k.int('max_position_embeddings', fam.maxPositions), arch === 'phi3' ? { extraParams: ['partial_rotary_factor'] } : {});
+  // Phi-3 rotates the first int(head_dim · partial_rotary_factor) dims of each head (Phi-4-mini: 0.75;
+  // Phi3RotaryEmbedding and apply_rotary_pos_emb in transformers' modular_phi3.py @ 06053b84). Phi3Config
+  // reads the legacy rope types "su" and "yarn" as longrope and defaults original_max_position_embeddings to 4096.
+  const rotaryDim = arch === 'phi3' ? rotaryDims(k, headDim, 1) : headDim;
+  const rope = parseRope(k, k.int('max_position_embeddings', fam.maxPositions), arch === 'phi3'
+    ? { rotaryDim, extraParams: ['partial_rotary_factor'], aliases: { su: 'longrope', yarn: 'longrope' }, originalMax: 4096 }
+    : { rotaryDim });
   // Qwen2 always biases q/k/v (not o); Llama and Qwen3 bias all four with attention_bias; Mistral and Phi-3 never.
   const unbiased = arch === 'mistral' || arch === 'phi3';
   const attnBias = unbiased ? false : k.bool('attention_bias', false);
@@ -308,6 +362,7 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
     qkvBias: arch === 'qwen2' ? true : attnBias, oBias: arch === 'qwen2' ? false : attnBias,
     mlpBias: arch === 'llama' ? k.bool('mlp_bias', false) : false,
     slidingWindow, qkNorm: arch === 'qwen3', fused: arch === 'phi3', bosTokenId: bos, eosTokenId: eos,
+    ...(rotaryDim !== headDim ? { rotaryDim } : {}),
   };
 }
 
@@ -328,8 +383,9 @@ function parseGpt2(k: Keys): Gpt2Config {
   };
 }
 
-/** GPT-NeoX's rotary fraction from whichever key the config's transformers version wrote; all present must agree. */
-function partialRotary(k: Keys): number {
+/** The rotary fraction from whichever key the config's transformers version wrote (GPT-NeoX 4.x: rotary_pct);
+ *  all present must agree. `fallback` is the family's default. */
+function partialRotary(k: Keys, fallback: number): number {
   const params = k.j.rope_parameters as Json | null | undefined;
   const found: [string, unknown][] = [];
   if (params && params.partial_rotary_factor !== undefined) found.push(['rope_parameters', params.partial_rotary_factor]);
@@ -338,7 +394,14 @@ function partialRotary(k: Keys): number {
     if (!isNum(v) || v <= 0 || v > 1) k.refuse(key, 'the rotary fraction must be a number in (0, 1]');
     if (v !== found[0]![1]) k.refuse(key, `disagrees with ${found[0]![0]} (${String(found[0]![1])})`);
   }
-  return found.length ? (found[0]![1] as number) : 0.25;
+  return found.length ? (found[0]![1] as number) : fallback;
+}
+
+/** int(headDim · rotary fraction), as python truncates it; rotate_half needs it even and non-zero. */
+function rotaryDims(k: Keys, headDim: number, fallback: number): number {
+  const dims = Math.trunc(headDim * partialRotary(k, fallback));
+  if (dims % 2 !== 0 || dims === 0) k.refuse(k.has('rotary_pct') ? 'rotary_pct' : k.has('partial_rotary_factor') ? 'partial_rotary_factor' : 'rope_parameters', `gives ${dims} rotary dims per head of ${headDim}; rotate_half needs an even, non-zero number`);
+  return dims;
 }
 
 function parseNeox(k: Keys): NeoxConfig {
@@ -346,14 +409,13 @@ function parseNeox(k: Keys): NeoxConfig {
   const d = k.int('hidden_size');
   if (d % nHead !== 0) k.refuse('hidden_size', `must be a multiple of num_attention_heads (${nHead})`);
   const headDim = d / nHead;
-  const rotaryDim = Math.trunc(headDim * partialRotary(k)); // python's int(), as GPTNeoXAttention computes it
-  if (rotaryDim % 2 !== 0 || rotaryDim === 0) k.refuse(k.has('rotary_pct') ? 'rotary_pct' : 'partial_rotary_factor', `gives ${rotaryDim} rotary dims per head of ${headDim}; rotate_half needs an even, non-zero number`);
+  const rotaryDim = rotaryDims(k, headDim, 0.25); // GPTNeoXConfig's default rotary_pct
   const act = String(k.j.hidden_act ?? 'gelu');
   if (!['gelu', 'gelu_new', 'gelu_pytorch_tanh'].includes(act)) k.refuse('hidden_act', 'supported: gelu (erf), gelu_new, gelu_pytorch_tanh');
   k.only('head_dim', (v) => v === headDim, `GPT-NeoX heads are hidden_size / num_attention_heads = ${headDim}`);
   k.only('sliding_window', () => false, 'GPT-NeoX has no sliding window');
   if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) k.refuse('layer_types', 'only "full_attention" layers');
-  const rope = parseRope(k, k.int('max_position_embeddings', 2048), { thetaKeys: ['rope_theta', 'rotary_emb_base'], extraParams: ['partial_rotary_factor'] });
+  const rope = parseRope(k, k.int('max_position_embeddings', 2048), { thetaKeys: ['rope_theta', 'rotary_emb_base'], extraParams: ['partial_rotary_factor'], rotaryDim });
   const vocabSize = k.int('vocab_size');
   const { bos, eos } = k.tokenIds(vocabSize);
   return {
@@ -389,12 +451,13 @@ function parseGemma2(k: Keys): GemmaConfig {
     slidingLayers = (lt as string[]).map((t) => t === 'sliding_attention');
   }
   const slidingWindow = k.j.sliding_window === undefined ? 4096 : k.j.sliding_window === null ? null : k.int('sliding_window');
-  const rope = parseRope(k, k.int('max_position_embeddings', 8192));
+  const headDim = k.int('head_dim', 256);
+  const rope = parseRope(k, k.int('max_position_embeddings', 8192), { rotaryDim: headDim });
   const vocabSize = k.int('vocab_size');
   const { bos, eos } = k.tokenIds(vocabSize);
   return {
     arch: 'gemma2', vocabSize, d: k.int('hidden_size'), intermediate: k.int('intermediate_size'), nLayer,
-    nHead: k.int('num_attention_heads'), nKvHead: k.int('num_key_value_heads', 4), headDim: k.int('head_dim', 256),
+    nHead: k.int('num_attention_heads'), nKvHead: k.int('num_key_value_heads', 4), headDim,
     eps: k.num('rms_norm_eps', 1e-6), ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
     tied: k.bool('tie_word_embeddings', true), attentionBias: k.bool('attention_bias', false),
     queryPreAttnScalar: k.num('query_pre_attn_scalar', 256), slidingWindow, slidingLayers,
@@ -426,8 +489,23 @@ export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'g
 /** The window of the layers that slide when only some do (Gemma 2), else null. */
 export const layerWindowOf = (c: ModelConfig): number | null => (c.arch === 'gemma2' && c.slidingLayers.some(Boolean) ? c.slidingWindow : null);
 
-/** The most positions a sequence may span (dynamic rope caps it at its original length). */
-export const maxPositionsOf = (c: ModelConfig): number => (c.arch === 'gpt2' ? c.nPositions : c.maxPositions);
+/** The most positions a sequence may span: dynamic rope caps it at its original length (the parser
+ *  lowers maxPositions), longrope at original_max_position_embeddings (past it HF switches to the long
+ *  factors, which a table computed once cannot follow). */
+export const maxPositionsOf = (c: ModelConfig): number => {
+  if (c.arch === 'gpt2') return c.nPositions;
+  return c.rope?.type === 'longrope' ? Math.min(c.maxPositions, c.rope.originalMaxPositions) : c.maxPositions;
+};
+
+/** Refuses a sequence of `length` positions past maxPositionsOf when the rope table depends on the
+ *  length (dynamic NTK, longrope): HF would switch tables there and the lab's is computed once. */
+export function checkPositions(c: ModelConfig, length: number): void {
+  if (c.arch === 'gpt2' || !c.rope || (c.rope.type !== 'longrope' && c.rope.type !== 'dynamic')) return;
+  const max = maxPositionsOf(c);
+  if (length > max) {
+    throw new Error(`a sequence of ${length} positions is longer than this model's ${max}: its rope type "${c.rope.type}" changes its frequencies past original_max_position_embeddings (${max}), which the lab does not implement`);
+  }
+}
 
 const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gemma2: 'Gemma2', gpt_neox: 'GPTNeoX' };
 /** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
@@ -441,8 +519,21 @@ function ropeToHf(c: LlamaConfig | NeoxConfig | GemmaConfig): Json | null {
   if (r.type === 'llama3') {
     return { rope_type: 'llama3', factor: r.factor, low_freq_factor: r.lowFreqFactor, high_freq_factor: r.highFreqFactor, original_max_position_embeddings: r.originalMaxPositions };
   }
+  const present = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
+  if (r.type === 'yarn') {
+    return present({
+      rope_type: 'yarn', factor: r.factor, original_max_position_embeddings: r.originalMaxPositions, attention_factor: r.attentionFactor,
+      beta_fast: r.betaFast, beta_slow: r.betaSlow, mscale: r.mscale, mscale_all_dim: r.mscaleAllDim, truncate: r.truncate,
+    });
+  }
+  // "type" rather than "rope_type", and the original length at the top level (toHfConfig): what
+  // Phi3Config's validation asks for in every transformers version.
+  if (r.type === 'longrope') return present({ type: 'longrope', short_factor: r.shortFactor, long_factor: r.longFactor, factor: r.factor, attention_factor: r.attentionFactor });
   return { rope_type: 'dynamic', factor: r.factor, ...(r.originalMaxPositions !== null ? { original_max_position_embeddings: r.originalMaxPositions } : {}) };
 }
+
+/** The top-level keys a rope needs beside rope_scaling (longrope's original length). */
+const ropeTopLevel = (c: LlamaConfig | NeoxConfig | GemmaConfig): Json => (c.rope?.type === 'longrope' ? { original_max_position_embeddings: c.rope.originalMaxPositions } : {});
 
 /** The config.json Hugging Face would write for this model (so transformers can load what we save), in
  *  the transformers 4.x layout, which transformers 5 also reads. */
@@ -460,7 +551,7 @@ export function toHfConfig(c: ModelConfig): Json {
       architectures: [hfClassName('gemma2', 'CausalLM')], model_type: 'gemma2', vocab_size: c.vocabSize, hidden_size: c.d,
       intermediate_size: c.intermediate, num_hidden_layers: c.nLayer, num_attention_heads: c.nHead, num_key_value_heads: c.nKvHead,
       head_dim: c.headDim, hidden_activation: c.activation, hidden_act: c.activation, max_position_embeddings: c.maxPositions,
-      rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), tie_word_embeddings: c.tied, attention_bias: c.attentionBias,
+      rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), ...ropeTopLevel(c), tie_word_embeddings: c.tied, attention_bias: c.attentionBias,
       query_pre_attn_scalar: c.queryPreAttnScalar, sliding_window: c.slidingWindow,
       layer_types: c.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention')),
       attn_logit_softcapping: c.attnSoftcap, final_logit_softcapping: c.finalSoftcap,
@@ -471,7 +562,7 @@ export function toHfConfig(c: ModelConfig): Json {
     return {
       architectures: [hfClassName('gpt_neox', 'CausalLM')], model_type: 'gpt_neox', vocab_size: c.vocabSize, hidden_size: c.d,
       intermediate_size: c.intermediate, num_hidden_layers: c.nLayer, num_attention_heads: c.nHead, hidden_act: c.activation,
-      rotary_pct: c.rotaryDim / c.headDim, rotary_emb_base: c.ropeTheta, rope_scaling: ropeToHf(c), max_position_embeddings: c.maxPositions,
+      rotary_pct: c.rotaryDim / c.headDim, rotary_emb_base: c.ropeTheta, rope_scaling: ropeToHf(c), ...ropeTopLevel(c), max_position_embeddings: c.maxPositions,
       layer_norm_eps: c.eps, use_parallel_residual: c.parallelResidual, attention_bias: c.attentionBias, tie_word_embeddings: c.tied,
       attention_dropout: 0.0, hidden_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
@@ -480,7 +571,8 @@ export function toHfConfig(c: ModelConfig): Json {
     architectures: [hfClassName(c.arch, 'CausalLM')], model_type: c.arch,
     vocab_size: c.vocabSize, hidden_size: c.d, intermediate_size: c.intermediate, num_hidden_layers: c.nLayer,
     num_attention_heads: c.nHead, num_key_value_heads: c.nKvHead, head_dim: c.headDim, hidden_act: 'silu',
-    max_position_embeddings: c.maxPositions, rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c),
+    max_position_embeddings: c.maxPositions, rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), ...ropeTopLevel(c),
+    ...(c.rotaryDim !== undefined ? { partial_rotary_factor: c.rotaryDim / c.headDim } : {}),
     tie_word_embeddings: c.tied,
     ...(c.arch === 'llama' ? { attention_bias: c.qkvBias, mlp_bias: c.mlpBias } : {}),
     ...(c.arch === 'qwen3' ? { attention_bias: c.qkvBias } : {}),

@@ -104,6 +104,16 @@ export function mergeHeads(x: Tensor): Tensor {
   return F.reshape(F.transpose(x, [0, 2, 1, 3]), [B!, T!, (H as number) * (dh as number)]);
 }
 
+/** Rotates the first `rot` dims of each head (HF's rotate_half on that slice) and keeps the rest.
+ *  Written on the split halves (x₁c − x₂s, x₂c + x₁s, pass) — the same products and sums as
+ *  x·cos + rotate_half(x)·sin. (Written as concat(rope(x[..:rot]), x[rot:..]), the gradient graph
+ *  failed in ORT 1.30 on CPU for batches > 1: an optimiser-made Gather indexed past its shape.)
+ *  `c`, `s` are cos/sin of the rot/2 frequencies. */
+export function partialRope(x: Tensor, c: Tensor, s: Tensor, rot: number, headDim: number): Tensor {
+  const [x1, x2, pass] = F.split(x, [rot / 2, rot / 2, headDim - rot], -1) as [Tensor, Tensor, Tensor];
+  return F.concat([F.sub(F.mul(x1, c), F.mul(x2, s)), F.add(F.mul(x2, c), F.mul(x1, s)), pass], -1);
+}
+
 /** Appends this step's keys/values to the cache along the time axis. */
 export function withPast(kv: KV, past?: KV): KV {
   return past ? { k: F.concat([past.k, kv.k], 2), v: F.concat([past.v, kv.v], 2) } : kv;

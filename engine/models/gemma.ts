@@ -6,7 +6,7 @@
 
 import { type Tensor, F } from '../graph/index.js';
 import { type GemmaConfig } from './config.js';
-import { ropeInvFreq } from './rope.js';
+import { ropeCosSin } from './rope.js';
 import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
 
 /** Gemma2RMSNorm: x/rms(x) · (1 + w). The weights are stored as offsets from one. */
@@ -52,8 +52,7 @@ export const gemma2: Architecture<GemmaConfig> = {
   trunk(_g, p, c, { ids, positions, attnBias, slidingBias, past }) {
     // HF multiplies by √d as a tensor of the hidden dtype, i.e. rounded to float32 here.
     let x = F.mul(F.embedding(p['model.embed_tokens.weight']!, ids), Math.fround(Math.sqrt(c.d)));
-    const rope = F.ropeTables(positions, c.headDim, ropeInvFreq(c.headDim, c.ropeTheta, c.rope));
-    const cos = F.unsqueeze(rope.cos, 1), sin = F.unsqueeze(rope.sin, 1);
+    const { cos, sin } = ropeCosSin(positions, c.headDim, c);
     const act = (t: Tensor) => F.gelu(t, c.activation === 'gelu' ? 'erf' : 'tanh');
     const scale = 1 / Math.sqrt(c.queryPreAttnScalar);
     const present: KV[] = [];

@@ -2,13 +2,14 @@
 // embeddings (HF's rotate_half convention, the rope type's frequencies from rope.ts), SwiGLU MLP,
 // grouped-query attention. Qwen2 adds biases to q/k/v; Qwen3 normalises each head's q and k (q_norm,
 // k_norm) before RoPE; Mistral's sliding window is in the attention mask (CausalLM.attentionBias);
-// Phi-3 is Mistral with q/k/v fused into qkv_proj and gate/up into gate_up_proj (split in that order).
+// Phi-3 is Mistral with q/k/v fused into qkv_proj and gate/up into gate_up_proj (split in that order)
+// and, in Phi-4-mini, rotary embeddings on the first partial_rotary_factor of each head only.
 // Linear weights are stored [out, in] like torch.nn.Linear.
 
 import { type Tensor, F } from '../graph/index.js';
 import { type LlamaConfig } from './config.js';
-import { ropeInvFreq } from './rope.js';
-import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
+import { ropeCosSin } from './rope.js';
+import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, partialRope, type KV } from './decoder.js';
 
 export const llama: Architecture<LlamaConfig> = {
   params(c) {
@@ -65,9 +66,12 @@ export const llama: Architecture<LlamaConfig> = {
 
   trunk(_g, p, c, { ids, positions, attnBias, past }) {
     let x = F.embedding(p['model.embed_tokens.weight']!, ids);
-    // cos/sin [B, T, dh] → [B, 1, T, dh] to broadcast over heads
-    const rope = F.ropeTables(positions, c.headDim, ropeInvFreq(c.headDim, c.ropeTheta, c.rope));
-    const cos = F.unsqueeze(rope.cos, 1), sin = F.unsqueeze(rope.sin, 1);
+    // cos/sin [B, 1, T, rot] broadcast over heads; Phi-3's partial rotary turns the first rot dims only
+    const rot = c.rotaryDim ?? c.headDim;
+    const { cos, sin } = ropeCosSin(positions, rot, c);
+    const rope = rot === c.headDim
+      ? (t: Tensor) => F.applyRope(t, cos, sin)
+      : (t: Tensor) => partialRope(t, F.slice(cos, -1, 0, rot / 2), F.slice(sin, -1, 0, rot / 2), rot, c.headDim);
     const present: KV[] = [];
     for (let i = 0; i < c.nLayer; i++) {
       const l = `model.layers.${i}.`;
@@ -81,8 +85,8 @@ export const llama: Architecture<LlamaConfig> = {
         q = F.rmsNorm(q, p[`${l}self_attn.q_norm.weight`]!, c.eps);
         k = F.rmsNorm(k, p[`${l}self_attn.k_norm.weight`]!, c.eps);
       }
-      q = F.applyRope(q, cos, sin);
-      k = F.applyRope(k, cos, sin);
+      q = rope(q);
+      k = rope(k);
       const v = splitHeads(va, c.nKvHead, c.headDim);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);

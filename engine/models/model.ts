@@ -10,7 +10,7 @@ import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '..
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf } from './config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf, checkPositions } from './config.js';
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs, ADAPTERS } from './decoder.js';
 import { gpt2 } from './gpt2.js';
 import type { LoraAdapters } from './lora.js';
@@ -233,6 +233,7 @@ export class CausalLM {
     if (B === 0 || T < 2) throw new Error('input ids must be a non-empty [[...], ...] with at least 2 tokens per row');
     if (ids.some((r) => r.length !== T)) throw new Error('every row of input ids must have the same length (left-pad and pass an attention mask)');
     for (const r of ids) for (const t of r) if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new Error(`token id ${t} is outside the vocabulary [0, ${this.config.vocabSize})`);
+    checkPositions(this.config, T);
     const c = await this.compiled(opts.grads ? 'eval_grads' : 'eval', (g) => {
       const p = this.paramInputs(g);
       const idsT = g.input('input_ids', 'int64', ['B', 'T']);

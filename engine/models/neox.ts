@@ -7,20 +7,10 @@
 
 import { type Tensor, F } from '../graph/index.js';
 import { type NeoxConfig } from './config.js';
-import { ropeInvFreq } from './rope.js';
-import { type Architecture, type ParamSpec, attention, proj, mergeHeads, withPast, type KV } from './decoder.js';
+import { ropeCosSin } from './rope.js';
+import { type Architecture, type ParamSpec, attention, proj, mergeHeads, withPast, partialRope, type KV } from './decoder.js';
 
 const P = 'gpt_neox.';
-
-/** Rotates the first `rot` dims of each head (HF's rotate_half on that slice) and keeps the rest.
- *  Written on the split halves (x₁c − x₂s, x₂c + x₁s, pass) — the same products and sums as
- *  x·cos + rotate_half(x)·sin. (Written as concat(rope(x[..:rot]), x[rot:..]), the gradient graph
- *  failed in ORT 1.30 on CPU for batches > 1: an optimiser-made Gather indexed past its shape.)
- *  `c`, `s` are cos/sin of the rot/2 frequencies. */
-function partialRope(x: Tensor, c: Tensor, s: Tensor, rot: number, headDim: number): Tensor {
-  const [x1, x2, pass] = F.split(x, [rot / 2, rot / 2, headDim - rot], -1) as [Tensor, Tensor, Tensor];
-  return F.concat([F.sub(F.mul(x1, c), F.mul(x2, s)), F.add(F.mul(x2, c), F.mul(x1, s)), pass], -1);
-}
 
 export const neox: Architecture<NeoxConfig> = {
   params(c) {
@@ -54,9 +44,9 @@ export const neox: Architecture<NeoxConfig> = {
     const dh = c.headDim;
     const act = (x: Tensor) => F.gelu(x, c.activation === 'gelu' ? 'erf' : 'tanh');
     let x = F.embedding(p[`${P}embed_in.weight`]!, ids);
-    const rope = F.ropeTables(positions, c.rotaryDim, ropeInvFreq(c.rotaryDim, c.ropeTheta, c.rope));
+    const rope = ropeCosSin(positions, c.rotaryDim, c);
     // cat(freqs, freqs): the first half of each table is cos/sin of the rot/2 frequencies
-    const cos = F.unsqueeze(F.slice(rope.cos, -1, 0, c.rotaryDim / 2), 1), sin = F.unsqueeze(F.slice(rope.sin, -1, 0, c.rotaryDim / 2), 1);
+    const cos = F.slice(rope.cos, -1, 0, c.rotaryDim / 2), sin = F.slice(rope.sin, -1, 0, c.rotaryDim / 2);
     const present: KV[] = [];
     for (let i = 0; i < c.nLayer; i++) {
       const l = `${P}layers.${i}.`;

@@ -21,6 +21,7 @@ import { keepsOutputsOnDevice, resolveDevice } from '../runtime/devices.js';
 import { Rng } from '../runtime/params.js';
 import { type CausalLM } from './model.js';
 import { type KV } from './decoder.js';
+import { checkPositions } from './config.js';
 
 export interface SampleOptions {
   maxNewTokens: number;
@@ -211,6 +212,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
     ? { u: { dtype: 'float32', shape: [B], data: Float32Array.from(prompts, () => Math.min(rng.uniform(), 1 - 2 ** -24)) }, inv_temp: scalarF32(1 / temp) }
     : {});
   const { ids, mask, T } = leftPad(prompts, pad);
+  checkPositions(m.config, T + opts.maxNewTokens);
   let r = await (await prefill).runRaw({ ...weights, input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), ...draw() });
   const tokens: number[][] = prompts.map(() => []), logprobs: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
@@ -276,6 +278,7 @@ export async function scoreLogprobs(m: CausalLM, rows: number[][], padId = 0, te
   }
   const B = rows.length;
   const { ids, mask, T } = leftPad(rows, padId);
+  checkPositions(m.config, T);
   await m.params.upload(m.feedNames(), m.device);
   const r = await (await c).run({ ...m.paramFeeds(), input_ids: i64(ids, [B, T]), attention_mask: i64(mask, [B, T]), inv_temperature: scalarF32(1 / temperature) });
   const lp = r.logprobs!.data as Float32Array;

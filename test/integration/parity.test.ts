@@ -4,7 +4,9 @@
 // Qwen2 (q/k/v bias, tied), Mistral (sliding window), Llama 3.1's rope, Qwen3 (q/k norms, written in
 // the transformers 5 config layout), Phi-3 (fused projections, sliding window),
 // Gemma 2 (soft-capping, (1 + w) norms, alternating sliding layers), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
-// every switch flipped (sequential residual, no biases, tied, 5.x layout).
+// every switch flipped (sequential residual, no biases, tied, 5.x layout), and RoPE with an attention
+// factor: yarn on Qwen2 (4.x layout) and Llama (every optional key, 5.x layout), longrope with a partial
+// rotary factor on Phi-3 (as Phi-4-mini).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +24,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -117,6 +119,29 @@ test('GPT-NeoX: both config layouts and every name of the rope base and rotary f
   await checkParity(seq, fixture('models', 'neox-seq-tiny'));
 });
 
+test('yarn and longrope read alike from either layout', async () => {
+  // qwen2-yarn-tiny in the 5.x layout; llama-yarn-tiny in the 4.x one; phi4-mini-tiny in the 5.x layout as
+  // transformers 5 standardises it (original length and rotary fraction copied into rope_parameters).
+  const qwen = await withConfig('qwen2-yarn-tiny', ({ rope_theta, rope_scaling, torch_dtype, ...rest }) => {
+    const { type, ...r } = rope_scaling as Record<string, unknown>;
+    return { ...rest, dtype: torch_dtype, rope_parameters: { ...r, rope_type: type, rope_theta } };
+  });
+  await checkParity(qwen, fixture('models', 'qwen2-yarn-tiny'));
+  const llama = await withConfig('llama-yarn-tiny', ({ rope_parameters, dtype, ...rest }) => {
+    const { rope_theta, ...r } = rope_parameters as Record<string, unknown>;
+    return { ...rest, torch_dtype: dtype, rope_theta, rope_scaling: r };
+  });
+  await checkParity(llama, fixture('models', 'llama-yarn-tiny'));
+  const phi = await withConfig('phi4-mini-tiny', ({ rope_theta, rope_scaling, torch_dtype, ...rest }) => {
+    const { type, ...r } = rope_scaling as Record<string, unknown>;
+    return {
+      ...rest, dtype: torch_dtype,
+      rope_parameters: { ...r, rope_type: type, rope_theta, partial_rotary_factor: rest.partial_rotary_factor, original_max_position_embeddings: rest.original_max_position_embeddings },
+    };
+  });
+  await checkParity(phi, fixture('models', 'phi4-mini-tiny'));
+});
+
 test('a wrong reading of a math key fails parity (the fixtures can tell the rope base and the window)', async () => {
   // rope_theta 1e4 on qwen2-tiny (trained with 1e6) and no window on mistral-tiny must both be caught.
   for (const [name, edit] of [
@@ -133,6 +158,12 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
     ['pythia-tiny', (c: Record<string, unknown>) => ({ ...c, rotary_pct: 1.0 })],
     ['neox-seq-tiny', ({ use_parallel_residual: _p, ...c }: Record<string, unknown>) => c],
     ['neox-seq-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu' })],
+    // yarn's attention factor, its ramp (truncate) and longrope's short factors and partial rotary must be read.
+    ['qwen2-yarn-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: { ...(c.rope_scaling as object), attention_factor: 1 } })],
+    ['llama-yarn-tiny', (c: Record<string, unknown>) => ({ ...c, rope_parameters: { ...(c.rope_parameters as object), truncate: true } })],
+    ['llama-yarn-tiny', (c: Record<string, unknown>) => ({ ...c, rope_parameters: { ...(c.rope_parameters as object), mscale_all_dim: null } })],
+    ['phi4-mini-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: { ...(c.rope_scaling as object), short_factor: [1, 1, 1] } })],
+    ['phi4-mini-tiny', (c: Record<string, unknown>) => ({ ...c, original_max_position_embeddings: 64 })],
   ] as const) {
     const dir = await withConfig(name, edit);
     await assert.rejects(checkParity(dir, fixture('models', name)), /logits|loss/, `${name}: a misread config must not pass`);
@@ -150,7 +181,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

@@ -284,15 +284,18 @@ def rope_settings(cfg):
     return theta, rope
 
 
-def scaled_inv_freq(theta, dim, rope):
-    """modeling_rope_utils: _compute_default/_linear_scaling/_llama3/_dynamic_ntk (the dynamic table
-    equals the default one for sequences within original_max_position_embeddings)."""
+def scaled_inv_freq(theta, dim, rope, cfg=None):
+    """modeling_rope_utils (transformers 5.x; yarn's and longrope's rules as the 4.4x-4.5x releases share
+    them for the configs the engine accepts): _compute_default/_linear_scaling/_llama3/_dynamic_ntk (the
+    dynamic table equals the default one for sequences within original_max_position_embeddings), yarn and
+    longrope (the short factors: sequences stay within the original length). Returns (inv_freq float32,
+    attention_factor), the factor HF multiplies cos and sin by."""
     inv_freq = default_inv_freq(theta, dim)
     kind = rope["rope_type"]
     if kind in ("default", "dynamic"):
-        return inv_freq
+        return inv_freq, 1.0
     if kind == "linear":
-        return inv_freq / rope["factor"]
+        return inv_freq / rope["factor"], 1.0
     if kind == "llama3":
         factor = rope["factor"]
         low_freq_factor = rope["low_freq_factor"]
@@ -305,16 +308,62 @@ def scaled_inv_freq(theta, dim, rope):
         smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
         smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
         is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
-        return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+        return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama), 1.0
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+    if kind == "yarn":
+        return yarn_inv_freq(theta, dim, rope, cfg["max_position_embeddings"], exponents)
+    if kind == "longrope":
+        # original length: the top-level key first (Phi3Config always has one, 4096 by default)
+        original = cfg.get("original_max_position_embeddings") or (4096 if cfg.get("model_type") == "phi3" else None)
+        original = original or rope.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+        factor = rope.get("factor") or cfg["max_position_embeddings"] / original
+        attention = rope.get("attention_factor")
+        if attention is None:
+            attention = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+        short = torch.tensor(rope["short_factor"], dtype=torch.float32)
+        return 1.0 / (short * theta ** exponents), attention
     raise ValueError("rope type %r is not supported" % kind)
 
 
-def rope_cos_sin(inv_freq, position_ids, dtype):
-    """cos, sin [B, T, dim] of cat(freqs, freqs), freqs = position * inv_freq."""
+def yarn_inv_freq(theta, dim, rope, max_positions, exponents):
+    """_compute_yarn_parameters: the frequencies are ramped from extrapolated (kept) to interpolated
+    (divided by factor) between the correction dims of beta_fast and beta_slow rotations over the
+    original length; attention factor from attention_factor, else mscale / mscale_all_dim."""
+    factor = rope["factor"]
+    original = rope.get("original_max_position_embeddings") or max_positions
+
+    def mscale_of(scale, m=1.0):
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    attention = rope.get("attention_factor")
+    if attention is None:
+        ms, ms_all = rope.get("mscale"), rope.get("mscale_all_dim")
+        attention = mscale_of(factor, ms) / mscale_of(factor, ms_all) if ms and ms_all else mscale_of(factor)
+    fast, slow = rope.get("beta_fast") or 32, rope.get("beta_slow") or 1
+
+    def correction_dim(rotations):
+        return dim * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+    lo, hi = correction_dim(fast), correction_dim(slow)
+    if rope.get("truncate", True):
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, dim - 1)
+    if lo == hi:
+        hi += 0.001
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - lo) / (hi - lo)).clamp(0, 1)
+    keep = 1 - ramp                                   # weight of the extrapolated (unscaled) frequency
+    powers = theta ** exponents
+    inv = (1.0 / (factor * powers)) * (1 - keep) + (1.0 / powers) * keep
+    return inv, attention
+
+
+def rope_cos_sin(inv_freq, position_ids, dtype, attention_factor=1.0):
+    """cos, sin [B, T, dim] of cat(freqs, freqs), freqs = position * inv_freq, times the rope type's
+    attention factor (HF: cos() * attention_scaling)."""
     cdt = _compute_dtype(dtype)
     freqs = position_ids.to(cdt)[:, :, None] * inv_freq.to(cdt)[None, None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos().to(dtype), emb.sin().to(dtype)
+    return (emb.cos() * attention_factor).to(dtype), (emb.sin() * attention_factor).to(dtype)
 
 
 def rotate_half(x):
@@ -323,8 +372,16 @@ def rotate_half(x):
 
 
 def apply_rope(q, k, cos, sin):
+    """Rotates the first cos.shape[-1] dims of each head, the rest pass through (Phi-3's partial rotary,
+    modular_phi3.apply_rotary_pos_emb; the whole head for the other families)."""
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    r = cos.shape[-1]
+
+    def turn(x):
+        x_rot = x[..., :r] * cos + rotate_half(x[..., :r]) * sin
+        return torch.cat((x_rot, x[..., r:]), dim=-1) if r < x.shape[-1] else x_rot
+
+    return turn(q), turn(k)
 
 
 def repeat_kv(x, n_rep):
@@ -412,7 +469,9 @@ class LlamaForCausalLM(nn.Module):
         self.config = dict(cfg)
         qkv_bias, o_bias, mlp_bias = self._biases(cfg)
         theta, rope = rope_settings(cfg)
-        if rope["rope_type"] not in ("default", "linear", "llama3", "dynamic"):
+        if self.model_type == "phi3" and rope["rope_type"] in ("su", "yarn"):
+            rope["rope_type"] = "longrope"  # Phi3Config's legacy names
+        if rope["rope_type"] not in ("default", "linear", "llama3", "dynamic", "yarn", "longrope"):
             raise ValueError("rope type %r is not supported" % rope["rope_type"])
         self.model = LlamaModel(cfg, qkv_bias, o_bias, mlp_bias, self.qk_norm)
         self.tied = bool(cfg.get("tie_word_embeddings", False))
@@ -422,7 +481,7 @@ class LlamaForCausalLM(nn.Module):
         head_dim = attn.head_dim if attn else cfg["hidden_size"] // cfg["num_attention_heads"]
         # Kept as a plain float32 attribute (HF: a non-persistent float32 buffer), so that
         # model.to(dtype) does not round it; widened where it is used.
-        self.inv_freq = scaled_inv_freq(theta, head_dim, rope)
+        self.inv_freq, self.attention_factor = scaled_inv_freq(theta, int(head_dim * self._rotary_fraction(cfg)), rope, cfg)
         self.sliding_window = self._sliding_window(cfg)
 
     qk_norm = False
@@ -435,6 +494,10 @@ class LlamaForCausalLM(nn.Module):
     def _biases(cfg):
         b = bool(cfg.get("attention_bias", False))
         return b, b, bool(cfg.get("mlp_bias", False))
+
+    @staticmethod
+    def _rotary_fraction(cfg):
+        return 1.0
 
     @property
     def n_layers(self):
@@ -451,7 +514,7 @@ class LlamaForCausalLM(nn.Module):
         dev = input_ids.device
         x = self.model.embed_tokens(input_ids)
         pos = position_ids_for(attention_mask, past, t, b, dev)
-        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype, self.attention_factor)
         allowed = allowed_keys(attention_mask, past, t, dev, self.sliding_window)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, allowed, cache, i)
@@ -547,7 +610,8 @@ class Phi3MLP(nn.Module):
 
 class Phi3ForCausalLM(LlamaForCausalLM):
     """Phi-3 = Mistral (sliding_window on every layer when set; default None) with fused qkv_proj and
-    gate_up_proj; rope types default only here (longrope is not implemented)."""
+    gate_up_proj, longrope (Phi-3.5 / Phi-4-mini) and a partial rotary factor (Phi-4-mini: RoPE on the
+    first int(head_dim * partial_rotary_factor) dims of each head)."""
     model_type = "phi3"
 
     def __init__(self, cfg):
@@ -565,6 +629,10 @@ class Phi3ForCausalLM(LlamaForCausalLM):
     @staticmethod
     def _sliding_window(cfg):
         return cfg.get("sliding_window")
+
+    @staticmethod
+    def _rotary_fraction(cfg):
+        return (cfg.get("rope_parameters") or {}).get("partial_rotary_factor", cfg.get("partial_rotary_factor", 1.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -686,7 +754,7 @@ class Gemma2ForCausalLM(nn.Module):
             self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
         theta, rope = rope_settings(cfg)
         self.head_dim = cfg.get("head_dim", 256)
-        self.inv_freq = scaled_inv_freq(theta, self.head_dim, rope)
+        self.inv_freq, self.attention_factor = scaled_inv_freq(theta, self.head_dim, rope, cfg)
         self.window = cfg.get("sliding_window", 4096)
         self.final_cap = cfg.get("final_logit_softcapping", 30.0)
 
@@ -705,7 +773,7 @@ class Gemma2ForCausalLM(nn.Module):
         x = self.model.embed_tokens(input_ids)
         x = x * torch.tensor(self.config["hidden_size"] ** 0.5, dtype=x.dtype)
         pos = position_ids_for(attention_mask, past, t, b, dev)
-        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype, self.attention_factor)
         full = allowed_keys(attention_mask, past, t, dev)
         sliding = allowed_keys(attention_mask, past, t, dev, self.window)
         for i, layer in enumerate(self.model.layers):
@@ -820,7 +888,7 @@ class GPTNeoXForCausalLM(nn.Module):
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         if not self.tied:
             self.embed_out = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
-        self.inv_freq = scaled_inv_freq(theta, rotary_ndims, rope)
+        self.inv_freq, self.attention_factor = scaled_inv_freq(theta, rotary_ndims, rope, cfg)
         self.head_dim = head_dim
 
     @property
@@ -837,7 +905,7 @@ class GPTNeoXForCausalLM(nn.Module):
         dev = input_ids.device
         x = self.gpt_neox.embed_in(input_ids)
         pos = position_ids_for(attention_mask, past, t, b, dev)
-        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype)
+        cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype, self.attention_factor)
         allowed = allowed_keys(attention_mask, past, t, dev)
         for i, layer in enumerate(self.gpt_neox.layers):
             x = layer(x, cos, sin, allowed, cache, i)

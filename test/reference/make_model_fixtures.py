@@ -22,6 +22,9 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
                     parallel residual, biases, exact GELU, untied embed_out; transformers 4 layout
   neox-seq-tiny/    GPTNeoXForCausalLM sequential residual, no attention biases, gelu_new, tied,
                     partial_rotary_factor 0.5 and theta in rope_parameters (transformers 5 layout)
+  qwen2-yarn-tiny/  Qwen2ForCausalLM with yarn (factor 4, original 64; 4.x layout)
+  llama-yarn-tiny/  LlamaForCausalLM with yarn and every optional key (5.x layout)
+  phi4-mini-tiny/   Phi3ForCausalLM with longrope and partial_rotary_factor 0.75, tied (as Phi-4-mini)
 
 Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
 model.safetensors (F32; or the shards) and expected.json:
@@ -309,7 +312,41 @@ CONFIGS["neox-seq-tiny"] = {
     "use_parallel_residual": False,
     "vocab_size": VOCAB,
 }
-SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "gemma2-tiny": 1111, "pythia-tiny": 7007, "neox-seq-tiny": 8008}
+# RoPE scaling with an attention factor. qwen2-yarn-tiny: Qwen2.5's yarn recipe in the 4.x layout ("type"),
+# head_dim 8 at theta 1e4 over an original 64 gives correction dims 0..2, so the four frequencies are kept,
+# half-ramped and interpolated twice. llama-yarn-tiny: every optional yarn key in the 5.x layout (truncate
+# false moves the ramp to 0.21..2.02 from 0..3; mscale / mscale_all_dim set the attention factor).
+# phi4-mini-tiny: Phi-4-mini's longrope with partial_rotary_factor 0.75 (6 of 8 dims turn, 3 factors),
+# original 16 of 64 positions (attention factor sqrt(1 + ln 4 / ln 16)); rows stay within 16 (short factors).
+CONFIGS["qwen2-yarn-tiny"] = dict(CONFIGS["qwen2-tiny"], rope_theta=10000.0, max_position_embeddings=256, rope_scaling={
+    "factor": 4.0, "original_max_position_embeddings": 64, "type": "yarn"})
+CONFIGS["llama-yarn-tiny"] = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "bos_token_id": 1,
+    "dtype": "float32",
+    "eos_token_id": 2,
+    "head_dim": 16,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "max_position_embeddings": 1024,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06,
+    "rope_parameters": {"beta_fast": 16, "beta_slow": 2, "factor": 8.0, "mscale": 1.0, "mscale_all_dim": 0.5,
+                        "original_max_position_embeddings": 128, "rope_theta": 10000.0, "rope_type": "yarn", "truncate": False},
+    "tie_word_embeddings": False,
+    "vocab_size": VOCAB,
+}
+CONFIGS["phi4-mini-tiny"] = dict(CONFIGS["phi3-tiny"], max_position_embeddings=64, original_max_position_embeddings=16,
+                                 partial_rotary_factor=0.75, sliding_window=None, tie_word_embeddings=True, rope_scaling={
+    "long_factor": [1.25, 4.5, 9.0], "short_factor": [1.0, 1.75, 3.125], "type": "longrope"})
+SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "gemma2-tiny": 1111, "pythia-tiny": 7007, "neox-seq-tiny": 8008,
+         "qwen2-yarn-tiny": 1212, "llama-yarn-tiny": 1313, "phi4-mini-tiny": 1414}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../util/paths.js';
-import { parseHfConfig, toHfConfig, type LlamaConfig, type NeoxConfig, type GemmaConfig } from '../../engine/models/config.js';
-import { ropeInvFreq } from '../../engine/models/rope.js';
+import { parseHfConfig, toHfConfig, maxPositionsOf, checkPositions, type LlamaConfig, type NeoxConfig, type GemmaConfig } from '../../engine/models/config.js';
+import { ropeInvFreq, ropeAttentionScale } from '../../engine/models/rope.js';
 
 const cfgOf = (name: string) => JSON.parse(readFileSync(path.join(fixture('models', name), 'config.json'), 'utf8')) as Record<string, unknown>;
 const llama = (j: Record<string, unknown>) => parseHfConfig(j) as LlamaConfig;
@@ -20,18 +20,62 @@ test('rope θ is read from either layout; both present must agree', () => {
   assert.throws(() => parseHfConfig({ ...base, rope_parameters: { rope_type: 'default', rope_theta: 5e5 } }), /rope_theta = 1000000: disagrees with rope_parameters.rope_theta = 500000/);
 });
 
-test('rope types: llama3, linear and dynamic are read; yarn and longrope are refused by name', () => {
+test('rope types: llama3, linear and dynamic are read; unknown types and keys are refused by name', () => {
   const base = cfgOf('llama-tiny-gqa');
   const l3 = llama(cfgOf('llama31-tiny'));
   assert.deepEqual(l3.rope, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 });
   assert.deepEqual(llama({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).rope, { type: 'linear', factor: 2 });
   const dyn = llama({ ...base, max_position_embeddings: 128, rope_scaling: { rope_type: 'dynamic', factor: 2, original_max_position_embeddings: 32 } });
   assert.equal(dyn.maxPositions, 32, 'dynamic NTK equals the default rope only up to its original length');
-  for (const t of ['yarn', 'longrope']) {
-    assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: t, factor: 4 } }), new RegExp(`rope_scaling = .*rope type "${t}" is not supported`));
-  }
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'ntk-by-parts', factor: 4 } }), /rope_scaling = .*rope type "ntk-by-parts" is not supported \(supported: default, linear, llama3, dynamic, yarn, longrope\)/);
   assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }), /needs a numeric "low_freq_factor"/);
   assert.throws(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'linear', factor: 2, beta_fast: 32 } }), /"beta_fast" is not a parameter/);
+});
+
+test('yarn: keys read from either layout, the attention factor as modeling_rope_utils sets it, and disagreements refused', () => {
+  const base = cfgOf('llama-tiny-gqa');
+  const yarn = (r: Record<string, unknown>, extra: Record<string, unknown> = {}) => llama({ ...base, max_position_embeddings: 256, rope_scaling: { rope_type: 'yarn', ...r }, ...extra });
+  const c = yarn({ factor: 4, original_max_position_embeddings: 64 });
+  assert.deepEqual(c.rope, { type: 'yarn', factor: 4, originalMaxPositions: 64, attentionFactor: null, mscale: null, mscaleAllDim: null, betaFast: null, betaSlow: null, truncate: null });
+  assert.ok(Math.abs(ropeAttentionScale(c.rope, 256) - (0.1 * Math.log(4) + 1)) < 1e-15, '0.1 ln(factor) + 1');
+  assert.equal(maxPositionsOf(c), 256, 'yarn does not depend on the sequence length');
+  const ms = yarn({ factor: 8, mscale: 1, mscale_all_dim: 0.5 });
+  assert.ok(Math.abs(ropeAttentionScale(ms.rope, 256) - (0.1 * Math.log(8) + 1) / (0.05 * Math.log(8) + 1)) < 1e-15);
+  assert.equal(ropeAttentionScale(yarn({ factor: 8, mscale: 1 }).rope, 256), 0.1 * Math.log(8) + 1, 'mscale alone is not read (HF needs both)');
+  assert.equal(ropeAttentionScale(yarn({ factor: 8, attention_factor: 0.5, mscale: 1, mscale_all_dim: 2 }).rope, 256), 0.5);
+  // dim 8, θ 1e4, original 64: correction dims −0.5 → 0 and 1.01 → 2, so frequency 0 is kept, 1 is half-way, 2 and 3 are divided.
+  const plain = ropeInvFreq(8, 1e4);
+  const inv = ropeInvFreq(8, 1e4, c.rope, 256);
+  assert.ok(Math.abs(inv[0]! - plain[0]!) < 1e-7 && Math.abs(inv[2]! - plain[2]! / 4) < 1e-9 && Math.abs(inv[3]! - plain[3]! / 4) < 1e-9);
+  assert.ok(Math.abs(inv[1]! - (plain[1]! / 4 + plain[1]!) / 2) < 1e-7);
+  assert.deepEqual(parseHfConfig(toHfConfig(ms)), ms, 'optional keys left out stay out');
+  assert.throws(() => yarn({ original_max_position_embeddings: 64 }), /rope type "yarn" needs a numeric "factor"/);
+  assert.throws(() => yarn({ factor: 4, truncate: 'no' }), /"truncate" of rope type "yarn" must be true or false/);
+  assert.throws(() => yarn({ factor: 4, short_factor: [1] }), /"short_factor" is not a parameter of rope type "yarn"/);
+  assert.throws(() => yarn({ factor: 4, original_max_position_embeddings: 64 }, { original_max_position_embeddings: 32 }), /original_max_position_embeddings = 32: transformers 5 reads it for yarn instead of rope_scaling.original_max_position_embeddings \(64\)/);
+});
+
+test('longrope: Phi-3 reads it (short factors within the original length, which caps sequences), with its legacy names', () => {
+  const base = cfgOf('phi4-mini-tiny');
+  const c = llama(base);
+  assert.deepEqual(c.rope, { type: 'longrope', shortFactor: [1, 1.75, 3.125], longFactor: [1.25, 4.5, 9], originalMaxPositions: 16, factor: null, attentionFactor: null });
+  assert.deepEqual([c.rotaryDim, c.maxPositions, maxPositionsOf(c)], [6, 64, 16]);
+  assert.ok(Math.abs(ropeAttentionScale(c.rope, c.maxPositions) - Math.sqrt(1 + Math.log(4) / Math.log(16))) < 1e-15);
+  assert.throws(() => checkPositions(c, 17), /a sequence of 17 positions is longer than this model's 16: its rope type "longrope" changes its frequencies past original_max_position_embeddings/);
+  checkPositions(c, 16);
+  for (const legacy of ['su', 'yarn']) assert.deepEqual(llama({ ...base, rope_scaling: { ...(base.rope_scaling as object), type: legacy } }).rope, c.rope, `Phi3Config reads "${legacy}" as longrope`);
+  const { original_max_position_embeddings: _o, ...noOriginal } = base;
+  assert.equal((llama(noOriginal).rope as { originalMaxPositions: number }).originalMaxPositions, 4096, "Phi3Config's default original length");
+  const rs = base.rope_scaling as Record<string, unknown>;
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { ...rs, short_factor: [1, 2, 3, 4] } }), /longrope "short_factor" must list 3 numbers \(one per rotary frequency: 6 rotary dims \/ 2\)/);
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { ...rs, factor: 8 } }), /longrope factor 8 disagrees with max_position_embeddings \/ original_max_position_embeddings = 4/);
+  assert.equal(llama({ ...base, rope_scaling: { ...rs, factor: 4 } }).rope?.type, 'longrope');
+  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { ...rs, original_max_position_embeddings: 32 } }), /original_max_position_embeddings 32 disagrees with the top-level original_max_position_embeddings \(16\)/);
+  // Elsewhere the original length must be at the top level, where transformers 4.x reads it.
+  assert.throws(() => parseHfConfig({ ...cfgOf('llama-tiny-gqa'), rope_scaling: { rope_type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] } }), /longrope needs original_max_position_embeddings at the top level/);
+  assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+  const saved = toHfConfig(c);
+  assert.deepEqual([saved.original_max_position_embeddings, saved.partial_rotary_factor, saved.max_position_embeddings], [16, 0.75, 64]);
 });
 
 test('llama3 frequencies: high kept, low divided by the factor, the middle smoothed (Llama 3.1 values)', () => {
@@ -71,7 +115,7 @@ test('keys that change the math and are not implemented are refused, naming key 
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }
@@ -96,7 +140,7 @@ test('GPT-NeoX: Pythia\'s defaults, the rotary fraction and base under each of t
     [{ rotary_pct: 0.1875 }, /rotary_pct = 0.1875: gives 3 rotary dims per head of 16; rotate_half needs an even/],
     [{ hidden_act: 'relu' }, /hidden_act = "relu": supported: gelu/],
     [{ head_dim: 8 }, /head_dim = 8: not supported/],
-    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope type "yarn" is not supported/],
+    [{ rope_scaling: { rope_type: 'longrope', short_factor: [1], long_factor: [1] } }, /longrope "short_factor" must list 2 numbers/],
     [{ hidden_size: 66 }, /hidden_size = 66: must be a multiple of num_attention_heads/],
   ];
   for (const [edit, want] of cases) {
@@ -105,14 +149,16 @@ test('GPT-NeoX: Pythia\'s defaults, the rotary fraction and base under each of t
   }
 });
 
-test('Phi-3: fused projections, its own defaults (eps 1e-5, no window), longrope and partial rotary refused', () => {
+test('Phi-3: fused projections, its own defaults (eps 1e-5, no window), the partial rotary factor from either layout', () => {
   const base = cfgOf('phi3-tiny');
   const c = llama(base);
   assert.deepEqual([c.fused, c.slidingWindow, c.eps, c.qkvBias], [true, 5, 1e-5, false]);
   const { sliding_window: _w, ...noWindow } = base;
   assert.equal(llama(noWindow).slidingWindow, null, 'Phi3Config.sliding_window defaults to None');
-  assert.throws(() => parseHfConfig({ ...base, rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [2, 2] } }), /rope type "longrope" is not supported/);
-  assert.throws(() => parseHfConfig({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } }), /partial_rotary_factor 0.75/);
+  assert.equal(llama({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } }).rotaryDim, 6);
+  assert.throws(() => parseHfConfig({ ...base, partial_rotary_factor: 0.5, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.75 } }), /partial_rotary_factor = 0.5: disagrees with rope_parameters \(0.75\)/);
+  assert.equal(llama({ ...base, partial_rotary_factor: 0.3 }).rotaryDim, 2, 'int(8 · 0.3), as python truncates');
+  assert.throws(() => parseHfConfig({ ...base, partial_rotary_factor: 0.375 }), /partial_rotary_factor = 0.375: gives 3 rotary dims per head of 8/);
   assert.equal(llama({ ...base, rope_scaling: null, rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 1 } }).ropeTheta, 1e4);
   assert.throws(() => parseHfConfig({ ...base, attention_bias: true }), /attention_bias = true: not supported \(phi3 has no attention biases\)/);
 });

@@ -20,6 +20,10 @@ const configs: ModelConfig[] = [
   { arch: 'phi3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-5, ropeTheta: 10000, rope: null, slidingWindow: 4, qkNorm: false, fused: true, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   // Gemma 2 with windowed and full layers: the cache path must pick each layer's mask.
   { arch: 'gemma2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 10000, rope: null, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: 3, slidingLayers: [true, false, true], attnSoftcap: 5, finalSoftcap: 4, activation: 'gelu_pytorch_tanh', bosTokenId: null, eosTokenId: 39 },
+  // RoPE with an attention factor: yarn on Qwen2; longrope with Phi-3's partial rotary (6 of 8 dims), its
+  // original length 32 above every row here.
+  { arch: 'qwen2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-6, ropeTheta: 1e4, rope: { type: 'yarn', factor: 4, originalMaxPositions: 16, attentionFactor: null, mscale: null, mscaleAllDim: null, betaFast: null, betaSlow: null, truncate: null }, slidingWindow: null, qkNorm: false, fused: false, maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  { arch: 'phi3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 2, nKvHead: 1, headDim: 8, rotaryDim: 6, eps: 1e-5, ropeTheta: 10000, rope: { type: 'longrope', shortFactor: [1, 1.5, 3], longFactor: [2, 4, 8], originalMaxPositions: 32, factor: null, attentionFactor: null }, slidingWindow: null, qkNorm: false, fused: true, maxPositions: 128, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   // GPT-NeoX with partial rotary (4 of 8 dims) in both residual forms and with a dynamic-rope cap.
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: null, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 500, rope: { type: 'linear', factor: 2 }, maxPositions: 64, eps: 1e-5, parallelResidual: false, attentionBias: false, tied: true, activation: 'gelu_new', bosTokenId: 0, eosTokenId: 39 },
@@ -34,7 +38,8 @@ function bigInit(m: CausalLM) {
 }
 
 for (const cfg of configs) {
-  const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)' : cfg.arch;
+  const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)'
+    : cfg.arch !== 'gpt2' && cfg.rope ? `${cfg.arch} (${cfg.rope.type} rope)` : cfg.arch;
   test(`${name}: KV-cache generation equals full recomputation; padded rows equal unpadded`, async () => {
     const m = CausalLM.init(cfg, 1);
     bigInit(m);
