@@ -14,8 +14,8 @@
 // A record that does not fit its format is rejected with the reason (RowRejected), never guessed at.
 import { RowRejected } from '../data/schemas.js';
 
-export const EVAL_FORMATS = ['mmlu', 'arc', 'hellaswag', 'truthfulqa', 'gsm8k'] as const;
-export type EvalFormat = (typeof EVAL_FORMATS)[number];
+import { EVAL_FORMATS, type EvalFormat } from '../../common/benchmarks.js';
+export { EVAL_FORMATS, type EvalFormat };
 
 /** One benchmark item as the harness sees it after doc_to_text / doc_to_choice / doc_to_target. */
 export interface EvalDoc {

@@ -9,7 +9,7 @@ import { isComplete, type Store, type Run } from '../store/index.js';
 import { hackingOnset, peak, goldAtKl, fitGao, type EvalPoint } from '../rlhf/gold.js';
 import { pairedInterval, seedVarianceWarning, stat, type Stat } from './stats.js';
 import { objectiveLabels, describeObjective, objectiveStyles, styleColor, type ObjectiveLike } from '../../common/objectives.js';
-import { METRIC, type MetricKey } from '../../common/metrics.js';
+import { METRIC, BENCH_PREFIX, type MetricKey } from '../../common/metrics.js';
 import { writeVerdict, type Verdict } from './verdict.js';
 import type { ExperimentSpec, ObjectiveSpec } from './spec.js';
 
@@ -99,6 +99,32 @@ export interface MatchedKl {
   rows: { objective: string; label: string; gold: Stat[] }[];
 }
 
+/** A paired difference's mean with its 95 % Student-t interval (lo/hi null without two pairs with spread). */
+export interface PairedChange { mean: number; lo: number | null; hi: number | null; n: number; significant: boolean }
+
+export interface BenchmarkRow {
+  objective: string;
+  label: string;
+  color: string;
+  /** Each run's score at the latest step after 0 where it was scored. */
+  final: Stat;
+  /** final − π₀, run by run (every run starts from the same π₀). */
+  change: PairedChange | null;
+  /** Seed-mean score against step, π₀ at step 0 (accuracy against step, when checkpoints were scored). */
+  curve: { step: number; mean: number; n: number }[];
+}
+
+/** One benchmark metric across a study (docs/evals.md § Studies): before and after, standard vs robust. */
+export interface BenchmarkAnalysis {
+  /** The metric key, e.g. bench/arc_0shot/acc. */
+  key: string;
+  /** π₀'s score (recorded at step 0 on every run), null when π₀ was not scored. */
+  start: number | null;
+  rows: BenchmarkRow[];
+  /** Each objective's final score against the first objective's, paired by seed. */
+  comparisons: ({ a: string; b: string; aLabel: string; bLabel: string; wins: number } & PairedChange)[];
+}
+
 export interface StudyAnalysis {
   /** False for a dataset world without a judge model: no gold, so hacking cannot be seen. */
   hasGold: boolean;
@@ -113,6 +139,8 @@ export interface StudyAnalysis {
   matchedKl: MatchedKl | null;
   /** Head disagreement of the study's ensemble relative to the reward's spread (0.01 = 1 %). */
   relativeDisagreement: number | null;
+  /** Benchmark scores recorded on the runs, one entry per metric key (empty when none). */
+  benchmarks: BenchmarkAnalysis[];
   /** Whether every run has finished (the verdict is final). */
   finished: boolean;
   verdict: Verdict;
@@ -187,6 +215,46 @@ function meanCurveShape(runs: RunAnalysis[]): ObjectiveSummary['meanCurve'] {
   for (const p of points) if (p.mean > best.mean) best = p;
   const last = points[points.length - 1]!;
   return { peakStep: best.step, peakGold: best.mean, finalStep: last.step, finalGold: last.mean };
+}
+
+function pairedChange(a: number[], b: number[]): PairedChange | null {
+  if (!a.length) return null;
+  const ci = pairedInterval(a, b);
+  return { mean: ci.mean, lo: finite(ci.lo) ? ci.lo : null, hi: finite(ci.hi) ? ci.hi : null, n: ci.n, significant: ci.significant };
+}
+
+/** Benchmark scores of the runs: π₀ at step 0, each run's latest later score, the change and the
+ *  comparison with the first objective, both paired (by run, by seed). */
+function analyseBenchmarks(store: Store, objectives: ObjectiveInfo[], runs: RunAnalysis[]): BenchmarkAnalysis[] {
+  const keys = [...new Set(runs.flatMap((r) => store.metrics.keys(r.id).filter((k) => k.startsWith(BENCH_PREFIX))))].sort();
+  return keys.map((key) => {
+    const points = new Map(runs.map((r) => [r.id, (store.metrics.series([r.id], key)[0]?.points ?? []).filter((p) => finite(p.y)).map((p) => ({ step: p.step, y: p.y as number }))]));
+    const startOf = (id: number) => points.get(id)!.find((p) => p.step === 0)?.y ?? null;
+    const finalOf = (id: number) => points.get(id)!.filter((p) => p.step > 0).pop()?.y ?? null;
+    const starts = runs.map((r) => startOf(r.id)).filter(finite);
+    const rows: BenchmarkRow[] = objectives.map((ob) => {
+      const rs = runs.filter((r) => r.objective === ob.name);
+      const pairs = rs.map((r) => [finalOf(r.id), startOf(r.id)] as const).filter((p): p is readonly [number, number] => finite(p[0]) && finite(p[1]));
+      const bySteps = new Map<number, number[]>();
+      for (const r of rs) for (const p of points.get(r.id)!) bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p.y]);
+      return {
+        objective: ob.name, label: ob.label, color: ob.color,
+        final: stat(rs.map((r) => finalOf(r.id))),
+        change: pairedChange(pairs.map((p) => p[0]), pairs.map((p) => p[1])),
+        curve: [...bySteps].sort((x, y) => x[0] - y[0]).map(([step, ys]) => ({ step, mean: stat(ys).mean!, n: ys.length })),
+      };
+    });
+    const base = objectives[0];
+    const comparisons = !base ? [] : objectives.slice(1).flatMap((ob) => {
+      const mine = new Map(runs.filter((r) => r.objective === ob.name).map((r) => [r.seed, finalOf(r.id)]));
+      const theirs = new Map(runs.filter((r) => r.objective === base.name).map((r) => [r.seed, finalOf(r.id)]));
+      const seeds = [...mine.keys()].filter((sd) => finite(mine.get(sd)) && finite(theirs.get(sd))).sort((x, y) => x - y);
+      const a = seeds.map((sd) => mine.get(sd)!), b = seeds.map((sd) => theirs.get(sd)!);
+      const ch = pairedChange(a, b);
+      return ch ? [{ a: ob.name, b: base.name, aLabel: ob.label, bLabel: base.label, wins: a.filter((x, i) => x > b[i]!).length, ...ch }] : [];
+    });
+    return { key, start: starts.length ? starts[0]! : null, rows, comparisons };
+  });
 }
 
 export interface AnalysisInput {
@@ -293,8 +361,9 @@ export function analyseRuns(store: Store, input: AnalysisInput): StudyAnalysis {
 
   const relativeDisagreement = ensembleDisagreement(store, input.experimentId);
   const finished = runs.length > 0 && runs.every((r) => isComplete(r.status));
+  const benchmarks = analyseBenchmarks(store, objectives, runAnalyses);
   const partial: Omit<StudyAnalysis, 'verdict'> = {
-    hasGold, onsetMargin: margin, method, objectives, runs: runAnalyses, summaries, comparisons, matchedKl, relativeDisagreement, finished,
+    hasGold, onsetMargin: margin, method, objectives, runs: runAnalyses, summaries, comparisons, matchedKl, relativeDisagreement, benchmarks, finished,
   };
   return { ...partial, verdict: writeVerdict(partial, { seedsPlanned: spec?.seeds.length ?? null }) };
 }

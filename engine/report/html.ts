@@ -193,10 +193,33 @@ function proxyComparisons(m: ReportModel): string {
   return out.join('\n');
 }
 
+const interval = (c: { mean: number; lo: number | null; hi: number | null } | null) => (!c ? '–'
+  : `${signed(c.mean)}${c.lo !== null ? ` [${signed(c.lo)}, ${signed(c.hi)}]` : ''}`);
+
 function benchmarkSection(m: ReportModel): string {
-  const rows = m.benchmarks!.map((b) => [`<td class="mono">${esc(b.key.slice(BENCH_PREFIX.length))}</td>`, ...b.stats.map((s) => statCell(s))]);
-  return '<p class="explain">Each final policy scored on a benchmark file with <span class="mono">rrlhf eval --run ID --record</span>, as lm-evaluation-harness scores it (accuracy in [0, 1]; mean ± std across seeds, n runs scored).</p>'
-    + table(['Benchmark / metric', ...m.objectives.map((o) => `${swatch(o)}${esc(capLabel(o.label))}`)], rows, [false, ...m.objectives.map(() => true)]);
+  const bs = m.benchmarks!;
+  const obj = (name: string) => m.objectives.find((o) => o.name === name)!;
+  const out = ['<p class="explain">π₀ and each run\'s final policy scored on a benchmark file as lm-evaluation-harness scores it (accuracy in [0, 1]). Final: mean ± std over seeds (n runs). Change: final − π₀, run by run, with its 95 % t interval. The last column compares each objective\'s final score with the baseline\'s, seed by seed. Scored with the study page\'s Benchmarks panel or <span class="mono">rrlhf eval --run ID --record</span>.</p>'];
+  const rows = bs.flatMap((b) => b.rows.map((r, i) => {
+    const c = b.comparisons.find((x) => x.a === r.objective);
+    return [
+      i === 0 ? `<td class="mono" rowspan="${b.rows.length}">${esc(b.key.slice(BENCH_PREFIX.length))}</td>` : '',
+      i === 0 ? `<td class="n" rowspan="${b.rows.length}">${esc(fmt(b.start, 3))}</td>` : '',
+      `<td>${swatch(obj(r.objective))}${esc(capLabel(r.label))}</td>`, statCell(r.final, 3),
+      `<td class="n">${esc(interval(r.change))}</td>`,
+      `<td class="n">${c ? `${esc(interval(c))} <span class="note">${c.wins}/${c.n} seeds higher</span>` : i === 0 ? '<span class="note">baseline</span>' : '–'}</td>`,
+    ].filter(Boolean);
+  }));
+  out.push(table(['Benchmark / metric', 'π₀', 'Objective', 'Final', 'Change from π₀', 'Against the baseline'], rows, [false, true, false, true, true, true]));
+  // Accuracy against step, where checkpoints were scored.
+  for (const b of bs.filter((x) => x.rows.some((r) => r.curve.length >= 3))) {
+    out.push(`<figure>${lineChart({
+      title: `${b.key.slice(BENCH_PREFIX.length)} vs training step`, xLabel: 'PPO iteration', yLabel: b.key.split('/').pop()!,
+      series: b.rows.map((r) => ({ name: capLabel(r.label), style: obj(r.objective).style, markers: true, points: r.curve.map((p) => ({ x: p.step, y: p.mean })) })),
+      description: `Benchmark ${b.key} of each objective against PPO iteration: seed means, π₀ at step 0.`,
+    })}<figcaption>Does a policy keep its skills as training goes on? Seed means of ${esc(b.key.slice(BENCH_PREFIX.length))} at each scored checkpoint; step 0 is π₀.</figcaption></figure>`);
+  }
+  return out.join('\n');
 }
 
 function lambdaSection(m: ReportModel): string {

@@ -15,7 +15,7 @@ import { type Store, type Run, type Experiment, type Sample } from '../store/ind
 import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
 import { stat, type Stat } from '../experiments/stats.js';
-import { analyseRuns, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis } from '../experiments/analysis.js';
+import { analyseRuns, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis, type BenchmarkAnalysis } from '../experiments/analysis.js';
 import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
 import { fmt, list, pct } from '../experiments/format.js';
 import { methodsParagraphs, GLOSSARY, type Setup } from './methods.js';
@@ -152,9 +152,9 @@ export interface ReportModel {
   proxyComparisons: Comparison[];
   matchedKl: MatchedKl | null;
   lambdaSweep: LambdaRow[] | null;
-  /** Benchmark scores stored on the runs by `rrlhf eval --run ID --record` (docs/metrics.md § Benchmarks):
-   *  per key, each objective's mean ± std over its runs that have it (aligned with `objectives`); null when none. */
-  benchmarks: { key: string; stats: Stat[] }[] | null;
+  /** Benchmark scores recorded on the runs (docs/evals.md § Studies): per key, π₀, each objective's final
+   *  score, its change from π₀ and the comparison with the baseline, paired; null when none. */
+  benchmarks: BenchmarkAnalysis[] | null;
   ensemble: EnsembleDiagnostics | null;
   gallery: GallerySample[];
   curves: Curves;
@@ -331,12 +331,8 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     });
   }
 
-  // Benchmarks recorded on the runs (the latest value of each bench/ key).
-  const benchKeys = [...new Set(keys.flat().filter((k) => k.startsWith(BENCH_PREFIX)))].sort();
-  const benchLast = new Map(runReports.map((r) => [r.id, store.metrics.last(r.id)]));
-  const benchmarks = benchKeys.length
-    ? benchKeys.map((key) => ({ key, stats: objectives.map((ob) => stat(runsOf(ob.name).map((r) => benchLast.get(r.id)![key]?.value))) }))
-    : null;
+  // Benchmarks recorded on the runs: the study analysis pairs them (before/after, against the baseline).
+  const benchmarks = an.benchmarks.length ? an.benchmarks : null;
 
   // Paired comparisons: of final gold (the comparisons table), or without gold of the shared proxy at matched KL.
   const comparisons = an.comparisons.filter((c) => c.metric === 'final_gold');

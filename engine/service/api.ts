@@ -35,6 +35,11 @@ import { NORMALIZE_MODES } from '../serve/reward-server.js';
 import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
+import { evaluateStudy } from '../eval/study.js';
+import { RunPolicyError } from '../eval/policy.js';
+import { BenchmarkError } from '../eval/read.js';
+import { EvalOptionError } from '../eval/run.js';
+import { EVAL_FORMATS } from '../eval/formats.js';
 
 export { APP_VERSION } from '../version.js';
 import { APP_VERSION } from '../version.js';
@@ -486,6 +491,41 @@ export const API = {
         if (err instanceof ExportError) throw new ApiError(err.message, err.status);
         throw err;
       }
+    },
+  }),
+
+  'experiments.evaluate': job({
+    summary: 'scores a study\'s π₀ and each run\'s final policy (or every checkpoint) on a benchmark file, as lm-evaluation-harness does; recorded on the runs',
+    input: z.strictObject({
+      experimentId: Id,
+      file: z.string().min(1, 'choose a benchmark file or dataset folder'),
+      format: z.enum(['auto', ...EVAL_FORMATS]).default('auto'),
+      split: z.string().min(1).optional(),
+      shots: z.number().int().min(0).max(64).optional(),
+      limit: z.number().int().positive().optional(),
+      chatTemplate: z.boolean().default(false),
+      checkpoints: z.enum(['final', 'all']).default('final'),
+      runIds: z.array(Id).min(1).optional(),
+    }),
+    exclusive: true,
+    label: (i) => `benchmark ${path.basename(i.file)} on study ${i.experimentId}`,
+    subject: (i) => ({ kind: 'evaluation', id: i.experimentId }),
+    check(i, c) {
+      needExperiment(c, i.experimentId);
+      if (experimentJob(c, i.experimentId)) throw new ApiError(`study ${i.experimentId} is running; evaluate it when it has stopped or finished`, 409);
+      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a benchmark file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+    },
+    async run(i, c, job) {
+      const store = openStore({ dataDir: c.dataDir });
+      try {
+        return await evaluateStudy(store, c.dataDir, { ...i, ...(i.format !== 'auto' && { format: i.format }) }, {
+          device: c.settings.get().device, signal: job.signal,
+          onProgress: (p) => job.progress({ phase: 'setup', message: p.message, step: p.done, total: p.total }, { fraction: p.fraction, etaS: p.etaS }),
+        });
+      } catch (e) {
+        if (e instanceof RunPolicyError || e instanceof BenchmarkError || e instanceof EvalOptionError) throw new ApiError(namesOfUploads(e.message, c.dataDir), 400);
+        throw e;
+      } finally { store.close(); }
     },
   }),
 

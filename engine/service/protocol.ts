@@ -22,7 +22,7 @@ export interface ProgressEvent {
 
 /** What a job is about, so that screens can find "their" job (the experiment being run, ...). */
 export interface JobSubject {
-  kind: 'dataset' | 'ensemble' | 'experiment' | 'bon';
+  kind: 'dataset' | 'ensemble' | 'experiment' | 'bon' | 'evaluation';
   /** The id in the store, once known (an experiment's id is known as soon as it is created). */
   id?: number;
 }

@@ -3,7 +3,7 @@
 // comparison with the standard objective, the verdict) plus what only the screens need (status, devices,
 // resumable checkpoints). Nothing here compares objectives itself.
 import { isComplete, type Store, type Run, type Experiment } from '../store/index.js';
-import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat } from '../experiments/analysis.js';
+import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat, type BenchmarkAnalysis } from '../experiments/analysis.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
 
 export interface RunView {
@@ -109,6 +109,8 @@ export interface StudyView {
   caveats: string[];
   /** The reward ensemble the study trained (its id on the Ensembles screen and its held-out quality), once trained. */
   ensemble: StudyEnsemble | null;
+  /** Benchmark scores recorded on the runs (experiments.evaluate, `rrlhf eval --record`): before and after, paired. */
+  benchmarks: BenchmarkAnalysis[];
   spec: ExperimentSpec;
 }
 
@@ -169,6 +171,6 @@ export function studyView(store: Store, exp: Experiment): StudyView {
   const done = status === 'finished';
   return {
     id: exp.id, name: exp.name, created: exp.created, world: spec.world?.name ?? 'goodhart-lab', status, runs, ...viewOfAnalysis(a),
-    verdict: done ? a.verdict.text : null, caveats: done ? a.verdict.caveats : [], ensemble: studyEnsemble(store, exp.id), spec,
+    verdict: done ? a.verdict.text : null, caveats: done ? a.verdict.caveats : [], ensemble: studyEnsemble(store, exp.id), benchmarks: a.benchmarks, spec,
   };
 }

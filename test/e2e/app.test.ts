@@ -315,6 +315,24 @@ class Flow {
     await page.getByText(/ · 1 seed × 4 PPO iterations · /).waitFor();
     await page.getByRole('heading', { name: /ensemble-mean reward at matched KL/ }).waitFor();
     await this.shot('12-study-own-data');
+    await this.benchmarkStudy();
+  }
+
+  /** The study page's Benchmarks: π₀ and each run's final policy scored on the ARC fixture, paired. */
+  async benchmarkStudy() {
+    const { page } = this;
+    await page.getByLabel('Benchmark file').fill(fixture('evals', 'arc.jsonl'));
+    await page.getByRole('button', { name: 'Score the study' }).click();
+    const table = page.getByRole('table', { name: 'Benchmark arc_0shot/acc' });
+    await table.waitFor({ timeout: 120_000 });
+    const rows = await table.locator('tbody tr').allTextContents();
+    const objectives = await page.getByRole('table', { name: 'Results by objective' }).locator('tbody tr').count();
+    assert.equal(rows.length, objectives, 'one row per objective');
+    const cells = await table.locator('tbody tr').first().locator('td').allTextContents();
+    assert.match(cells[1]!.trim(), /^[01]\.\d+$/, `π₀'s accuracy is shown: ${cells}`);
+    assert.match(cells[4]!.trim(), /^[+−]\d/, `the change from π₀ is shown: ${cells}`);
+    assert.match(rows[1] ?? '', /1\/1 seeds higher|0\/1 seeds higher/, 'the robust objective against the baseline, by seed');
+    await this.shot('12b-study-benchmarks');
   }
 
   /** An ensemble on the imported dataset, with the same model folder as its trunk, from the Ensembles screen. */

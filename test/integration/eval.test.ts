@@ -22,6 +22,7 @@ import { openStore } from '../../engine/store/index.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
 import { buildReportModel } from '../../engine/report/model.js';
 import { renderHtml } from '../../engine/report/html.js';
+import { pairedInterval } from '../../engine/experiments/stats.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -220,9 +221,10 @@ test('rrlhf eval --run: a dataset-world run\'s last checkpoint on its starting m
     assert.deepEqual(last['bench/arc_0shot/acc'], { step: 10, value: a.accuracy });
     assert.deepEqual(last['bench/arc_0shot/acc_norm'], { step: 10, value: a.acc_norm });
     const model = await buildReportModel({ store: s2, experimentId: expId });
-    assert.deepEqual(model.benchmarks, [
-      { key: 'bench/arc_0shot/acc', stats: [{ mean: a.accuracy, std: 0, n: 1 }] },
-      { key: 'bench/arc_0shot/acc_norm', stats: [{ mean: a.acc_norm, std: 0, n: 1 }] },
+    // One run scored after training and π₀ never: a final score, no change from π₀ to pair.
+    assert.deepEqual(model.benchmarks!.map((b) => [b.key, b.start, b.rows.map((r) => [r.objective, r.final, r.change])]), [
+      ['bench/arc_0shot/acc', null, [['robust', { mean: a.accuracy, std: 0, n: 1 }, null]]],
+      ['bench/arc_0shot/acc_norm', null, [['robust', { mean: a.acc_norm, std: 0, n: 1 }, null]]],
     ]);
     assert.match(renderHtml(model), /<section id="benchmarks"[^>]*>\n<h2>Benchmarks<\/h2>/);
   } finally { s2.close(); }
@@ -255,4 +257,107 @@ test('Ctrl-C stops after the batch in flight and prints the scores of the items 
   assert.equal(res.per_item.length, res.n);
   assert.match(stderr, /stopping after the batch in flight/);
   assert.match(stderr, new RegExp(`interrupted after ${res.n} of 3000 items`));
+});
+
+test('a study scored through experiments.evaluate: π₀ at step 0 on every run, each checkpoint\'s own weights, paired before/after and against the baseline, the same in the app and the report', async () => {
+  const base = await modelFolder(0);
+  const dataDir = tmp();
+  const store = openStore({ dataDir });
+  const spec = parseSpec({ world: { name: 'dataset', modelDir: base.dir, datasetId: 1 } });
+  const [o0, o1] = [spec.objectives[0]!, spec.objectives[1]!];
+  // Two objectives × two seeds, checkpoints at 5 and 10, each holding a different model's weights.
+  const weightsOf = new Map<string, CausalLM>();
+  let expId: number, worldExp: number;
+  try {
+    expId = store.experiments.create({ name: 'study', spec: spec as unknown as Record<string, unknown> }).id;
+    let seedModel = 10;
+    for (const ob of [o0, o1]) for (const seed of [0, 1]) {
+      const runId = store.runs.create({ experimentId: expId, objective: ob.name, seed, config: { objective: ob } }).id;
+      for (const step of [5, 10]) {
+        const m = (await modelFolder(seedModel++)).model;
+        weightsOf.set(`${runId}:${step}`, m);
+        const ck = path.join(dataDir, 'experiments', String(expId), 'runs', String(runId), `step-${step}`);
+        fs.mkdirSync(ck, { recursive: true });
+        const ps = new ParamStore();
+        for (const n of m.modelParamNames()) { const p = m.params.get(n); ps.set(n, p.data, p.shape); }
+        await ps.save(path.join(ck, 'policy.safetensors'));
+        store.runs.addCheckpoint({ runId, step, path: ck, sha256: 'x' });
+      }
+      store.runs.update(runId, { status: 'finished' });
+    }
+    worldExp = store.experiments.create({ name: 'lab', spec: { world: { name: 'goodhart-lab', seed: 0, settings: {} } } }).id;
+  } finally { store.close(); }
+
+  const { Service } = await import('../../engine/service/api.js');
+  const service = Service.open({ dataDir });
+  try {
+    const wait = async (id: string) => {
+      for (;;) {
+        const j = await service.call('jobs.get', { id });
+        assert.ok(j.ok, JSON.stringify(j));
+        const info = j.result as { state: string; error?: string; result?: unknown };
+        if (info.state === 'done' || info.state === 'error') return info;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const started = await service.call('experiments.evaluate', { experimentId: expId, file: ev('arc.jsonl'), checkpoints: 'all' });
+    assert.ok(started.ok, JSON.stringify(started));
+    const done = await wait((started.result as { id: string }).id);
+    assert.equal(done.state, 'done', done.error);
+    const res = done.result as { scored: { run: number | null; step: number; scores: Record<string, number> }[]; keys: string[]; skipped: unknown[] };
+    assert.deepEqual(res.keys, ['bench/arc_0shot/acc', 'bench/arc_0shot/acc_norm']);
+    assert.equal(res.scored.length, 1 + 4 * 2);
+    assert.deepEqual(res.skipped, []);
+
+    // Each score is that checkpoint's model scored directly; π₀'s is the base folder's.
+    const bench = await readBenchmark(ev('arc.jsonl'));
+    const direct = async (m: CausalLM) => (await evaluateBenchmark(m, base.tok, bench)).accuracy;
+    const start = await direct(base.model);
+    for (const s of res.scored) {
+      const want = s.run === null ? start : await direct(weightsOf.get(`${s.run}:${s.step}`)!);
+      assert.equal(s.scores['bench/arc_0shot/acc'], want, `run ${s.run} step ${s.step}`);
+    }
+    const finalOf = (run: number) => res.scored.find((s) => s.run === run && s.step === 10)!.scores['bench/arc_0shot/acc']!;
+
+    const view = await service.call('experiments.get', { id: expId });
+    assert.ok(view.ok);
+    const benchmarks = (view.result as { benchmarks: import('../../engine/experiments/analysis.js').BenchmarkAnalysis[] }).benchmarks;
+    const acc = benchmarks.find((b) => b.key === 'bench/arc_0shot/acc')!;
+    assert.equal(acc.start, start);
+    const s2 = openStore({ dataDir });
+    try {
+      const runsOf = (name: string) => s2.runs.list({ experimentId: expId }).filter((r) => r.objective === name).sort((a, b) => a.seed - b.seed);
+      for (const [i, ob] of [o0, o1].entries()) {
+        const row = acc.rows[i]!;
+        const finals = runsOf(ob.name).map((r) => finalOf(r.id));
+        assert.equal(row.objective, ob.name);
+        assert.ok(Math.abs(row.final.mean! - (finals[0]! + finals[1]!) / 2) < 1e-12);
+        const ci = pairedInterval(finals, [start, start]);
+        assert.equal(row.change!.mean, ci.mean);
+        assert.equal(row.change!.lo, Number.isFinite(ci.lo) ? ci.lo : null);
+        assert.deepEqual(row.curve.map((p) => p.step), [0, 5, 10]);
+        assert.deepEqual(row.curve.map((p) => p.n), [2, 2, 2]);
+      }
+      const a = runsOf(o1.name).map((r) => finalOf(r.id)), b = runsOf(o0.name).map((r) => finalOf(r.id));
+      assert.equal(acc.comparisons.length, 1);
+      assert.equal(acc.comparisons[0]!.mean, pairedInterval(a, b).mean);
+      assert.equal(acc.comparisons[0]!.wins, a.filter((x, i) => x > b[i]!).length);
+      // The report renders the same analysis: table and accuracy-against-step chart.
+      const model = await buildReportModel({ store: s2, experimentId: expId });
+      assert.deepEqual(model.benchmarks, benchmarks);
+      const html = renderHtml(model);
+      assert.match(html, /<section id="benchmarks"[^>]*>\n<h2>Benchmarks<\/h2>/);
+      assert.match(html, /arc_0shot\/acc vs training step/);
+    } finally { s2.close(); }
+
+    // Refusals: a built-in world's study, a file that is not there.
+    const world = await service.call('experiments.evaluate', { experimentId: worldExp, file: ev('arc.jsonl') });
+    assert.ok(world.ok);
+    const wdone = await wait((world.result as { id: string }).id);
+    assert.equal(wdone.state, 'error');
+    assert.match(wdone.error!, /built-in "goodhart-lab" world/);
+    const missing = await service.call('experiments.evaluate', { experimentId: expId, file: path.join(dataDir, 'nope.jsonl') });
+    assert.ok(!missing.ok);
+    assert.match((missing as { error: string }).error, /cannot read .*nope\.jsonl: choose a benchmark file/);
+  } finally { await service.close(); }
 });

@@ -1,16 +1,15 @@
 // `rrlhf eval FILE (--model DIR | --run ID)`: a benchmark file (or Hugging Face dataset folder) scored as
 // lm-evaluation-harness scores it (docs/evals.md). Progress and ETA on stderr; Ctrl-C stops after the batch
 // in flight and prints the scores of the items finished.
-import fs from 'node:fs';
 import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { CausalLM } from '../../models/model.js';
 import { loadTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
 import { EVAL_FORMATS, FORMAT_DEFS, type EvalFormat } from '../../eval/formats.js';
-import { readBenchmark, splitFiles, describeRejection, type ReadDoc } from '../../eval/read.js';
+import { describeRejection } from '../../eval/read.js';
+import { prepareBenchmark, benchRecord } from '../../eval/prepare.js';
 import { evaluateBenchmark } from '../../eval/run.js';
 import { loadRunPolicy } from '../../eval/policy.js';
 import { openStore, resolveDataDir } from '../../store/index.js';
-import { BENCH_PREFIX } from '../../../common/metrics.js';
 
 const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N]';
 
@@ -34,25 +33,13 @@ export const evalCmd: Command = {
     const limit = values.limit === undefined ? undefined : intOpt(values.limit, 'limit', 0);
     const device = deviceOpt(values.device);
 
-    const bench = await readBenchmark(positionals[0]!, { format: format as EvalFormat | 'auto', ...(values.split !== undefined ? { split: values.split } : {}) });
-    // Unset, the count is the task YAML's num_fewshot, as the harness's.
-    const shots = nonNegIntOpt(values.shots, 'shots', FORMAT_DEFS[bench.format].defaultShots);
-    if (!bench.docs.length) throw new Error(`no item of ${positionals[0]} can be scored: all ${bench.rejected.length} records were rejected (first: ${describeRejection(bench.rejected[0]!)})`);
-    // Few-shot examples: --fewshot-file, else a dataset folder's few-shot split (the one the task YAML
-    // names: MMLU dev, the others train), else the benchmark's first K items.
-    let fewshot: ReadDoc[] | undefined, fewshotFrom: string | null = null;
-    const isDir = fs.statSync(positionals[0]!).isDirectory();
-    if (values['fewshot-file'] !== undefined) {
-      if (shots === 0) throw new UsageError('--fewshot-file gives the examples for --shots K; pass --shots too');
-      const fb = await readBenchmark(values['fewshot-file'], { format: bench.format });
-      for (const r of fb.rejected.slice(0, 5)) process.stderr.write(`few-shot file: skipped ${describeRejection(r)}\n`);
-      fewshot = fb.docs; fewshotFrom = values['fewshot-file'];
-    } else if (shots > 0 && isDir) {
-      const sp = FORMAT_DEFS[bench.format].fewshotSplit;
-      let has = false;
-      if (sp && sp !== bench.split) { try { splitFiles(positionals[0]!, sp); has = true; } catch { /* no such split: the first K items */ } }
-      if (has) { fewshot = (await readBenchmark(positionals[0]!, { format: bench.format, split: sp! })).docs; fewshotFrom = `${positionals[0]} (${sp} split)`; }
-    }
+    const prep = await prepareBenchmark(positionals[0]!, {
+      format: format as EvalFormat | 'auto', ...(values.split !== undefined ? { split: values.split } : {}),
+      ...(values.shots !== undefined ? { shots: nonNegIntOpt(values.shots, 'shots', 0) } : {}),
+      ...(values['fewshot-file'] !== undefined ? { fewshotFile: values['fewshot-file'] } : {}),
+    });
+    const { bench, shots, fewshot, fewshotFrom } = prep;
+    for (const r of prep.fewshotRejected.slice(0, 5)) process.stderr.write(`few-shot file: skipped ${r}\n`);
 
     let model: CausalLM, tok: TextTokenizer, policy: Record<string, unknown>;
     if (values.model !== undefined) {
@@ -93,11 +80,8 @@ export const evalCmd: Command = {
       ...(res.rejected.length ? [`  ${res.rejected.length} records skipped (first: ${describeRejection(res.rejected[0]!)})`] : []),
     ].join('\n'));
     if (values.record && !res.interrupted) {
-      // On the run, at its checkpoint's step, for the report's Benchmarks table (docs/metrics.md § Benchmarks).
-      const prefix = `${BENCH_PREFIX}${res.format}_${res.shots}shot${res.chat_template ? '_chat' : ''}`;
-      const record: Record<string, number> = res.exact_match
-        ? { [`${prefix}/exact_match_strict`]: res.exact_match.strict, [`${prefix}/exact_match_flexible`]: res.exact_match.flexible }
-        : { [`${prefix}/acc`]: res.accuracy, [`${prefix}/acc_norm`]: res.acc_norm! };
+      // On the run, at its checkpoint's step, for the study's Benchmarks (docs/metrics.md § Benchmarks).
+      const record = benchRecord(res);
       const store = openStore({ dataDir: resolveDataDir(values['data-dir']) });
       try { store.metrics.append(Number(values.run), Number(policy.step), record); } finally { store.close(); }
       process.stderr.write(`recorded ${Object.keys(record).join(', ')} on run ${values.run} at step ${policy.step}\n`);
