@@ -321,9 +321,9 @@ class Flow {
   /** The study page's Benchmarks: π₀ and each run's final policy scored on the ARC fixture, paired. */
   async benchmarkStudy() {
     const { page } = this;
-    await page.getByLabel('Benchmark file').fill(fixture('evals', 'arc.jsonl'));
+    await page.getByRole('textbox', { name: 'Benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
     await page.getByRole('button', { name: 'Score the study' }).click();
-    const table = page.getByRole('table', { name: 'Benchmark arc_0shot/acc' });
+    const table = page.getByRole('table', { name: 'Benchmark arc_0shot/acc', exact: true });
     await table.waitFor({ timeout: 120_000 });
     const rows = await table.locator('tbody tr').allTextContents();
     const objectives = await page.getByRole('table', { name: 'Results by objective' }).locator('tbody tr').count();
