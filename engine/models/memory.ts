@@ -60,7 +60,7 @@ export type PlanDevice = 'cpu' | 'gpu';
 
 export interface MemoryPlan {
   precision: Precision;
-  device: PlanDevice;
+  deviceKind: PlanDevice;
   /** False for what this engine cannot run (bf16/fp16, gradient checkpointing). */
   runnable: boolean;
   checkpointing: boolean;
@@ -218,7 +218,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   if (mixed) notes.push(`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer (${precision} weights and activations, fp32 master weights and moments) would need`);
   if (checkpointing) notes.push('gradient checkpointing: the engine has none; this is what recomputing each layer in the backward pass would need');
   return {
-    precision, device, runnable: !mixed && !checkpointing, checkpointing,
+    precision, deviceKind: device, runnable: !mixed && !checkpointing, checkpointing,
     parameters: { policy: P, trainable, lora, valueHead, rewardTrunk: counts.trunk, ensemble, gold },
     resident, residentBytes, phases, totalBytes: residentBytes + sum(phases.map((p) => p.bytes)),
     hostBytes: device === 'gpu' ? weights * 4 : 0, notes,
@@ -230,7 +230,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
  *  what the phase's tensors need. JavaScript copies are outside the arena. */
 function phase(name: MemoryPhase['name'], terms: readonly MemoryTerm[]): MemoryPhase {
   const inArena = sum(terms.filter((t) => !t.name.includes('JavaScript')).map((t) => t.bytes));
-  const all = [...terms, { name: 'ONNX Runtime arena growth', bytes: inArena, formula: 'up to the phase\'s own tensors again: arena regions double as they grow and are kept' }];
+  const all = [...terms, { name: `ONNX Runtime arena growth (${name})`, bytes: inArena, formula: 'up to the phase\'s own tensors again: arena regions double as they grow and are kept' }];
   return { name, terms: all, bytes: sum(all.map((t) => t.bytes)) };
 }
 
@@ -274,7 +274,7 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   const residentBytes = sum(resident.map((t) => t.bytes));
   const trainPhase = phase('train', train);
   return {
-    precision, device, runnable: !mixed, checkpointing: false,
+    precision, deviceKind: device, runnable: !mixed, checkpointing: false,
     parameters: { policy: P, trainable: member, lora: 0, valueHead: 0, rewardTrunk: counts.trunk, ensemble: (done + 1) * member, gold: 0 },
     resident, residentBytes, phases: [trainPhase], totalBytes: residentBytes + trainPhase.bytes, hostBytes: device === 'gpu' ? (P + (done + 1) * member) * 4 : 0,
     notes: mixed ? [`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer would need`] : [],

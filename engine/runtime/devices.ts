@@ -1,6 +1,7 @@
 // Devices are ONNX Runtime execution providers. A device "works" when a tiny session initialises on it;
 // otherwise the reason ORT gave is kept so the UI and CLI can say why (not installed, no driver, ...).
 
+import os from 'node:os';
 import ort from 'onnxruntime-node';
 
 // Failed provider probes are reported through DeviceStatus.reason; keep ORT from also printing them.
@@ -193,6 +194,24 @@ export function describeResolution(req: DeviceRequest, r: ResolvedDevice): strin
     used?.note ? ` (${used.note})` : '',
     skipped.length ? `; not used: ${skipped.join('; ')}` : '',
   ].join('');
+}
+
+/** How much memory a device has for a study's plan (docs/engine.md § Memory plan). The CPU's is the
+ *  operating system's (os.freemem is Linux's MemAvailable); no provider here reports a GPU's, so a
+ *  GPU plan is shown but not checked. RRLHF_MEMORY_MB sets the memory a study may use on its device
+ *  instead (a GPU's size, or a share of a machine used by others). */
+export interface DeviceMemory { device: Device; kind: 'cpu' | 'gpu'; totalBytes: number | null; availableBytes: number | null; source: string }
+
+export function deviceMemory(device: Device): DeviceMemory {
+  const kind = device === 'cpu' ? 'cpu' : 'gpu';
+  const limit = process.env.RRLHF_MEMORY_MB;
+  if (limit !== undefined && limit !== '') {
+    const mb = Number(limit);
+    if (!(mb > 0)) throw new Error(`RRLHF_MEMORY_MB must be a positive number of MiB, got "${limit}"`);
+    return { device, kind, totalBytes: mb * 2 ** 20, availableBytes: mb * 2 ** 20, source: 'RRLHF_MEMORY_MB' };
+  }
+  if (kind === 'cpu') return { device, kind, totalBytes: os.totalmem(), availableBytes: os.freemem(), source: 'free memory reported by the operating system' };
+  return { device, kind, totalBytes: null, availableBytes: null, source: `the ${device} provider reports no memory size, so the plan is not checked (set RRLHF_MEMORY_MB to the GPU's memory to check it)` };
 }
 
 export async function listDevices(): Promise<DeviceStatus[]> {

@@ -6,8 +6,11 @@ import path from 'node:path';
 import { parseHfConfig, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../models/config.js';
 import { loadTokenizer } from '../models/tokenizer.js';
 import { folderSpecialTokens, type SpecialTokens } from '../models/special-tokens.js';
+import { hfClassName, type ModelConfig } from '../models/config.js';
+import { ppoMemoryPlan, parameterCounts, defaultLoraTargets, DEFAULT_PPO_SHAPE, PRECISIONS, type MemoryPlan, type PpoShape } from '../models/memory.js';
+import { listDevices, deviceMemory, type DeviceMemory } from '../runtime/devices.js';
 
-export interface ModelFolder {
+export interface ModelFolder extends ModelSummary {
   dir: string;
   arch: string;
   layers: number;
@@ -19,6 +22,42 @@ export interface ModelFolder {
   weights: { files: string[]; bytes: number };
   /** BOS / EOS / pad as a study uses them, with where each came from (models/special-tokens.ts). */
   specialTokens: SpecialTokens;
+}
+
+/** What `rrlhf model info` prints and models.inspect returns about a model (issue #18): its family, its
+ *  positions, its size, and the memory plan of a default PPO study (DEFAULT_PPO_SHAPE, full fine-tuning
+ *  and LoRA r 8 on the attention projections) on each device this machine has, at each precision. */
+export interface ModelSummary {
+  family: { arch: string; causalLM: string; sequenceClassification: string };
+  rope: { type: string; theta: number | null; rotaryDims: number | null };
+  parameters: { total: number; trunk: number };
+  memory: {
+    study: Omit<PpoShape, 'lora'> & { lora: { r: number; targetModules: string[] } };
+    devices: DeviceMemory[];
+    plans: (MemoryPlan & { device: string; fineTuning: 'full' | 'lora'; fits: boolean | null })[];
+  };
+}
+
+export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
+  const rope = config.arch === 'gpt2'
+    ? { type: 'none (learned absolute positions)', theta: null, rotaryDims: null }
+    : { type: config.rope?.type ?? 'default', theta: config.ropeTheta, rotaryDims: config.arch === 'gpt_neox' ? config.rotaryDim : config.headDim };
+  const devices = (await listDevices()).filter((d) => d.available).map((d) => deviceMemory(d.device));
+  const lora = { r: 8, targetModules: defaultLoraTargets(config.arch) };
+  const plans: ModelSummary['memory']['plans'] = [];
+  for (const dev of devices) {
+    for (const precision of PRECISIONS) {
+      for (const fineTuning of ['full', 'lora'] as const) {
+        const plan = ppoMemoryPlan(config, { ...DEFAULT_PPO_SHAPE, lora: fineTuning === 'lora' ? lora : null }, precision, dev.kind);
+        plans.push({ ...plan, device: dev.device, fineTuning, fits: dev.availableBytes === null ? null : plan.totalBytes <= dev.availableBytes });
+      }
+    }
+  }
+  return {
+    family: { arch: config.arch, causalLM: hfClassName(config.arch, 'CausalLM'), sequenceClassification: hfClassName(config.arch, 'SequenceClassification') },
+    rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)),
+    memory: { study: { ...DEFAULT_PPO_SHAPE, lora }, devices, plans },
+  };
 }
 
 /** A folder that cannot be used as a model; the message says why and what to do. */
@@ -57,5 +96,6 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
     tokenizer: { file: tok.file, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, chatTemplate: tok.chatTemplate !== null },
     weights: { files, bytes },
     specialTokens,
+    ...(await modelSummary(config)),
   };
 }

@@ -288,9 +288,17 @@ class Flow {
   async chooseOwnData(modelDir: string) {
     const { page } = this;
     await page.getByLabel('Dataset', { exact: true }).selectOption({ label: 'trl_explicit (4 pairs)' });
+    // A folder that is not a model: the loader's refusal, in the picker.
+    await page.getByLabel('Model folder', { exact: true }).fill(path.join(modelDir, 'no-such-model'));
+    await page.getByRole('button', { name: 'Check model' }).click();
+    await page.getByText(/no-such-model does not exist; choose the folder that holds config\.json/).waitFor();
     await page.getByLabel('Model folder', { exact: true }).fill(modelDir);
     await page.getByRole('button', { name: 'Check model' }).click();
-    await page.getByText(/✓ gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    await page.getByText(/✓ GPT2LMHeadModel: 0\.\d\dM parameters; none \(learned absolute positions\); gpt2, 1 layers, width 32, vocabulary 660/).waitFor();
+    // The memory plan of a default PPO study on this machine's CPU, at each precision.
+    const plan = page.getByRole('table', { name: 'Memory plan' });
+    for (const p of ['fp32', 'bf16 *', 'fp16 *']) assert.equal(await plan.getByRole('cell', { name: p, exact: true }).count(), 1, `a cpu row for ${p}`);
+    assert.match(await plan.innerText(), /cpu\s+fp32\s+[\d.]+ (MiB|GiB)\s+[\d.]+ (MiB|GiB)/);
   }
 
   /** A study on the imported dataset with a model folder of the user's own, and no gold judge. */

@@ -11,6 +11,34 @@ import path from 'node:path';
 import { repoRoot, fixture } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { scoreLogprobs } from '../../engine/models/sampler.js';
+import { inspectModelFolder, type ModelSummary } from '../../engine/service/models.js';
+import { ppoMemoryPlan, DEFAULT_PPO_SHAPE } from '../../engine/models/memory.js';
+
+/** `model info`'s summary (issue #18): family, positions, parameter count and the memory plan on each
+ *  device and precision, the same object models.inspect returns (what the model-folder picker shows). */
+async function checkSummary(dir: string, info: ModelSummary & { config: Record<string, unknown> }) {
+  const m = await CausalLM.load(dir);
+  assert.deepEqual(info.family, { arch: 'gpt2', causalLM: 'GPT2LMHeadModel', sequenceClassification: 'GPT2ForSequenceClassification' });
+  assert.equal(info.rope.type, 'none (learned absolute positions)');
+  assert.equal(info.parameters.total, m.params.numel());
+  assert.deepEqual(info.memory.devices.map((d) => d.device).includes('cpu'), true);
+  const cpu = info.memory.plans.filter((p) => p.device === 'cpu');
+  assert.deepEqual(cpu.map((p) => `${p.precision}/${p.fineTuning}`), ['fp32/full', 'fp32/lora', 'bf16/full', 'bf16/lora', 'fp16/full', 'fp16/lora']);
+  const full = cpu[0]!;
+  assert.equal(full.totalBytes, ppoMemoryPlan(m.config, { ...DEFAULT_PPO_SHAPE, lora: null }).totalBytes);
+  assert.ok(full.resident.some((t) => t.name === 'reference policy' && t.bytes === m.params.numel() * 4));
+  assert.equal(cpu[1]!.resident.find((t) => t.name === 'reference policy')!.bytes, 0, 'LoRA: no reference copy');
+  assert.equal(typeof full.fits, 'boolean');
+  const human = rrlhf('model', 'info', dir);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^GPT2LMHeadModel \(gpt2\); positions: none \(learned absolute positions\)\n0\.\d\dM parameters/);
+  assert.match(human.stdout, /\n  cpu     fp32       [\d.]+ (KiB|MiB|GiB)/);
+  assert.match(human.stdout, /cpu     bf16\*/);
+  // models.inspect: the same summary (free memory moves between calls, so devices and fits are left out)
+  const inspected = await inspectModelFolder(dir);
+  const strip = (s: ModelSummary) => ({ family: s.family, rope: s.rope, parameters: s.parameters, study: s.memory.study, plans: s.memory.plans.map(({ fits: _f, ...p }) => p) });
+  assert.deepEqual(strip(inspected), strip(info));
+}
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -46,6 +74,7 @@ test('model generate: seeded, log-probs per token, and a tokenizer of another mo
   tail.forEach((x, i) => assert.ok(Math.abs(x - ra.logprobs[i]) < 1e-4, `token ${i}: CLI log-prob ${ra.logprobs[i]}, rescored ${x}`));
   const info = JSON.parse(rrlhf('model', 'info', good, '--json').stdout);
   assert.equal(info.config.vocab_size, 660);
+  await checkSummary(good, info);
 
   const small = await folder(96);
   const bad = rrlhf('model', 'generate', small, '--prompt', 'hello world', '--max-new', '2');

@@ -6,6 +6,8 @@ import { CausalLM, gradSums } from '../../models/model.js';
 import { generate } from '../../models/sampler.js';
 import { loadTokenizer } from '../../models/tokenizer.js';
 import { toHfConfig } from '../../models/config.js';
+import { modelSummary, type ModelSummary } from '../models.js';
+import { bytes } from '../../../common/format.js';
 
 /** Reads [[ids...], ...] from a JSON file; errors name the file and what is wrong. */
 async function readIds(file: string): Promise<number[][]> {
@@ -36,7 +38,7 @@ export const model: Command = {
   usage: [
     'model eval DIR --input-ids FILE [--grads]   logits, LM loss (HF labels=input_ids) and gradient sums under HF names',
     'model generate DIR --prompt P [--max-new N] [--seed S] [--temperature T] [--top-k K] [--top-p P]',
-    'model info DIR                  architecture, sizes and parameter count',
+    'model info DIR                  family, RoPE, parameter count and the memory plan of a PPO study on each device and precision',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
@@ -70,12 +72,38 @@ export const model: Command = {
       out(res, () => `${values.prompt}${res.text}`);
     } else if (sub === 'info') {
       const { positionals } = parse(rest, {}, true);
-      if (positionals.length !== 1) throw new UsageError('usage: rrlhf model info DIR');
+      if (positionals.length !== 1) throw new UsageError('usage: rrlhf model info DIR [--json]');
       const m = await CausalLM.load(positionals[0]!);
-      const res = { config: toHfConfig(m.config), parameters: m.params.numel(), tensors: m.params.size, unused_tensors: m.unusedTensors };
-      out(res, () => `${m.config.arch}: ${(res.parameters / 1e6).toFixed(2)}M parameters in ${res.tensors} tensors${m.unusedTensors.length ? `; unused in checkpoint: ${m.unusedTensors.join(', ')}` : ''}`);
+      // The summary is models.inspect's (service/models.ts); the checkpoint's own tensors are added here.
+      const summary = await modelSummary(m.config);
+      const res = { ...summary, config: toHfConfig(m.config), tensors: m.params.size, unused_tensors: m.unusedTensors };
+      out(res, () => describeSummary(summary, m.unusedTensors));
     } else {
       throw new UsageError(`unknown subcommand "model ${sub ?? ''}"; available: eval, generate, info`);
     }
   },
 };
+
+/** The human rendering of a model summary: what it is, then the plan as a table (docs/engine.md § Memory plan). */
+function describeSummary(s: ModelSummary, unused: string[]): string {
+  const st = s.memory.study;
+  const M = (n: number) => `${(n / 1e6).toFixed(2)}M`;
+  const lines = [
+    `${s.family.causalLM} (${s.family.arch}); positions: ${s.rope.type === 'default' || s.rope.theta !== null ? `RoPE ${s.rope.type}, θ ${s.rope.theta}, ${s.rope.rotaryDims} rotary dims per head` : s.rope.type}`,
+    `${M(s.parameters.total)} parameters (${M(s.parameters.trunk)} without the LM head)${unused.length ? `; unused in checkpoint: ${unused.join(', ')}` : ''}`,
+    `Memory of a PPO study: ${st.batch} rollouts of ${st.promptTokens} + ${st.responseTokens} tokens, ${st.miniBatches} minibatches, ${st.ensemble.method.toUpperCase()} ensemble K ${st.ensemble.heads}; LoRA r ${st.lora.r} on ${st.lora.targetModules.join(', ')}`,
+    `  ${'device'.padEnd(8)}${'precision'.padEnd(11)}${'full fine-tuning'.padEnd(19)}${'LoRA'.padEnd(13)}available`,
+  ];
+  for (const d of s.memory.devices) {
+    for (const p of ['fp32', 'bf16', 'fp16'] as const) {
+      const row = (ft: 'full' | 'lora') => s.memory.plans.find((x) => x.device === d.device && x.precision === p && x.fineTuning === ft)!;
+      const cell = (ft: 'full' | 'lora') => { const r = row(ft); return `${bytes(r.totalBytes)}${r.fits === false ? ' ✗' : ''}`; };
+      lines.push(`  ${d.device.padEnd(8)}${(p + (row('full').runnable ? '' : '*')).padEnd(11)}${cell('full').padEnd(19)}${cell('lora').padEnd(13)}${d.availableBytes === null ? 'not reported' : `${bytes(d.availableBytes)} of ${bytes(d.totalBytes!)}`}`);
+    }
+  }
+  const full = s.memory.plans.find((x) => x.precision === 'fp32' && x.fineTuning === 'full')!;
+  const top = [...full.resident, ...full.phases.flatMap((p) => p.terms)].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
+  lines.push('  * not runnable here (the engine trains in float32): what a mixed-precision trainer would need; ✗ more than is available');
+  lines.push(`Largest terms (${full.device}, fp32, full fine-tuning): ${top.map((t) => `${t.name} ${bytes(t.bytes)}`).join(', ')}; --json lists every term with its formula`);
+  return lines.join('\n');
+}

@@ -24,12 +24,7 @@ export function duration(s: number | null | undefined): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { bytes } from '../../../common/format.js';
 
 export function when(iso: string | null | undefined): string {
   if (!iso) return '–';
