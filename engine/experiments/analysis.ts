@@ -12,6 +12,7 @@ import { objectiveLabels, describeObjective, objectiveStyles, styleColor, type O
 import { METRIC, BENCH_PREFIX, type MetricKey } from '../../common/metrics.js';
 import { writeVerdict, type Verdict } from './verdict.js';
 import type { ExperimentSpec, ObjectiveSpec } from './spec.js';
+import { studyEnsembleRecord } from './layout.js';
 
 export type { Stat } from './stats.js';
 
@@ -197,10 +198,10 @@ function objectiveSpecOf(raw: unknown, name: string): ObjectiveLike {
   return { name, kind: r.kind ?? 'unknown', lambda: r.lambda ?? 0.4, minMode: r.minMode ?? 'sample', uwoC: r.uwoC ?? 0.5, softminBeta: r.softminBeta ?? 1, nominalMember: r.nominalMember ?? 0 };
 }
 
-/** Head disagreement of the ensemble an experiment trained (the runner stores it as "… (experiment ID)"). */
+/** Head disagreement of the ensemble an experiment trained. */
 function ensembleDisagreement(store: Store, experimentId: number | null): number | null {
   if (experimentId === null) return null;
-  const e = store.ensembles.list().filter((x) => x.name.endsWith(`(experiment ${experimentId})`)).pop();
+  const e = studyEnsembleRecord(store, experimentId);
   const m = (e?.metrics ?? {}) as { relative_disagreement?: unknown; report?: { relative_disagreement?: unknown } };
   const v = m.report?.relative_disagreement ?? m.relative_disagreement;
   return finite(v) ? v : null;

@@ -24,6 +24,7 @@ import { type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { bonCurves, bonNs, drawScored, fitBon, klBon, type BonFit, type BonObjective, type BonProgress, type BonSeedCurve, type BonSource } from '../rlhf/bon.js';
 import { pairedInterval } from './stats.js';
 import { parseSpec, sftConfig, ensembleTrainOptions, type ExperimentSpec } from './spec.js';
+import { studyPaths } from './layout.js';
 
 // ---- sources ------------------------------------------------------------------------------------
 
@@ -125,19 +126,19 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
     if (st.policy?.lora) throw new BonSourceError(`run ${spec.runId} trained LoRA adapters; best-of-n loads full-weight run policies only (merge the adapters into a model folder and use --model DIR --ensemble ID)`);
     const ck = o.store.runs.latestCheckpoint(spec.runId);
     if (!ck) throw new BonSourceError(`run ${spec.runId} (${run.status}) has no checkpoint yet, so no trained policy`);
-    const expDir = path.join(o.dataDir, 'experiments', String(run.experimentId));
-    const baseDir = path.join(expDir, 'base-policy');
+    const files = studyPaths(o.dataDir, run.experimentId);
+    const baseDir = files.basePolicy;
     const w = st.world;
     const archDir = (await exists(path.join(baseDir, 'model.safetensors'))) ? baseDir : w.name === 'dataset' ? w.modelDir : null;
     if (!archDir) throw new BonSourceError(`run ${spec.runId}: ${baseDir} is missing (the study's folder was moved or deleted)`);
-    if (!(await exists(path.join(expDir, 'ensemble-report.json')))) throw new BonSourceError(`run ${spec.runId}: the study's ensemble in ${path.join(expDir, 'ensemble')} is missing or unfinished`);
+    if (!(await exists(files.ensembleReport))) throw new BonSourceError(`run ${spec.runId}: the study's ensemble in ${files.ensemble} is missing or unfinished`);
     const policy = await CausalLM.load(archDir, device);
     const weights = await ParamStore.load(path.join(ck.path, 'policy.safetensors'));
     const names = new Set(weights.names());
     const missing = policy.modelParamNames().filter((n) => !names.has(n));
     if (missing.length) throw new BonSourceError(`run ${spec.runId}: ${path.join(ck.path, 'policy.safetensors')} lacks ${missing.length} of the policy's tensors (${missing.slice(0, 3).join(', ')}…)`);
     for (const n of policy.modelParamNames()) { const t = weights.get(n); policy.params.set(n, t.data, t.shape); }
-    const ensemble = await loadEnsemble(path.join(expDir, 'ensemble'), device);
+    const ensemble = await loadEnsemble(files.ensemble, device);
     const world = w.name === 'dataset'
       ? await datasetWorld({ store: o.store, datasetId: w.datasetId, modelDir: w.modelDir, gold: w.gold, maxPromptTokens: w.maxPromptTokens, maxResponseTokens: w.maxResponseTokens, seed: w.seed, device })
       : makeWorld(w.name, w.settings, w.seed);

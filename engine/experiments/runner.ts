@@ -29,6 +29,7 @@ import { PpoTrainer } from '../rlhf/ppo.js';
 import { withLora } from '../models/lora.js';
 import { hackingOnset, onsetAlerts, peak, type EvalPoint } from '../rlhf/gold.js';
 import { analyseStudy, evalPoints } from './analysis.js';
+import { studyPaths } from './layout.js';
 import { APP_VERSION } from '../version.js';
 import { METRIC } from '../../common/metrics.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, sftConfig, ensembleTrainOptions, ppoConfig } from './spec.js';
@@ -76,7 +77,7 @@ export interface ExperimentResult {
 }
 
 /** What every run of an experiment shares: world, π₀, the reward ensemble. Built once, cached on disk. */
-interface Shared { world: World; hasGold: boolean; base: CausalLM; ensemble: Ensemble; dir: string; report: Record<string, unknown> }
+interface Shared { world: World; hasGold: boolean; base: CausalLM; ensemble: Ensemble; files: ReturnType<typeof studyPaths>; report: Record<string, unknown> }
 
 const VERSIONS = { app: APP_VERSION, ort: ort.env.versions.node ?? 'unknown', node: process.version };
 
@@ -101,9 +102,9 @@ async function buildWorld(spec: ExperimentSpec, o: RunnerOptions): Promise<World
 async function prepareShared(spec: ExperimentSpec, experimentId: number, o: RunnerOptions): Promise<Shared> {
   const say = (phase: ProgressEvent['phase'], message: string, extra: Partial<ProgressEvent> = {}) => o.onProgress?.({ phase, message, ...extra });
   const world = await buildWorld(spec, o);
-  const dir = path.join(o.dataDir, 'experiments', String(experimentId));
-  await mkdir(dir, { recursive: true });
-  const baseDir = path.join(dir, 'base-policy'), ensDir = path.join(dir, 'ensemble'), reportFile = path.join(dir, 'ensemble-report.json');
+  const files = studyPaths(o.dataDir, experimentId);
+  await mkdir(files.dir, { recursive: true });
+  const baseDir = files.basePolicy, ensDir = files.ensemble, reportFile = files.ensembleReport;
   const device = o.device ?? 'cpu';
   const runSft = async (base: CausalLM, what: string) => {
     say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of ${what}`);
@@ -160,7 +161,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
       ...(spec.world.name === 'dataset' ? { datasetId: spec.world.datasetId } : {}),
     });
   }
-  return { world, hasGold: world.hasGold !== false, base, ensemble, dir, report };
+  return { world, hasGold: world.hasGold !== false, base, ensemble, files, report };
 }
 
 /**
@@ -197,7 +198,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const ocfg = objectiveConfig(obj);
   const { world, ensemble, hasGold } = sh;
   if (!hasGold && obj.kind === 'gold') throw new Error(`run ${run.id}: objective "${obj.name}" optimises the gold reward, but the world has none`);
-  const runDir = path.join(sh.dir, 'runs', String(run.id));
+  const runDir = sh.files.run(run.id);
   await mkdir(runDir, { recursive: true });
   // A LoRA policy shares π₀'s weight arrays and its reference is π₀ read without the adapters: no copy.
   const lora = spec.policy.lora;

@@ -4,7 +4,7 @@
 // every objective shares, at matched KL.
 
 import { usesHeads } from '../../common/objectives.js';
-import { fmt, signed, list, capitalize, capLabel } from './format.js';
+import { fmt, signed, list, capitalize, capLabel } from '../../common/format.js';
 import type { StudyAnalysis, ObjectiveSummary, Comparison } from './analysis.js';
 
 export interface Verdict {

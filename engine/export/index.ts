@@ -12,6 +12,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type Store } from '../store/index.js';
 import { type ExperimentSpec, type ObjectiveSpec, ppoConfig } from '../experiments/spec.js';
+import { studyPaths, studyEnsembleRecord } from '../experiments/layout.js';
 import { splitPrompts, parseMessages } from '../worlds/dataset.js';
 import { makeWorld } from '../worlds/index.js';
 import { loadTokenizer, type ChatMessage } from '../models/tokenizer.js';
@@ -145,16 +146,6 @@ async function studyPrompts(store: Store, spec: ExperimentSpec): Promise<Prompts
   const tm = trainTexts.map((p) => parseMessages(p, 'prompt', w.datasetId));
   const em = evalTexts.map((p) => parseMessages(p, 'prompt', w.datasetId));
   return { train: tm, eval: em, trainText: tm.map(render), evalText: em.map(render), conversational: true, dataSource };
-}
-
-/** The study's ensemble record: the one the runner saved under experiments/ID/ensemble. */
-function studyEnsemble(store: Store, dataDir: string, id: number) {
-  const dir = path.resolve(dataDir, 'experiments', String(id), 'ensemble');
-  for (const e of store.ensembles.list()) {
-    const art = e.artifactId === null ? undefined : store.artifacts.get(e.artifactId);
-    if (art && path.resolve(art.path) === dir) return { id: e.id, path: dir, world: typeof e.config.world === 'string' ? e.config.world : null };
-  }
-  return null;
 }
 
 /** The objective options `rrlhf reward serve` takes for an objective (docs/scaling.md § Reward server). */
@@ -351,10 +342,11 @@ export async function exportStudy(store: Store, dataDir: string, reqIn: ExportRe
     const inside = await readdir(out);
     if (inside.length && !req.force) throw new ExportError(`${out} is not empty (${inside.length} entries); choose an empty or new folder, or pass --force to write over it`, 409);
   }
-  const ens = studyEnsemble(store, dataDir, exp.id);
-  if (!ens) throw new ExportError(`study ${exp.id} has no trained reward ensemble yet (its setup has not finished); run or resume it first`, 409);
-  const expDir = path.resolve(dataDir, 'experiments', String(exp.id));
-  const basePolicy = path.join(expDir, 'base-policy');
+  const files = studyPaths(path.resolve(dataDir), exp.id);
+  const record = studyEnsembleRecord(store, exp.id);
+  if (!record) throw new ExportError(`study ${exp.id} has no trained reward ensemble yet (its setup has not finished); run or resume it first`, 409);
+  const ens = { id: record.id, path: files.ensemble, world: typeof record.config.world === 'string' ? record.config.world : null };
+  const basePolicy = files.basePolicy;
   const sftDone = await exists(path.join(basePolicy, 'model.safetensors'));
   let policyFrom: string;
   let hf: boolean;

@@ -5,7 +5,7 @@
 
 import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat, NO_GOLD_NOTICE } from './model.js';
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
-import { fmt, signed, pm, pct, count, capitalize, capLabel } from '../experiments/format.js';
+import { fmt, signed, pm, pct, count, capitalize, capLabel } from '../../common/format.js';
 import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
 
 /** Escapes user text; also breaks "scheme://" so no text can read as a link or URL reference. */

@@ -7,7 +7,7 @@ import type { ObjectiveInfo } from '../experiments/analysis.js';
 import { resolveBootstrap } from '../rlhf/ensemble.js';
 import { GOODHART_DEFAULTS } from '../worlds/goodhart.js';
 import { TEXT_DEFAULTS } from '../worlds/text.js';
-import { list, setting, count, pct } from '../experiments/format.js';
+import { list, setting, count, pct } from '../../common/format.js';
 
 export type Setup = Pick<ExperimentSpec, 'world' | 'ppo' | 'normalize' | 'perturb'> & Partial<ExperimentSpec>;
 

@@ -14,10 +14,11 @@ import path from 'node:path';
 import { type Store, type Run, type Experiment, type Sample } from '../store/index.js';
 import { specHash } from '../store/experiments.js';
 import { type ExperimentSpec, type ObjectiveSpec } from '../experiments/spec.js';
+import { studyPaths, studyEnsembleRecord } from '../experiments/layout.js';
 import { stat, type Stat } from '../experiments/stats.js';
 import { analyseRuns, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis, type BenchmarkAnalysis } from '../experiments/analysis.js';
 import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
-import { fmt, list, pct } from '../experiments/format.js';
+import { fmt, list, pct } from '../../common/format.js';
 import { methodsParagraphs, GLOSSARY, type Setup } from './methods.js';
 import { APP_VERSION } from '../version.js';
 
@@ -203,10 +204,10 @@ async function loadEnsemble(store: Store, dataDir: string | undefined, exp: Expe
   let report: Record<string, unknown> | null = null;
   let source = '';
   if (dataDir) {
-    const file = path.join(dataDir, 'experiments', String(exp.id), 'ensemble-report.json');
+    const file = studyPaths(dataDir, exp.id).ensembleReport;
     try { report = JSON.parse(await readFile(file, 'utf8')); source = `experiments/${exp.id}/ensemble-report.json`; } catch { /* fall back to the store */ }
   }
-  const stored = store.ensembles.list().filter((e) => e.name.endsWith(`(experiment ${exp.id})`)).pop();
+  const stored = studyEnsembleRecord(store, exp.id) ?? undefined;
   if (!report && stored && Object.keys(stored.metrics).length) { report = stored.metrics; source = `ensemble ${stored.id} in the store`; }
   if (!report && !stored) return null;
   const r = (report ?? {}) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -241,14 +242,14 @@ async function loadEnsemble(store: Store, dataDir: string | undefined, exp: Expe
 
 async function fileHashes(dataDir: string | undefined, exp: Experiment | null): Promise<Reproducibility['files']> {
   if (!dataDir || !exp) return [];
-  const root = path.join(dataDir, 'experiments', String(exp.id));
+  const files = studyPaths(dataDir, exp.id);
   const out: Reproducibility['files'] = [];
-  for (const [what, sub] of [['starting policy π₀', 'base-policy'], ['reward ensemble', 'ensemble']] as const) {
+  for (const [what, dir] of [['starting policy π₀', files.basePolicy], ['reward ensemble', files.ensemble]] as const) {
     let names: string[];
-    try { names = (await readdir(path.join(root, sub))).sort(); } catch { continue; }
+    try { names = (await readdir(dir)).sort(); } catch { continue; }
     for (const n of names) {
       if (!/\.(safetensors|json)$/.test(n)) continue;
-      const file = path.join(root, sub, n);
+      const file = path.join(dir, n);
       try {
         const st = await fsStat(file);
         if (!st.isFile()) continue;
@@ -405,8 +406,8 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
   }
 
   const distinct = (xs: unknown[]) => [...new Set(xs.filter((x): x is string => typeof x === 'string' && x.length > 0))];
-  const datasets = store.ensembles.list().filter((e) => exp && e.name.endsWith(`(experiment ${exp.id})`) && e.datasetId !== null)
-    .map((e) => store.datasets.get(e.datasetId!)).filter((d): d is NonNullable<typeof d> => !!d).map((d) => ({ id: d.id, name: d.name, hash: d.hash }));
+  const datasets = [exp ? studyEnsembleRecord(store, exp.id) : null].filter((e) => e && e.datasetId !== null)
+    .map((e) => store.datasets.get(e!.datasetId!)).filter((d): d is NonNullable<typeof d> => !!d).map((d) => ({ id: d.id, name: d.name, hash: d.hash }));
   const reproducibility: Reproducibility = {
     appVersions: distinct(runs.map((r) => r.versions.app)), ortVersions: distinct(runs.map((r) => r.versions.ort)), nodeVersions: distinct(runs.map((r) => r.versions.node)),
     devices: distinct(runs.map((r) => r.device)), deviceNotes: distinct(runs.map((r) => r.versions.device)), seeds, worldSeed: setup?.world.seed ?? null,

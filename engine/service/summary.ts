@@ -5,6 +5,7 @@
 import { isComplete, type Store, type Run, type Experiment } from '../store/index.js';
 import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat, type BenchmarkAnalysis } from '../experiments/analysis.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
+import { studyEnsembleRecord } from '../experiments/layout.js';
 
 export interface RunView {
   id: number;
@@ -124,9 +125,7 @@ export interface StudyEnsemble {
 
 /** The ensemble a study trained: the runner saves it under <data dir>/experiments/<id>/ensemble. */
 export function studyEnsemble(store: Store, experimentId: number): StudyEnsemble | null {
-  const suffix = `/experiments/${experimentId}/ensemble`;
-  const arts = new Map(store.artifacts.list('ensemble').map((a) => [a.id, a]));
-  const e = store.ensembles.list().find((x) => x.artifactId !== null && arts.get(x.artifactId)?.path.replace(/\\/g, '/').endsWith(suffix));
+  const e = studyEnsembleRecord(store, experimentId);
   if (!e) return null;
   const m = e.metrics as { accuracy?: StudyEnsemble['accuracy']; relative_disagreement?: number; report?: { accuracy?: StudyEnsemble['accuracy']; relative_disagreement?: number } };
   const rep = m.report ?? m;

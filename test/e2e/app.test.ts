@@ -406,7 +406,7 @@ class Flow {
     const names = await headButtons.evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label')));
     assert.ok(names.length > 1 && new Set(names).size === names.length, `distinct names: ${names.join(' | ')}`);
     await headButtons.first().click();
-    await page.getByRole('img', { name: /^Per-head rewards: -?\d/ }).waitFor();
+    await page.getByRole('img', { name: /^Per-head rewards: [-−]?\d/ }).waitFor();
     await this.shot('15-runs-sqrt-kl-samples');
   }
 

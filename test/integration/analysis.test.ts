@@ -14,6 +14,7 @@ import { openStore, type Store } from '../../engine/store/index.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
 import { analyseStudy } from '../../engine/experiments/analysis.js';
 import { METRIC } from '../../common/metrics.js';
+import { studyPaths } from '../../engine/experiments/layout.js';
 import { studyView } from '../../engine/service/summary.js';
 import { buildReportModel } from '../../engine/report/model.js';
 import { styleColor, PALETTE } from '../../common/objectives.js';
@@ -36,7 +37,9 @@ before(async () => {
   });
   const exp = store.experiments.create({ name: spec.name, spec: spec as unknown as Record<string, unknown> });
   expId = exp.id;
-  store.ensembles.add({ name: `ensemble (experiment ${exp.id})`, heads: 3, method: 'brme', metrics: { relative_disagreement: 0.01 } });
+  // Recorded as the runner records a study's ensemble: with its artifact, the study's ensemble folder.
+  const art = store.artifacts.add({ kind: 'ensemble', path: studyPaths(tmp, exp.id).ensemble, name: 'ensemble' });
+  store.ensembles.add({ name: `ensemble (experiment ${exp.id})`, heads: 3, method: 'brme', artifactId: art.id, metrics: { relative_disagreement: 0.01 } });
   for (const seed of seeds) for (const o of spec.objectives) {
     const r = store.runs.create({ experimentId: exp.id, objective: o.name, seed, config: { objective: o, world: spec.world, ppo: spec.ppo } });
     const gold = curves[o.name as keyof typeof curves](seed);
@@ -85,6 +88,8 @@ test('the study page and the report show the same verdict, caveats, numbers and 
   assert.match(view.verdict!, /^Robust RLHF \(λ = 0\.4\) ended with higher final gold than standard RLHF on 3 of 3 seeds/);
   assert.match(view.verdict!, /standard RLHF started reward hacking in 3 of 3 seeds and robust RLHF \(λ = 0\.4\) in none/);
   assert.ok(model.caveats.some((c) => /heads barely disagree/.test(c)), 'flat heads are named');
+  // Both found the study's one ensemble record (by its artifact, as the export does).
+  assert.equal(view.ensemble?.relativeDisagreement, 0.01);
 });
 
 test('the runner-facing analysis and the view agree on who was compared with whom', () => {
