@@ -36,6 +36,7 @@ import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImpo
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
 import { evaluateStudy } from '../eval/study.js';
+import { runRewardBench } from '../eval/rewardbench.js';
 import { RunPolicyError } from '../eval/policy.js';
 import { BenchmarkError } from '../eval/read.js';
 import { EvalOptionError } from '../eval/run.js';
@@ -343,6 +344,38 @@ export const API = {
     },
   }),
 
+  'ensembles.benchmark': job({
+    summary: 'reward-model accuracy on a chosen/rejected file in RewardBench\'s layout: every head, the single model, nominal, mean, min and robust, by subset and section',
+    input: z.strictObject({
+      id: Id,
+      file: z.string().min(1, 'choose a chosen/rejected file'),
+      split: z.string().min(1).optional(),
+      limit: z.number().int().positive().optional(),
+      lambda: z.number().min(0).max(1).default(0.4),
+    }),
+    exclusive: true,
+    label: (i) => `reward benchmark ${path.basename(i.file)} on ensemble ${i.id}`,
+    subject: (i) => ({ kind: 'ensemble', id: i.id }),
+    check(i, c) {
+      if (!c.store.ensembles.get(i.id)) throw notFound('ensemble', i.id, 'the Ensembles screen lists the ensembles there are');
+      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a chosen/rejected file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+    },
+    async run(i, c, job) {
+      const t0 = Date.now();
+      try {
+        return await runRewardBench(c.store, { ensembleId: i.id, file: i.file, lambda: i.lambda, ...(i.split && { split: i.split }), ...(i.limit && { limit: i.limit }) }, {
+          device: c.settings.get().device, signal: job.signal,
+          onProgress: (done, total) => {
+            const el = (Date.now() - t0) / 1000;
+            job.progress({ phase: 'setup', message: `pairs scored`, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
+          },
+        });
+      } catch (e) {
+        if (e instanceof BenchmarkError) throw new ApiError(namesOfUploads(e.message, c.dataDir), 400);
+        throw e;
+      }
+    },
+  }),
   'ensembles.rewardServers': call({
     summary: 'the reward servers running for ensembles (URL and token for OpenRLHF\'s --reward.remote_url)',
     input: None,

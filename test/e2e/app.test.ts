@@ -372,6 +372,18 @@ class Flow {
     await serve.getByRole('button', { name: 'Stop serving' }).click();
     await serve.getByRole('button', { name: 'Serve reward' }).waitFor();
     await assert.rejects(fetch(remote, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query": ["x"]}' }));
+    // Scored on a RewardBench-layout file: every subset, RewardBench's sections and score, each head and aggregate.
+    const bench = page.getByRole('region', { name: 'Reward-model benchmark' });
+    await bench.getByRole('textbox', { name: 'Reward benchmark file' }).fill(fixture('evals', 'rewardbench.jsonl'));
+    await bench.getByRole('button', { name: 'Score the ensemble' }).click();
+    const table = bench.getByRole('table', { name: 'Reward benchmark accuracy' });
+    await table.waitFor({ timeout: 60_000 });
+    assert.deepEqual((await table.locator('tbody tr td:first-child').allTextContents()).map((t) => t.trim()),
+      ['all pairs', 'alpacaeval-easy', 'mt-bench-hard', 'refusals-dangerous', 'math-prm', 'hep-python', 'Chat', 'Chat Hard', 'Safety', 'Reasoning', 'RewardBench score']);
+    const head = (await table.locator('thead th').allTextContents()).map((t) => t.trim());
+    assert.deepEqual(head.slice(-3), ['robust λ = 0.4', 'head 0', 'head 1']);
+    for (const cell of await table.locator('tbody tr').first().locator('td.n').allTextContents()) assert.match(cell.trim(), /^(5|\d+\.\d%)$/);
+    await this.shot('12d-reward-benchmark');
   }
 
   async compare() {

@@ -4,8 +4,10 @@
 //   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
 //   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
 import path from 'node:path';
-import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
-import { resolveDataDir } from '../../store/index.js';
+import { type Command, type Out, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
+import { resolveDataDir, openStore } from '../../store/index.js';
+import { runRewardBench, type RewardBenchResult } from '../../eval/rewardbench.js';
+import { describeRejection } from '../../eval/read.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
 import { STAGE2_LOSSES, BRME_DEFAULTS, type Stage2Loss } from '../../rlhf/brme.js';
 import { ENSEMBLE_DATA_DEFAULTS } from '../../rlhf/ensemble.js';
@@ -45,10 +47,13 @@ export const ensemble: Command = {
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
     `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
+    'ensemble bench FILE --ensemble ID [--lambda L] [--split S] [--limit N] [--tokenizer DIR] [--batch-size B]',
+    '                                 reward-model accuracy on a chosen/rejected file (RewardBench layout) per head, mean, min and robust aggregate, by subset and section',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
-    if (sub !== 'train') throw new UsageError(`unknown subcommand "ensemble ${sub ?? ''}"; available: train`);
+    if (sub === 'bench') return bench(rest, out);
+    if (sub !== 'train') throw new UsageError(`unknown subcommand "ensemble ${sub ?? ''}"; available: train, bench`);
     const { values: v } = parse(rest, OPTIONS);
     const datasetId = v.dataset === undefined ? undefined : Number(v.dataset);
     if (datasetId !== undefined && (!Number.isInteger(datasetId) || datasetId <= 0)) throw new UsageError(`--dataset must be a dataset id (rrlhf dataset list), got "${v.dataset}"`);
@@ -103,3 +108,42 @@ export const ensemble: Command = {
     });
   },
 };
+
+/** `rrlhf ensemble bench`: RewardBench-style accuracy of every head and aggregate (docs/evals.md § Reward models). */
+async function bench(args: string[], out: Out) {
+  const { values: v, positionals } = parse(args, {
+    ensemble: { type: 'string' }, lambda: { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' }, tokenizer: { type: 'string' }, 'batch-size': { type: 'string' },
+  }, true);
+  if (positionals.length !== 1) throw new UsageError('usage: rrlhf ensemble bench FILE --ensemble ID [--lambda L] [--split S] [--limit N] [--tokenizer DIR] [--batch-size B]');
+  const id = Number(v.ensemble);
+  if (!Number.isInteger(id) || id <= 0) throw new UsageError(`--ensemble expects an ensemble id (the Ensembles screen or \`rrlhf ensemble train\` prints it), got "${v.ensemble ?? ''}"`);
+  const lambda = num(v.lambda, 'lambda', 0.4);
+  if (lambda > 1) throw new UsageError(`--lambda must be in [0, 1], got ${lambda}`);
+  const store = openStore({ dataDir: resolveDataDir(v['data-dir']) });
+  const ac = new AbortController();
+  const onInt = () => { process.stderr.write('\nstopping after the batch in flight\n'); ac.abort(); process.off('SIGINT', onInt); };
+  process.on('SIGINT', onInt);
+  let res: RewardBenchResult;
+  try {
+    res = await runRewardBench(store, {
+      ensembleId: id, file: positionals[0]!, lambda, ...(v.split !== undefined && { split: v.split }), ...(v.limit !== undefined && { limit: intOpt(v.limit, 'limit', 1) }),
+      ...(v.tokenizer !== undefined && { tokenizer: v.tokenizer }), batchSize: intOpt(v['batch-size'], 'batch-size', 16),
+    }, { device: deviceOpt(v.device), signal: ac.signal, onProgress: progress('pairs scored') });
+  } finally { process.off('SIGINT', onInt); store.close(); }
+  for (const r of res.rejected.slice(0, 10)) process.stderr.write(`skipped ${describeRejection(r)}\n`);
+  const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(1)}%`);
+  out(res, () => {
+    const cols = res.scorers.map((s) => s.id);
+    const row = (name: string, n: number | string, a: Record<string, number>) => `  ${name.padEnd(24)} ${String(n).padStart(5)}  ${cols.map((c) => pct(a[c]).padStart(8)).join('')}`;
+    return [
+      `ensemble ${res.ensemble.id} ("${res.ensemble.name}", ${res.ensemble.kind}, K = ${res.ensemble.heads}) on ${res.n} pairs; a pair is right when chosen scores higher`,
+      `  ${''.padEnd(24)} ${'pairs'.padStart(5)}  ${cols.map((c) => c.padStart(8)).join('')}`,
+      row('all pairs', res.n, res.overall),
+      ...res.subsets.map((s) => row(s.subset, s.n, s.accuracy)),
+      ...res.sections.map((s) => row(`[${s.section}]`, '', s.accuracy)),
+      ...(res.score ? [row('[RewardBench score]', '', res.score)] : []),
+      ...(res.rejected.length ? [`  ${res.rejected.length} records skipped`] : []),
+    ].join('\n');
+  });
+  if (res.interrupted) throw new Error(`interrupted after ${res.interrupted.scored} of ${res.interrupted.of} pairs; the accuracies printed cover those`);
+}
