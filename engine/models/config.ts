@@ -9,7 +9,7 @@
 
 import { type RopeScaling, ROPE_TYPES } from './rope.js';
 
-export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gpt_neox'] as const;
+export const SUPPORTED_ARCHITECTURES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma', 'gemma2', 'gemma3_text', 'gpt_neox'] as const;
 export type Arch = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export interface Gpt2Config {
@@ -89,11 +89,13 @@ export interface NeoxConfig {
   eosTokenId: number | null;
 }
 
-/** Gemma 2: (1 + w) RMSNorms before and after both the attention and the MLP, embeddings scaled by
- *  √d, GeGLU, scores scaled by query_pre_attn_scalar^−½, tanh soft-capping of attention scores and of
- *  the final logits, and a sliding window on the layers `layer_types` marks (every other one). */
+/** The Gemma family (models/gemma.ts): (1 + w) RMSNorms, embeddings scaled by √d, GeGLU, a tied head by
+ *  default. Gemma 1 is otherwise Llama (a norm before attention and before the MLP; scores × head_dim^−½).
+ *  Gemma 2 adds norms after attention and MLP too, scores × query_pre_attn_scalar^−½, tanh soft-capping
+ *  of scores and logits, and a sliding window on the layers `layer_types` marks. Gemma 3 (text) adds
+ *  q/k RMSNorms per head and a rope of its own for the sliding layers; its soft-caps are off by default. */
 export interface GemmaConfig {
-  arch: 'gemma2';
+  arch: 'gemma' | 'gemma2' | 'gemma3_text';
   vocabSize: number;
   d: number;
   intermediate: number;
@@ -102,15 +104,19 @@ export interface GemmaConfig {
   nKvHead: number;
   headDim: number;
   eps: number;
+  /** The rope of the full-attention layers (all layers before Gemma 3). */
   ropeTheta: number;
   rope: RopeScaling | null;
+  /** Gemma 3: θ of the sliding layers' default rope (rope_local_base_freq); null: the same rope everywhere. */
+  localRopeTheta: number | null;
   maxPositions: number;
   tied: boolean;
   attentionBias: boolean;
+  /** Scores are scaled by queryPreAttnScalar^−½ (Gemma 1: head_dim). */
   queryPreAttnScalar: number;
   /** Window of the layers marked sliding (null: they attend to everything). */
   slidingWindow: number | null;
-  /** Per layer: true when `layer_types[i]` is "sliding_attention". */
+  /** Per layer: true when `layer_types[i]` is "sliding_attention" (all false for Gemma 1). */
   slidingLayers: boolean[];
   attnSoftcap: number | null;
   finalSoftcap: number | null;
@@ -118,6 +124,11 @@ export interface GemmaConfig {
   bosTokenId: number | null;
   eosTokenId: number | null;
 }
+
+export const GEMMA_ARCHS: readonly string[] = ['gemma', 'gemma2', 'gemma3_text'] satisfies GemmaConfig['arch'][];
+const isGemma = (c: ModelConfig): c is GemmaConfig => GEMMA_ARCHS.includes(c.arch);
+/** Gemma 2 and 3 normalise the attention and MLP outputs too (post_attention / pre_ / post_feedforward_layernorm). */
+export const hasPostNorms = (c: ModelConfig): boolean => c.arch === 'gemma2' || c.arch === 'gemma3_text';
 
 export type ModelConfig = Gpt2Config | LlamaConfig | NeoxConfig | GemmaConfig;
 
@@ -136,8 +147,8 @@ const tokenId = (v: unknown): number | null => (isNum(v) ? v : Array.isArray(v) 
 /** Reads one config's keys; every refusal names the key, its value and what would be accepted. */
 class Keys {
   constructor(readonly j: Json, readonly file: string, readonly family: string) {}
-  refuse(key: string, why: string): never {
-    throw new ConfigError(this.file, `${key} = ${JSON.stringify(this.j[key] ?? null)}: ${why}`);
+  refuse(key: string, why: string, value: unknown = this.j[key]): never {
+    throw new ConfigError(this.file, `${key} = ${JSON.stringify(value ?? null)}: ${why}`);
   }
   has(k: string): boolean { return this.j[k] !== undefined && this.j[k] !== null; }
   int(k: string, fallback?: number): number {
@@ -200,43 +211,52 @@ function commonRefusals(k: Keys, softcapping = false): void {
  *  for a top-level original_max_position_embeddings (Phi3Config: 4096). */
 function parseRope(
   k: Keys, maxPositions: number,
-  opts: { thetaKeys?: string[]; extraParams?: string[]; rotaryDim: number; aliases?: Record<string, string>; originalMax?: number },
+  opts: {
+    thetaKeys?: string[]; extraParams?: string[]; rotaryDim: number; aliases?: Record<string, string>; originalMax?: number;
+    /** θ when no key gives it (10000 but for Gemma 3's global rope); `nested`: the layer type whose
+     *  rope_parameters entry to read (Gemma 3 in the 5.x layout). */
+    defaultTheta?: number; nested?: string;
+  },
 ): { theta: number; rope: RopeScaling | null; maxPositions: number } {
   const thetaKeys = opts.thetaKeys ?? ['rope_theta'];
-  const params = k.j.rope_parameters as Json | null | undefined;
+  const outer = k.j.rope_parameters as Json | null | undefined;
+  const params = (opts.nested ? outer?.[opts.nested] : outer) as Json | null | undefined;
+  const paramsKey = opts.nested ? `rope_parameters.${opts.nested}` : 'rope_parameters';
+  const refuseParams: (why: string) => never = (why) => k.refuse(paramsKey, why, params);
   const scaling = k.j.rope_scaling as Json | null | undefined;
-  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) k.refuse('rope_parameters', 'expected an object');
+  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) refuseParams('expected an object');
   if (params && Object.values(params).some((v) => v && typeof v === 'object' && !Array.isArray(v))) {
-    k.refuse('rope_parameters', 'per-layer-type rope parameters are not supported by this family');
+    refuseParams('per-layer-type rope parameters are not supported by this family');
   }
   if (scaling !== undefined && scaling !== null && (typeof scaling !== 'object' || Array.isArray(scaling))) k.refuse('rope_scaling', 'expected an object or null');
   // transformers 5 keeps θ in rope_parameters; 4.x at the top level. Both present must agree.
   // GPT-NeoX 4.x configs name it rotary_emb_base (and some also carry rope_theta).
   const inner = params && params.rope_theta !== undefined ? Number(params.rope_theta) : undefined;
-  if (inner !== undefined && !isNum(inner)) k.refuse('rope_parameters', 'rope_parameters.rope_theta must be a number');
+  if (inner !== undefined && !isNum(inner)) refuseParams(`${paramsKey}.rope_theta must be a number`);
   let theta = inner;
   for (const tk of thetaKeys) {
     if (!k.has(tk)) continue;
     const v = k.num(tk, 10000);
-    if (theta !== undefined && v !== theta) k.refuse(tk, `disagrees with ${inner !== undefined ? 'rope_parameters.rope_theta' : thetaKeys[0]} = ${theta}`);
+    if (theta !== undefined && v !== theta) k.refuse(tk, `disagrees with ${inner !== undefined ? `${paramsKey}.rope_theta` : thetaKeys[0]} = ${theta}`);
     theta = v;
   }
-  theta ??= 10000;
-  const key = params ? 'rope_parameters' : 'rope_scaling';
+  theta ??= opts.defaultTheta ?? 10000;
+  const key = params ? paramsKey : 'rope_scaling';
+  const refuseRope: (why: string) => never = (why) => k.refuse(key, why, params ?? scaling);
   const typeOf = (o: Json) => { const t = String(o.rope_type ?? o.type ?? 'default'); return opts.aliases?.[t] ?? t; };
   if (params && scaling && typeOf(params) !== typeOf(scaling)) {
-    k.refuse('rope_scaling', `disagrees with rope_parameters (rope type "${typeOf(scaling)}" vs "${typeOf(params)}")`);
+    k.refuse('rope_scaling', `disagrees with ${paramsKey} (rope type "${typeOf(scaling)}" vs "${typeOf(params)}")`);
   }
   const s = (params ?? scaling ?? {}) as Json;
   const type = typeOf(s);
   const need = (f: string): number => {
     const v = s[f];
-    if (!isNum(v)) k.refuse(key, `rope type "${type}" needs a numeric "${f}"`);
+    if (!isNum(v)) refuseRope(`rope type "${type}" needs a numeric "${f}"`);
     return v;
   };
   const opt = (f: string): number | null => {
     if (s[f] === undefined || s[f] === null) return null;
-    if (!isNum(s[f])) k.refuse(key, `"${f}" of rope type "${type}" must be a number`);
+    if (!isNum(s[f])) refuseRope(`"${f}" of rope type "${type}" must be a number`);
     return s[f] as number;
   };
   const allowed: Record<string, string[]> = {
@@ -245,10 +265,10 @@ function parseRope(
     yarn: ['factor', 'original_max_position_embeddings', 'attention_factor', 'beta_fast', 'beta_slow', 'mscale', 'mscale_all_dim', 'truncate'],
     longrope: ['short_factor', 'long_factor', 'factor', 'original_max_position_embeddings', 'attention_factor'],
   };
-  if (!(type in allowed)) k.refuse(key, `rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')})`);
+  if (!(type in allowed)) refuseRope(`rope type "${type}" is not supported (supported: ${ROPE_TYPES.join(', ')})`);
   for (const f of Object.keys(s)) {
     if (['rope_type', 'type', 'rope_theta', ...(opts.extraParams ?? [])].includes(f) || allowed[type]!.includes(f)) continue;
-    k.refuse(key, `"${f}" is not a parameter of rope type "${type}" that the lab implements`);
+    refuseRope(`"${f}" is not a parameter of rope type "${type}" that the lab implements`);
   }
   if (type === 'default') return { theta, rope: null, maxPositions };
   if (type === 'linear') return { theta, rope: { type, factor: need('factor') }, maxPositions };
@@ -267,7 +287,7 @@ function parseRope(
       k.refuse('original_max_position_embeddings', `transformers 5 reads it for yarn instead of ${key}.original_max_position_embeddings (${original ?? `absent, i.e. max_position_embeddings ${maxPositions}`}) and 4.x does not; make them agree`);
     }
     const truncate = s.truncate === undefined || s.truncate === null ? null : s.truncate;
-    if (truncate !== null && typeof truncate !== 'boolean') k.refuse(key, '"truncate" of rope type "yarn" must be true or false');
+    if (truncate !== null && typeof truncate !== 'boolean') refuseRope('"truncate" of rope type "yarn" must be true or false');
     return {
       theta, maxPositions,
       rope: {
@@ -280,19 +300,19 @@ function parseRope(
     const list = (f: string): number[] => {
       const v = s[f];
       if (!Array.isArray(v) || v.length !== opts.rotaryDim / 2 || !v.every(isNum)) {
-        k.refuse(key, `longrope "${f}" must list ${opts.rotaryDim / 2} numbers (one per rotary frequency: ${opts.rotaryDim} rotary dims / 2)`);
+        refuseRope(`longrope "${f}" must list ${opts.rotaryDim / 2} numbers (one per rotary frequency: ${opts.rotaryDim} rotary dims / 2)`);
       }
       return v as number[];
     };
     const shortFactor = list('short_factor'), longFactor = list('long_factor');
     if (top === undefined) {
-      k.refuse(key, 'longrope needs original_max_position_embeddings at the top level of config.json, as Phi-3 writes it (transformers 4.x reads only that key for longrope)');
+      refuseRope('longrope needs original_max_position_embeddings at the top level of config.json, as Phi-3 writes it (transformers 4.x reads only that key for longrope)');
     }
     const inParams = opt('original_max_position_embeddings');
-    if (inParams !== null && inParams !== top) k.refuse(key, `original_max_position_embeddings ${inParams} disagrees with the top-level original_max_position_embeddings (${top}), which transformers reads first`);
+    if (inParams !== null && inParams !== top) refuseRope(`original_max_position_embeddings ${inParams} disagrees with the top-level original_max_position_embeddings (${top}), which transformers reads first`);
     const factor = opt('factor');
     if (factor !== null && factor !== maxPositions / top) {
-      k.refuse(key, `longrope factor ${factor} disagrees with max_position_embeddings / original_max_position_embeddings = ${maxPositions / top}; transformers 4.x uses the ratio, 5.x the factor`);
+      refuseRope(`longrope factor ${factor} disagrees with max_position_embeddings / original_max_position_embeddings = ${maxPositions / top}; transformers 4.x uses the ratio, 5.x the factor`);
     }
     // The long factors apply once a sequence passes the original length; the lab stops there (maxPositionsOf).
     return {
@@ -428,41 +448,102 @@ function parseNeox(k: Keys): NeoxConfig {
   };
 }
 
-/** A soft-cap key: Gemma2Config's default when absent, none when null, else a positive number. */
-function softcap(k: Keys, key: string, fallback: number): number | null {
+/** A soft-cap key: the config class's default when absent, none when null, else a positive number. */
+function softcap(k: Keys, key: string, fallback: number | null): number | null {
   if (k.j[key] === undefined) return fallback;
   if (k.j[key] === null) return null;
-  const v = k.num(key, fallback);
+  const v = k.num(key, 0);
   if (v <= 0) k.refuse(key, 'expected a positive number or null');
   return v;
 }
 
-function parseGemma2(k: Keys): GemmaConfig {
-  const nLayer = k.int('num_hidden_layers');
-  const act = String(k.j.hidden_activation ?? 'gelu_pytorch_tanh'); // Gemma2MLP reads hidden_activation, not hidden_act
-  if (!['gelu_pytorch_tanh', 'gelu_new', 'gelu'].includes(act)) k.refuse('hidden_activation', 'supported: gelu_pytorch_tanh, gelu_new, gelu');
-  k.only('use_bidirectional_attention', (v) => v === false, 'only causal attention (false)');
-  let slidingLayers = Array.from({ length: nLayer }, (_, i) => (i + 1) % 2 === 1); // Gemma2Config's default: even layers slide
+const GELUS = ['gelu_pytorch_tanh', 'gelu_new', 'gelu'];
+
+/** Gemma 1's MLP activation. transformers ≥ 4.48 (modeling_gemma.py @ c4cdd1a0: GemmaMLP) reads
+ *  hidden_act; 4.38–4.47 read hidden_activation, gelu_pytorch_tanh when it is null. Where the two would
+ *  compute different GELUs (exact vs tanh) the folder is refused naming both. */
+function gemma1Activation(k: Keys): GemmaConfig['activation'] {
+  const act = String(k.j.hidden_act ?? 'gelu_pytorch_tanh');
+  const older = String(k.j.hidden_activation ?? 'gelu_pytorch_tanh');
+  if (!GELUS.includes(act)) k.refuse('hidden_act', `supported: ${GELUS.join(', ')}`);
+  if (!GELUS.includes(older)) k.refuse('hidden_activation', `supported: ${GELUS.join(', ')}`);
+  if ((act === 'gelu') !== (older === 'gelu')) {
+    k.refuse('hidden_act', `disagrees with hidden_activation (${k.has('hidden_activation') ? JSON.stringify(older) : 'null, i.e. gelu_pytorch_tanh'}): transformers ≥ 4.48 applies hidden_act, 4.38–4.47 hidden_activation, and one is the exact GELU, the other the tanh approximation; set both to the one the checkpoint was trained with`);
+  }
+  return act as GemmaConfig['activation'];
+}
+
+/** Which layers slide: `layer_types` when given, else the config class's pattern (Gemma 2: every other
+ *  layer from layer 0; Gemma 3: all but every `sliding_window_pattern`-th, 6 by default). */
+function slidingPattern(k: Keys, nLayer: number, arch: GemmaConfig['arch']): boolean[] {
+  if (arch === 'gemma') return Array.from({ length: nLayer }, () => false);
   if (k.has('layer_types')) {
     const lt = k.j.layer_types;
     if (!Array.isArray(lt) || lt.length !== nLayer || lt.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
       k.refuse('layer_types', `expected ${nLayer} entries, each "sliding_attention" or "full_attention"`);
     }
-    slidingLayers = (lt as string[]).map((t) => t === 'sliding_attention');
+    return (lt as string[]).map((t) => t === 'sliding_attention');
   }
-  const slidingWindow = k.j.sliding_window === undefined ? 4096 : k.j.sliding_window === null ? null : k.int('sliding_window');
+  const every = arch === 'gemma2' ? 2 : k.int('sliding_window_pattern', 6);
+  if (every < 1) k.refuse('sliding_window_pattern', 'expected a positive integer');
+  return Array.from({ length: nLayer }, (_, i) => (i + 1) % every !== 0);
+}
+
+/** Gemma 3's two ropes: the full layers' (rope_theta, 1e6 by default, with rope_scaling) and the sliding
+ *  layers' default rope over rope_local_base_freq (10000). transformers 5 writes both as rope_parameters
+ *  {sliding_attention: {...}, full_attention: {...}} (Gemma3TextConfig.convert_rope_params_to_dict). */
+function gemma3Rope(k: Keys, maxPositions: number, headDim: number): { global: ReturnType<typeof parseRope>; localTheta: number } {
+  const outer = k.j.rope_parameters as Json | null | undefined;
+  const layerTypes = ['sliding_attention', 'full_attention'];
+  if (outer !== undefined && outer !== null) {
+    if (typeof outer !== 'object' || Array.isArray(outer) || !Object.keys(outer).every((t) => layerTypes.includes(t))) {
+      k.refuse('rope_parameters', 'Gemma 3 keeps one entry per layer type: {"sliding_attention": {...}, "full_attention": {...}}');
+    }
+  }
+  const global = parseRope(k, maxPositions, { rotaryDim: headDim, defaultTheta: 1e6, ...(outer ? { nested: 'full_attention' } : {}) });
+  const sliding = outer?.sliding_attention as Json | null | undefined;
+  let localTheta = k.has('rope_local_base_freq') ? k.num('rope_local_base_freq', 10000) : undefined;
+  if (sliding !== undefined && sliding !== null) {
+    const type = String(sliding.rope_type ?? sliding.type ?? 'default');
+    if (type !== 'default' || Object.keys(sliding).some((f) => !['rope_type', 'type', 'rope_theta'].includes(f))) {
+      k.refuse('rope_parameters.sliding_attention', 'the sliding layers\' rope must be the default one (rope_type and rope_theta only)', sliding);
+    }
+    if (sliding.rope_theta !== undefined) {
+      if (!isNum(sliding.rope_theta)) k.refuse('rope_parameters.sliding_attention', 'rope_theta must be a number', sliding);
+      if (localTheta !== undefined && localTheta !== sliding.rope_theta) k.refuse('rope_local_base_freq', `disagrees with rope_parameters.sliding_attention.rope_theta = ${sliding.rope_theta}`);
+      localTheta = sliding.rope_theta;
+    }
+  }
+  return { global, localTheta: localTheta ?? 10000 };
+}
+
+/** Gemma 1, 2 and 3 (text), with each config class's defaults (GemmaConfig, Gemma2Config, Gemma3TextConfig). */
+function parseGemma(k: Keys, arch: GemmaConfig['arch']): GemmaConfig {
+  const v1 = arch === 'gemma', v3 = arch === 'gemma3_text';
+  const nLayer = k.int('num_hidden_layers');
+  // Gemma2MLP and Gemma3MLP read hidden_activation, not hidden_act.
+  const activation = v1 ? gemma1Activation(k) : String(k.j.hidden_activation ?? 'gelu_pytorch_tanh') as GemmaConfig['activation'];
+  if (!GELUS.includes(activation)) k.refuse('hidden_activation', `supported: ${GELUS.join(', ')}`);
+  if (!v1) k.only('use_bidirectional_attention', (v) => v === false, 'only causal attention (false)');
+  const slidingLayers = slidingPattern(k, nLayer, arch);
+  const slidingWindow = v1 ? null : k.j.sliding_window === undefined ? 4096 : k.j.sliding_window === null ? null : k.int('sliding_window');
   const headDim = k.int('head_dim', 256);
-  const rope = parseRope(k, k.int('max_position_embeddings', 8192), { rotaryDim: headDim });
+  const maxPositions = k.int('max_position_embeddings', v3 ? 131072 : 8192);
+  let rope: ReturnType<typeof parseRope>, localRopeTheta: number | null = null;
+  if (v3) ({ global: rope, localTheta: localRopeTheta } = gemma3Rope(k, maxPositions, headDim));
+  else rope = parseRope(k, maxPositions, { rotaryDim: headDim });
   const vocabSize = k.int('vocab_size');
   const { bos, eos } = k.tokenIds(vocabSize);
   return {
-    arch: 'gemma2', vocabSize, d: k.int('hidden_size'), intermediate: k.int('intermediate_size'), nLayer,
-    nHead: k.int('num_attention_heads'), nKvHead: k.int('num_key_value_heads', 4), headDim,
-    eps: k.num('rms_norm_eps', 1e-6), ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
+    arch, vocabSize, d: k.int('hidden_size'), intermediate: k.int('intermediate_size'), nLayer,
+    nHead: k.int('num_attention_heads'), nKvHead: k.int('num_key_value_heads', v1 ? 16 : 4), headDim,
+    eps: k.num('rms_norm_eps', 1e-6), ropeTheta: rope.theta, rope: rope.rope, localRopeTheta, maxPositions: rope.maxPositions,
     tied: k.bool('tie_word_embeddings', true), attentionBias: k.bool('attention_bias', false),
-    queryPreAttnScalar: k.num('query_pre_attn_scalar', 256), slidingWindow, slidingLayers,
-    attnSoftcap: softcap(k, 'attn_logit_softcapping', 50), finalSoftcap: softcap(k, 'final_logit_softcapping', 30),
-    activation: act as GemmaConfig['activation'],
+    // GemmaAttention scales by head_dim^−½ and has no query_pre_attn_scalar
+    queryPreAttnScalar: v1 ? headDim : k.num('query_pre_attn_scalar', 256), slidingWindow, slidingLayers,
+    attnSoftcap: v1 ? null : softcap(k, 'attn_logit_softcapping', v3 ? null : 50),
+    finalSoftcap: v1 ? null : softcap(k, 'final_logit_softcapping', v3 ? null : 30),
+    activation,
     // an explicit null stays null; an absent key is the config class's default
     bosTokenId: k.j.bos_token_id !== undefined ? bos : 2, eosTokenId: k.j.eos_token_id !== undefined ? eos : 1,
   };
@@ -471,23 +552,28 @@ function parseGemma2(k: Keys): GemmaConfig {
 /** Parses a Hugging Face config.json object. Unsupported architectures list the supported ones. */
 export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
   const type = String(j.model_type ?? '');
+  if (type === 'gemma3') {
+    // Gemma3ForConditionalGeneration: a vision tower and projector beside the language model, whose
+    // weights sit under model.language_model.* (language_model.model.* before 4.52).
+    throw new ConfigError(file, `model_type = "gemma3": a Gemma 3 multimodal config (text_config, vision_config) is not loaded; only the text model loads (model_type "gemma3_text", Gemma3ForCausalLM, as the 1B checkpoints are saved): save the language model alone`);
+  }
   if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(type)) {
     const archs = Array.isArray(j.architectures) ? ` (${(j.architectures as string[]).join(', ')})` : '';
     throw new ConfigError(file, `unsupported model_type "${type}"${archs}; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`);
   }
   const k = new Keys(j, file, type);
-  commonRefusals(k, type === 'gemma2');
+  commonRefusals(k, type === 'gemma2' || type === 'gemma3_text');
   if (type === 'gpt2') return parseGpt2(k);
   if (type === 'gpt_neox') return parseNeox(k);
-  if (type === 'gemma2') return parseGemma2(k);
+  if (GEMMA_ARCHS.includes(type)) return parseGemma(k, type as GemmaConfig['arch']);
   return parseLlamaFamily(k, type as LlamaConfig['arch']);
 }
 
-/** Sliding window of every layer, or null (full causal attention; Gemma 2's windows are per layer). */
-export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' || c.arch === 'gemma2' ? null : c.slidingWindow);
+/** Sliding window of every layer, or null (full causal attention; Gemma's windows are per layer). */
+export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' || isGemma(c) ? null : c.slidingWindow);
 
-/** The window of the layers that slide when only some do (Gemma 2), else null. */
-export const layerWindowOf = (c: ModelConfig): number | null => (c.arch === 'gemma2' && c.slidingLayers.some(Boolean) ? c.slidingWindow : null);
+/** The window of the layers that slide when only some do (Gemma 2 and 3), else null. */
+export const layerWindowOf = (c: ModelConfig): number | null => (isGemma(c) && c.slidingLayers.some(Boolean) ? c.slidingWindow : null);
 
 /** The most positions a sequence may span: dynamic rope caps it at its original length (the parser
  *  lowers maxPositions), longrope at original_max_position_embeddings (past it HF switches to the long
@@ -507,10 +593,12 @@ export function checkPositions(c: ModelConfig, length: number): void {
   }
 }
 
-const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gemma2: 'Gemma2', gpt_neox: 'GPTNeoX' };
-/** transformers' class name for this family and head, e.g. Qwen3ForCausalLM. */
+const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gemma: 'Gemma', gemma2: 'Gemma2', gemma3_text: 'Gemma3', gpt_neox: 'GPTNeoX' };
+/** transformers' class name for this family and head, e.g. Qwen3ForCausalLM (Gemma 3's text-only
+ *  reward model is Gemma3TextForSequenceClassification; Gemma3ForSequenceClassification is multimodal). */
 export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
-  `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
+  arch === 'gemma3_text' && head === 'SequenceClassification' ? 'Gemma3TextForSequenceClassification'
+    : `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
 
 function ropeToHf(c: LlamaConfig | NeoxConfig | GemmaConfig): Json | null {
   const r = c.rope;
@@ -546,15 +634,20 @@ export function toHfConfig(c: ModelConfig): Json {
       scale_attn_weights: true, tie_word_embeddings: true, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
   }
-  if (c.arch === 'gemma2') {
+  if (isGemma(c)) {
+    const v1 = c.arch === 'gemma', v3 = c.arch === 'gemma3_text';
     return {
-      architectures: [hfClassName('gemma2', 'CausalLM')], model_type: 'gemma2', vocab_size: c.vocabSize, hidden_size: c.d,
+      architectures: [hfClassName(c.arch, 'CausalLM')], model_type: c.arch, vocab_size: c.vocabSize, hidden_size: c.d,
       intermediate_size: c.intermediate, num_hidden_layers: c.nLayer, num_attention_heads: c.nHead, num_key_value_heads: c.nKvHead,
       head_dim: c.headDim, hidden_activation: c.activation, hidden_act: c.activation, max_position_embeddings: c.maxPositions,
-      rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), ...ropeTopLevel(c), tie_word_embeddings: c.tied, attention_bias: c.attentionBias,
-      query_pre_attn_scalar: c.queryPreAttnScalar, sliding_window: c.slidingWindow,
-      layer_types: c.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention')),
-      attn_logit_softcapping: c.attnSoftcap, final_logit_softcapping: c.finalSoftcap,
+      rms_norm_eps: c.eps, rope_theta: c.ropeTheta, rope_scaling: ropeToHf(c), ...ropeTopLevel(c),
+      ...(v3 ? { rope_local_base_freq: c.localRopeTheta } : {}),
+      tie_word_embeddings: c.tied, attention_bias: c.attentionBias,
+      ...(v1 ? {} : {
+        query_pre_attn_scalar: c.queryPreAttnScalar, sliding_window: c.slidingWindow,
+        layer_types: c.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+        attn_logit_softcapping: c.attnSoftcap, final_logit_softcapping: c.finalSoftcap,
+      }),
       attention_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
     };
   }

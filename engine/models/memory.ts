@@ -12,7 +12,7 @@
 // mixed-precision trainer or with recomputation (for exporting to a cluster, docs/scaling.md), and
 // are marked as not runnable here.
 
-import type { ModelConfig } from './config.js';
+import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
 import { projectionsOf, matchesTarget } from './lora.js';
 import { valueHeadParams, rewardHeadParams } from './heads.js';
@@ -106,14 +106,14 @@ function dims(c: ModelConfig) {
 
 /**
  * Values one layer keeps per token for the backward pass, with `keys` positions attended:
- *   4d (layer input, attention-norm output, residual after attention, MLP-norm output; Gemma 2 adds 2d
- *   for its post-norms), 2·H·hd + 2·Hkv·hd + Hkv·hd (q and k before and after RoPE, v), H·hd (attention
+ *   4d (layer input, attention-norm output, residual after attention, MLP-norm output; Gemma 2 and 3 add 2d
+ *   for their post-norms), 2·H·hd + 2·Hkv·hd + Hkv·hd (q and k before and after RoPE, v), H·hd (attention
  *   output before o_proj), 2·H·keys (scores and softmax probabilities), and the MLP: 4·I when gated
  *   (gate, up, act(gate), act(gate)·up), else 2·I (fc output and its GELU).
  */
 export function activationValuesPerToken(c: ModelConfig, keys: number): { values: number; formula: string } {
   const x = dims(c);
-  const norms = c.arch === 'gemma2' ? 6 : 4;
+  const norms = hasPostNorms(c) ? 6 : 4;
   const attn = 2 * x.heads * x.headDim + 3 * x.kvHeads * x.headDim + x.heads * x.headDim;
   const scores = 2 * x.heads * keys;
   const mlp = (x.gated ? 4 : 2) * x.inner;

@@ -10,17 +10,17 @@ import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '..
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf, checkPositions } from './config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf, checkPositions, GEMMA_ARCHS } from './config.js';
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs, ADAPTERS } from './decoder.js';
 import { gpt2 } from './gpt2.js';
 import type { LoraAdapters } from './lora.js';
 import { llama } from './llama.js';
 import { neox } from './neox.js';
-import { gemma2 } from './gemma.js';
+import { gemma } from './gemma.js';
 import { type SpecialTokens, configSpecialTokens, folderSpecialTokens } from './special-tokens.js';
 
 export function architectureOf(cfg: ModelConfig): Architecture<ModelConfig> {
-  const arch = cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : cfg.arch === 'gemma2' ? gemma2 : llama;
+  const arch = cfg.arch === 'gpt2' ? gpt2 : cfg.arch === 'gpt_neox' ? neox : GEMMA_ARCHS.includes(cfg.arch) ? gemma : llama;
   return arch as Architecture<ModelConfig>;
 }
 

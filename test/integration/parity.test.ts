@@ -6,7 +6,7 @@
 // Gemma 2 (soft-capping, (1 + w) norms, alternating sliding layers), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
 // every switch flipped (sequential residual, no biases, tied, 5.x layout), and RoPE with an attention
 // factor: yarn on Qwen2 (4.x layout) and Llama (every optional key, 5.x layout), longrope with a partial
-// rotary factor on Phi-3 (as Phi-4-mini).
+// rotary factor on Phi-3 (as Phi-4-mini); Gemma 3 text (q/k norms, local and global ropes) and Gemma 1.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -142,6 +142,14 @@ test('yarn and longrope read alike from either layout', async () => {
   await checkParity(phi, fixture('models', 'phi4-mini-tiny'));
 });
 
+test('gemma3-tiny in the transformers 5 layout (rope_parameters per layer type, layer_types written out) computes the same model', async () => {
+  const dir = await withConfig('gemma3-tiny', ({ rope_theta, rope_scaling, rope_local_base_freq, sliding_window_pattern: _p, torch_dtype, ...rest }) => ({
+    ...rest, dtype: torch_dtype, layer_types: ['sliding_attention', 'sliding_attention', 'full_attention', 'sliding_attention'],
+    rope_parameters: { sliding_attention: { rope_type: 'default', rope_theta: rope_local_base_freq }, full_attention: { ...(rope_scaling as object), rope_theta } },
+  }));
+  await checkParity(dir, fixture('models', 'gemma3-tiny'));
+});
+
 test('a wrong reading of a math key fails parity (the fixtures can tell the rope base and the window)', async () => {
   // rope_theta 1e4 on qwen2-tiny (trained with 1e6) and no window on mistral-tiny must both be caught.
   for (const [name, edit] of [
@@ -164,6 +172,12 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
     ['llama-yarn-tiny', (c: Record<string, unknown>) => ({ ...c, rope_parameters: { ...(c.rope_parameters as object), mscale_all_dim: null } })],
     ['phi4-mini-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: { ...(c.rope_scaling as object), short_factor: [1, 1, 1] } })],
     ['phi4-mini-tiny', (c: Record<string, unknown>) => ({ ...c, original_max_position_embeddings: 64 })],
+    // Gemma 3: the local θ, the global scaling, the layer pattern and the attention scale; Gemma 1's GELU.
+    ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, rope_local_base_freq: 1e6 })],
+    ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, rope_scaling: null })],
+    ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window_pattern: 6 })],
+    ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, query_pre_attn_scalar: 16 })],
+    ['gemma-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh' })],
   ] as const) {
     const dir = await withConfig(name, edit);
     await assert.rejects(checkParity(dir, fixture('models', name)), /logits|loss/, `${name}: a misread config must not pass`);
@@ -181,7 +195,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

@@ -22,7 +22,7 @@ function torchPython(): string | null {
   return null;
 }
 const py = torchPython();
-const FAMILIES = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'phi4-mini-tiny'];
+const FAMILIES = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny'];
 const PAD = 93; // in every fixture's vocabulary (96), and never a row's last token below
 
 test('reward models: scores equal the PyTorch *ForSequenceClassification reference for every family', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch)' }, async () => {

@@ -636,11 +636,12 @@ class Phi3ForCausalLM(LlamaForCausalLM):
 
 
 # ----------------------------------------------------------------------------------------------
-# Gemma 2 (modeling_gemma2.py)
+# Gemma 1, 2 and 3 text (modeling_gemma.py, modeling_gemma2.py, modeling_gemma3.py)
 
 
 class GemmaRMSNorm(nn.Module):
-    """Gemma2RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + weight), computed in (at least) float32."""
+    """GemmaRMSNorm / Gemma2RMSNorm / Gemma3RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + weight), computed in
+    (at least) float32."""
 
     def __init__(self, d, eps):
         super().__init__()
@@ -666,29 +667,35 @@ def gemma_act(name):
 
 
 class Gemma2Attention(nn.Module):
-    """scores = q k^T * query_pre_attn_scalar**-0.5, soft-capped (tanh) before the mask; a sliding
-    window on sliding_attention layers."""
+    """scores = q k^T * query_pre_attn_scalar**-0.5 (Gemma 1: head_dim**-0.5), soft-capped (tanh) before
+    the mask when a cap is set; Gemma 3 normalises each head's q and k ((1 + w) RMSNorm) before RoPE."""
 
-    def __init__(self, cfg, sliding):
+    def __init__(self, cfg, sliding, version=2):
         super().__init__()
         d = cfg["hidden_size"]
         self.n_head = cfg["num_attention_heads"]
-        self.n_kv = cfg.get("num_key_value_heads", 4)
+        self.n_kv = cfg.get("num_key_value_heads", 16 if version == 1 else 4)
         self.head_dim = cfg.get("head_dim", 256)
-        self.scaling = cfg.get("query_pre_attn_scalar", 256) ** -0.5
-        self.cap = cfg.get("attn_logit_softcapping", 50.0)
+        self.scaling = (self.head_dim if version == 1 else cfg.get("query_pre_attn_scalar", 256)) ** -0.5
+        self.cap = None if version == 1 else cfg.get("attn_logit_softcapping", 50.0 if version == 2 else None)
         self.sliding = sliding
         bias = cfg.get("attention_bias", False)
         self.q_proj = nn.Linear(d, self.n_head * self.head_dim, bias=bias)
         self.k_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(d, self.n_kv * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.n_head * self.head_dim, d, bias=bias)
+        self.qk_norm = version == 3
+        if self.qk_norm:
+            self.q_norm = GemmaRMSNorm(self.head_dim, cfg.get("rms_norm_eps", 1e-6))
+            self.k_norm = GemmaRMSNorm(self.head_dim, cfg.get("rms_norm_eps", 1e-6))
 
     def forward(self, x, cos, sin, allowed, cache=None, layer=0):
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, k, cos, sin)
         if cache is not None:
             k, v = cache.update(layer, k, v)
@@ -701,62 +708,103 @@ class Gemma2Attention(nn.Module):
 
 
 class Gemma2MLP(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, act):
         super().__init__()
         d, i = cfg["hidden_size"], cfg["intermediate_size"]
         self.gate_proj = nn.Linear(d, i, bias=False)
         self.up_proj = nn.Linear(d, i, bias=False)
         self.down_proj = nn.Linear(i, d, bias=False)
-        self.act = gemma_act(cfg.get("hidden_activation") or "gelu_pytorch_tanh")
+        self.act = gemma_act(act)
 
     def forward(self, x):
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
 
 
 class Gemma2DecoderLayer(nn.Module):
-    def __init__(self, cfg, sliding):
+    """Gemma 2/3: norms before and after attention and MLP. Gemma 1: Llama's two pre-norms
+    (input_layernorm, post_attention_layernorm before the MLP)."""
+
+    def __init__(self, cfg, sliding, version, act):
         super().__init__()
         d, eps = cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6)
-        self.self_attn = Gemma2Attention(cfg, sliding)
-        self.mlp = Gemma2MLP(cfg)
+        self.self_attn = Gemma2Attention(cfg, sliding, version)
+        self.mlp = Gemma2MLP(cfg, act)
         self.input_layernorm = GemmaRMSNorm(d, eps)
         self.post_attention_layernorm = GemmaRMSNorm(d, eps)
-        self.pre_feedforward_layernorm = GemmaRMSNorm(d, eps)
-        self.post_feedforward_layernorm = GemmaRMSNorm(d, eps)
+        self.sandwich = version != 1
+        if self.sandwich:
+            self.pre_feedforward_layernorm = GemmaRMSNorm(d, eps)
+            self.post_feedforward_layernorm = GemmaRMSNorm(d, eps)
 
     def forward(self, x, cos, sin, allowed, cache=None, layer=0):
-        x = x + self.post_attention_layernorm(self.self_attn(self.input_layernorm(x), cos, sin, allowed, cache, layer))
+        y = self.self_attn(self.input_layernorm(x), cos, sin, allowed, cache, layer)
+        if not self.sandwich:
+            x = x + y
+            return x + self.mlp(self.post_attention_layernorm(x))
+        x = x + self.post_attention_layernorm(y)
         return x + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(x)))
 
 
 class Gemma2Model(nn.Module):
-    def __init__(self, cfg, layer_types):
+    def __init__(self, cfg, layer_types, version, act):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
-        self.layers = nn.ModuleList([Gemma2DecoderLayer(cfg, t == "sliding_attention") for t in layer_types])
+        self.layers = nn.ModuleList([Gemma2DecoderLayer(cfg, t == "sliding_attention", version, act) for t in layer_types])
         self.norm = GemmaRMSNorm(cfg["hidden_size"], cfg.get("rms_norm_eps", 1e-6))
+
+
+def gemma3_ropes(cfg):
+    """Gemma3TextConfig: the full layers' rope (rope_theta, 1e6 by default, and rope_scaling) and the
+    sliding layers' default rope over rope_local_base_freq (10000); in the 5.x layout both sit in
+    rope_parameters under their layer type."""
+    nested = cfg.get("rope_parameters")
+    if nested:
+        full = dict(nested.get("full_attention") or {})
+        full.setdefault("rope_theta", cfg.get("rope_theta", 1e6))
+        local = float((nested.get("sliding_attention") or {}).get("rope_theta", cfg.get("rope_local_base_freq", 10000.0)))
+    else:
+        full = dict(cfg.get("rope_scaling") or {})
+        full["rope_theta"] = cfg.get("rope_theta", 1e6)
+        local = float(cfg.get("rope_local_base_freq", 10000.0))
+    full["rope_type"] = full.get("rope_type") or full.get("type") or "default"
+    return float(full["rope_theta"]), full, local
 
 
 class Gemma2ForCausalLM(nn.Module):
     model_type = "gemma2"
+    version = 2
 
     def __init__(self, cfg):
         super().__init__()
         self.config = dict(cfg)
+        v = self.version
         n = cfg["num_hidden_layers"]
-        layer_types = cfg.get("layer_types") or [
-            "sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(n)]
-        if cfg.get("use_bidirectional_attention"):
-            raise ValueError("bidirectional attention is not supported")
-        self.model = Gemma2Model(cfg, layer_types)
+        if v == 1:
+            layer_types = ["full_attention"] * n
+            act = cfg.get("hidden_act") or "gelu_pytorch_tanh"  # modeling_gemma.GemmaMLP (>= 4.48)
+        else:
+            every = 2 if v == 2 else cfg.get("sliding_window_pattern", 6)
+            layer_types = cfg.get("layer_types") or [
+                "sliding_attention" if (i + 1) % every else "full_attention" for i in range(n)]
+            act = cfg.get("hidden_activation") or "gelu_pytorch_tanh"
+            if cfg.get("use_bidirectional_attention"):
+                raise ValueError("bidirectional attention is not supported")
+        self.model = Gemma2Model(cfg, layer_types, v, act)
         self.tied = bool(cfg.get("tie_word_embeddings", True))
         if not self.tied:
             self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
-        theta, rope = rope_settings(cfg)
         self.head_dim = cfg.get("head_dim", 256)
-        self.inv_freq, self.attention_factor = scaled_inv_freq(theta, self.head_dim, rope, cfg)
-        self.window = cfg.get("sliding_window", 4096)
-        self.final_cap = cfg.get("final_logit_softcapping", 30.0)
+        if v == 3:
+            theta, rope, local = gemma3_ropes(cfg)
+            self.inv_freq, self.attention_factor = scaled_inv_freq(theta, self.head_dim, rope, cfg)
+            self.local_inv_freq = default_inv_freq(local, self.head_dim)
+        else:
+            theta, rope = rope_settings(cfg)
+            self.inv_freq, self.attention_factor = scaled_inv_freq(theta, self.head_dim, rope, cfg)
+            self.local_inv_freq = None
+        self.window = None if v == 1 else cfg.get("sliding_window", 4096)
+        self.final_cap = None if v == 1 else cfg.get("final_logit_softcapping", 30.0 if v == 2 else None)
+        self.n_kv = cfg.get("num_key_value_heads", 16 if v == 1 else 4)
 
     @property
     def n_layers(self):
@@ -764,7 +812,7 @@ class Gemma2ForCausalLM(nn.Module):
 
     def new_cache(self, batch, max_len, dtype=None):
         w = self.model.embed_tokens.weight
-        return KVCache(self.n_layers, batch, self.config.get("num_key_value_heads", 4), max_len, self.head_dim, dtype or w.dtype, w.device)
+        return KVCache(self.n_layers, batch, self.n_kv, max_len, self.head_dim, dtype or w.dtype, w.device)
 
     def forward(self, input_ids, attention_mask=None, cache=None, return_hidden=False):
         b, t = input_ids.shape
@@ -774,10 +822,13 @@ class Gemma2ForCausalLM(nn.Module):
         x = x * torch.tensor(self.config["hidden_size"] ** 0.5, dtype=x.dtype)
         pos = position_ids_for(attention_mask, past, t, b, dev)
         cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype, self.attention_factor)
+        local = (cos, sin) if self.local_inv_freq is None else rope_cos_sin(self.local_inv_freq.to(dev), pos, x.dtype)
         full = allowed_keys(attention_mask, past, t, dev)
         sliding = allowed_keys(attention_mask, past, t, dev, self.window)
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, sliding if layer.self_attn.sliding else full, cache, i)
+            s = layer.self_attn.sliding
+            lc, ls = local if s else (cos, sin)
+            x = layer(x, lc, ls, sliding if s else full, cache, i)
         if cache is not None:
             cache.length += t
         x = self.model.norm(x)
@@ -785,6 +836,20 @@ class Gemma2ForCausalLM(nn.Module):
             return x
         head = self.model.embed_tokens.weight if self.tied else self.lm_head.weight
         return softcap(F.linear(x, head), self.final_cap)
+
+
+class GemmaForCausalLM(Gemma2ForCausalLM):
+    """Gemma 1: GeGLU from hidden_act, (1 + w) norms, sqrt(d) embedding scale, scores * head_dim**-0.5,
+    no soft-caps or windows, two norms per layer."""
+    model_type = "gemma"
+    version = 1
+
+
+class Gemma3ForCausalLM(Gemma2ForCausalLM):
+    """Gemma 3 text: Gemma 2 with q/k norms, a local rope for sliding layers, soft-caps off by default and
+    five sliding layers to one full (sliding_window_pattern 6) when layer_types is absent."""
+    model_type = "gemma3_text"
+    version = 3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -920,7 +985,8 @@ class GPTNeoXForCausalLM(nn.Module):
 
 ARCHITECTURES = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "qwen2": Qwen2ForCausalLM,
                  "mistral": MistralForCausalLM, "qwen3": Qwen3ForCausalLM, "phi3": Phi3ForCausalLM,
-                 "gemma2": Gemma2ForCausalLM, "gpt_neox": GPTNeoXForCausalLM}
+                 "gemma": GemmaForCausalLM, "gemma2": Gemma2ForCausalLM, "gemma3_text": Gemma3ForCausalLM,
+                 "gpt_neox": GPTNeoXForCausalLM}
 
 
 def build_model(cfg):

@@ -25,6 +25,8 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
   qwen2-yarn-tiny/  Qwen2ForCausalLM with yarn (factor 4, original 64; 4.x layout)
   llama-yarn-tiny/  LlamaForCausalLM with yarn and every optional key (5.x layout)
   phi4-mini-tiny/   Phi3ForCausalLM with longrope and partial_rotary_factor 0.75, tied (as Phi-4-mini)
+  gemma3-tiny/      Gemma3ForCausalLM q/k norms, local and global (linear x8) ropes, 3 sliding layers of 4
+  gemma-tiny/       GemmaForCausalLM (Gemma 1) exact GELU, one kv head, tied
 
 Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
 model.safetensors (F32; or the shards) and expected.json:
@@ -345,8 +347,67 @@ CONFIGS["llama-yarn-tiny"] = {
 CONFIGS["phi4-mini-tiny"] = dict(CONFIGS["phi3-tiny"], max_position_embeddings=64, original_max_position_embeddings=16,
                                  partial_rotary_factor=0.75, sliding_window=None, tie_word_embeddings=True, rope_scaling={
     "long_factor": [1.25, 4.5, 9.0], "short_factor": [1.0, 1.75, 3.125], "type": "longrope"})
+# Gemma 3 text as the 4b checkpoints write it (linear rope factor 8 on the full layers, the sliding
+# layers' own theta, soft-caps null), with layer_types left to sliding_window_pattern 3: layers 0, 1 and 3
+# slide (window 3), layer 2 is full. Gemma 1 with the exact GELU named by both activation keys, MQA.
+CONFIGS["gemma3-tiny"] = {
+    "architectures": ["Gemma3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": None,
+    "bos_token_id": 2,
+    "eos_token_id": 1,
+    "final_logit_softcapping": None,
+    "head_dim": 16,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 4,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 24,
+    "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000.0,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "rope_theta": 1000000.0,
+    "sliding_window": 3,
+    "sliding_window_pattern": 3,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "vocab_size": VOCAB,
+}
+CONFIGS["gemma-tiny"] = {
+    "architectures": ["GemmaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 2,
+    "eos_token_id": 1,
+    "head_dim": 16,
+    "hidden_act": "gelu",
+    "hidden_activation": "gelu",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 1,
+    "pad_token_id": 0,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 10000.0,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "use_cache": True,
+    "vocab_size": VOCAB,
+}
 SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "gemma2-tiny": 1111, "pythia-tiny": 7007, "neox-seq-tiny": 8008,
-         "qwen2-yarn-tiny": 1212, "llama-yarn-tiny": 1313, "phi4-mini-tiny": 1414}
+         "qwen2-yarn-tiny": 1212, "llama-yarn-tiny": 1313, "phi4-mini-tiny": 1414,
+         "gemma3-tiny": 1515, "gemma-tiny": 1616}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -111,11 +111,12 @@ test('keys that change the math and are not implemented are refused, naming key 
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
   assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
   assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
-  assert.throws(() => parseHfConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }), /unsupported model_type "gemma3" \(Gemma3ForConditionalGeneration\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma2, gpt_neox/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'], text_config: { model_type: 'gemma3_text' } }), /model_type = "gemma3": a Gemma 3 multimodal config \(text_config, vision_config\) is not loaded; only the text model loads \(model_type "gemma3_text"/);
+  assert.throws(() => parseHfConfig({ model_type: 'gemma4', architectures: ['Gemma4ForCausalLM'] }), /unsupported model_type "gemma4" \(Gemma4ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma, gemma2, gemma3_text, gpt_neox/);
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }
@@ -174,4 +175,40 @@ test('Gemma 2: Gemma2Config\'s defaults when keys are absent (soft-caps 50/30, e
   assert.throws(() => parseHfConfig({ ...base, use_bidirectional_attention: true }), /use_bidirectional_attention = true: not supported/);
   assert.throws(() => parseHfConfig({ ...base, hidden_activation: 'relu' }), /hidden_activation = "relu"/);
   assert.throws(() => parseHfConfig({ ...cfgOf('llama-tiny-gqa'), final_logit_softcapping: 30 }), /final_logit_softcapping = 30: not supported \(logit soft-capping is not part of llama\)/);
+});
+
+test('Gemma 3 text: Gemma3TextConfig\'s defaults, both rope layouts, the layer pattern, and refusals', () => {
+  const base = cfgOf('gemma3-tiny');
+  const c = parseHfConfig(base) as GemmaConfig;
+  assert.deepEqual([c.ropeTheta, c.rope, c.localRopeTheta, c.slidingLayers, c.attnSoftcap, c.finalSoftcap], [1e6, { type: 'linear', factor: 8 }, 10000, [true, true, false, true], null, null]);
+  const { rope_theta: _t, rope_local_base_freq: _l, sliding_window_pattern: _p, attn_logit_softcapping: _a, final_logit_softcapping: _f, sliding_window: _w, rope_scaling: _s, ...bare } = base;
+  const d = parseHfConfig(bare) as GemmaConfig;
+  assert.deepEqual([d.ropeTheta, d.rope, d.localRopeTheta, d.slidingLayers, d.attnSoftcap, d.finalSoftcap, d.slidingWindow], [1e6, null, 10000, [true, true, true, true], null, null, 4096], 'θ 1e6 / 1e4, five of six layers slide, no caps');
+  assert.deepEqual((parseHfConfig({ ...bare, num_hidden_layers: 7 }) as GemmaConfig).slidingLayers, [true, true, true, true, true, false, true]);
+  const v5 = { ...bare, rope_parameters: { sliding_attention: { rope_type: 'default', rope_theta: 5e3 }, full_attention: { rope_type: 'yarn', factor: 4, rope_theta: 2e6 } } };
+  const e = parseHfConfig(v5) as GemmaConfig;
+  assert.deepEqual([e.ropeTheta, e.rope?.type, e.localRopeTheta], [2e6, 'yarn', 5e3]);
+  assert.deepEqual(parseHfConfig(toHfConfig(e)), e, 'the 5.x layout saves in the 4.x one');
+  assert.throws(() => parseHfConfig({ ...v5, rope_local_base_freq: 1e4 }), /rope_local_base_freq = 10000: disagrees with rope_parameters.sliding_attention.rope_theta = 5000/);
+  assert.throws(() => parseHfConfig({ ...v5, rope_theta: 1e6 }), /rope_theta = 1000000: disagrees with rope_parameters.full_attention.rope_theta = 2000000/);
+  assert.throws(() => parseHfConfig({ ...bare, rope_parameters: { rope_type: 'default', rope_theta: 1e6 } }), /rope_parameters = .*Gemma 3 keeps one entry per layer type/);
+  assert.throws(() => parseHfConfig({ ...bare, rope_parameters: { sliding_attention: { rope_type: 'linear', factor: 2 }, full_attention: { rope_type: 'default' } } }), /rope_parameters.sliding_attention = \{"rope_type":"linear","factor":2\}: the sliding layers' rope must be the default one/);
+  assert.throws(() => parseHfConfig({ ...bare, rope_parameters: { sliding_attention: { rope_type: 'default' }, full_attention: { rope_type: 'ntk' } } }), /rope_parameters.full_attention = \{"rope_type":"ntk"\}: rope type "ntk" is not supported/);
+  assert.throws(() => parseHfConfig({ ...base, use_bidirectional_attention: true }), /use_bidirectional_attention = true: not supported/);
+  assert.equal((parseHfConfig({ ...base, final_logit_softcapping: 30 }) as GemmaConfig).finalSoftcap, 30);
+});
+
+test('Gemma 1: GemmaConfig\'s defaults, the activation both transformers generations read, no caps or windows', () => {
+  const base = cfgOf('gemma-tiny');
+  const c = parseHfConfig(base) as GemmaConfig;
+  assert.deepEqual([c.activation, c.queryPreAttnScalar, c.slidingWindow, c.slidingLayers, c.attnSoftcap, c.finalSoftcap, c.tied, c.nKvHead], ['gelu', 16, null, [false, false], null, null, true, 1]);
+  const { hidden_act: _a, hidden_activation: _v, num_key_value_heads: _k, tie_word_embeddings: _t, ...bare } = base;
+  const d = parseHfConfig(bare) as GemmaConfig;
+  assert.deepEqual([d.activation, d.nKvHead, d.tied], ['gelu_pytorch_tanh', 16, true], "GemmaConfig's defaults");
+  assert.equal((parseHfConfig({ ...bare, hidden_act: 'gelu_pytorch_tanh', hidden_activation: null }) as GemmaConfig).activation, 'gelu_pytorch_tanh');
+  // Gemma's published configs say hidden_act "gelu": transformers ≥ 4.48 computes the exact GELU, 4.38–4.47 the tanh one.
+  assert.throws(() => parseHfConfig({ ...bare, hidden_act: 'gelu' }), /hidden_act = "gelu": disagrees with hidden_activation \(null, i.e. gelu_pytorch_tanh\)/);
+  assert.throws(() => parseHfConfig({ ...bare, hidden_act: 'gelu', hidden_activation: 'gelu_pytorch_tanh' }), /hidden_act = "gelu": disagrees with hidden_activation \("gelu_pytorch_tanh"\)/);
+  assert.throws(() => parseHfConfig({ ...base, final_logit_softcapping: 30 }), /final_logit_softcapping = 30: not supported \(logit soft-capping is not part of gemma\)/);
+  assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
 });

@@ -12,7 +12,7 @@ import { parseHfConfig } from '../../engine/models/config.js';
 import { ppoMemoryPlan, parameterCounts, loraParameters, ensembleTrainPlan, defaultLoraTargets, type PpoShape } from '../../engine/models/memory.js';
 import { trunkNames } from '../../engine/rlhf/reward.js';
 
-const FAMILIES = ['gpt2-tiny', 'llama-tiny-gqa', 'mistral-tiny', 'qwen2-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny'];
+const FAMILIES = ['gpt2-tiny', 'llama-tiny-gqa', 'mistral-tiny', 'qwen2-tiny', 'qwen3-tiny', 'phi3-tiny', 'phi4-mini-tiny', 'gemma-tiny', 'gemma2-tiny', 'gemma3-tiny', 'pythia-tiny'];
 const term = (terms: { name: string; bytes: number }[], name: string) => {
   const t = terms.find((x) => x.name.startsWith(name));
   assert.ok(t, `no term "${name}" in ${terms.map((x) => x.name).join(', ')}`);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { CausalLM } from '../../engine/models/model.js';
 import { generate, scoreLogprobs } from '../../engine/models/sampler.js';
 import { type ModelConfig } from '../../engine/models/config.js';
+import { sft } from '../../engine/rlhf/sft.js';
 
 const configs: ModelConfig[] = [
   { arch: 'gpt2', vocabSize: 40, nPositions: 32, d: 16, nLayer: 2, nHead: 2, eps: 1e-5, activation: 'gelu_new', bosTokenId: null, eosTokenId: 39 },
@@ -19,11 +20,14 @@ const configs: ModelConfig[] = [
   { arch: 'qwen3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 32 }, slidingWindow: null, qkNorm: true, fused: false, maxPositions: 64, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   { arch: 'phi3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-5, ropeTheta: 10000, rope: null, slidingWindow: 4, qkNorm: false, fused: true, maxPositions: 64, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   // Gemma 2 with windowed and full layers: the cache path must pick each layer's mask.
-  { arch: 'gemma2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 10000, rope: null, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: 3, slidingLayers: [true, false, true], attnSoftcap: 5, finalSoftcap: 4, activation: 'gelu_pytorch_tanh', bosTokenId: null, eosTokenId: 39 },
+  { arch: 'gemma2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 10000, rope: null, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: 3, slidingLayers: [true, false, true], attnSoftcap: 5, finalSoftcap: 4, activation: 'gelu_pytorch_tanh', localRopeTheta: null, bosTokenId: null, eosTokenId: 39 },
   // RoPE with an attention factor: yarn on Qwen2; longrope with Phi-3's partial rotary (6 of 8 dims), its
   // original length 32 above every row here.
   { arch: 'qwen2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-6, ropeTheta: 1e4, rope: { type: 'yarn', factor: 4, originalMaxPositions: 16, attentionFactor: null, mscale: null, mscaleAllDim: null, betaFast: null, betaSlow: null, truncate: null }, slidingWindow: null, qkNorm: false, fused: false, maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   { arch: 'phi3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 2, nKvHead: 1, headDim: 8, rotaryDim: 6, eps: 1e-5, ropeTheta: 10000, rope: { type: 'longrope', shortFactor: [1, 1.5, 3], longFactor: [2, 4, 8], originalMaxPositions: 32, factor: null, attentionFactor: null }, slidingWindow: null, qkNorm: false, fused: true, maxPositions: 128, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  // Gemma 3 (q/k norms, a local rope for the sliding layers, linear-scaled global rope) and Gemma 1.
+  { arch: 'gemma3_text', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: { type: 'linear', factor: 8 }, localRopeTheta: 10000, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: 3, slidingLayers: [true, true, false], attnSoftcap: null, finalSoftcap: null, activation: 'gelu_pytorch_tanh', bosTokenId: null, eosTokenId: 39 },
+  { arch: 'gemma', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 1, headDim: 8, eps: 1e-6, ropeTheta: 10000, rope: null, localRopeTheta: null, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: null, slidingLayers: [false, false], attnSoftcap: null, finalSoftcap: null, activation: 'gelu', bosTokenId: null, eosTokenId: 39 },
   // GPT-NeoX with partial rotary (4 of 8 dims) in both residual forms and with a dynamic-rope cap.
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: null, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 500, rope: { type: 'linear', factor: 2 }, maxPositions: 64, eps: 1e-5, parallelResidual: false, attentionBias: false, tied: true, activation: 'gelu_new', bosTokenId: 0, eosTokenId: 39 },
@@ -80,3 +84,12 @@ for (const cfg of configs) {
     assert.equal(a.loss, b.loss);
   });
 }
+
+test('every family trains: SFT steps on a fixed set lower its loss (each config above)', async () => {
+  const samples = [{ prompt: [1, 2, 3], response: [4, 5, 6, 7] }, { prompt: [9, 8], response: [7, 6, 5] }, { prompt: [11], response: [12, 13, 14, 15] }];
+  for (const cfg of configs) {
+    const m = CausalLM.init(cfg, 5);
+    const r = await sft(m, samples, { epochs: 8, batchSize: 3, lr: 1e-2, padId: 0 });
+    assert.ok(r.losses.every(Number.isFinite) && r.losses.at(-1)! < r.losses[0]!, `${cfg.arch}: losses ${r.losses.map((x) => x.toFixed(3)).join(' ')}`);
+  }
+});
