@@ -32,6 +32,7 @@ import { analyseStudy, evalPoints } from './analysis.js';
 import { studyPaths } from './layout.js';
 import { APP_VERSION } from '../version.js';
 import { METRIC } from '../../common/metrics.js';
+import { assertStudyFits } from './memory.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, sftConfig, ensembleTrainOptions, ppoConfig } from './spec.js';
 
 export interface ProgressEvent {
@@ -369,6 +370,7 @@ function summarize(run: Run, evals: EvalPoint[], spec: ExperimentSpec, hasGold =
 /** Runs a whole study: shared setup, then every (seed × objective) run, then the paired comparison. */
 export async function runExperiment(specIn: ExperimentSpec, o: RunnerOptions): Promise<ExperimentResult> {
   const spec = resolveSpecPaths(specIn); // a dataset world's folders, stored absolute
+  await assertStudyFits(spec, o.device ?? 'cpu'); // refused before anything is recorded (docs/engine.md § Memory plan)
   const exp = o.store.experiments.create({ name: spec.name, spec: spec as unknown as Record<string, unknown> });
   o.onProgress?.({ phase: 'setup', message: `experiment ${exp.id}: ${spec.objectives.length} objectives × ${spec.seeds.length} seeds on ${spec.world.name}` });
   const sh = await prepareShared(spec, exp.id, o);
@@ -388,6 +390,7 @@ export async function resumeExperiment(experimentId: number, o: RunnerOptions): 
   if (!exp) throw new Error(`experiment ${experimentId} does not exist; \`rrlhf runs list\` shows each run with its experiment id`);
   const spec = exp.spec as unknown as ExperimentSpec;
   o.store.runs.recoverInterrupted();
+  await assertStudyFits(spec, o.device ?? 'cpu');
   const sh = await prepareShared(spec, exp.id, o);
   const summaries: RunSummary[] = [];
   for (const r of o.store.runs.list({ experimentId })) {

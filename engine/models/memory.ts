@@ -14,7 +14,7 @@
 
 import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
-import { projectionsOf, matchesTarget } from './lora.js';
+import { LoraAdapters, LORA_DEFAULTS } from './lora.js';
 import { valueHeadParams, rewardHeadParams } from './heads.js';
 
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
@@ -125,9 +125,8 @@ export function activationValuesPerToken(c: ModelConfig, keys: number): { values
 
 /** Trainable parameters of a LoRA on this config: r·(in + out) per targeted projection. */
 export function loraParameters(config: ModelConfig, lora: { r: number; targetModules: string[] }): number {
-  const mods = projectionsOf(config).filter((m) => matchesTarget(m.name, lora.targetModules));
-  const unknown = lora.targetModules.filter((t) => !projectionsOf(config).some((m) => matchesTarget(m.name, [t])));
-  if (unknown.length) throw new Error(`lora.targetModules: ${unknown.map((t) => `"${t}"`).join(', ')} match no module of this ${config.arch} model`);
+  // The adapters' own resolution: the same modules, and the same refusal of a target that matches none.
+  const mods = LoraAdapters.resolve({ config }, { r: lora.r, alpha: LORA_DEFAULTS.alpha, dropout: 0, targetModules: lora.targetModules, bias: 'none' }).modules;
   return sum(mods.map((m) => lora.r * (m.in + m.out)));
 }
 

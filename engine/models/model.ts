@@ -39,6 +39,17 @@ export function gradSums(grads: Record<string, Float32Array>): Record<string, { 
   return out;
 }
 
+/** A model folder's config.json, parsed, with the loader's messages (the memory plan reads it too,
+ *  before any weights: experiments/memory.ts). */
+export async function readModelConfig(dir: string): Promise<{ config: ModelConfig; json: Record<string, unknown> }> {
+  const cfgFile = path.join(path.resolve(dir), 'config.json');
+  let raw: string;
+  try { raw = await readFile(cfgFile, 'utf8'); } catch { throw new ConfigError(cfgFile, 'not found; a model folder needs config.json and model.safetensors (or model.safetensors.index.json)'); }
+  let json: Record<string, unknown>;
+  try { json = JSON.parse(raw); } catch (e) { throw new ConfigError(cfgFile, `invalid JSON: ${(e as Error).message}`); }
+  return { config: parseHfConfig(json, cfgFile), json };
+}
+
 export class CausalLM {
   /** Checkpoint tensors that were present but unused (reported, not fatal). */
   unusedTensors: string[] = [];
@@ -82,12 +93,7 @@ export class CausalLM {
   /** Loads a Hugging Face model folder. Missing or mis-shaped tensors are named. */
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<CausalLM> {
     const root = path.resolve(dir);
-    const cfgFile = path.join(root, 'config.json');
-    let raw: string;
-    try { raw = await readFile(cfgFile, 'utf8'); } catch { throw new ConfigError(cfgFile, 'not found; a model folder needs config.json and model.safetensors (or model.safetensors.index.json)'); }
-    let json: Record<string, unknown>;
-    try { json = JSON.parse(raw); } catch (e) { throw new ConfigError(cfgFile, `invalid JSON: ${(e as Error).message}`); }
-    const config = parseHfConfig(json, cfgFile);
+    const { config, json } = await readModelConfig(root);
     const arch = architectureOf(config);
     const tensors = await readSafetensorsFolder(root);
     const byName = new Map<string, { shape: number[]; data: Float32Array }>();

@@ -35,6 +35,7 @@ import { NORMALIZE_MODES } from '../serve/reward-server.js';
 import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImportError } from '../runlogs/import.js';
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
+import { assertStudyFits, studyMemory, MemoryPlanError } from '../experiments/memory.js';
 import { evaluateStudy } from '../eval/study.js';
 import { runRewardBench } from '../eval/rewardbench.js';
 import { RunPolicyError } from '../eval/policy.js';
@@ -433,6 +434,20 @@ export const API = {
       return { spec: i.spec, estimate: estimate(i.spec, cal, basis), previous: previousRuns(c, i.spec) };
     },
   }),
+  'experiments.memory': call({
+    summary: 'the memory plan of a study spec on the chosen device at each precision, the device\'s memory, and what each change to the spec would need (docs/engine.md § Memory plan)',
+    input: z.strictObject({ spec: SpecInput }),
+    async run(i, c) {
+      try {
+        const m = await studyMemory(i.spec, c.settings.get().device);
+        const fp32 = m.plans[0]!;
+        return { ...m, fits: m.memory.availableBytes === null ? null : fp32.totalBytes <= m.memory.availableBytes };
+      } catch (err) {
+        // A model folder that cannot be read: the wizard shows the loader's sentence instead of a plan.
+        throw new ApiError((err as Error).message.split('\n')[0]!, 400);
+      }
+    },
+  }),
   'experiments.list': call({
     summary: 'studies with their status and verdict',
     input: None,
@@ -466,12 +481,15 @@ export const API = {
     async check(i, c) {
       // A study on your own data: the dataset and the model folders must be usable before it is queued.
       const w = i.spec.world;
-      if (w.name !== 'dataset') return;
-      const d = c.store.datasets.get(w.datasetId);
-      if (!d) throw new ApiError(`dataset ${w.datasetId} does not exist; import it on the Datasets screen first`, 404);
-      await inspectModelFolder(w.modelDir);
-      if (w.gold) await inspectModelFolder(w.gold.rewardModelDir).catch((e: Error) => { throw new ModelFolderError(`the gold reward model: ${e.message}`); });
-      if (i.spec.objectives.some((o) => o.kind === 'gold') && !w.gold) throw new ApiError('the "gold" objective trains on the gold reward, but this study has no gold reward model; remove it or add a judge model', 400);
+      if (w.name === 'dataset') {
+        const d = c.store.datasets.get(w.datasetId);
+        if (!d) throw new ApiError(`dataset ${w.datasetId} does not exist; import it on the Datasets screen first`, 404);
+        await inspectModelFolder(w.modelDir);
+        if (w.gold) await inspectModelFolder(w.gold.rewardModelDir).catch((e: Error) => { throw new ModelFolderError(`the gold reward model: ${e.message}`); });
+        if (i.spec.objectives.some((o) => o.kind === 'gold') && !w.gold) throw new ApiError('the "gold" objective trains on the gold reward, but this study has no gold reward model; remove it or add a judge model', 400);
+      }
+      // A study that will not fit is refused before it is queued (the runner checks again when it starts).
+      await assertStudyFits(i.spec, c.settings.get().device);
     },
     label: (i) => `study "${i.spec.name}": ${i.spec.objectives.length} objectives × ${i.spec.seeds.length} seeds × ${i.spec.ppo.iterations} iterations`,
     subject: () => ({ kind: 'experiment' }),
@@ -762,7 +780,7 @@ export function describeError(method: string, err: unknown): { error: string; st
     return { error: `invalid input for ${method}: ${parts.join('; ')}`, status: 400 };
   }
   if (err instanceof ApiError || err instanceof ReportError) return { error: err.message, status: err.status };
-  if (err instanceof InputFileError || err instanceof BonSourceError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError || err instanceof RunLogError) return { error: err.message, status: 400 };
+  if (err instanceof InputFileError || err instanceof BonSourceError || err instanceof DataFileError || err instanceof OptionError || err instanceof ModelFolderError || err instanceof RunLogError || err instanceof MemoryPlanError) return { error: err.message, status: 400 };
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'EACCES') {
     const p = (err as NodeJS.ErrnoException).path;

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { openStore } from '../store/index.js';
 import { makeWorld, WORLD_NAMES, datasetWorld, DATASET_WORLD_DEFAULTS, type World, type PreferencePair } from '../worlds/index.js';
 import type { DatasetWorld } from '../worlds/dataset.js';
-import { CausalLM } from '../models/model.js';
+import { CausalLM, readModelConfig } from '../models/model.js';
 import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
@@ -23,6 +23,8 @@ import { trainEnsemble } from '../rlhf/ensemble-train.js';
 import { type EnsembleReport } from '../rlhf/ensemble-quality.js';
 import type { ProgressEvent } from '../experiments/runner.js';
 import { ensembleTrainOptions } from '../experiments/spec.js';
+import { assertEnsembleFits } from '../experiments/memory.js';
+import { REWARD_DEFAULTS } from '../rlhf/reward.js';
 
 export const EnsembleTrainSchema = z.strictObject({
   world: z.enum(WORLD_NAMES as [string, ...string[]]).default('goodhart-lab'),
@@ -113,11 +115,14 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (req.datasetId !== undefined) {
     // Imported data: the pretrained model is the trunk as it is (no SFT); validation pairs come from
     // the dataset's held-out split, as in a study on that dataset.
-    base = await CausalLM.load(req.modelDir!, o.device);
     // Token budgets: the study defaults (128 + 64), shrunk to fit a model with fewer positions.
-    const positions = maxPositionsOf(base.config);
+    const { config } = await readModelConfig(req.modelDir!);
+    const positions = maxPositionsOf(config);
     const maxPromptTokens = Math.min(DATASET_WORLD_DEFAULTS.maxPromptTokens, Math.floor((2 * positions) / 3));
     const maxResponseTokens = Math.min(DATASET_WORLD_DEFAULTS.maxResponseTokens, positions - maxPromptTokens);
+    // Refused before the weights are read (docs/engine.md § Memory plan).
+    await assertEnsembleFits(config, { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens: maxPromptTokens + maxResponseTokens }, o.device);
+    base = await CausalLM.load(req.modelDir!, o.device);
     const store = openStore({ dataDir: o.dataDir });
     let dw: DatasetWorld;
     try {
@@ -128,6 +133,8 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
     val = dw.heldOutPairs(req.valPairs, rng);
   } else {
     world = makeWorld(req.world, {}, req.seed);
+    const tokens = Math.max(1, ...world.trainPrompts.map((p) => p.length)) + world.maxResponseTokens;
+    await assertEnsembleFits(world.modelConfig(), { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens }, o.device);
     base = CausalLM.init(world.modelConfig(), req.seed, o.device);
     say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
     await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId },

@@ -79,5 +79,5 @@ test('terms follow the formulas: KV cache, reference, ensemble, optimizer state,
 test('a bad shape or an unknown LoRA target is refused by name', () => {
   const c = parseHfConfig({ model_type: 'gpt2', vocab_size: 64, n_embd: 16, n_layer: 2, n_head: 2 });
   assert.throws(() => ppoMemoryPlan(c, { ...SHAPE, batch: 0 }), /batch must be a positive integer, got 0/);
-  assert.throws(() => ppoMemoryPlan(c, { ...SHAPE, lora: { r: 4, targetModules: ['q_proj'] } }), /"q_proj" match no module of this gpt2 model/);
+  assert.throws(() => ppoMemoryPlan(c, { ...SHAPE, lora: { r: 4, targetModules: ['q_proj'] } }), /"q_proj" matches no module of this gpt2 model; its projections are c_attn, c_proj, c_fc/);
 });
