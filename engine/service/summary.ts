@@ -5,6 +5,7 @@
 import { isComplete, type Store, type Run, type Experiment } from '../store/index.js';
 import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat, type BenchmarkAnalysis } from '../experiments/analysis.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
+import { BENCH_PREFIX } from '../../common/metrics.js';
 import { studyEnsembleRecord } from '../experiments/layout.js';
 
 export interface RunView {
@@ -33,6 +34,8 @@ export interface RunView {
   onset: number | null;
   /** Step of the checkpoint a resume would start from. */
   resumableFrom: number | null;
+  /** Benchmark metric keys recorded on the run (docs/metrics.md § Benchmarks), for the Runs overlay. */
+  benchmarks: string[];
 }
 
 const specOf = (e: Experiment | undefined) => e?.spec as unknown as ExperimentSpec | undefined;
@@ -50,6 +53,7 @@ export function runView(store: Store, run: Run, exp?: Experiment): RunView {
     kind: objectiveKind(run),
     final: a.final, peak: a.peak, onset: a.onset,
     resumableFrom: ck ? ck.step : null,
+    benchmarks: store.metrics.keys(run.id).filter((k) => k.startsWith(BENCH_PREFIX)),
   };
 }
 

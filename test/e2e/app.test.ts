@@ -338,9 +338,16 @@ class Flow {
     assert.equal(rows.length, objectives, 'one row per objective');
     const cells = await table.locator('tbody tr').first().locator('td').allTextContents();
     assert.match(cells[1]!.trim(), /^[01]\.\d+$/, `π₀'s accuracy is shown: ${cells}`);
-    assert.match(cells[4]!.trim(), /^[+−]\d/, `the change from π₀ is shown: ${cells}`);
+    assert.match(cells[4]!.trim(), /^([+−]\d|0$)/, `the change from π₀ is shown: ${cells}`);
     assert.match(rows[1] ?? '', /1\/1 seeds higher|0\/1 seeds higher/, 'the robust objective against the baseline, by seed');
     await this.shot('12b-study-benchmarks');
+    // The Runs overlay offers the recorded benchmark among its metrics: π₀ at step 0, then the final policy.
+    await page.getByRole('link', { name: 'Compare runs' }).click();
+    await page.waitForURL(/#\/runs\?ids=/);
+    await page.getByLabel('Metric').selectOption({ label: 'benchmark: arc 0-shot · acc' });
+    const fig = page.getByRole('figure', { name: /^benchmark: arc 0-shot · acc/ });
+    await fig.waitFor();
+    await page.goBack();
   }
 
   /** An ensemble on the imported dataset, with the same model folder as its trunk, from the Ensembles screen. */
