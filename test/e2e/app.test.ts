@@ -183,6 +183,12 @@ class Flow {
     await page.getByRole('link', { name: 'New study' }).click();
     await page.getByRole('button', { name: 'Quick' }).waitFor();
     await page.getByText(/about .* on this machine/).waitFor();
+    // The memory plan of the study being configured (experiments.memory), every term at each precision.
+    await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu of [\d.]+ (MiB|GiB) available/).waitFor();
+    await page.getByText('Memory plan: every term, at each precision').click();
+    const terms = page.getByRole('table', { name: 'Study memory plan' });
+    assert.match(await terms.innerText(), /policy weights\s+[\d.]+ (B|KiB|MiB)\s+[\d.]+ (B|KiB|MiB)/);
+    assert.match(await terms.innerText(), /reference policy/);
     await this.shot('07-wizard');
     // A setting left empty is named as on the form, in words, and blocks the start.
     await page.getByLabel('PPO iterations').fill('');
@@ -315,6 +321,7 @@ class Flow {
     await page.getByLabel('Seeds', { exact: true }).fill('1');
     await page.getByLabel('Study name').fill('my data, my model');
     await page.getByText(/not estimated up front/).waitFor();
+    await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu of/).waitFor();
     await this.shot('11-wizard-own-data');
     await page.getByRole('button', { name: 'Start experiment' }).click();
     await page.waitForURL(/#\/experiments\/\d+/, { timeout: 60_000 });
