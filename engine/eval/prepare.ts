@@ -15,6 +15,8 @@ export interface PrepareOptions {
   /** Unset: the task's default (GSM8K 5, the others 0). */
   shots?: number;
   fewshotFile?: string;
+  /** Field → column, for files whose columns are named otherwise (read.ts). */
+  mapping?: Record<string, string>;
 }
 
 export interface PreparedBenchmark {
@@ -28,19 +30,19 @@ export interface PreparedBenchmark {
 }
 
 export async function prepareBenchmark(where: string, o: PrepareOptions = {}): Promise<PreparedBenchmark> {
-  const bench = await readBenchmark(where, { format: o.format ?? 'auto', ...(o.split !== undefined ? { split: o.split } : {}) });
+  const bench = await readBenchmark(where, { format: o.format ?? 'auto', ...(o.split !== undefined ? { split: o.split } : {}), ...(o.mapping && { mapping: o.mapping }) });
   const shots = o.shots ?? FORMAT_DEFS[bench.format].defaultShots;
   if (!bench.docs.length) throw new BenchmarkError(`no item of ${where} can be scored: all ${bench.rejected.length} records were rejected (first: ${describeRejection(bench.rejected[0]!)})`);
   if (o.fewshotFile !== undefined) {
     if (shots === 0) throw new BenchmarkError('a few-shot file gives the examples for K shots; set the number of shots too');
-    const fb = await readBenchmark(o.fewshotFile, { format: bench.format });
+    const fb = await readBenchmark(o.fewshotFile, { format: bench.format, ...(o.mapping && { mapping: o.mapping }) });
     return { bench, shots, fewshot: fb.docs, fewshotFrom: o.fewshotFile, fewshotRejected: fb.rejected.map(describeRejection) };
   }
   const sp = FORMAT_DEFS[bench.format].fewshotSplit;
   if (shots > 0 && fs.statSync(where).isDirectory() && sp && sp !== bench.split) {
     let has = false;
     try { splitFiles(where, sp); has = true; } catch { /* no such split: the first K items */ }
-    if (has) return { bench, shots, fewshot: (await readBenchmark(where, { format: bench.format, split: sp })).docs, fewshotFrom: `${where} (${sp} split)`, fewshotRejected: [] };
+    if (has) return { bench, shots, fewshot: (await readBenchmark(where, { format: bench.format, split: sp, ...(o.mapping && { mapping: o.mapping }) })).docs, fewshotFrom: `${where} (${sp} split)`, fewshotRejected: [] };
   }
   return { bench, shots, fewshotFrom: null, fewshotRejected: [] };
 }

@@ -71,6 +71,29 @@ export function splitFiles(dir: string, split?: string): { files: string[]; spli
 export interface ReadOptions {
   format?: EvalFormat | 'auto';
   split?: string;
+  /** A manual mapping, field the layout expects → column of the file (e.g. {question: 'stem'}), for files
+   *  whose columns are named otherwise; applied to every record before detection and parsing. */
+  mapping?: Record<string, string>;
+}
+
+/** Parses `field=column,field=column` (the CLI's --map). */
+export function parseMapping(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z_][\w.]*)=(.+)$/.exec(part);
+    if (!m) throw new BenchmarkError(`--map expects field=column pairs separated by commas (e.g. question=stem,answer=label); "${part}" is not one`);
+    out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
+
+function applyMapping(value: Record<string, unknown>, mapping: Record<string, string>, reject: (r: string) => void): Record<string, unknown> | null {
+  const out = { ...value };
+  for (const [field, column] of Object.entries(mapping)) {
+    if (!(column in value)) { reject(`--map ${field}=${column}: the record has no column "${column}" (it has ${Object.keys(value).map((k) => `"${k}"`).join(', ')})`); return null; }
+    out[field] = value[column];
+  }
+  return out;
 }
 
 export async function readBenchmark(where: string, opts: ReadOptions = {}): Promise<Benchmark> {
@@ -95,16 +118,18 @@ export async function readBenchmark(where: string, opts: ReadOptions = {}): Prom
       for await (const rec of src.records) {
         const reject = (reason: string) => rejected.push({ file, line: rec.pos, positions: src.positions, reason });
         if (rec.error !== undefined || !rec.value) { reject(rec.error ?? 'unreadable record'); continue; }
+        const value = opts.mapping ? applyMapping(rec.value, opts.mapping, reject) : rec.value;
+        if (!value) continue;
         if (!format) {
-          format = detectEvalFormat(Object.keys(rec.value));
+          format = detectEvalFormat(Object.keys(value));
           if (!format) {
-            throw new BenchmarkError(`${file}: cannot tell the benchmark from the columns ${Object.keys(rec.value).map((k) => `"${k}"`).join(', ')}; `
+            throw new BenchmarkError(`${file}: cannot tell the benchmark from the columns ${Object.keys(value).map((k) => `"${k}"`).join(', ')}; `
               + `expected one of mmlu (question, choices, answer), arc (question, choices{text,label}, answerKey), hellaswag (ctx_a/ctx_b or ctx, endings, label), `
-              + `truthfulqa (question, mc1_targets), gsm8k (question, answer), or pass --format ${EVAL_FORMATS.join('|')}`);
+              + `truthfulqa (question, mc1_targets), gsm8k (question, answer), or pass --format ${EVAL_FORMATS.join('|')} (and --map field=column for columns named otherwise)`);
           }
         }
         try {
-          docs.push({ doc: FORMAT_DEFS[format].parse(rec.value), file, line: rec.pos, positions: src.positions });
+          docs.push({ doc: FORMAT_DEFS[format].parse(value), file, line: rec.pos, positions: src.positions });
         } catch (e) {
           if (!(e instanceof RowRejected)) throw e;
           reject(e.message);

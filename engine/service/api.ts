@@ -37,6 +37,10 @@ import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
 import { assertStudyFits, studyMemory, MemoryPlanError } from '../experiments/memory.js';
 import { evaluateStudy } from '../eval/study.js';
+import { prepareBenchmark } from '../eval/prepare.js';
+import { evaluateBenchmark } from '../eval/run.js';
+import { CausalLM } from '../models/model.js';
+import { loadTokenizer } from '../models/tokenizer.js';
 import { runRewardBench } from '../eval/rewardbench.js';
 import { RunPolicyError } from '../eval/policy.js';
 import { BenchmarkError } from '../eval/read.js';
@@ -545,6 +549,44 @@ export const API = {
     },
   }),
 
+  'models.evaluate': job({
+    summary: 'scores a Hugging Face model folder on a benchmark file as lm-evaluation-harness does (acc, acc_norm; GSM8K exact match), the first 200 items with their predictions',
+    input: z.strictObject({
+      dir: z.string().min(1, 'choose a model folder'),
+      file: z.string().min(1, 'choose a benchmark file or dataset folder'),
+      format: z.enum(['auto', ...EVAL_FORMATS]).default('auto'),
+      split: z.string().min(1).optional(),
+      shots: z.number().int().min(0).max(64).optional(),
+      limit: z.number().int().positive().optional(),
+      chatTemplate: z.boolean().default(false),
+      mapping: z.record(z.string().min(1), z.string().min(1)).optional(),
+    }),
+    exclusive: true,
+    label: (i) => `benchmark ${path.basename(i.file)} on ${path.basename(i.dir)}`,
+    subject: () => ({ kind: 'evaluation' }),
+    check(i) {
+      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a benchmark file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+    },
+    async run(i, c, job) {
+      try {
+        const prep = await prepareBenchmark(i.file, { ...(i.format !== 'auto' && { format: i.format }), ...(i.split && { split: i.split }), ...(i.shots !== undefined && { shots: i.shots }), ...(i.mapping && { mapping: i.mapping }) });
+        const model = await CausalLM.load(i.dir, c.settings.get().device);
+        const tok = await loadTokenizer(i.dir);
+        const t0 = Date.now();
+        const res = await evaluateBenchmark(model, tok, prep.bench, {
+          shots: prep.shots, ...(prep.fewshot && { fewshot: prep.fewshot }), ...(i.limit && { limit: i.limit }), chatTemplate: i.chatTemplate, signal: job.signal,
+          onProgress: (done, total) => {
+            const el = (Date.now() - t0) / 1000;
+            job.progress({ phase: 'setup', message: `${prep.bench.format} items scored`, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
+          },
+        });
+        return { ...res, per_item: res.per_item.slice(0, 200), items_shown: Math.min(200, res.per_item.length), model: i.dir, file: i.file, files: prep.bench.files, fewshot_from: prep.fewshotFrom };
+      } catch (e) {
+        if (e instanceof BenchmarkError || e instanceof EvalOptionError || e instanceof ModelFolderError) throw new ApiError(namesOfUploads(e.message, c.dataDir), 400);
+        throw e;
+      }
+    },
+  }),
   'experiments.evaluate': job({
     summary: 'scores a study\'s π₀ and each run\'s final policy (or every checkpoint) on a benchmark file, as lm-evaluation-harness does; recorded on the runs',
     input: z.strictObject({
@@ -557,6 +599,7 @@ export const API = {
       chatTemplate: z.boolean().default(false),
       checkpoints: z.enum(['final', 'all']).default('final'),
       runIds: z.array(Id).min(1).optional(),
+      mapping: z.record(z.string().min(1), z.string().min(1)).optional(),
     }),
     exclusive: true,
     label: (i) => `benchmark ${path.basename(i.file)} on study ${i.experimentId}`,

@@ -400,6 +400,26 @@ class Flow {
     await this.shot('12d-reward-benchmark');
   }
 
+  /** The Datasets screen's "Score a model on a benchmark": a model folder on the ARC fixture, harness-style. */
+  async modelBenchmark(modelDir: string) {
+    const { page } = this;
+    await this.screen('Datasets');
+    const panel = page.getByRole('region', { name: 'Score a model on a benchmark' });
+    await panel.getByRole('textbox', { name: 'Model folder' }).fill(modelDir);
+    await panel.getByRole('textbox', { name: 'Model benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
+    // A column mapping that names a column the file lacks is refused, record by record, naming it.
+    await panel.getByRole('textbox', { name: 'Column mapping' }).fill('question=stem');
+    await panel.getByRole('button', { name: 'Score the model' }).click();
+    await panel.getByRole('alert').filter({ hasText: /no column "stem"/ }).waitFor({ timeout: 60_000 });
+    await panel.getByRole('textbox', { name: 'Column mapping' }).fill('');
+    await panel.getByRole('button', { name: 'Score the model' }).click();
+    const res = panel.getByRole('status', { name: 'Model benchmark result' });
+    await res.waitFor({ timeout: 60_000 });
+    assert.match((await res.textContent())!.replace(/\s+/g, ' ').trim(), /^arc, 3 items, 0-shot: acc \d+\.\d%, acc_norm \d+\.\d%/);
+    assert.equal(await panel.getByRole('table', { name: 'Scored items' }).locator('tbody tr').count(), 3);
+    await this.shot('12e-model-benchmark');
+  }
+
   async compare() {
     const { page } = this;
     await page.getByRole('link', { name: 'Compare runs' }).click();
@@ -481,6 +501,7 @@ async function runFlow(flow: Flow) {
   cleanup.push(model);
   await flow.ownDataStudy(model);
   await flow.ownDataEnsemble(model);
+  await flow.modelBenchmark(model);
   await flow.stopAndResume();
   await flow.compare();
   const files = await flow.report(quick);

@@ -361,3 +361,21 @@ test('a study scored through experiments.evaluate: π₀ at step 0 on every run,
     assert.match((missing as { error: string }).error, /cannot read .*nope\.jsonl: choose a benchmark file/);
   } finally { await service.close(); }
 });
+
+test('rrlhf eval --map: a file whose columns are named otherwise scores as the layout it is mapped to', async () => {
+  const { dir } = await modelFolder(3);
+  const renamed = path.join(tmp(), 'mmlu_renamed.jsonl');
+  const rows = fs.readFileSync(ev('mmlu.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { question: string; subject: string; choices: string[]; answer: number });
+  fs.writeFileSync(renamed, rows.map((r) => JSON.stringify({ stem: r.question, subject: r.subject, options: r.choices, gold: r.answer })).join('\n') + '\n');
+  const want = JSON.parse(rrlhf('eval', ev('mmlu.jsonl'), '--model', dir, '--json').stdout);
+  const unmapped = rrlhf('eval', renamed, '--model', dir, '--json');
+  assert.equal(unmapped.code, 1);
+  assert.match(unmapped.stderr, /cannot tell the benchmark from the columns "stem", "subject", "options", "gold".*--map field=column/);
+  const got = rrlhf('eval', renamed, '--model', dir, '--map', 'question=stem, choices=options, answer=gold', '--json');
+  assert.equal(got.code, 0, got.stderr);
+  const g = JSON.parse(got.stdout);
+  assert.equal(g.format, 'mmlu');
+  assert.deepEqual(g.per_item.map((p: McItem) => p.loglikelihoods), want.per_item.map((p: McItem) => p.loglikelihoods));
+  const bad = rrlhf('eval', renamed, '--model', dir, '--map', 'question');
+  assert.match(bad.stderr, /--map expects field=column pairs separated by commas/);
+});

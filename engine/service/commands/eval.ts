@@ -5,25 +5,25 @@ import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progr
 import { CausalLM } from '../../models/model.js';
 import { loadTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
 import { EVAL_FORMATS, FORMAT_DEFS, type EvalFormat } from '../../eval/formats.js';
-import { describeRejection } from '../../eval/read.js';
+import { describeRejection, parseMapping } from '../../eval/read.js';
 import { prepareBenchmark, benchRecord } from '../../eval/prepare.js';
 import { evaluateBenchmark } from '../../eval/run.js';
 import { loadRunPolicy } from '../../eval/policy.js';
 import { openStore, resolveDataDir } from '../../store/index.js';
 
-const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N]';
+const USAGE = 'usage: rrlhf eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--split S] [--limit N] [--shots K] [--fewshot-file F] [--chat-template] [--batch-size B] [--max-gen-toks N] [--map field=column,...]';
 
 export const evalCmd: Command = {
   usage: [
     'eval FILE (--model DIR | --run ID [--record]) [--format auto|mmlu|arc|hellaswag|truthfulqa|gsm8k] [--limit N] [--shots K]',
-    '     [--fewshot-file F] [--split S] [--chat-template] [--batch-size B] [--max-gen-toks N]',
+    '     [--fewshot-file F] [--split S] [--chat-template] [--batch-size B] [--max-gen-toks N] [--map field=column,...]',
     '                                benchmark accuracy as lm-evaluation-harness scores it (acc, acc_norm; GSM8K exact match)',
   ],
   async run(args, out) {
     const { values, positionals } = parse(args, {
       model: { type: 'string' }, run: { type: 'string' }, format: { type: 'string', default: 'auto' }, split: { type: 'string' },
       limit: { type: 'string' }, shots: { type: 'string' }, 'fewshot-file': { type: 'string' }, 'chat-template': { type: 'boolean' },
-      'batch-size': { type: 'string' }, 'max-gen-toks': { type: 'string' }, record: { type: 'boolean' },
+      'batch-size': { type: 'string' }, 'max-gen-toks': { type: 'string' }, record: { type: 'boolean' }, map: { type: 'string' },
     }, true);
     if (positionals.length !== 1) throw new UsageError(`eval takes one benchmark FILE (or dataset folder); got ${positionals.length}\n${USAGE}`);
     if ((values.model === undefined) === (values.run === undefined)) throw new UsageError(`eval needs exactly one of --model DIR and --run ID\n${USAGE}`);
@@ -37,6 +37,7 @@ export const evalCmd: Command = {
       format: format as EvalFormat | 'auto', ...(values.split !== undefined ? { split: values.split } : {}),
       ...(values.shots !== undefined ? { shots: nonNegIntOpt(values.shots, 'shots', 0) } : {}),
       ...(values['fewshot-file'] !== undefined ? { fewshotFile: values['fewshot-file'] } : {}),
+      ...(values.map !== undefined ? { mapping: parseMapping(values.map) } : {}),
     });
     const { bench, shots, fewshot, fewshotFrom } = prep;
     for (const r of prep.fewshotRejected.slice(0, 5)) process.stderr.write(`few-shot file: skipped ${r}\n`);
