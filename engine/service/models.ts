@@ -29,7 +29,8 @@ export interface ModelFolder extends ModelSummary {
  *  and LoRA r 8 on the attention projections) on each device this machine has, at each precision. */
 export interface ModelSummary {
   family: { arch: string; causalLM: string; sequenceClassification: string };
-  rope: { type: string; theta: number | null; rotaryDims: number | null };
+  /** `localTheta`: the sliding layers' own default rope (Gemma 3), else null. */
+  rope: { type: string; theta: number | null; rotaryDims: number | null; localTheta: number | null };
   parameters: { total: number; trunk: number };
   memory: {
     study: Omit<PpoShape, 'lora'> & { lora: { r: number; targetModules: string[] } };
@@ -40,8 +41,12 @@ export interface ModelSummary {
 
 export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
   const rope = config.arch === 'gpt2'
-    ? { type: 'none (learned absolute positions)', theta: null, rotaryDims: null }
-    : { type: config.rope?.type ?? 'default', theta: config.ropeTheta, rotaryDims: config.arch === 'gpt_neox' ? config.rotaryDim : config.headDim };
+    ? { type: 'none (learned absolute positions)', theta: null, rotaryDims: null, localTheta: null }
+    : {
+      type: config.rope?.type ?? 'default', theta: config.ropeTheta,
+      rotaryDims: 'rotaryDim' in config && config.rotaryDim !== undefined ? config.rotaryDim : config.headDim,
+      localTheta: 'localRopeTheta' in config ? config.localRopeTheta : null,
+    };
   const devices = (await listDevices()).filter((d) => d.available).map((d) => deviceMemory(d.device));
   const lora = { r: 8, targetModules: defaultLoraTargets(config.arch) };
   const plans: ModelSummary['memory']['plans'] = [];

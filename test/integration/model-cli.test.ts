@@ -11,7 +11,7 @@ import path from 'node:path';
 import { repoRoot, fixture } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { scoreLogprobs } from '../../engine/models/sampler.js';
-import { inspectModelFolder, type ModelSummary } from '../../engine/service/models.js';
+import { inspectModelFolder, modelSummary, type ModelSummary } from '../../engine/service/models.js';
 import { ppoMemoryPlan, DEFAULT_PPO_SHAPE } from '../../engine/models/memory.js';
 
 /** `model info`'s summary (issue #18): family, positions, parameter count and the memory plan on each
@@ -81,4 +81,13 @@ test('model generate: seeded, log-probs per token, and a tokenizer of another mo
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /the tokenizer gives token id \d+ but the model's vocab_size is 96; the tokenizer\.json does not belong to this model/);
   assert.doesNotMatch(bad.stderr, /out of bounds|onnxruntime/i);
+});
+
+test('model info names the rope of Phi-4-mini (longrope on 6 of 8 dims) and both ropes of Gemma 3', async () => {
+  const phi = await modelSummary((await CausalLM.load(fixture('models', 'phi4-mini-tiny'))).config);
+  assert.deepEqual(phi.rope, { type: 'longrope', theta: 10000, rotaryDims: 6, localTheta: null });
+  const g3 = await modelSummary((await CausalLM.load(fixture('models', 'gemma3-tiny'))).config);
+  assert.deepEqual([g3.rope, g3.family.sequenceClassification], [{ type: 'linear', theta: 1e6, rotaryDims: 16, localTheta: 10000 }, 'Gemma3TextForSequenceClassification']);
+  const human = rrlhf('model', 'info', fixture('models', 'gemma3-tiny'));
+  assert.match(human.stdout, /^Gemma3ForCausalLM \(gemma3_text\); positions: RoPE linear, θ 1000000 \(sliding layers: default, θ 10000\), 16 rotary dims per head/);
 });

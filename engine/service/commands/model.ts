@@ -89,7 +89,7 @@ function describeSummary(s: ModelSummary, unused: string[]): string {
   const st = s.memory.study;
   const M = (n: number) => `${(n / 1e6).toFixed(2)}M`;
   const lines = [
-    `${s.family.causalLM} (${s.family.arch}); positions: ${s.rope.type === 'default' || s.rope.theta !== null ? `RoPE ${s.rope.type}, θ ${s.rope.theta}, ${s.rope.rotaryDims} rotary dims per head` : s.rope.type}`,
+    `${s.family.causalLM} (${s.family.arch}); positions: ${s.rope.type === 'default' || s.rope.theta !== null ? `RoPE ${s.rope.type}, θ ${s.rope.theta}${s.rope.localTheta !== null ? ` (sliding layers: default, θ ${s.rope.localTheta})` : ''}, ${s.rope.rotaryDims} rotary dims per head` : s.rope.type}`,
     `${M(s.parameters.total)} parameters (${M(s.parameters.trunk)} without the LM head)${unused.length ? `; unused in checkpoint: ${unused.join(', ')}` : ''}`,
     `Memory of a PPO study: ${st.batch} rollouts of ${st.promptTokens} + ${st.responseTokens} tokens, ${st.miniBatches} minibatches, ${st.ensemble.method.toUpperCase()} ensemble K ${st.ensemble.heads}; LoRA r ${st.lora.r} on ${st.lora.targetModules.join(', ')}`,
     `  ${'device'.padEnd(8)}${'precision'.padEnd(11)}${'full fine-tuning'.padEnd(19)}${'LoRA'.padEnd(13)}available`,
