@@ -16,6 +16,7 @@ import { studyPaths, studyEnsembleRecord } from '../experiments/layout.js';
 import { splitPrompts, parseMessages } from '../worlds/dataset.js';
 import { makeWorld } from '../worlds/index.js';
 import { loadTokenizer, type ChatMessage } from '../models/tokenizer.js';
+import { verlParquet, type VerlRow } from './verl-parquet.js';
 
 export const EXPORT_ENGINES = ['openrlhf', 'verl'] as const;
 export type ExportEngine = (typeof EXPORT_ENGINES)[number];
@@ -230,7 +231,7 @@ function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [strin
     ['algorithm.use_kl_in_reward', 'True'], ['algorithm.kl_penalty', 'kl'],
     ['algorithm.kl_ctrl.type', s.adaptiveKl ? 'adaptive' : 'fixed'], ['algorithm.kl_ctrl.kl_coef', num(s.klCoef)],
     ...(s.adaptiveKl ? [['algorithm.kl_ctrl.target_kl', num(s.adaptiveKl.target)], ['algorithm.kl_ctrl.horizon', String(Math.max(1, Math.round(s.adaptiveKl.horizon)))]] as [string, string][] : []),
-    ['data.train_files', '$ROOT/data/train.json'], ['data.val_files', '$ROOT/data/eval.json'], ['data.prompt_key', 'prompt'],
+    ['data.train_files', '$ROOT/data/train.parquet'], ['data.val_files', '$ROOT/data/eval.parquet'], ['data.prompt_key', 'prompt'],
     ['data.train_batch_size', String(s.batchSize)], ['data.truncation', 'left'], ['data.filter_overlong_prompts', 'False'],
     ['data.shuffle', 'True'], ['data.seed', String(job.seed)],
     ...(maxResp !== null ? [['data.max_prompt_length', String(maxPrompt)], ['data.max_response_length', String(maxResp)]] as [string, string][] : []),
@@ -398,17 +399,16 @@ export async function exportStudy(store: Store, dataDir: string, reqIn: ExportRe
     await writeFile(path.join(out, file), jsonl(prompts.train.map((p) => ({ prompt: p }))));
     await writeFile(path.join(out, evalFile), jsonl(prompts.eval.map((p) => ({ prompt: p }))));
   } else {
-    // verl's RLHFDataset reads .parquet or .json through datasets.load_dataset("json"), which reads JSON
-    // lines; no Parquet writer is installed here, so the rows go to .json files, one object per line.
-    file = 'data/train.json'; evalFile = 'data/eval.json'; format = 'JSON lines in .json files {prompt, data_source, reward_model, extra_info} (verl RLHFDataset)';
-    const rows = (ps: (string | ChatMessage[])[], texts: string[], split: string) => ps.map((p, i) => ({
-      prompt: typeof p === 'string' ? [{ role: 'user', content: p }] : p,
+    // verl's RLHFDataset reads Parquet (datasets' parquet loader) with the nested columns it expects.
+    file = 'data/train.parquet'; evalFile = 'data/eval.parquet'; format = 'Parquet {prompt: list<{role, content}>, data_source, reward_model: {style, ground_truth}, extra_info} (verl RLHFDataset)';
+    const rows = (ps: (string | ChatMessage[])[], texts: string[], split: string): VerlRow[] => ps.map((p, i) => ({
+      prompt: typeof p === 'string' ? [{ role: 'user', content: p }] : p.map((m) => ({ role: m.role, content: m.content })),
       data_source: prompts.dataSource,
       reward_model: { style: 'model', ground_truth: '' },
       extra_info: { split, index: i, prompt: texts[i]! },
     }));
-    await writeFile(path.join(out, file), jsonl(rows(prompts.train, prompts.trainText, 'train')));
-    await writeFile(path.join(out, evalFile), jsonl(rows(prompts.eval, prompts.evalText, 'eval')));
+    await writeFile(path.join(out, file), verlParquet(rows(prompts.train, prompts.trainText, 'train')));
+    await writeFile(path.join(out, evalFile), verlParquet(rows(prompts.eval, prompts.evalText, 'eval')));
     await mkdir(path.join(out, 'reward'), { recursive: true });
     await writeFile(path.join(out, 'reward/rrlhf_reward.py'), VERL_REWARD_PY);
   }
@@ -467,7 +467,7 @@ function readme(r: ExportResult, name: string, spec: ExperimentSpec): string {
   if (r.policy.note) L.push('', `  **Not a Hugging Face text model.** ${r.policy.note}`, '');
   L.push(`- The reward model is not a folder the engine loads: it is the study's ensemble (id ${r.ensemble.id}, weights in ${r.ensemble.path}), served over HTTP by \`rrlhf reward serve\` on the machine that holds the study's data folder. The engine reaches it through an SSH tunnel or a network the cluster shares.`);
   L.push(`- \`${r.prompts.file}\`: the ${r.prompts.train} training prompts the study trained on; \`${r.prompts.evalFile}\`: its ${r.prompts.eval} held-out evaluation prompts. Format: ${r.prompts.format}.`);
-  if (r.engine === 'verl') L.push('  verl reads these with `datasets.load_dataset("json")` because the file names end in `.json` (its RLHFDataset accepts `.parquet` and `.json`); each line is one row with `prompt` (a chat message list), `data_source`, `reward_model` ({style, ground_truth}) and `extra_info` (split, index and the prompt text the reward server scores).', '- `reward/rrlhf_reward.py`: the custom reward function (`custom_reward_function.path` / `.name=compute_score`) that POSTs each response to the reward server.');
+  if (r.engine === 'verl') L.push('  Parquet files as verl\'s RLHFDataset reads them; each row has `prompt` (a list of {role, content} chat messages), `data_source`, `reward_model` ({style, ground_truth}) and `extra_info` (split, index and the prompt text the reward server scores).', '- `reward/rrlhf_reward.py`: the custom reward function (`custom_reward_function.path` / `.name=compute_score`) that POSTs each response to the reward server.');
   L.push('- `jobs/*.sh`: one launch script per job; `study.json`: the study\'s spec and this export\'s plan.', '');
   L.push('## Commands, in order', '');
   L.push('1. Copy this folder to the cluster. On the machine with the study\'s data folder, choose one token for the reward servers:', '', '```sh', 'export RRLHF_REWARD_TOKEN=$(openssl rand -hex 32)', '```', '');

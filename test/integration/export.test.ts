@@ -20,6 +20,7 @@ import { splitPrompts, parseMessages } from '../../engine/worlds/dataset.js';
 import { Service } from '../../engine/service/api.js';
 import { loadTokenizer, type ChatMessage } from '../../engine/models/tokenizer.js';
 import type { ExportResult } from '../../engine/export/index.js';
+import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 
 const cli = path.join(repoRoot, 'bin/rrlhf.js');
 const TOK = path.join(repoRoot, 'test/fixtures/tokenizers/bpe-tiny');
@@ -88,6 +89,9 @@ function exportJson(...args: string[]): ExportResult {
 }
 
 const readJsonl = async (f: string) => (await readFile(f, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const toArrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+/** The rows of a Parquet file as hyparquet (a reader independent of the writer) reads them. */
+const readParquet = async (f: string) => (await parquetReadObjects({ file: toArrayBuffer(await readFile(f)) })) as Record<string, unknown>[];
 
 async function datasetRows(id: number) {
   const store = openStore({ dataDir });
@@ -166,22 +170,27 @@ test('every OpenRLHF command parses with OpenRLHF\'s argparse to the study\'s se
 test('export --engine verl of a chat study: rows in verl\'s layout, every Hydra key in verl\'s config, scripts and reward file', async () => {
   const out = path.join(tmp, 'verl');
   const r = exportJson(String(chatStudy), '--engine', 'verl', '--out', out, '--gpus', '1');
-  assert.deepEqual(r.files, ['README.md', 'data/eval.json', 'data/train.json', 'jobs/robust-0-3-seed3.sh', 'jobs/single-seed3.sh', 'reward/rrlhf_reward.py', 'study.json']);
+  assert.deepEqual(r.files, ['README.md', 'data/eval.parquet', 'data/train.parquet', 'jobs/robust-0-3-seed3.sh', 'jobs/single-seed3.sh', 'reward/rrlhf_reward.py', 'study.json']);
   const split = splitPrompts(await datasetRows(chatId), 0, 'chat');
-  const rows = await readJsonl(path.join(out, 'data/train.json'));
+  const rows = await readParquet(path.join(out, 'data/train.parquet'));
   const tok = await loadTokenizer(modelDir);
   assert.deepEqual(rows.map((x) => x.prompt), split.trainTexts.map((p) => parseMessages(p, 'prompt', chatId)));
   for (const row of rows) {
     assert.deepEqual(Object.keys(row).sort(), ['data_source', 'extra_info', 'prompt', 'reward_model']);
     assert.deepEqual(row.reward_model, { style: 'model', ground_truth: '' });
     assert.equal(row.data_source, `rrlhf/dataset-${chatId}`);
-    const info = row.extra_info as { prompt: string; split: string };
+    const info = row.extra_info as { prompt: string; split: string; index: bigint };
     assert.equal(info.split, 'train');
+    assert.equal(info.index, BigInt(rows.indexOf(row)));
     // The prompt text the reward model saw: the model's chat template with the generation prompt.
     assert.equal(info.prompt, tok.applyChatTemplate!(row.prompt as ChatMessage[], { addGenerationPrompt: true }));
     assert.match(info.prompt, /<\|im_start\|>assistant\n$/);
   }
-  assert.equal((await readJsonl(path.join(out, 'data/eval.json'))).length, split.evalTexts.length);
+  assert.equal((await readParquet(path.join(out, 'data/eval.parquet'))).length, split.evalTexts.length);
+  // A real nested schema (list<struct>, struct), not JSON strings: what pyarrow hands verl's chat template.
+  const meta = parquetMetadata(toArrayBuffer(await readFile(path.join(out, 'data/train.parquet'))));
+  assert.deepEqual(meta.schema.map((e) => e.name), ['schema', 'prompt', 'list', 'element', 'role', 'content', 'data_source', 'reward_model', 'style', 'ground_truth', 'extra_info', 'split', 'index', 'prompt']);
+  assert.equal(meta.schema[2]!.repetition_type, 'REPEATED');
 
   const keys = new Set((JSON.parse(await readFile(VERL_KEYS, 'utf8')) as { commit: string; keys: string[] }).keys);
   assert.ok(keys.size > 500);
@@ -204,7 +213,7 @@ test('export --engine verl of a chat study: rows in verl\'s layout, every Hydra 
   }
   const readme = await readFile(path.join(out, 'README.md'), 'utf8');
   assert.match(readme, /ppo\.rewardClip \(±4\): verl has no clip/);
-  assert.match(readme, /load_dataset\("json"\)/);
+  assert.match(readme, /Parquet files as verl's RLHFDataset reads them/);
 });
 
 test('verl\'s reward function scores through the job\'s own `rrlhf reward serve`', { skip: noPython }, async () => {
@@ -225,14 +234,14 @@ test('verl\'s reward function scores through the job\'s own `rrlhf reward serve`
       server.stderr.on('data', (d: Buffer) => { err += d; });
       server.on('exit', (c) => reject(new Error(`reward server exited (${c}): ${err}`)));
     });
-    const row = (await readJsonl(path.join(out, 'data/train.json')))[0]!;
+    const row = (await readParquet(path.join(out, 'data/train.parquet')))[0]!;
     const info = row.extra_info as { prompt: string };
     const response = 'Hello there';
     const py = [
       'import json, sys; sys.path.insert(0, sys.argv[1]); import rrlhf_reward as r',
       'print(json.dumps(r.compute_score("x", sys.argv[2], "", extra_info=json.loads(sys.argv[3]))))',
     ].join('\n');
-    const p = spawnSync(PY, ['-c', py, path.join(out, 'reward'), response, JSON.stringify(row.extra_info)], { encoding: 'utf8', env: { ...process.env, RRLHF_REWARD_URL: url, RRLHF_REWARD_TOKEN: token } });
+    const p = spawnSync(PY, ['-c', py, path.join(out, 'reward'), response, JSON.stringify(row.extra_info, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))], { encoding: 'utf8', env: { ...process.env, RRLHF_REWARD_URL: url, RRLHF_REWARD_TOKEN: token } });
     assert.equal(p.status, 0, p.stderr);
     const viaVerl = JSON.parse(p.stdout) as number;
     const direct = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: [info.prompt + response], prompts: [info.prompt] }) });
@@ -243,7 +252,7 @@ test('verl\'s reward function scores through the job\'s own `rrlhf reward serve`
     assert.equal(body.rrlhf.objective.kind, 'robust');
     assert.equal(body.rrlhf.objective.lambda, 0.3);
     // A wrong token: the reward function raises, naming the server's answer.
-    const bad = spawnSync(PY, ['-c', py, path.join(out, 'reward'), response, JSON.stringify(row.extra_info)], { encoding: 'utf8', env: { ...process.env, RRLHF_REWARD_URL: url, RRLHF_REWARD_TOKEN: 'wrong' } });
+    const bad = spawnSync(PY, ['-c', py, path.join(out, 'reward'), response, JSON.stringify(row.extra_info, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))], { encoding: 'utf8', env: { ...process.env, RRLHF_REWARD_URL: url, RRLHF_REWARD_TOKEN: 'wrong' } });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /answered 401/);
   } finally {
