@@ -39,7 +39,7 @@ import { Trainer } from '../runtime/optim.js';
 import { ParamStore, Rng } from '../runtime/params.js';
 import { compile, type CompiledGraph, f32, i64 } from '../runtime/session.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { type ModelConfig } from '../models/config.js';
+import { type ModelConfig, checkPositions } from '../models/config.js';
 import { type BrmeHeadConfig, brmeHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import {
@@ -247,6 +247,7 @@ export class BrmeEnsemble implements Ensemble {
     const weights = storeFeeds(this.params);
     for (let s = 0; s < sequences.length; s += batchSize) {
       const b = padRows(sequences.slice(s, s + batchSize), this.padId);
+      checkPositions(this.config, b.T);
       const r = await c.run({ ...weights, input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]) });
       const mu = r.mu!.data as Float32Array, sg = r.sigma!.data as Float32Array;
       for (let i = 0; i < b.B; i++) {

@@ -25,7 +25,7 @@ import { compile, type CompiledGraph, type Feed, f32, i64 } from '../runtime/ses
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { CausalLM, architectureOf } from '../models/model.js';
-import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName } from '../models/config.js';
+import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName, checkPositions } from '../models/config.js';
 import { poolLast, rewardHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
@@ -206,6 +206,7 @@ export class RewardModel {
     for (let s = 0; s < sequences.length; s += batchSize) {
       const rows = sequences.slice(s, s + batchSize);
       const b = padRows(rows, this.padId);
+      checkPositions(this.config, b.T);
       const r = await c.run({ ...weights, input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]) });
       reward.push(...(r.reward!.data as Float32Array));
       if (pooled) pooled.set(r.pooled!.data as Float32Array, s * d);

@@ -52,3 +52,9 @@ test('reward models: scores equal the PyTorch *ForSequenceClassification referen
     assert.deepEqual(await again.score(rows), ours);
   }
 });
+
+test('a longrope reward model refuses rows past its original length instead of scoring them with the short factors', async () => {
+  const rm = await RewardModel.fromPolicy(await CausalLM.load(fixture('models', 'phi4-mini-tiny')), PAD, 7);
+  assert.equal((await rm.score([Array.from({ length: 16 }, (_, i) => i + 1)])).length, 1);
+  await assert.rejects(rm.score([Array.from({ length: 17 }, (_, i) => i + 1)]), /a sequence of 17 positions is longer than this model's 16: its rope type "longrope"/);
+});
