@@ -1,4 +1,4 @@
-// verl's prompt files as Parquet (docs/scaling.md § Export): verl's RLHFDataset reads `data.train_files`
+// verl's prompt files as Parquet (docs/scaling.md § Export to OpenRLHF and verl): verl's RLHFDataset reads `data.train_files`
 // with datasets' parquet loader (pyarrow) and expects per row `prompt` (a list of chat messages, each a
 // struct {role, content}), `data_source`, `reward_model` {style, ground_truth} and `extra_info`. The schema
 // is written out so the nesting is real (list<struct>, struct), as pyarrow writes such a table — a JSON
