@@ -197,7 +197,7 @@ export function describeResolution(req: DeviceRequest, r: ResolvedDevice): strin
 }
 
 /** How much memory a device has for a study's plan (docs/engine.md § Memory plan). The CPU's is the
- *  operating system's (os.freemem is Linux's MemAvailable); no provider here reports a GPU's, so a
+ *  operating system's free memory (Linux's MemAvailable; on macOS the total); no provider here reports a GPU's, so a
  *  GPU plan is shown but not checked. RRLHF_MEMORY_MB sets the memory a study may use on its device
  *  instead (a GPU's size, or a share of a machine used by others). */
 export interface DeviceMemory { device: Device; kind: 'cpu' | 'gpu'; totalBytes: number | null; availableBytes: number | null; source: string }
@@ -210,7 +210,12 @@ export function deviceMemory(device: Device): DeviceMemory {
     if (!(mb > 0)) throw new Error(`RRLHF_MEMORY_MB must be a positive number of MiB, got "${limit}"`);
     return { device, kind, totalBytes: mb * 2 ** 20, availableBytes: mb * 2 ** 20, source: 'RRLHF_MEMORY_MB' };
   }
-  if (kind === 'cpu') return { device, kind, totalBytes: os.totalmem(), availableBytes: os.freemem(), source: 'free memory reported by the operating system' };
+  if (kind === 'cpu') {
+    // macOS counts as free only pages no one holds, not the cache it reclaims on demand, so a busy Mac
+    // reports a few hundred MB free with gigabytes usable: there the check is against the total.
+    if (process.platform === 'darwin') return { device, kind, totalBytes: os.totalmem(), availableBytes: os.totalmem(), source: 'total memory (macOS does not report the memory it can reclaim as free)' };
+    return { device, kind, totalBytes: os.totalmem(), availableBytes: os.freemem(), source: 'free memory reported by the operating system' };
+  }
   return { device, kind, totalBytes: null, availableBytes: null, source: `the ${device} provider reports no memory size, so the plan is not checked (set RRLHF_MEMORY_MB to the GPU's memory to check it)` };
 }
 
