@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fixture, repoRoot } from '../util/paths.js';
 import { CausalLM, gradSums } from '../../engine/models/model.js';
+import { type ModelConfig } from '../../engine/models/config.js';
 
 interface Expected {
   input_ids: number[][]; logits: number[][][]; loss: number;
@@ -209,5 +210,24 @@ test('a model saved by this engine loads in the PyTorch reference with the same 
     const err = maxAbsDiff(ours.logits.data as Float32Array, ref.logits);
     assert.ok(err <= 1e-4, `${name}: saved by us, PyTorch logits differ by ${err}`);
     assert.ok(Math.abs(ours.loss - ref.loss) < 1e-4);
+  }
+});
+
+test('yarn on GPT-NeoX (partial rotary) and Gemma 2: engine-made models load in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed' }, async () => {
+  const yarn = { type: 'yarn', factor: 4, originalMaxPositions: 16, attentionFactor: null, mscale: null, mscaleAllDim: null, betaFast: 8, betaSlow: null, truncate: false } as const;
+  const neox = { ...(await CausalLM.load(fixture('models', 'pythia-tiny'))).config, rope: yarn } as ModelConfig;
+  const gemma = { ...(await CausalLM.load(fixture('models', 'gemma2-tiny'))).config, rope: yarn } as ModelConfig;
+  for (const cfg of [neox, gemma]) {
+    const m = CausalLM.init(cfg, 3);
+    // ×3 so the rope matters; larger weights only grow float32 noise (logits ~5 here)
+    for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x * 3 + 0.05 * Math.sin(i)));
+    const out = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-yarn-'));
+    await m.save(out);
+    const ids = [[1, 5, 9, 2, 7, 3, 11, 4]];
+    const ours = await m.evaluate(ids);
+    const r = spawnSync(py!, [path.join(repoRoot, 'test/reference/check_hf_folder.py'), out, '--input-ids', JSON.stringify(ids)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const err = maxAbsDiff(ours.logits.data as Float32Array, (JSON.parse(r.stdout) as { logits: number[][][] }).logits);
+    assert.ok(err <= 1e-4, `${cfg.arch} with yarn: PyTorch logits differ by ${err}`);
   }
 });

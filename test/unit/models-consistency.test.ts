@@ -31,6 +31,8 @@ const configs: ModelConfig[] = [
   // GPT-NeoX with partial rotary (4 of 8 dims) in both residual forms and with a dynamic-rope cap.
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: null, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 500, rope: { type: 'linear', factor: 2 }, maxPositions: 64, eps: 1e-5, parallelResidual: false, attentionBias: false, tied: true, activation: 'gelu_new', bosTokenId: 0, eosTokenId: 39 },
+  // yarn over NeoX's partial rotary (its ramp and attention factor on the 4 rotary dims only)
+  { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: { type: 'yarn', factor: 4, originalMaxPositions: 16, attentionFactor: null, mscale: null, mscaleAllDim: null, betaFast: 8, betaSlow: null, truncate: false }, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
 ];
 
 function bigInit(m: CausalLM) {
@@ -43,6 +45,7 @@ function bigInit(m: CausalLM) {
 
 for (const cfg of configs) {
   const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)'
+    : cfg.arch === 'gpt_neox' && cfg.rope ? `gpt_neox (${cfg.rope.type} rope on the rotary dims)`
     : cfg.arch !== 'gpt2' && cfg.rope ? `${cfg.arch} (${cfg.rope.type} rope)` : cfg.arch;
   test(`${name}: KV-cache generation equals full recomputation; padded rows equal unpadded`, async () => {
     const m = CausalLM.init(cfg, 1);
