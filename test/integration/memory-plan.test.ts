@@ -1,6 +1,6 @@
 // The memory plan (engine/models/memory.ts, docs/engine.md § Memory plan) against the real peak: a
 // child process (test/util/memory-probe.ts) builds a study's models as the runner does and runs two
-// PPO iterations scored by the reward ensemble; its peak RSS (process.resourceUsage().maxRSS) minus
+// PPO iterations scored by the reward ensemble (or trains a BRME or independent ensemble for an epoch); its peak RSS (process.resourceUsage().maxRSS) minus
 // the peak of the same run on a model of a few hundred parameters (Node, ONNX Runtime, the compiled
 // graphs' fixed costs) is compared with the plan's total minus the plan of that tiny model.
 //
@@ -22,14 +22,15 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseHfConfig } from '../../engine/models/config.js';
-import { ppoMemoryPlan, type PpoShape } from '../../engine/models/memory.js';
+import { ppoMemoryPlan, ensembleTrainPlan, type PpoShape, type EnsembleShape } from '../../engine/models/memory.js';
 
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'util', 'memory-probe.js');
 const TOLERANCE = { low: 0.6, high: 1.5 };
 const MB = 2 ** 20;
 
-async function peak(config: Record<string, unknown>, shape: PpoShape): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, [PROBE, JSON.stringify({ config, shape, iterations: 2 })], {
+async function peak(config: Record<string, unknown>, shape: PpoShape | { ensemble: EnsembleShape }): Promise<number> {
+  const job = 'ensemble' in shape && !('batch' in shape) ? { config, ensemble: shape.ensemble } : { config, shape, iterations: 2 };
+  const { stdout } = await promisify(execFile)(process.execPath, [PROBE, JSON.stringify(job)], {
     // one intra-op thread: the build machine's 2 cores are shared, and thread pools do not change what is held
     env: { ...process.env, RRLHF_THREADS: '1' }, maxBuffer: 1 << 20,
   });
@@ -73,4 +74,15 @@ test('the PPO memory plan is within its tolerance of the measured peak RSS on th
   const saved = { measured: results[0]!.measured - results[1]!.measured, planned: results[0]!.planned - results[1]!.planned };
   const ratio = saved.measured / saved.planned;
   assert.ok(ratio >= TOLERANCE.low && ratio <= TOLERANCE.high, `full fine-tuning minus LoRA: measured ${(saved.measured / MB).toFixed(0)} MB, planned ${(saved.planned / MB).toFixed(0)} MB (ratio ${ratio.toFixed(2)})`);
+});
+
+test('the ensemble-training plan is within the same tolerance of the measured peak RSS', { timeout: 300_000 }, async () => {
+  for (const method of ['brme', 'independent'] as const) {
+    const shape: EnsembleShape = { method, heads: 3, batchPairs: 16, tokens: 32 };
+    const measured = (await peak(LLAMA, { ensemble: shape })) - (await peak(LLAMA_TINY, { ensemble: shape }));
+    const planned = ensembleTrainPlan(parseHfConfig(LLAMA), shape).totalBytes - ensembleTrainPlan(parseHfConfig(LLAMA_TINY), shape).totalBytes;
+    const ratio = measured / planned;
+    console.log(`ensemble training, ${method} K 3, 16 pairs of 32 tokens: measured ${(measured / MB).toFixed(0)} MB, planned ${(planned / MB).toFixed(0)} MB, ratio ${ratio.toFixed(2)}`);
+    assert.ok(ratio >= TOLERANCE.low && ratio <= TOLERANCE.high, `${method}: measured / planned = ${ratio.toFixed(2)}`);
+  }
 });

@@ -2,7 +2,8 @@
 // does (policy, a LoRA policy or a cloned reference, the value head, a BRME or independent reward
 // ensemble), runs PPO iterations scored by the ensemble, and prints its peak resident memory
 // (process.resourceUsage().maxRSS, kilobytes → bytes) as JSON on stdout. Run once per measurement, so
-// each peak belongs to one configuration. Argument: a JSON object { config, shape, iterations }.
+// each peak belongs to one configuration. Argument: a JSON object { config, shape, iterations }, or
+// { config, ensemble: EnsembleShape } to train a reward ensemble (one epoch) on random pairs instead.
 import { parseHfConfig } from '../../engine/models/config.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { withLora } from '../../engine/models/lora.js';
@@ -14,11 +15,25 @@ import { trunkNames, RewardModel } from '../../engine/rlhf/reward.js';
 import type { Ensemble } from '../../engine/rlhf/ensemble.js';
 import { BrmeEnsemble } from '../../engine/rlhf/brme.js';
 import { IndependentEnsemble } from '../../engine/rlhf/independent.js';
-import type { PpoShape } from '../../engine/models/memory.js';
+import { trainEnsemble } from '../../engine/rlhf/ensemble-train.js';
+import type { PpoShape, EnsembleShape } from '../../engine/models/memory.js';
 
-const { config: hf, shape, iterations } = JSON.parse(process.argv[2]!) as { config: Record<string, unknown>; shape: PpoShape; iterations: number };
+const { config: hf, shape, iterations, ensemble: ensembleShape } = JSON.parse(process.argv[2]!) as { config: Record<string, unknown>; shape: PpoShape; iterations: number; ensemble?: EnsembleShape };
 const config = parseHfConfig(hf);
 const rng = new Rng(3);
+const tokens = (n: number) => Array.from({ length: n }, () => 1 + rng.int(config.vocabSize - 1));
+
+if (ensembleShape) {
+  // Each pair: a prompt and two responses, together ensembleShape.tokens long; two batches of pairs.
+  const half = Math.floor(ensembleShape.tokens / 2);
+  const pairs = (n: number) => Array.from({ length: n }, () => ({ prompt: tokens(half), chosen: tokens(ensembleShape.tokens - half), rejected: tokens(ensembleShape.tokens - half) }));
+  const base = CausalLM.init(config, 0);
+  await trainEnsemble(base, pairs(2 * ensembleShape.batchPairs), pairs(8), {
+    method: ensembleShape.method, heads: ensembleShape.heads, reward: { epochs: 1, batchSize: ensembleShape.batchPairs, padId: 0 }, brme: { epochs: 1 },
+  });
+  process.stdout.write(JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, params: base.params.numel() }) + '\n');
+  process.exit(0);
+}
 
 /** A reward trunk with random weights (what the ensemble's memory is does not depend on training it). */
 function trunkStore(extra: { name: string; shape: number[]; init: Parameters<ParamStore['add']>[2] }[]): ParamStore {
@@ -39,7 +54,7 @@ const ensemble: Ensemble = shape.ensemble.method === 'brme'
 const ppo = await PpoTrainer.create(policy, ref, {
   batchSize: shape.batch, miniBatches: shape.miniBatches, epochs: 1, lr: 1e-5, maxNewTokens: shape.responseTokens, padId: 0, eosId: null, seed: 0,
 });
-const prompts = Array.from({ length: shape.batch }, () => Array.from({ length: shape.promptTokens }, () => 1 + rng.int(config.vocabSize - 1)));
+const prompts = Array.from({ length: shape.batch }, () => tokens(shape.promptTokens));
 const reward = async (p: number[][], r: number[][]) => {
   const s = await ensemble.score(p.map((x, i) => [...x, ...r[i]!]));
   return { scores: s.mu.map((row) => Math.min(...row)) };
