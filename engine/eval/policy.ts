@@ -12,6 +12,7 @@ import { loadTokenizer, type HfTokenizer } from '../models/tokenizer.js';
 import { ParamStore } from '../runtime/params.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { type Store, type Experiment } from '../store/index.js';
+import { studyPaths } from '../experiments/layout.js';
 
 export interface RunPolicy {
   model: CausalLM;
@@ -34,7 +35,7 @@ function textWorld(exp: Experiment, what: string): TextWorld {
 
 /** Where π₀'s architecture and weights are: the copy the runner saved with the study, else the model folder. */
 function baseDirOf(dataDir: string, experimentId: number, world: TextWorld): string {
-  const saved = path.join(dataDir, 'experiments', String(experimentId), 'base-policy');
+  const saved = studyPaths(dataDir, experimentId).basePolicy;
   return fs.existsSync(path.join(saved, 'model.safetensors')) ? saved : world.modelDir;
 }
 

@@ -104,6 +104,31 @@ function needRun(c: Ctx, id: number) {
   return r;
 }
 
+/** A file the engine can read, or a 400 saying what to choose. */
+function needReadable(file: string, what: string) {
+  try { fs.accessSync(path.resolve(file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${file}: choose ${what} (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+}
+
+/** Progress of a job that counts items, with the ETA from the rate so far. */
+function countProgress(job: JobContext, message: string) {
+  const t0 = Date.now();
+  return (done: number, total: number) => {
+    const el = (Date.now() - t0) / 1000;
+    job.progress({ phase: 'setup', message, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
+  };
+}
+
+/** A benchmark file and how to read and score it, as `rrlhf eval` takes them (docs/evals.md). */
+const BENCHMARK_OPTIONS = {
+  file: z.string().min(1, 'choose a benchmark file or dataset folder'),
+  format: z.enum(['auto', ...EVAL_FORMATS]).default('auto'),
+  split: z.string().min(1).optional(),
+  shots: z.number().int().min(0).max(64).optional(),
+  limit: z.number().int().positive().optional(),
+  chatTemplate: z.boolean().default(false),
+  mapping: z.record(z.string().min(1), z.string().min(1)).optional(),
+};
+
 /** The job (queued or running) working on an experiment, if any. */
 const experimentJob = (c: Ctx, id: number) => c.jobs.active().find((j) => j.subject.kind === 'experiment' && j.subject.id === id);
 
@@ -255,14 +280,10 @@ export const API = {
     async run(i, c, job) {
       const store = openStore({ dataDir: c.dataDir }); // an import commits in a transaction of its own
       try {
-        const t0 = Date.now();
         const r = await importDataset(store, i.file, {
           ...(i.name !== undefined && { name: i.name }), format: i.format, ...(i.schema && { schema: i.schema }), ...(i.mapping && { mapping: i.mapping }),
           ...(i.split && { split: i.split }), dropDuplicates: i.dropDuplicates, signal: job.signal,
-          onProgress: (done, total) => {
-            const el = (Date.now() - t0) / 1000;
-            job.progress({ phase: 'setup', message: `reading ${path.basename(i.file)}`, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
-          },
+          onProgress: countProgress(job, `reading ${path.basename(i.file)}`),
         });
         job.subject({ kind: 'dataset', id: r.id });
         // Its rows are in the store now; a copy that cannot be removed (in use) is left to the weekly sweep.
@@ -363,17 +384,12 @@ export const API = {
     subject: (i) => ({ kind: 'ensemble', id: i.id }),
     check(i, c) {
       if (!c.store.ensembles.get(i.id)) throw notFound('ensemble', i.id, 'the Ensembles screen lists the ensembles there are');
-      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a chosen/rejected file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+      needReadable(i.file, 'a chosen/rejected file');
     },
     async run(i, c, job) {
-      const t0 = Date.now();
       try {
         return await runRewardBench(c.store, { ensembleId: i.id, file: i.file, lambda: i.lambda, ...(i.split && { split: i.split }), ...(i.limit && { limit: i.limit }) }, {
-          device: c.settings.get().device, signal: job.signal,
-          onProgress: (done, total) => {
-            const el = (Date.now() - t0) / 1000;
-            job.progress({ phase: 'setup', message: `pairs scored`, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
-          },
+          device: c.settings.get().device, signal: job.signal, onProgress: countProgress(job, 'pairs scored'),
         });
       } catch (e) {
         if (e instanceof BenchmarkError) throw new ApiError(namesOfUploads(e.message, c.dataDir), 400);
@@ -553,32 +569,22 @@ export const API = {
     summary: 'scores a Hugging Face model folder on a benchmark file as lm-evaluation-harness does (acc, acc_norm; GSM8K exact match), the first 200 items with their predictions',
     input: z.strictObject({
       dir: z.string().min(1, 'choose a model folder'),
-      file: z.string().min(1, 'choose a benchmark file or dataset folder'),
-      format: z.enum(['auto', ...EVAL_FORMATS]).default('auto'),
-      split: z.string().min(1).optional(),
-      shots: z.number().int().min(0).max(64).optional(),
-      limit: z.number().int().positive().optional(),
-      chatTemplate: z.boolean().default(false),
-      mapping: z.record(z.string().min(1), z.string().min(1)).optional(),
+      ...BENCHMARK_OPTIONS,
     }),
     exclusive: true,
     label: (i) => `benchmark ${path.basename(i.file)} on ${path.basename(i.dir)}`,
     subject: () => ({ kind: 'evaluation' }),
     check(i) {
-      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a benchmark file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+      needReadable(i.file, 'a benchmark file');
     },
     async run(i, c, job) {
       try {
         const prep = await prepareBenchmark(i.file, { ...(i.format !== 'auto' && { format: i.format }), ...(i.split && { split: i.split }), ...(i.shots !== undefined && { shots: i.shots }), ...(i.mapping && { mapping: i.mapping }) });
         const model = await CausalLM.load(i.dir, c.settings.get().device);
         const tok = await loadTokenizer(i.dir);
-        const t0 = Date.now();
         const res = await evaluateBenchmark(model, tok, prep.bench, {
           shots: prep.shots, ...(prep.fewshot && { fewshot: prep.fewshot }), ...(i.limit && { limit: i.limit }), chatTemplate: i.chatTemplate, signal: job.signal,
-          onProgress: (done, total) => {
-            const el = (Date.now() - t0) / 1000;
-            job.progress({ phase: 'setup', message: `${prep.bench.format} items scored`, step: done, total }, { fraction: total ? done / total : null, etaS: done ? (el / done) * (total - done) : null });
-          },
+          onProgress: countProgress(job, `${prep.bench.format} items scored`),
         });
         return { ...res, per_item: res.per_item.slice(0, 200), items_shown: Math.min(200, res.per_item.length), model: i.dir, file: i.file, files: prep.bench.files, fewshot_from: prep.fewshotFrom };
       } catch (e) {
@@ -591,15 +597,9 @@ export const API = {
     summary: 'scores a study\'s π₀ and each run\'s final policy (or every checkpoint) on a benchmark file, as lm-evaluation-harness does; recorded on the runs',
     input: z.strictObject({
       experimentId: Id,
-      file: z.string().min(1, 'choose a benchmark file or dataset folder'),
-      format: z.enum(['auto', ...EVAL_FORMATS]).default('auto'),
-      split: z.string().min(1).optional(),
-      shots: z.number().int().min(0).max(64).optional(),
-      limit: z.number().int().positive().optional(),
-      chatTemplate: z.boolean().default(false),
+      ...BENCHMARK_OPTIONS,
       checkpoints: z.enum(['final', 'all']).default('final'),
       runIds: z.array(Id).min(1).optional(),
-      mapping: z.record(z.string().min(1), z.string().min(1)).optional(),
     }),
     exclusive: true,
     label: (i) => `benchmark ${path.basename(i.file)} on study ${i.experimentId}`,
@@ -607,7 +607,7 @@ export const API = {
     check(i, c) {
       needExperiment(c, i.experimentId);
       if (experimentJob(c, i.experimentId)) throw new ApiError(`study ${i.experimentId} is running; evaluate it when it has stopped or finished`, 409);
-      try { fs.accessSync(path.resolve(i.file), fs.constants.R_OK); } catch { throw new ApiError(`cannot read ${i.file}: choose a benchmark file (.jsonl, .json, .csv, .parquet) or a dataset folder`, 400); }
+      needReadable(i.file, 'a benchmark file');
     },
     async run(i, c, job) {
       const store = openStore({ dataDir: c.dataDir });

@@ -336,7 +336,7 @@ class Flow {
   /** The study page's Benchmarks: π₀ and each run's final policy scored on the ARC fixture, paired. */
   async benchmarkStudy() {
     const { page } = this;
-    await page.getByRole('textbox', { name: 'Benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
+    await page.getByRole('region', { name: 'Benchmarks' }).getByRole('textbox', { name: 'Benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
     await page.getByRole('button', { name: 'Score the study' }).click();
     const table = page.getByRole('table', { name: 'Benchmark arc_0shot/acc', exact: true });
     await table.waitFor({ timeout: 120_000 });
@@ -388,7 +388,7 @@ class Flow {
     await assert.rejects(fetch(remote, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query": ["x"]}' }));
     // Scored on a RewardBench-layout file: every subset, RewardBench's sections and score, each head and aggregate.
     const bench = page.getByRole('region', { name: 'Reward-model benchmark' });
-    await bench.getByRole('textbox', { name: 'Reward benchmark file' }).fill(fixture('evals', 'rewardbench.jsonl'));
+    await bench.getByRole('textbox', { name: 'Pairs file' }).fill(fixture('evals', 'rewardbench.jsonl'));
     await bench.getByRole('button', { name: 'Score the ensemble' }).click();
     const table = bench.getByRole('table', { name: 'Reward benchmark accuracy' });
     await table.waitFor({ timeout: 60_000 });
@@ -406,7 +406,7 @@ class Flow {
     await this.screen('Datasets');
     const panel = page.getByRole('region', { name: 'Score a model on a benchmark' });
     await panel.getByRole('textbox', { name: 'Model folder' }).fill(modelDir);
-    await panel.getByRole('textbox', { name: 'Model benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
+    await panel.getByRole('textbox', { name: 'Benchmark file' }).fill(fixture('evals', 'arc.jsonl'));
     // A column mapping that names a column the file lacks is refused, record by record, naming it.
     await panel.getByRole('textbox', { name: 'Column mapping' }).fill('question=stem');
     await panel.getByRole('button', { name: 'Score the model' }).click();
