@@ -212,3 +212,18 @@ test('Gemma 1: GemmaConfig\'s defaults, the activation both transformers generat
   assert.throws(() => parseHfConfig({ ...base, final_logit_softcapping: 30 }), /final_logit_softcapping = 30: not supported \(logit soft-capping is not part of gemma\)/);
   assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
 });
+
+test('published config shapes parse as transformers reads them: Phi-3.5-mini, Phi-4-mini, Qwen2.5 with yarn, Gemma 3 1B', () => {
+  const factors = (n: number, x: number) => Array.from({ length: n }, (_, i) => x + i / 100);
+  const phi = { model_type: 'phi3', architectures: ['Phi3ForCausalLM'], hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064, hidden_act: 'silu', max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000.0, rms_norm_eps: 1e-5, sliding_window: 262144, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 32000, pad_token_id: 32000, torch_dtype: 'bfloat16', rope_scaling: { type: 'longrope', short_factor: factors(48, 1), long_factor: factors(48, 1.5) } };
+  const p35 = llama(phi);
+  assert.deepEqual([p35.rope?.type, maxPositionsOf(p35), p35.rotaryDim, p35.slidingWindow], ['longrope', 4096, undefined, 262144]);
+  assert.ok(Math.abs(ropeAttentionScale(p35.rope, p35.maxPositions) - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-12, 'factor 131072 / 4096 = 32');
+  const p4 = llama({ ...phi, num_attention_heads: 24, num_key_value_heads: 8, vocab_size: 200064, partial_rotary_factor: 0.75, tie_word_embeddings: true });
+  assert.deepEqual([p4.headDim, p4.rotaryDim, p4.tied], [128, 96, true]);
+  const qwen = llama({ model_type: 'qwen2', hidden_size: 3584, intermediate_size: 18944, num_hidden_layers: 28, num_attention_heads: 28, num_key_value_heads: 4, vocab_size: 152064, max_position_embeddings: 32768, rope_theta: 1e6, use_sliding_window: false, sliding_window: 131072, max_window_layers: 28, rms_norm_eps: 1e-6, tie_word_embeddings: false, rope_scaling: { factor: 4.0, original_max_position_embeddings: 32768, type: 'yarn' } });
+  assert.deepEqual([qwen.rope?.type, maxPositionsOf(qwen)], ['yarn', 32768]);
+  assert.ok(Math.abs(ropeAttentionScale(qwen.rope, qwen.maxPositions) - (0.1 * Math.log(4) + 1)) < 1e-12, 'the explicit factor, as transformers 5');
+  const g3 = parseHfConfig({ model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'], hidden_size: 1152, intermediate_size: 6912, num_hidden_layers: 26, num_attention_heads: 4, num_key_value_heads: 1, head_dim: 256, vocab_size: 262144, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 32768, query_pre_attn_scalar: 256, rms_norm_eps: 1e-6, rope_theta: 1000000, rope_local_base_freq: 10000, rope_scaling: null, sliding_window: 512, sliding_window_pattern: 6, attn_logit_softcapping: null, final_logit_softcapping: null, cache_implementation: 'hybrid', bos_token_id: 2, eos_token_id: [1, 106], pad_token_id: 0, torch_dtype: 'bfloat16' }) as GemmaConfig;
+  assert.deepEqual([g3.slidingLayers.filter((s) => !s).length, g3.slidingLayers[5], g3.localRopeTheta, g3.ropeTheta, g3.eosTokenId], [4, false, 10000, 1e6, 1]);
+});
