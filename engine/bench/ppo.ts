@@ -9,6 +9,7 @@ import { withLora } from '../models/lora.js';
 import { Rng } from '../runtime/params.js';
 import { benchConfig, type LmShape } from './lm.js';
 import { type DeviceRequest } from '../runtime/devices.js';
+import { ppoMemoryPlan } from '../models/memory.js';
 import { METRIC } from '../../common/metrics.js';
 
 export interface PpoBenchConfig extends LmShape {
@@ -48,8 +49,19 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
     lora: c.lora ? { r: c.lora, target_modules: benchLoraTargets(c.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
     config: { layers: c.layers, d: c.d, heads: c.heads, vocab: c.vocab, batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
     ms_per_step: ms, ms_per_iteration: ms,
-    // Peak resident memory of the process so far (maxRSS is in kilobytes).
+    // Peak resident memory of the process so far (maxRSS is in kilobytes), Node and ONNX Runtime included.
     peak_memory_mb: process.resourceUsage().maxRSS / 1024,
+    // What the memory plan says this iteration needs (docs/engine.md § Memory plan; the reward here is a
+    // function, so no ensemble): on a GPU device memory, with the host copies beside it.
+    ...plannedMemory(c, policy.config, policy.device),
     ms_rollout: (parts.rollout / n) * 1e3, ms_score: (parts.score / n) * 1e3, ms_train: (parts.train / n) * 1e3,
   };
+}
+
+function plannedMemory(c: PpoBenchConfig, config: CausalLM['config'], device: DeviceRequest) {
+  const plan = ppoMemoryPlan(config, {
+    batch: c.batch, miniBatches: c.miniBatches, promptTokens: c.promptLen, responseTokens: c.newTokens,
+    lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(c.arch) } : null, ensemble: null,
+  }, 'fp32', device === 'cpu' ? 'cpu' : 'gpu');
+  return { planned_memory_mb: plan.totalBytes / 2 ** 20, planned_host_memory_mb: plan.hostBytes / 2 ** 20 };
 }

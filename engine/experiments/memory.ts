@@ -57,8 +57,9 @@ export function alternatives(config: ModelConfig, shape: PpoShape, precision: Pr
   if (Math.floor(shape.batch / shape.miniBatches) >= 2) out.push(alt(`ppo.miniBatches: ${shape.miniBatches * 2} (half the rows per update)`, { ...shape, miniBatches: shape.miniBatches * 2 }));
   if (shape.batch >= 2) out.push(alt(`ppo.batchSize: ${Math.floor(shape.batch / 2)}`, { ...shape, batch: Math.floor(shape.batch / 2) }));
   if (responseKey && shape.responseTokens >= 2) out.push(alt(`${responseKey}: ${Math.floor(shape.responseTokens / 2)}`, { ...shape, responseTokens: Math.floor(shape.responseTokens / 2) }));
-  if (shape.ensemble.method === 'independent') out.push(alt(`ensemble.method: brme (one trunk instead of ${shape.ensemble.heads})`, { ...shape, ensemble: { method: 'brme', heads: shape.ensemble.heads } }));
-  else if (shape.ensemble.unfreezeLastLayers) out.push(alt('ensemble.unfreezeLastLayers: 0', { ...shape, ensemble: { ...shape.ensemble, unfreezeLastLayers: 0 } }));
+  const ens = shape.ensemble;
+  if (ens?.method === 'independent') out.push(alt(`ensemble.method: brme (one trunk instead of ${ens.heads})`, { ...shape, ensemble: { method: 'brme', heads: ens.heads } }));
+  else if (ens?.unfreezeLastLayers) out.push(alt('ensemble.unfreezeLastLayers: 0', { ...shape, ensemble: { ...ens, unfreezeLastLayers: 0 } }));
   if (precision === 'fp32') out.push(alt('bf16 weights and activations (not in this engine: it trains in float32; export the study to OpenRLHF or verl)', shape, 'bf16'));
   if (!shape.checkpointing) out.push(alt('gradient checkpointing (not in this engine)', { ...shape, checkpointing: true }));
   return out;

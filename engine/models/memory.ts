@@ -31,7 +31,8 @@ export interface PpoShape {
   responseTokens: number;
   /** LoRA on the policy (the value head trains too); null: full fine-tuning with a copied reference. */
   lora: { r: number; targetModules: string[] } | null;
-  ensemble: { method: 'brme' | 'independent'; heads: number; unfreezeLastLayers?: number };
+  /** The reward ensemble held during PPO; null: the reward comes from outside (a function, a server). */
+  ensemble: { method: 'brme' | 'independent'; heads: number; unfreezeLastLayers?: number } | null;
   /** Parameters of a gold reward model held during the study (a dataset world's judge), else 0. */
   goldParams?: number;
   /** Plan with activations recomputed per layer (the engine has no checkpointing: not runnable here). */
@@ -40,7 +41,7 @@ export interface PpoShape {
 
 /** A PPO study the plan assumes when none is given (`rrlhf model info`): the spec's defaults for a
  *  dataset world (experiments/spec.ts), with LoRA r 8 on the attention projections. */
-export const DEFAULT_PPO_SHAPE: Readonly<Omit<PpoShape, 'lora'>> = Object.freeze({
+export const DEFAULT_PPO_SHAPE: Readonly<Omit<PpoShape, 'lora' | 'ensemble'> & { ensemble: NonNullable<PpoShape['ensemble']> }> = Object.freeze({
   batch: 64, miniBatches: 2, promptTokens: 128, responseTokens: 64, ensemble: { method: 'brme' as const, heads: 5 },
 });
 
@@ -135,7 +136,7 @@ export const defaultLoraTargets = (arch: string) => (arch === 'gpt2' ? ['c_attn'
 
 /** The memory a PPO study needs at one precision. */
 export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: Precision = 'fp32', device: PlanDevice = 'cpu'): MemoryPlan {
-  for (const [k, v] of [['batch', shape.batch], ['miniBatches', shape.miniBatches], ['promptTokens', shape.promptTokens], ['responseTokens', shape.responseTokens], ['ensemble.heads', shape.ensemble.heads]] as const) {
+  for (const [k, v] of [['batch', shape.batch], ['miniBatches', shape.miniBatches], ['promptTokens', shape.promptTokens], ['responseTokens', shape.responseTokens], ...(shape.ensemble ? [['ensemble.heads', shape.ensemble.heads] as const] : [])] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`memory plan: ${k} must be a positive integer, got ${v}`);
   }
   const wb = BYTES[precision];
@@ -143,7 +144,8 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   const checkpointing = shape.checkpointing ?? false;
   const x = dims(config);
   const counts = parameterCounts(config);
-  const K = shape.ensemble.heads;
+  const ens = shape.ensemble;
+  const K = ens?.heads ?? 0;
   const P = counts.total;
   const valueHead = sum(valueHeadParams(x.d).map((s) => numel(s.shape)));
   const lora = shape.lora ? loraParameters(config, shape.lora) : 0;
@@ -152,9 +154,9 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   // d×d layer and K (μ, log σ) heads, plus copies of unfrozen layers; independent is K trunks, each
   // with a score head.
   const scoreHead = sum(rewardHeadParams(x.d).map((s) => numel(s.shape)));
-  const unfrozen = shape.ensemble.method === 'brme' ? (shape.ensemble.unfreezeLastLayers ?? 0) : 0;
+  const unfrozen = ens?.method === 'brme' ? (ens.unfreezeLastLayers ?? 0) : 0;
   const brmeHeads = x.d * x.d + x.d + 2 * (K * x.d + K);
-  const ensemble = shape.ensemble.method === 'brme'
+  const ensemble = !ens ? 0 : ens.method === 'brme'
     ? counts.trunk + scoreHead + brmeHeads + unfrozen * counts.perLayer
     : K * (counts.trunk + scoreHead);
   const gold = shape.goldParams ?? 0;
@@ -166,9 +168,9 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
       ? { name: 'reference policy', bytes: 0, formula: 'the base with adapters off: no copy' }
       : { name: 'reference policy', bytes: P * wb, formula: `a full copy: P × ${wb} B` },
     ...(shape.lora ? [{ name: 'LoRA adapters', bytes: lora * wb, formula: `Σ r·(in + out) over ${shape.lora.targetModules.join(', ')} = ${n(lora)} × ${wb} B` }] : []),
-    shape.ensemble.method === 'brme'
+    ...(!ens ? [] : [ens.method === 'brme'
       ? { name: `reward ensemble (BRME, K ${K})`, bytes: ensemble * wb, formula: `one trunk ${n(counts.trunk)} + score head + shared d² + 2K(d + 1)${unfrozen ? ` + ${unfrozen} unfrozen layer copies` : ''} = ${n(ensemble)} × ${wb} B` }
-      : { name: `reward ensemble (independent, K ${K})`, bytes: ensemble * wb, formula: `K × (trunk + score head) = ${K} × ${n(counts.trunk + scoreHead)} × ${wb} B` },
+      : { name: `reward ensemble (independent, K ${K})`, bytes: ensemble * wb, formula: `K × (trunk + score head) = ${K} × ${n(counts.trunk + scoreHead)} × ${wb} B` }]),
     ...(gold ? [{ name: 'gold reward model', bytes: gold * wb, formula: `${n(gold)} × ${wb} B` }] : []),
     ...(mixed ? [{ name: 'fp32 master weights', bytes: trainable * 4, formula: `trainable × 4 B = ${n(trainable)} × 4` }] : []),
     { name: 'AdamW moments (m, v)', bytes: trainable * 8, formula: `trainable × 2 × 4 B = ${n(trainable)} × 8` },
@@ -185,7 +187,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     { name: 'prefill activations', bytes: inferLayer(shape.batch, shape.promptTokens) * wb, formula: `B × prompt × 2 × max(I, H·prompt, d) × ${wb} B` },
   ];
   const scoreLogits = shape.batch * L * x.vocab * 2 * wb;
-  const rewardPasses = shape.ensemble.method === 'brme' ? 1 + (unfrozen ? 1 : 0) : 1; // members score one after another
+  const rewardPasses = !ens ? 0 : 1 + (unfrozen ? 1 : 0); // independent members score one after another
   const scoring: MemoryTerm[] = [
     { name: 'policy scoring: logits and log-softmax', bytes: scoreLogits, formula: `B × L × V × 2 × ${wb} B = ${shape.batch} × ${L} × ${x.vocab} × 2 × ${wb}` },
     { name: 'reference scoring: logits and log-softmax', bytes: scoreLogits, formula: 'the same, run at the same time as the policy\'s' },

@@ -33,7 +33,7 @@ export interface ModelSummary {
   rope: { type: string; theta: number | null; rotaryDims: number | null; localTheta: number | null };
   parameters: { total: number; trunk: number };
   memory: {
-    study: Omit<PpoShape, 'lora'> & { lora: { r: number; targetModules: string[] } };
+    study: Omit<PpoShape, 'lora' | 'ensemble'> & { lora: { r: number; targetModules: string[] }; ensemble: NonNullable<PpoShape['ensemble']> };
     devices: DeviceMemory[];
     plans: (MemoryPlan & { device: string; fineTuning: 'full' | 'lora'; fits: boolean | null })[];
   };

@@ -72,6 +72,9 @@ test('terms follow the formulas: KV cache, reference, ensemble, optimizer state,
     assert.equal(plan.totalBytes, plan.residentBytes + plan.phases.reduce((a, p) => a + p.bytes, 0));
     for (const t of [...plan.resident, ...plan.phases.flatMap((p) => p.terms)]) assert.ok(t.name && t.formula && Number.isFinite(t.bytes) && t.bytes >= 0, JSON.stringify(t));
   }
+  const external = ppoMemoryPlan(c, { ...SHAPE, ensemble: null });
+  assert.ok(!external.resident.some((t) => t.name.startsWith('reward ensemble')), 'a reward from outside holds no ensemble');
+  assert.equal(external.residentBytes, full.residentBytes - term(full.resident, 'reward ensemble'));
   const ens = ensembleTrainPlan(c, { method: 'independent', heads: 3, batchPairs: 8, tokens: 16 });
   assert.equal(term(ens.resident, 'members already trained'), 2 * (trunk + c.d) * 4);
 });

@@ -47,8 +47,8 @@ function trunkStore(extra: { name: string; shape: number[]; init: Parameters<Par
 const base = CausalLM.init(config, 0);
 const policy = shape.lora ? await withLora(base, { r: shape.lora.r, alpha: 16, dropout: 0, targetModules: shape.lora.targetModules, bias: 'none' }) : await base.clone();
 const ref = shape.lora ? policy.withoutAdapters() : base;
-const K = shape.ensemble.heads;
-const ensemble: Ensemble = shape.ensemble.method === 'brme'
+const K = shape.ensemble!.heads;
+const ensemble: Ensemble = shape.ensemble!.method === 'brme'
   ? new BrmeEnsemble(config, trunkStore([...rewardHeadParams(config.d), ...brmeHeadParams(config.d, { heads: K, width: config.d, tau: 10, activation: 'none' })]), { heads: K, width: config.d, tau: 10, activation: 'none' }, 0)
   : new IndependentEnsemble(Array.from({ length: K }, () => new RewardModel(config, trunkStore(rewardHeadParams(config.d)), 0)));
 const ppo = await PpoTrainer.create(policy, ref, {
