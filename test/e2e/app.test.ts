@@ -19,6 +19,8 @@ import { copyFileSync } from 'node:fs';
 import type { Page, BrowserContext } from 'playwright-core';
 import { repoRoot, fixture } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
+import { fmt, signed } from '../../common/format.js';
+import type { BonResult } from '../../engine/experiments/bon.js';
 
 /** A Hugging Face model folder for the "your own data" study: a tiny GPT-2 with the bpe-tiny tokenizer fixture. */
 async function tinyModelFolder(): Promise<string> {
@@ -483,6 +485,61 @@ class Flow {
     return files;
   }
 
+  /** A best-of-n study on the Goodhart lab's π₀ (tiny: 2 members, 256 pairs, N = 8, 2 seeds), its
+   *  charts and its table checked against the stored result (bon.get). */
+  async bestOfN() {
+    const { page } = this;
+    await page.getByRole('link', { name: 'Experiments', exact: true }).click();
+    await page.getByRole('link', { name: 'New best-of-n study' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Experiments · best-of-n' }).waitFor();
+    const form = page.getByRole('region', { name: 'New best-of-n study' });
+    await form.getByLabel('Members K').fill('2');
+    await form.getByLabel('Preference pairs').fill('256');
+    await form.getByLabel('N', { exact: true }).fill('8');
+    await form.getByLabel('Prompts', { exact: true }).fill('4');
+    await form.getByLabel('Seeds', { exact: true }).fill('2');
+    await this.shot('16a-bon-form');
+    await form.getByRole('button', { name: 'Start best-of-n' }).click();
+    await page.waitForURL(/#\/experiments\/bon\/\d+/, { timeout: 60_000 });
+    const id = Number(/#\/experiments\/bon\/(\d+)/.exec(page.url())![1]);
+    const fig = page.getByRole('figure', { name: /^Gold of the chosen sample against KL_bon: / });
+    await fig.waitFor({ timeout: 120_000 });
+    const rec = await page.evaluate(async (bonId) => {
+      const bridge = (window as unknown as { rrlhf?: { call(m: string, i: unknown): Promise<{ result?: unknown }> } }).rrlhf;
+      if (bridge) return (await bridge.call('bon.get', { id: bonId })).result;
+      const res = await fetch('./api/call/bon.get', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-RRLHF-Token': sessionStorage.getItem('rrlhf-token') ?? '' }, body: JSON.stringify({ id: bonId }) });
+      return ((await res.json()) as { result: unknown }).result;
+    }, id) as { status: string; result: BonResult };
+    assert.equal(rec.status, 'finished');
+    const r = rec.result;
+    assert.deepEqual(r.ns, [1, 2, 4, 8]);
+    assert.deepEqual(r.objectives.map((o) => o.name), ['standard', 'robust λ=0.4', 'worst case (λ=0)', 'mean', 'gold (upper bound)']);
+    // The chart's summary carries each objective's gold at n = 1 and at N, as stored.
+    const label = (await fig.getAttribute('aria-label'))!;
+    for (const o of r.objectives) assert.ok(label.includes(`${o.name} ${fmt(o.curve[0]!.gold!.mean)} at n = 1, ${fmt(o.curve[3]!.gold!.mean)} at n = 8`), `${o.name} in ${label}`);
+    await page.getByRole('figure', { name: /^Gold minus standard's gold, paired by seed/ }).waitFor();
+    // The table: one row per n; each cell is gold − baseline gold, paired by seed, with its interval.
+    const table = page.getByRole('table', { name: 'Gold against the baseline by n' });
+    const rows = table.locator('tbody tr');
+    assert.equal(await rows.count(), 4);
+    const iv = (v: { mean: number; lo: number | null; hi: number | null }) => (v.lo !== null && v.hi !== null ? `${signed(v.mean)} [${fmt(v.lo)}, ${fmt(v.hi)}]` : signed(v.mean));
+    // At n = 1 every objective takes the same (average) sample: a difference of 0, shown as 0.
+    assert.deepEqual((await rows.nth(0).locator('td').allTextContents()).map((t) => t.trim()).slice(3), r.objectives.slice(1).map(() => '0'));
+    for (let j = 1; j < 4; j++) {
+      const cells = (await rows.nth(j).locator('td').allTextContents()).map((t) => t.trim());
+      assert.equal(cells[0], String(r.ns[j]));
+      assert.deepEqual(cells.slice(3), r.objectives.slice(1).map((o) => iv(o.curve[j]!.gold_vs_baseline!)), `row n = ${r.ns[j]}`);
+    }
+    // Choosing by gold is the upper bound: at N it beats the baseline.
+    assert.ok(r.objectives[4]!.curve[3]!.gold_vs_baseline!.mean > 0);
+    await this.shot('16b-bon-result');
+    const fit = r.objectives[0]!.fit!;
+    await page.getByRole('region', { name: 'Fit and turnover' }).getByText(`standard: gold − gold(n = 1) ≈ d(α − β·d) with α = ${fmt(fit.alpha)}, β = ${fmt(fit.beta)}`, { exact: false }).waitFor();
+    // The list of results links back to it.
+    await page.getByRole('link', { name: '← Best-of-n studies' }).click();
+    await page.getByRole('table', { name: 'Best-of-n results' }).getByRole('link', { name: 'best-of-8 on goodhart-lab' }).waitFor();
+  }
+
   async settings() {
     const { page } = this;
     await this.screen('Settings');
@@ -505,6 +562,7 @@ async function runFlow(flow: Flow) {
   await flow.stopAndResume();
   await flow.compare();
   const files = await flow.report(quick);
+  await flow.bestOfN();
   await flow.settings();
   return { files };
 }
