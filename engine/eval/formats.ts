@@ -42,6 +42,8 @@ export interface FormatDef {
   fewshot: boolean;
   /** The split the harness draws few-shot examples from, for a dataset folder. */
   fewshotSplit: string | null;
+  /** How the harness draws examples from that split: MMLU's first_n, the default seeded sampler otherwise (eval/fewshot.ts). */
+  sampler: 'first_n' | 'default';
   /** The task YAML's num_fewshot: what the harness uses when no count is given (GSM8K 5, the rest 0). */
   defaultShots: number;
   parse(r: Record<string, unknown>): EvalDoc;
@@ -118,7 +120,7 @@ export function hellaswagPreprocess(text: string): string {
 const LETTERS = ['A', 'B', 'C', 'D'];
 
 const mmlu: FormatDef = {
-  id: 'mmlu', kind: 'mc', columns: ['question', 'choices', 'answer'], fewshot: true, fewshotSplit: 'dev', defaultShots: 0,
+  id: 'mmlu', sampler: 'first_n', kind: 'mc', columns: ['question', 'choices', 'answer'], fewshot: true, fewshotSplit: 'dev', defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const choices = strList(r.choices, 'choices', 1);
@@ -137,7 +139,7 @@ const mmlu: FormatDef = {
 };
 
 const arc: FormatDef = {
-  id: 'arc', kind: 'mc', columns: ['question', 'choices', 'answerKey'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
+  id: 'arc', sampler: 'default', kind: 'mc', columns: ['question', 'choices', 'answerKey'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const c = obj(r, 'choices');
@@ -152,7 +154,7 @@ const arc: FormatDef = {
 };
 
 const hellaswag: FormatDef = {
-  id: 'hellaswag', kind: 'mc', columns: ['endings', 'label'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
+  id: 'hellaswag', sampler: 'default', kind: 'mc', columns: ['endings', 'label'], fewshot: true, fewshotSplit: 'train', defaultShots: 0,
   parse(r) {
     let ctx: string;
     if ('ctx_a' in r || 'ctx_b' in r) ctx = `${str(r, 'ctx_a', { allowEmpty: true })} ${pyCapitalize(str(r, 'ctx_b', { allowEmpty: true }))}`;
@@ -178,7 +180,7 @@ export const TRUTHFULQA_PROMPT = [
 ].join('\n');
 
 const truthfulqa: FormatDef = {
-  id: 'truthfulqa', kind: 'mc', columns: ['question', 'mc1_targets'], fewshot: false, fewshotSplit: null, defaultShots: 0,
+  id: 'truthfulqa', sampler: 'default', kind: 'mc', columns: ['question', 'mc1_targets'], fewshot: false, fewshotSplit: null, defaultShots: 0,
   parse(r) {
     const q = str(r, 'question');
     const t = obj(r, 'mc1_targets');
@@ -196,7 +198,7 @@ const truthfulqa: FormatDef = {
 };
 
 const gsm8k: FormatDef = {
-  id: 'gsm8k', kind: 'gen', columns: ['question', 'answer'], fewshot: true, fewshotSplit: 'train', defaultShots: 5,
+  id: 'gsm8k', sampler: 'default', kind: 'gen', columns: ['question', 'answer'], fewshot: true, fewshotSplit: 'train', defaultShots: 5,
   parse(r) {
     const q = str(r, 'question');
     const a = str(r, 'answer');

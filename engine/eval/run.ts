@@ -6,6 +6,7 @@ import { type CausalLM } from '../models/model.js';
 import { maxPositionsOf } from '../models/config.js';
 import { type TextTokenizer } from '../models/tokenizer.js';
 import { FORMAT_DEFS, type EvalFormat } from './formats.js';
+import { fewshotDrawer, FEWSHOT_SEED } from './fewshot.js';
 import { type Benchmark, type ReadDoc, type Rejection } from './read.js';
 import {
   buildContext, encodePair, harnessEncode, loglikelihoods, fitWindow, scoreChoices, extractStrict, extractFlexible, normaliseAnswer,
@@ -15,8 +16,10 @@ import {
 export interface EvalOptions {
   /** Few-shot examples per prompt (K). */
   shots?: number;
-  /** Where the examples come from; default: the benchmark's first K items, which are then not scored. */
+  /** A separate few-shot pool (drawn from as the harness draws); default: the benchmark's first K items, which are then not scored. */
   fewshot?: ReadDoc[];
+  /** The few-shot sampler's seed (the harness's --fewshot_random_seed); default 1234. */
+  fewshotSeed?: number;
   /** Score at most this many items. */
   limit?: number;
   /** Render prompts with the tokenizer's chat template. */
@@ -71,12 +74,14 @@ export async function evaluateBenchmark(m: CausalLM, tok: TextTokenizer, bench: 
   if (tok.vocabSize > m.config.vocabSize) throw new EvalOptionError(`the tokenizer has ${tok.vocabSize} token ids but the model's vocab_size is ${m.config.vocabSize}; the tokenizer does not belong to this model`);
 
   let pool = bench.docs;
-  let shots: ReadDoc[] = [];
+  // Examples per scored document, drawn in scoring order: from a separate few-shot pool as the harness
+  // draws them (eval/fewshot.ts), else the benchmark's own first K items, which are then not scored.
+  let shotsFor: () => ReadDoc[] = () => [];
   if (K > 0) {
     const src = opts.fewshot ?? bench.docs;
     if (src.length < K + (opts.fewshot ? 0 : 1)) throw new EvalOptionError(`--shots ${K}: ${opts.fewshot ? 'the few-shot file has' : 'the benchmark has'} only ${src.length} readable items${opts.fewshot ? '' : ' (the first K are the examples, the rest are scored)'}`);
-    shots = src.slice(0, K);
-    if (!opts.fewshot) pool = bench.docs.slice(K);
+    if (opts.fewshot) shotsFor = fewshotDrawer(opts.fewshot, K, def.sampler, opts.fewshotSeed ?? FEWSHOT_SEED);
+    else { const first = bench.docs.slice(0, K); shotsFor = () => first; pool = bench.docs.slice(K); }
   }
   const selected = opts.limit !== undefined ? pool.slice(0, opts.limit) : pool;
   const window = maxPositionsOf(m.config);
@@ -92,7 +97,7 @@ export async function evaluateBenchmark(m: CausalLM, tok: TextTokenizer, bench: 
     // Requests per item, in file order; an item whose continuation cannot fit the window is rejected.
     const items: { rd: ReadDoc; rows: number[][]; contLens: number[] }[] = [];
     for (const rd of selected) {
-      const ctx = buildContext(rd.doc, shots.map((s) => s.doc), chat);
+      const ctx = buildContext(rd.doc, shotsFor().map((s) => s.doc), chat);
       const delim = chat ? '' : TARGET_DELIMITER;
       const choices = rd.doc.choices!;
       const empty = choices.findIndex((c) => c === '');
@@ -145,7 +150,7 @@ export async function evaluateBenchmark(m: CausalLM, tok: TextTokenizer, bench: 
   const eosText = tok.eosId !== null ? tok.decode([tok.eosId]) : null;
   const stops = [...GSM8K_UNTIL, ...(eosText && !GSM8K_UNTIL.includes(eosText) ? [eosText] : [])];
   const prompts = selected.map((rd) => {
-    const ids = harnessEncode(tok, buildContext(rd.doc, shots.map((s) => s.doc), chat));
+    const ids = harnessEncode(tok, buildContext(rd.doc, shotsFor().map((s) => s.doc), chat));
     return ids.length > window - maxGen ? ids.slice(ids.length - (window - maxGen)) : ids; // left truncation, as tok_batch_encode
   });
   const per: GenItem[] = [];

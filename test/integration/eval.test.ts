@@ -23,6 +23,7 @@ import { parseSpec } from '../../engine/experiments/spec.js';
 import { buildReportModel } from '../../engine/report/model.js';
 import { renderHtml } from '../../engine/report/html.js';
 import { pairedInterval } from '../../engine/experiments/stats.js';
+import { PyRandom } from '../../engine/eval/fewshot.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -378,4 +379,36 @@ test('rrlhf eval --map: a file whose columns are named otherwise scores as the l
   assert.deepEqual(g.per_item.map((p: McItem) => p.loglikelihoods), want.per_item.map((p: McItem) => p.loglikelihoods));
   const bad = rrlhf('eval', renamed, '--model', dir, '--map', 'question');
   assert.match(bad.stderr, /--map expects field=column pairs separated by commas/);
+});
+
+test('examples from a separate few-shot pool are drawn as the harness draws them: a seeded sample per item (ARC), the first K (MMLU)', async () => {
+  const { model, tok } = await modelFolder(5);
+  const poolFile = path.join(tmp(), 'arc_train.jsonl');
+  const words = ['rain', 'wind', 'salt', 'iron', 'moss', 'clay', 'milk', 'sand'];
+  fs.writeFileSync(poolFile, words.map((w, i) => JSON.stringify({ id: `t${i}`, question: `What is ${w}?`, choices: { text: [w, 'no'], label: ['A', 'B'] }, answerKey: 'A' })).join('\n') + '\n');
+  const pool = (await readBenchmark(poolFile)).docs;
+  const bench = await readBenchmark(ev('arc.jsonl'));
+  const res = await evaluateBenchmark(model, tok, bench, { shots: 2, fewshot: pool, batchSize: 4 });
+  assert.equal(res.n, bench.docs.length, 'a separate pool: every item scored');
+  // random.Random(1234).sample(pool, 2) once per item, in order (lm_eval/api/samplers.py ContextSampler).
+  const rnd = new PyRandom(1234);
+  const contexts = bench.docs.map((rd) => buildContext(rd.doc, rnd.sample(pool, 2).map((d) => d.doc)));
+  assert.ok(new Set(contexts.map((c) => c.split('\n\n').slice(0, 2).join())).size > 1, 'items get different examples');
+  for (const [i, rd] of bench.docs.entries()) {
+    const item = res.per_item[i] as McItem;
+    for (const [k, choice] of rd.doc.choices!.entries()) {
+      const whole = tok.encode(`${contexts[i]} ${choice}`), c = tok.encode(contexts[i]!);
+      const ll = await independentLl(model, whole, whole.length - c.length);
+      assert.ok(Math.abs(ll - item.loglikelihoods[k]!) < 2e-3, `item ${i} choice ${k}: ${item.loglikelihoods[k]} vs ${ll} with the harness's examples`);
+    }
+  }
+  // MMLU's first_n: the pool's first K for every item.
+  const mmlu = await readBenchmark(ev('mmlu.jsonl'));
+  const mres = await evaluateBenchmark(model, tok, mmlu, { shots: 2, fewshot: mmlu.docs.slice(3), limit: 2 });
+  for (const [i, rd] of mmlu.docs.slice(0, 2).entries()) {
+    const ctx = buildContext(rd.doc, mmlu.docs.slice(3, 5).map((d) => d.doc));
+    const ch = rd.doc.choices![0]!;
+    const whole = tok.encode(`${ctx} ${ch}`), c = tok.encode(ctx);
+    assert.ok(Math.abs(await independentLl(model, whole, whole.length - c.length) - (mres.per_item[i] as McItem).loglikelihoods[0]!) < 2e-3);
+  }
 });
