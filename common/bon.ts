@@ -26,6 +26,11 @@ export function intervalText(v: StoredInterval | null | undefined, sign = false)
   return lo === 0 && hi === 0 ? f(m) : `${f(m)} [${fmt(lo)}, ${fmt(hi)}]`;
 }
 
+/** Whether an interval excludes 0 — not when it is only the rounding noise around an exact 0. */
+export function excludesZero(v: StoredInterval | null | undefined): boolean {
+  return !!v?.significant && finite(v.lo) && finite(v.hi) && !(snap(v.lo) === 0 && snap(v.hi) === 0);
+}
+
 export interface BonCurvePoint { n: number; x: number; y: number; lo: number | null; hi: number | null }
 export interface BonCurve { name: string; kind: string; style: number; points: BonCurvePoint[] }
 
@@ -64,7 +69,9 @@ export function fitText(o: BonObjectiveResult): string {
   const of = o.fit_of === 'gold' ? 'gold' : 'proxy';
   const head = `${o.name}: ${of} − ${of}(n = 1) ≈ d(α − β·d) with α = ${fmt(f.alpha)}, β = ${fmt(f.beta)} (R² = ${fmt(f.r2, 2)})`;
   if (f.dPeak === null || f.klPeak === null) return `${head}; the fitted curve does not turn over (β ≤ 0).`;
-  return `${head}; it turns over at KL_bon = ${fmt(f.klPeak)}${f.nPeak !== null ? ` (n ≈ ${f.nPeak})` : ''}.`;
+  const last = o.curve[o.curve.length - 1]!;
+  const beyond = f.klPeak > last.kl_bon ? `, beyond the largest n measured (${last.n})` : '';
+  return `${head}; it turns over at KL_bon = ${fmt(f.klPeak)}${f.nPeak !== null ? ` (n ≈ ${f.nPeak})` : ''}${beyond}.`;
 }
 
 /** One sentence on the measured turnover: the n of highest mean gold and how much gold falls from there to N. */
@@ -72,7 +79,7 @@ export function turnoverText(o: BonObjectiveResult, N: number): string {
   if (!o.peak) return `${o.name}: no gold reward, so no turnover to measure.`;
   const { n, drop_to_N: d } = o.peak;
   if (n === N) return `${o.name}: gold is highest at the largest n (${N}): no turnover up to n = ${N}.`;
-  const sig = d.significant ? 'it turned over (the interval excludes 0)' : 'the fall is within the seeds\' noise';
+  const sig = excludesZero(d as StoredInterval) ? 'it turned over (the interval excludes 0)' : 'the fall is within the seeds\' noise';
   return `${o.name}: gold is highest at n = ${n} and falls by ${intervalText(d as StoredInterval)} from there to n = ${N}; ${sig}.`;
 }
 

@@ -1,6 +1,7 @@
 // What the report reads from the store and the data dir beyond the study's analysis: the runs asked for,
 // per-run records, seed-band curves, the λ sweep, hacked samples, settings that differ, the ensemble's
-// quality figures and the provenance of every file the study depends on.
+// quality figures, the best-of-n results on its runs or world, and the provenance of every file the
+// study depends on.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -13,10 +14,13 @@ import { studyPaths, studyEnsembleRecord } from '../experiments/layout.js';
 import { stat } from '../experiments/stats.js';
 import { type StudyAnalysis, type ObjectiveInfo, type ObjectiveSummary, type Comparison } from '../experiments/analysis.js';
 import { type Setup } from './methods.js';
+import { type BonResult } from '../experiments/bon.js';
+import { canonicalJson } from '../store/canonical.js';
+import { bonSourceText } from '../../common/bon.js';
 import { APP_VERSION } from '../version.js';
 import { ensembleNotes, REPEAT_COMMAND } from './prose.js';
 import {
-  TRAIN_KEYS, type RunReport, type CurvePoint, type Curves, type LambdaRow, type GallerySample, type EnsembleDiagnostics, type Reproducibility, type ReportModel,
+  TRAIN_KEYS, type RunReport, type CurvePoint, type Curves, type LambdaRow, type GallerySample, type EnsembleDiagnostics, type Reproducibility, type ReportModel, type BestOfNReport,
 } from './schema.js';
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -231,4 +235,23 @@ export async function reproducibility(store: Store, o: { runs: Run[]; exp: Exper
     files: await fileHashes(o.dataDir, exp), datasets,
     command: exp ? REPEAT_COMMAND : null,
   };
+}
+
+/** Best-of-n results a report on these runs should show: those sampled from one of its runs' policies,
+ *  and for a study on a built-in world those on the same world, world seed and settings. */
+export function bestOfNResults(store: Store, runs: Run[], spec: ExperimentSpec | null): BestOfNReport[] | null {
+  const ids = new Set(runs.map((r) => r.id));
+  const w = spec?.world;
+  const sameWorld = (src: Record<string, unknown>) => !!w && w.name !== 'dataset' && src.kind === 'world' && src.name === w.name
+    && Number(src.seed ?? 0) === w.seed && canonicalJson(src.settings ?? {}) === canonicalJson(w.settings ?? {});
+  const out = store.bon.list().filter((b) => b.status === 'finished' && ((b.runId !== null && ids.has(b.runId)) || sameWorld(b.source))).reverse().flatMap((b): BestOfNReport[] => {
+    const full = store.bon.get(b.id)?.result as (BonResult & { source?: Record<string, unknown> }) | null | undefined;
+    if (!full) return [];
+    const { source, ...result } = full;
+    return [{
+      id: b.id, name: b.name, finished: b.finished, source: bonSourceText(source ?? {}), result: result as BonResult,
+      relation: b.runId !== null && ids.has(b.runId) ? `on run ${b.runId}'s policy` : `on this study's world (${w!.name}, world seed ${w!.seed})`,
+    }];
+  });
+  return out.length ? out : null;
 }

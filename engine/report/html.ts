@@ -7,6 +7,7 @@ import { type ReportModel, type CurvePoint, type ObjectiveInfo, type Stat, NO_GO
 import { lineChart, barChart, calibrationPlot, seriesStyle, esc as escSvg, type LineSeries } from './svg.js';
 import { fmt, signed, pm, pct, count, capitalize, capLabel } from '../../common/format.js';
 import { METRIC, BENCH_PREFIX } from '../../common/metrics.js';
+import { bonCurves, bonStyles, fitCurve, fitText, turnoverText, baselineRows, intervalText, excludesZero, type BonCurve } from '../../common/bon.js';
 
 /** Escapes user text; also breaks "scheme://" so no text can read as a link or URL reference. */
 export const esc = (s: unknown) => escSvg(s).replace(/:\/\//g, ':&#47;&#47;');
@@ -326,6 +327,39 @@ function gallerySection(m: ReportModel): string {
   return `<p class="explain">Training samples where the proxy most overrated the response relative to gold (largest proxy − gold gap; at most a few per objective). These are what the policy learned to exploit. Proxy and gold are on different scales, so the gap ranks samples rather than measuring the damage.</p><div class="cards">${cards.join('\n')}</div>`;
 }
 
+/** Best-of-n (docs/method.md § Best-of-n): per result, gold (or proxy) against KL_bon with 95 % intervals
+ *  over seeds and Gao's fitted curves (faint), gold against the baseline paired by seed, the fit and
+ *  turnover in words and the table by n. The figures are common/bon.ts's, as the app's. */
+function bestOfNSection(m: ReportModel): string {
+  const XL = 'KL_bon = log n − (n−1)/n';
+  return (m.bestOfN ?? []).map((b) => {
+    const r = b.result;
+    const what = r.has_gold ? 'gold' : 'proxy';
+    const series = (curves: BonCurve[]): LineSeries[] => curves.map((c) => ({ name: c.name, style: c.style, markers: true, points: c.points.map((p) => ({ x: p.x, y: p.y, lo: p.lo, hi: p.hi })) }));
+    const styles = bonStyles(r);
+    const fits: LineSeries[] = r.objectives.flatMap((o, i) => { const f = fitCurve(o); return f ? [{ name: `${o.name} fit`, style: styles[i]!, faint: true, points: f.map((p) => ({ x: p.x, y: p.y })) }] : []; });
+    const main = lineChart({
+      title: `${what === 'gold' ? 'Gold' : 'Proxy'} of the chosen sample vs KL_bon`, xLabel: XL, yLabel: `${what} (seed mean)`, series: [...series(bonCurves(r, what)), ...fits],
+      description: `${what} of the sample each objective chooses among n, against KL_bon; shaded: 95 % Student-t intervals over ${r.seeds.length} seeds; thin lines: Gao's fit.`,
+    });
+    const vs = bonCurves(r, 'vs_baseline');
+    const vsChart = vs.length ? lineChart({
+      title: `Gold minus ${r.baseline}'s, paired by seed`, xLabel: XL, yLabel: 'gold difference', series: series(vs),
+      description: `Gold of each objective's chosen sample minus the baseline's (${r.baseline}) at the same n, paired by seed, with 95 % intervals.`,
+    }) : '';
+    const rows = baselineRows(r);
+    const base = r.objectives.find((o) => o.name === r.baseline)!;
+    const tbl = rows.length ? table(['n', 'KL_bon', `${esc(r.baseline)}: gold`, ...rows[0]!.cells.map((c) => `${esc(c.name)} − ${esc(r.baseline)}`)],
+      rows.map((row, j) => [`<td class="n">${row.n}</td>`, num(row.kl), `<td class="n">${esc(intervalText(base.curve[j]!.gold))}</td>`, ...row.cells.map((c) => `<td class="n${excludesZero(c.v) ? ' sig' : ''}">${esc(intervalText(c.v, true))}</td>`)]),
+      [true, true, true, ...rows[0]!.cells.map(() => true)]) : '';
+    return `<h3 id="bon-${b.id}">${esc(b.name)} (best-of-n ${b.id}, ${esc(b.relation)})</h3>
+<p class="explain">${esc(b.source)}; N = ${r.N} samples per prompt, ${r.prompts} prompts, ${r.seeds.length} seeds (${esc(r.seeds.join(', '))}). Each seed's objectives choose from the same samples, so they are compared paired by seed; the baseline is ${esc(r.baseline)}.${r.has_gold ? '' : ' There is no gold reward: the curves are the proxy each objective chose by.'}</p>
+<div class="grid"><figure>${main}</figure>${vsChart ? `<figure>${vsChart}</figure>` : ''}</div>
+<ul class="explain">${r.objectives.map((o) => `<li>${esc(fitText(o))}${r.has_gold ? ` ${esc(turnoverText(o, r.N))}` : ''}</li>`).join('')}</ul>
+${tbl ? `<p class="explain">Gold minus ${esc(r.baseline)}'s gold by n: mean [95 % interval], bold where the interval excludes 0.</p>${tbl}` : ''}`;
+  }).join('\n');
+}
+
 function reproSection(m: ReportModel): string {
   const r = m.reproducibility;
   const kv: [string, string][] = [
@@ -361,6 +395,7 @@ export function renderHtml(m: ReportModel): string {
     ['training', 'Training dynamics', trainingCharts(m)],
     ['runs', 'Per-run results', runsTable(m)],
     ['ensemble', 'Ensemble diagnostics', ensembleSection(m)],
+    ...(m.bestOfN ? [['bon', 'Best-of-n', bestOfNSection(m)] as [string, string, string]] : []),
     ['samples', 'Hacked samples', gallerySection(m)],
     ['methods', 'Methods', `${m.methods.map((p) => `<p class="explain">${esc(p)}</p>`).join('\n')}<h3>Terms</h3><dl class="gloss">${m.glossary.map((g) => `<dt>${esc(g.term)}</dt><dd>${esc(g.text)}</dd>`).join('')}</dl>`],
     ['repro', 'Reproducibility', reproSection(m)],

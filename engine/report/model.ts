@@ -14,7 +14,7 @@ import { type ExperimentSpec } from '../experiments/spec.js';
 import { analyseRuns } from '../experiments/analysis.js';
 import { methodsParagraphs, GLOSSARY, type Setup } from './methods.js';
 import { REPORT_SCHEMA, type ReportModel } from './schema.js';
-import { selectRuns, objectiveSpecs, runReports, curves, lambdaSweep, hackedSamples, configDifferences, ensembleDiagnostics, reproducibility } from './gather.js';
+import { selectRuns, objectiveSpecs, runReports, curves, lambdaSweep, hackedSamples, configDifferences, ensembleDiagnostics, reproducibility, bestOfNResults } from './gather.js';
 import { importedRunsCaveat, reportTitles } from './prose.js';
 
 export * from './schema.js';
@@ -67,7 +67,7 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     proxyComparisons, matchedKl, lambdaSweep: lambdaSweep(hasGold, objectives, specs, summaries, comparisons),
     // Benchmarks recorded on the runs: the study analysis pairs them (before/after, against the baseline).
     benchmarks: an.benchmarks.length ? an.benchmarks : null,
-    ensemble: await ensembleDiagnostics(store, o.dataDir, exp, spec), gallery, curves: curves(store, objectives, reports),
+    ensemble: await ensembleDiagnostics(store, o.dataDir, exp, spec), bestOfN: bestOfNResults(store, runs, spec), gallery, curves: curves(store, objectives, reports),
     reproducibility: await reproducibility(store, { runs, exp, setup, seeds, dataDir: o.dataDir }),
   };
 }

@@ -5,6 +5,7 @@
 
 import { type ExperimentSpec } from '../experiments/spec.js';
 import { type Stat, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis, type BenchmarkAnalysis } from '../experiments/analysis.js';
+import { type BonResult } from '../experiments/bon.js';
 import { METRIC } from '../../common/metrics.js';
 
 export const REPORT_SCHEMA = 'rrlhf-report/1';
@@ -142,9 +143,24 @@ export interface ReportModel {
    *  score, its change from π₀ and the comparison with the baseline, paired; null when none. */
   benchmarks: BenchmarkAnalysis[] | null;
   ensemble: EnsembleDiagnostics | null;
+  /** Best-of-n results on these runs' policies or on the study's built-in world (same world, seed and
+   *  settings), oldest first; null when there are none (docs/method.md § Best-of-n). */
+  bestOfN: BestOfNReport[] | null;
   gallery: GallerySample[];
   curves: Curves;
   reproducibility: Reproducibility;
+}
+
+/** One stored best-of-n result (store.bon) as the report shows it. */
+export interface BestOfNReport {
+  id: number;
+  name: string;
+  finished: string | null;
+  /** How it relates to the report: "on run 3's policy", "on this study's world (…)". */
+  relation: string;
+  /** Its source in words (common/bon.ts bonSourceText). */
+  source: string;
+  result: BonResult;
 }
 
 /** Training metrics whose seed bands the report charts. */

@@ -16,6 +16,8 @@ import { Rng } from '../../engine/runtime/params.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
 import { runExperiment } from '../../engine/experiments/runner.js';
 import { Service } from '../../engine/service/api.js';
+import { buildReportModel, renderHtml } from '../../engine/report/index.js';
+import { fmt, signed } from '../../common/format.js';
 
 const bin = path.join(repoRoot, 'bin', 'rrlhf.js');
 let dataDir: string, store: Store;
@@ -145,4 +147,37 @@ test("best-of-n on a stored run's policy (its last checkpoint) with its study's 
   const c = rrlhf('bon', '--run', String(runId), '--n', '8', '--prompts', '2', '--seeds', '2', '--objectives', 'single', '--json');
   assert.equal(c.code, 0, c.stderr);
   assert.equal(store.bon.list({ runId }).length, 1);
+});
+
+test("the study's report has a Best-of-n section: the results on its runs and on its world, with charts and the table by n", async () => {
+  const runId = store.bon.list().find((b) => b.runId !== null)!.runId!;
+  const experimentId = store.runs.get(runId)!.experimentId!;
+  const m = await buildReportModel({ store, dataDir, experimentId, now: new Date('2026-01-01T00:00:00Z') });
+  assert.ok(m.bestOfN, 'the report gathers best-of-n results');
+  // The CLI's world result (goodhart-lab, world seed 0, like this study) and the one on the study's run.
+  assert.deepEqual(m.bestOfN.map((b) => b.relation), ["on this study's world (goodhart-lab, world seed 0)", `on run ${runId}'s policy`]);
+  const world = m.bestOfN[0]!;
+  assert.equal(world.id, bonId);
+  const html = renderHtml(m);
+  assert.match(html, /<section id="bon">\n<h2>Best-of-n<\/h2>/);
+  assert.match(html, /<a href="#bon">Best-of-n<\/a>/);
+  assert.ok(html.includes(`<h3 id="bon-${bonId}">best-of-64 on goodhart-lab (best-of-n ${bonId}, on this study`), 'a heading per result');
+  const section = html.slice(html.indexOf('<section id="bon">'), html.indexOf('</section>', html.indexOf('<section id="bon">')));
+  assert.equal((section.match(/<svg class="chart"/g) ?? []).length, 3, 'gold vs KL_bon and gold vs the baseline for the world result, gold only for the run result (one objective)');
+  assert.match(section, /aria-label="gold of the sample each objective chooses among n, against KL_bon; shaded: 95 % Student-t intervals over 2 seeds/);
+  // The table by n: the last row's wco − single cell is the stored paired interval, as fmt writes it.
+  const v = world.result.objectives[1]!.curve.at(-1)!.gold_vs_baseline!;
+  const cell = `${signed(v.mean)} [${fmt(v.lo)}, ${fmt(v.hi)}]`;
+  assert.ok(section.includes(`>${cell}</td><td class="n`), `the table shows ${cell}`);
+  assert.match(section, /<td class="n">64<\/td><td class="n">3\.17<\/td>/, 'n = 64 at KL_bon = log 64 − 63/64');
+  // At n = 1 every objective takes the same samples: the differences are 0, never marked as significant.
+  const first = section.slice(section.indexOf('<td class="n">1</td><td class="n">0</td>'));
+  assert.ok(first.length < section.length, 'the row for n = 1');
+  assert.ok(!first.slice(0, first.indexOf('</tr>')).includes(' sig'), first.slice(0, first.indexOf('</tr>')));
+  assert.match(section, /single: gold − gold\(n = 1\) ≈ d\(α − β·d\) with α = /);
+  // Without results the section is left out.
+  for (const b of store.bon.list()) store.bon.delete(b.id);
+  const none = await buildReportModel({ store, dataDir, experimentId });
+  assert.equal(none.bestOfN, null);
+  assert.ok(!renderHtml(none).includes('id="bon"'));
 });
