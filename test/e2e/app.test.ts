@@ -487,8 +487,17 @@ class Flow {
 
   /** A best-of-n study on the Goodhart lab's π₀ (tiny: 2 members, 256 pairs, N = 8, 2 seeds), its
    *  charts and its table checked against the stored result (bon.get). */
-  async bestOfN() {
+  async bestOfN(studyId: number) {
     const { page } = this;
+    // A study's run leads to best-of-n on its policy: the form opens with that run chosen.
+    await page.goto(page.url().replace(/#.*$/, `#/experiments/${studyId}`));
+    const runLink = page.getByRole('table', { name: 'Runs of this study' }).getByRole('link', { name: 'best-of-n' }).first();
+    const href = (await runLink.getAttribute('href'))!;
+    await runLink.click();
+    await page.getByRole('heading', { level: 1, name: 'Experiments · best-of-n' }).waitFor();
+    assert.ok(await page.getByRole('radio', { name: /a stored run's policy/ }).isChecked());
+    await page.waitForFunction(() => (document.querySelector('select[aria-label="Run"]') as HTMLSelectElement | null)?.value !== '');
+    assert.equal(`run=${await page.getByLabel('Run', { exact: true }).inputValue()}`, /run=\d+/.exec(href)![0]);
     await page.getByRole('link', { name: 'Experiments', exact: true }).click();
     await page.getByRole('link', { name: 'New best-of-n study' }).click();
     await page.getByRole('heading', { level: 1, name: 'Experiments · best-of-n' }).waitFor();
@@ -562,7 +571,7 @@ async function runFlow(flow: Flow) {
   await flow.stopAndResume();
   await flow.compare();
   const files = await flow.report(quick);
-  await flow.bestOfN();
+  await flow.bestOfN(quick);
   await flow.settings();
   return { files };
 }
