@@ -20,6 +20,7 @@ import { ExperimentSpecSchema, ObjectiveSchema, resolveSpecPaths, PRETRAINED_DEF
 import { runExperiment, resumeExperiment, objectiveConfig, type ProgressEvent } from '../experiments/runner.js';
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
+import { resolveBootstrap } from '../rlhf/ensemble.js';
 import { presetSpec, estimate, tinyPresets, PRESET_NAMES, type Calibration } from './presets.js';
 import { SettingsFile, SettingsPatchSchema } from './settings.js';
 import { studyView, studyStatus, runView } from './summary.js';
@@ -352,6 +353,14 @@ export const API = {
       const e = c.store.ensembles.get(i.id);
       if (!e) throw notFound('ensemble', i.id, 'the Ensembles screen lists the ensembles there are');
       return e;
+    },
+  }),
+  'ensembles.defaults': call({
+    summary: 'the settings an ensemble trains with when none are given (the Ensembles form starts from them; bootstrap is BRME\'s, independent members always resample)',
+    input: None,
+    run: () => {
+      const d = EnsembleTrainSchema.parse({});
+      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined) };
     },
   }),
   'ensembles.train': job({
