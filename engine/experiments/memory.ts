@@ -105,8 +105,8 @@ export async function assertEnsembleFits(config: ModelConfig, shape: EnsembleSha
   const memory = deviceMemory(device);
   const plan = ensembleTrainPlan(config, shape, 'fp32', memory.kind);
   const alts = shape.method === 'independent'
-    ? [{ change: 'method: brme (one trunk instead of K)', totalBytes: ensembleTrainPlan(config, { ...shape, method: 'brme' }, 'fp32', memory.kind).totalBytes, runnable: true }]
+    ? (['brme', 'lora'] as const).map((method) => ({ change: `method: ${method} (one trunk instead of K)`, totalBytes: ensembleTrainPlan(config, { ...shape, method }, 'fp32', memory.kind).totalBytes, runnable: true }))
     : [];
-  checkFits(plan, memory, `training ${shape.method === 'brme' ? 'a BRME' : 'an independent'} ensemble (K ${shape.heads})`, alts);
+  checkFits(plan, memory, `training ${shape.method === 'brme' ? 'a BRME' : shape.method === 'lora' ? 'a LoRA' : 'an independent'} ensemble (K ${shape.heads})`, alts);
   return plan;
 }

@@ -32,7 +32,7 @@ export interface PpoShape {
   /** LoRA on the policy (the value head trains too); null: full fine-tuning with a copied reference. */
   lora: { r: number; targetModules: string[] } | null;
   /** The reward ensemble held during PPO; null: the reward comes from outside (a function, a server). */
-  ensemble: { method: 'brme' | 'independent'; heads: number; unfreezeLastLayers?: number } | null;
+  ensemble: { method: 'brme' | 'independent' | 'lora'; heads: number; unfreezeLastLayers?: number; lora?: { r: number; targetModules: string[] } } | null;
   /** Parameters of a gold reward model held during the study (a dataset world's judge), else 0. */
   goldParams?: number;
   /** Plan with activations recomputed per layer (the engine has no checkpointing: not runnable here). */
@@ -156,9 +156,13 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   const scoreHead = sum(rewardHeadParams(x.d).map((s) => numel(s.shape)));
   const unfrozen = ens?.method === 'brme' ? (ens.unfreezeLastLayers ?? 0) : 0;
   const brmeHeads = x.d * x.d + x.d + 2 * (K * x.d + K);
+  // A LoRA ensemble (Zhang et al. 2401.16635) holds the trunk once and K adapters, each with its head.
+  const memberAdapters = ens?.method === 'lora' ? loraEnsembleAdapters(config, ens.lora) : 0;
   const ensemble = !ens ? 0 : ens.method === 'brme'
     ? counts.trunk + scoreHead + brmeHeads + unfrozen * counts.perLayer
-    : K * (counts.trunk + scoreHead);
+    : ens.method === 'lora'
+      ? counts.trunk + K * (memberAdapters + scoreHead)
+      : K * (counts.trunk + scoreHead);
   const gold = shape.goldParams ?? 0;
 
   const resident: MemoryTerm[] = [
@@ -170,7 +174,9 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     ...(shape.lora ? [{ name: 'LoRA adapters', bytes: lora * wb, formula: `Σ r·(in + out) over ${shape.lora.targetModules.join(', ')} = ${n(lora)} × ${wb} B` }] : []),
     ...(!ens ? [] : [ens.method === 'brme'
       ? { name: `reward ensemble (BRME, K ${K})`, bytes: ensemble * wb, formula: `one trunk ${n(counts.trunk)} + score head + shared d² + 2K(d + 1)${unfrozen ? ` + ${unfrozen} unfrozen layer copies` : ''} = ${n(ensemble)} × ${wb} B` }
-      : { name: `reward ensemble (independent, K ${K})`, bytes: ensemble * wb, formula: `K × (trunk + score head) = ${K} × ${n(counts.trunk + scoreHead)} × ${wb} B` }]),
+      : ens.method === 'lora'
+        ? { name: `reward ensemble (LoRA, K ${K})`, bytes: ensemble * wb, formula: `one trunk ${n(counts.trunk)} + K × (adapters + score head) = ${n(counts.trunk)} + ${K} × ${n(memberAdapters + scoreHead)} = ${n(ensemble)} × ${wb} B` }
+        : { name: `reward ensemble (independent, K ${K})`, bytes: ensemble * wb, formula: `K × (trunk + score head) = ${K} × ${n(counts.trunk + scoreHead)} × ${wb} B` }]),
     ...(gold ? [{ name: 'gold reward model', bytes: gold * wb, formula: `${n(gold)} × ${wb} B` }] : []),
     ...(mixed ? [{ name: 'fp32 master weights', bytes: trainable * 4, formula: `trainable × 4 B = ${n(trainable)} × 4` }] : []),
     { name: 'AdamW moments (m, v)', bytes: trainable * 8, formula: `trainable × 2 × 4 B = ${n(trainable)} × 8` },
@@ -187,7 +193,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     { name: 'prefill activations', bytes: inferLayer(shape.batch, shape.promptTokens) * wb, formula: `B × prompt × 2 × max(I, H·prompt, d) × ${wb} B` },
   ];
   const scoreLogits = shape.batch * L * x.vocab * 2 * wb;
-  const rewardPasses = !ens ? 0 : 1 + (unfrozen ? 1 : 0); // independent members score one after another
+  const rewardPasses = !ens ? 0 : 1 + (unfrozen ? 1 : 0); // independent and LoRA members score one after another
   const scoring: MemoryTerm[] = [
     { name: 'policy scoring: logits and log-softmax', bytes: scoreLogits, formula: `B × L × V × 2 × ${wb} B = ${shape.batch} × ${L} × ${x.vocab} × 2 × ${wb}` },
     { name: 'reference scoring: logits and log-softmax', bytes: scoreLogits, formula: 'the same, run at the same time as the policy\'s' },
@@ -248,7 +254,12 @@ function stepOutputs(trainable: number, wb: number, mixed: boolean, device: Plan
 
 /** Ensemble training (stage-1 Bradley–Terry or one independent member at a time): the base model,
  *  the members trained so far, and one reward model with its gradients, moments and activations. */
-export interface EnsembleShape { method: 'brme' | 'independent'; heads: number; batchPairs: number; tokens: number }
+export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads: number; batchPairs: number; tokens: number; lora?: { r: number; targetModules: string[] } }
+
+/** One LoRA-ensemble member's adapter parameters: r 8 on the family's attention projections unless given. */
+function loraEnsembleAdapters(config: ModelConfig, lora: { r: number; targetModules: string[] } | undefined): number {
+  return loraParameters(config, lora ?? { r: 8, targetModules: defaultLoraTargets(config.arch) });
+}
 
 export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, precision: Precision = 'fp32', device: PlanDevice = 'cpu'): MemoryPlan {
   const wb = BYTES[precision];
@@ -256,11 +267,14 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   const counts = parameterCounts(config);
   const x = dims(config);
   const P = counts.total;
-  const member = counts.trunk + sum(rewardHeadParams(x.d).map((s) => numel(s.shape)));
-  const done = shape.method === 'independent' ? shape.heads - 1 : 0;
+  const head = sum(rewardHeadParams(x.d).map((s) => numel(s.shape)));
+  // A LoRA member trains adapters + head on the base's own frozen trunk: no trunk copy per member.
+  const lora = shape.method === 'lora';
+  const member = lora ? loraEnsembleAdapters(config, shape.lora) + head : counts.trunk + head;
+  const done = shape.method === 'brme' ? 0 : shape.heads - 1;
   const resident: MemoryTerm[] = [
-    { name: 'base model (π₀)', bytes: P * wb, formula: `P × ${wb} B = ${n(P)} × ${wb}` },
-    { name: 'reward model in training', bytes: member * wb, formula: `trunk + score head = ${n(member)} × ${wb} B` },
+    { name: 'base model (π₀)', bytes: P * wb, formula: `P × ${wb} B = ${n(P)} × ${wb}${lora ? ' (the frozen trunk every member adapts, held once)' : ''}` },
+    { name: 'reward model in training', bytes: member * wb, formula: lora ? `adapters + score head = ${n(member)} × ${wb} B` : `trunk + score head = ${n(member)} × ${wb} B` },
     ...(done ? [{ name: 'members already trained', bytes: done * member * wb, formula: `(K − 1) × ${n(member)} × ${wb} B` }] : []),
     ...(mixed ? [{ name: 'fp32 master weights', bytes: member * 4, formula: `${n(member)} × 4 B` }] : []),
     { name: 'AdamW moments (m, v)', bytes: member * 8, formula: `${n(member)} × 8 B` },

@@ -79,6 +79,25 @@ test('terms follow the formulas: KV cache, reference, ensemble, optimizer state,
   assert.equal(term(ens.resident, 'members already trained'), 2 * (trunk + c.d) * 4);
 });
 
+test('a LoRA ensemble holds the trunk once and K adapters + heads, less than K independent trunks', () => {
+  const c = parseHfConfig({ model_type: 'llama', vocab_size: 512, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2 });
+  const { trunk } = parameterCounts(c);
+  const K = 4;
+  const lora = { r: 4, targetModules: ['q_proj', 'v_proj'] };
+  const adapters = loraParameters(c, lora);
+  // q_proj 64→64, v_proj 64→32 (2 KV heads of 16) per layer: r·(in + out) each.
+  assert.equal(adapters, 4 * 4 * ((64 + 64) + (64 + 32)));
+  const ppo = (method: 'independent' | 'lora') => ppoMemoryPlan(c, { ...SHAPE, ensemble: { method, heads: K, lora } });
+  assert.equal(ppo('lora').parameters.ensemble, trunk + K * (adapters + c.d));
+  assert.ok(term(ppo('lora').resident, 'reward ensemble (LoRA') < term(ppo('independent').resident, 'reward ensemble (independent'));
+  const train = (method: 'independent' | 'lora') => ensembleTrainPlan(c, { method, heads: K, batchPairs: 8, tokens: 16, lora });
+  assert.equal(train('lora').parameters.trainable, adapters + c.d, 'only adapters and the head train');
+  assert.equal(term(train('lora').resident, 'members already trained'), (K - 1) * (adapters + c.d) * 4);
+  assert.ok(train('lora').totalBytes < train('independent').totalBytes);
+  // Without lora options the plan adapts the family's attention projections at r 8.
+  assert.equal(ppoMemoryPlan(c, { ...SHAPE, ensemble: { method: 'lora', heads: K } }).parameters.ensemble, trunk + K * (loraParameters(c, { r: 8, targetModules: ['q_proj', 'v_proj'] }) + c.d));
+});
+
 test('a bad shape or an unknown LoRA target is refused by name', () => {
   const c = parseHfConfig({ model_type: 'gpt2', vocab_size: 64, n_embd: 16, n_layer: 2, n_head: 2 });
   assert.throws(() => ppoMemoryPlan(c, { ...SHAPE, batch: 0 }), /batch must be a positive integer, got 0/);

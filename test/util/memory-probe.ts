@@ -24,6 +24,7 @@ const rng = new Rng(3);
 const tokens = (n: number) => Array.from({ length: n }, () => 1 + rng.int(config.vocabSize - 1));
 
 if (ensembleShape) {
+  if (ensembleShape.method === 'lora') throw new Error('memory probe: LoRA ensembles are planned but not yet trained by this engine (issue #12); probe brme or independent');
   // Each pair: a prompt and two responses, together ensembleShape.tokens long; two batches of pairs.
   const half = Math.floor(ensembleShape.tokens / 2);
   const pairs = (n: number) => Array.from({ length: n }, () => ({ prompt: tokens(half), chosen: tokens(ensembleShape.tokens - half), rejected: tokens(ensembleShape.tokens - half) }));
