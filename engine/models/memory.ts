@@ -14,7 +14,7 @@
 
 import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
-import { LoraAdapters, LORA_DEFAULTS } from './lora.js';
+import { LoraAdapters, LORA_DEFAULTS, projectionsOf } from './lora.js';
 import { valueHeadParams, rewardHeadParams } from './heads.js';
 
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
@@ -131,8 +131,17 @@ export function loraParameters(config: ModelConfig, lora: { r: number; targetMod
   return sum(mods.map((m) => lora.r * (m.in + m.out)));
 }
 
+/** The rank a default plan (and a form's LoRA) starts from. */
+export const DEFAULT_LORA_RANK = 8;
+
 /** The attention projections a default plan adapts (what PEFT's examples target). */
 export const defaultLoraTargets = (arch: string) => (arch === 'gpt2' ? ['c_attn'] : arch === 'gpt_neox' ? ['query_key_value'] : arch === 'phi3' ? ['qkv_proj'] : ['q_proj', 'v_proj']);
+
+/** What a form offers as LoRA targets for a model: the module names its trunk has (found by tracing it,
+ *  as the adapters find them) and the attention projections a plan adapts by default. */
+export function loraChoices(config: ModelConfig): { modules: string[]; defaults: string[]; r: number } {
+  return { modules: [...new Set(projectionsOf(config).map((p) => p.name.split('.').pop()!))], defaults: defaultLoraTargets(config.arch), r: DEFAULT_LORA_RANK };
+}
 
 /** The memory a PPO study needs at one precision. */
 export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: Precision = 'fp32', device: PlanDevice = 'cpu'): MemoryPlan {
@@ -258,7 +267,7 @@ export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads:
 
 /** One LoRA-ensemble member's adapter parameters: r 8 on the family's attention projections unless given. */
 function loraEnsembleAdapters(config: ModelConfig, lora: { r: number; targetModules: string[] } | undefined): number {
-  return loraParameters(config, lora ?? { r: 8, targetModules: defaultLoraTargets(config.arch) });
+  return loraParameters(config, lora ?? { r: DEFAULT_LORA_RANK, targetModules: defaultLoraTargets(config.arch) });
 }
 
 export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, precision: Precision = 'fp32', device: PlanDevice = 'cpu'): MemoryPlan {

@@ -28,6 +28,7 @@ import { inspectFile } from './inspect.js';
 import { worldsInfo } from './worlds-info.js';
 import { exportReports, listReports, openFolder, pdfSupport, ReportError, REPORT_FORMATS } from './reports.js';
 import { WORLD_NAMES } from '../worlds/index.js';
+import { LORA_DEFAULTS } from '../models/lora.js';
 import { inspectModelFolder, ModelFolderError } from './models.js';
 import { namesOfUploads, releaseUpload } from './uploads.js';
 import { RewardServers, RewardServerError } from './reward-servers.js';
@@ -448,6 +449,8 @@ export const API = {
         tiny: tinyPresets(),
         /** Learning rates a dataset world's pretrained model gets (the wizard applies them on "your own data"). */
         pretrained: PRETRAINED_DEFAULTS,
+        /** A policy LoRA's alpha and dropout when the wizard turns one on (docs/engine.md § LoRA). */
+        loraDefaults: LORA_DEFAULTS,
         presets: PRESET_NAMES.map((name) => {
           const spec = presetSpec(name, i?.world ?? 'goodhart-lab');
           return { name, spec, estimate: estimate(spec, cal, basis) };

@@ -7,7 +7,7 @@ import { parseHfConfig, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../model
 import { loadTokenizer } from '../models/tokenizer.js';
 import { folderSpecialTokens, type SpecialTokens } from '../models/special-tokens.js';
 import { hfClassName, type ModelConfig } from '../models/config.js';
-import { ppoMemoryPlan, parameterCounts, defaultLoraTargets, DEFAULT_PPO_SHAPE, PRECISIONS, type MemoryPlan, type PpoShape } from '../models/memory.js';
+import { ppoMemoryPlan, parameterCounts, defaultLoraTargets, loraChoices, DEFAULT_LORA_RANK, DEFAULT_PPO_SHAPE, PRECISIONS, type MemoryPlan, type PpoShape } from '../models/memory.js';
 import { listDevices, deviceMemory, type DeviceMemory } from '../runtime/devices.js';
 
 export interface ModelFolder extends ModelSummary {
@@ -32,6 +32,8 @@ export interface ModelSummary {
   /** `localTheta`: the sliding layers' own default rope (Gemma 3), else null. */
   rope: { type: string; theta: number | null; rotaryDims: number | null; localTheta: number | null };
   parameters: { total: number; trunk: number };
+  /** Module names a LoRA may target (policy.lora.targetModules) and the default ones. */
+  lora: { modules: string[]; defaults: string[]; r: number };
   memory: {
     study: Omit<PpoShape, 'lora' | 'ensemble'> & { lora: { r: number; targetModules: string[] }; ensemble: NonNullable<PpoShape['ensemble']> };
     devices: DeviceMemory[];
@@ -48,7 +50,7 @@ export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
       localTheta: 'localRopeTheta' in config ? config.localRopeTheta : null,
     };
   const devices = (await listDevices()).filter((d) => d.available).map((d) => deviceMemory(d.device));
-  const lora = { r: 8, targetModules: defaultLoraTargets(config.arch) };
+  const lora = { r: DEFAULT_LORA_RANK, targetModules: defaultLoraTargets(config.arch) };
   const plans: ModelSummary['memory']['plans'] = [];
   for (const dev of devices) {
     for (const precision of PRECISIONS) {
@@ -60,7 +62,7 @@ export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
   }
   return {
     family: { arch: config.arch, causalLM: hfClassName(config.arch, 'CausalLM'), sequenceClassification: hfClassName(config.arch, 'SequenceClassification') },
-    rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)),
+    rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)), lora: loraChoices(config),
     memory: { study: { ...DEFAULT_PPO_SHAPE, lora }, devices, plans },
   };
 }

@@ -3,6 +3,7 @@
 // and "gold" mean in each world before running anything.
 import { makeWorld, WORLD_NAMES, GOODHART_DEFAULTS, TEXT_DEFAULTS } from '../worlds/index.js';
 import { Rng } from '../runtime/params.js';
+import { loraChoices } from '../models/memory.js';
 
 export interface WorldInfo {
   name: string;
@@ -13,6 +14,8 @@ export interface WorldInfo {
   hack: string;
   settings: Record<string, unknown>;
   vocabSize: number;
+  /** Module names a policy LoRA may target on this world's model, and the default ones. */
+  lora: { modules: string[]; defaults: string[]; r: number };
   maxResponseTokens: number;
   trainPrompts: number;
   evalPrompts: number;
@@ -44,7 +47,7 @@ export function worldsInfo(): WorldInfo[] {
     const rng = new Rng(12345);
     const examples = w.sftSamples(4, rng).map((s) => ({ prompt: w.render(s.prompt), response: w.render(s.response), gold: w.gold(s.prompt, s.response) }));
     return {
-      name, ...TEXT[name]!, settings: DEFAULTS[name] ?? {}, vocabSize: w.vocabSize, maxResponseTokens: w.maxResponseTokens,
+      name, ...TEXT[name]!, settings: DEFAULTS[name] ?? {}, vocabSize: w.vocabSize, lora: loraChoices(w.modelConfig()), maxResponseTokens: w.maxResponseTokens,
       trainPrompts: w.trainPrompts.length, evalPrompts: w.evalPrompts.length, examples,
     };
   });

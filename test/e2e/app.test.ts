@@ -192,6 +192,16 @@ class Flow {
     assert.match(await terms.innerText(), /policy weights\s+[\d.]+ (B|KiB|MiB)\s+[\d.]+ (B|KiB|MiB)/);
     assert.match(await terms.innerText(), /reference policy/);
     await this.shot('07-wizard');
+    // A policy LoRA: the world's model offers its module names, the engine's default targets ticked, and
+    // the memory line and plan show the adapters instead of a reference copy.
+    await page.getByLabel('Policy fine-tuning').selectOption('lora');
+    assert.ok(await page.getByRole('group', { name: 'LoRA target modules' }).getByLabel('c_attn').isChecked());
+    assert.equal(await page.getByLabel('LoRA rank').inputValue(), '8');
+    await page.getByLabel('LoRA rank').fill('4');
+    await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu .*\(LoRA r 4,/).waitFor();
+    await terms.getByRole('cell', { name: 'LoRA adapters' }).waitFor();
+    await page.getByLabel('Policy fine-tuning').selectOption('full');
+    await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu .*\(full fine-tuning,/).waitFor();
     // A setting left empty is named as on the form, in words, and blocks the start.
     await page.getByLabel('PPO iterations').fill('');
     const bad = page.getByRole('alert').filter({ hasText: 'PPO iterations' });

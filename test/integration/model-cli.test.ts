@@ -21,6 +21,8 @@ async function checkSummary(dir: string, info: ModelSummary & { config: Record<s
   assert.deepEqual(info.family, { arch: 'gpt2', causalLM: 'GPT2LMHeadModel', sequenceClassification: 'GPT2ForSequenceClassification' });
   assert.equal(info.rope.type, 'none (learned absolute positions)');
   assert.equal(info.parameters.total, m.params.numel());
+  // The LoRA targets a form offers: GPT-2's own module names, attention's c_attn by default.
+  assert.deepEqual({ ...info.lora, modules: [...info.lora.modules].sort() }, { modules: ['c_attn', 'c_fc', 'c_proj'], defaults: ['c_attn'], r: 8 });
   assert.deepEqual(info.memory.devices.map((d) => d.device).includes('cpu'), true);
   const cpu = info.memory.plans.filter((p) => p.device === 'cpu');
   assert.deepEqual(cpu.map((p) => `${p.precision}/${p.fineTuning}`), ['fp32/full', 'fp32/lora', 'bf16/full', 'bf16/lora', 'fp16/full', 'fp16/lora']);
