@@ -57,8 +57,12 @@ export function presetSpec(name: PresetName, world: 'goodhart-lab' | 'text-revie
 }
 
 /**
- * Seconds per unit of work on this machine. The defaults were measured on a 2-core laptop-class CPU;
- * the service replaces them with what it measures on each finished study (settings.json, "calibration").
+ * Seconds per unit of work on this machine. The defaults are the Quick study's phases measured on the
+ * 2-core build machine (2026-12-07, in process: SFT 1.42 s for 2048 × 3 samples, reward models 3.96 s
+ * for 2000 pairs, 5.3 s of PPO and evaluation per run, split in the earlier defaults' 0.0075 : 0.0022
+ * ratio; 26.7 s in all, 34 s as a CLI process). The earlier defaults overestimated that study 6×
+ * (164 s). The service replaces them with what it measures on each finished study (settings.json,
+ * "calibration"), so a slower or faster machine is right from its second study on.
  */
 export interface Calibration {
   /** SFT: seconds per (sample × epoch). */
@@ -71,7 +75,7 @@ export interface Calibration {
   evalPerSample: number;
 }
 
-export const DEFAULT_CALIBRATION: Calibration = { sft: 0.0018, rewardPerPair: 0.011, ppoPerSample: 0.0075, evalPerSample: 0.0022 };
+export const DEFAULT_CALIBRATION: Calibration = { sft: 0.00023, rewardPerPair: 0.00198, ppoPerSample: 0.00121, evalPerSample: 0.000355 };
 
 export interface Estimate {
   /** null: cannot be told before the study runs (a study on your own model: it depends on the model's size). */
