@@ -144,6 +144,29 @@ export function fitBon(points: { kl: number; y: number }[]): BonFit | null {
   return { alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1, dPeak, klPeak, nPeak: klPeak === null || klPeak > klBon(2 ** 40) ? null : nearestN(klPeak) };
 }
 
+/** Gao et al.'s functional form for RL (PPO), gold against d = √KL: R_RL(d) = d(α − β·ln d).
+ *  Least squares on [d, −d·ln d] through the origin (as fitBon); it turns over at d = exp(α/β − 1)
+ *  when β > 0. Null with fewer than 2 points at d > 0 or a singular system. */
+export interface RlFit { alpha: number; beta: number; r2: number; dPeak: number | null }
+
+export function fitRl(points: { kl: number; y: number }[]): RlFit | null {
+  const rows = points.map((p) => ({ d: Math.sqrt(Math.max(0, p.kl)), y: p.y })).filter((r) => Number.isFinite(r.y));
+  if (rows.filter((r) => r.d > 0).length < 2) return null;
+  let s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
+  for (const { d, y } of rows) {
+    const x2 = d > 0 ? -d * Math.log(d) : 0;
+    s11 += d * d; s12 += d * x2; s22 += x2 * x2; s1y += d * y; s2y += x2 * y;
+  }
+  const det = s11 * s22 - s12 * s12;
+  if (!(Math.abs(det) > 1e-12 * s11 * s22)) return null;
+  const alpha = (s1y * s22 - s2y * s12) / det;
+  const beta = (s2y * s11 - s1y * s12) / det;
+  const my = rows.reduce((a, r) => a + r.y, 0) / rows.length;
+  let ssRes = 0, ssTot = 0;
+  for (const { d, y } of rows) { ssRes += (y - (d > 0 ? d * (alpha - beta * Math.log(d)) : 0)) ** 2; ssTot += (y - my) ** 2; }
+  return { alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1, dPeak: beta > 0 ? Math.exp(alpha / beta - 1) : null };
+}
+
 /** The n ≥ 1 whose KL_bon is closest to `kl` (KL_bon grows with n; searched by doubling, then bisection). */
 export function nearestN(kl: number): number {
   if (kl <= 0) return 1;

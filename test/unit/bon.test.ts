@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestOfN, bestOfNBruteForce, bestOfNSampled, bonNs, bonWeights, bonCurves, fitBon, klBon, nearestN } from '../../engine/rlhf/bon.js';
+import { bestOfN, bestOfNBruteForce, bestOfNSampled, bonNs, bonWeights, bonCurves, fitBon, fitRl, klBon, nearestN } from '../../engine/rlhf/bon.js';
 import { summarizeBon } from '../../engine/experiments/bon.js';
 import { Rng } from '../../engine/runtime/params.js';
 
@@ -109,4 +109,16 @@ test('curves per objective and the summary over seeds: paired by seed, each obje
   assert.ok(w.curve[ns.length - 1]!.gold_vs_baseline!.mean > 15);
   assert.equal(s.curve[0]!.gold_vs_baseline, undefined);
   assert.equal(r.objectives[0]!.per_seed.length, 3);
+});
+
+test('fitRl recovers Gao\'s RL form d(α − β ln d) and its turnover point', () => {
+  const alpha = 1.2, beta = 0.8;
+  const pts = [0, 0.25, 0.5, 1, 2, 3, 4, 6].map((d) => ({ kl: d * d, y: d === 0 ? 0 : d * (alpha - beta * Math.log(d)) }));
+  const f = fitRl(pts)!;
+  assert.ok(Math.abs(f.alpha - alpha) < 1e-9 && Math.abs(f.beta - beta) < 1e-9, JSON.stringify(f));
+  assert.ok(Math.abs(f.dPeak! - Math.exp(alpha / beta - 1)) < 1e-9);
+  assert.ok(f.r2 > 0.999999);
+  // A curve that only rises (β < 0) has no turnover, and one point is not a fit.
+  assert.equal(fitRl(pts.map((p) => ({ kl: p.kl, y: Math.sqrt(p.kl) * (1 + 0.3 * Math.log(Math.max(Math.sqrt(p.kl), 1e-9))) })))!.dPeak, null);
+  assert.equal(fitRl([{ kl: 1, y: 1 }]), null);
 });
