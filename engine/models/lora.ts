@@ -108,14 +108,20 @@ export class LoraAdapters {
 export async function withLora(base: CausalLM, cfg: LoraConfig, seed = 0): Promise<CausalLM> {
   const lora = LoraAdapters.resolve(base, cfg);
   const m = await shareBase(base);
+  addFreshAdapters(m.params, lora, seed);
+  m.lora = lora;
+  return m;
+}
+
+/** Adds fresh adapter tensors to a store: A kaiming-uniform (PEFT's default), B zero. Also used by the
+ *  LoRA reward models of rlhf/reward.ts, whose trunks are shared the same way. */
+export function addFreshAdapters(store: ParamStore, lora: LoraAdapters, seed: number): void {
   const rng = new Rng(seed ^ 0x10a);
   for (const mod of lora.modules) {
     const { a, b } = lora.shapes(mod);
-    m.params.set(`${mod.name}.lora_A.weight`, initTensor(a, { kind: 'kaiming_uniform', fanIn: mod.in }, rng), a);
-    m.params.set(`${mod.name}.lora_B.weight`, new Float32Array(b[0]! * b[1]!), b);
+    store.set(`${mod.name}.lora_A.weight`, initTensor(a, { kind: 'kaiming_uniform', fanIn: mod.in }, rng), a);
+    store.set(`${mod.name}.lora_B.weight`, new Float32Array(b[0]! * b[1]!), b);
   }
-  m.lora = lora;
-  return m;
 }
 
 async function shareBase(base: CausalLM): Promise<CausalLM> {
@@ -133,26 +139,41 @@ const PREFIX = 'base_model.model.';
 export async function saveAdapter(model: CausalLM, dir: string, baseModelNameOrPath: string | null = model.sourceDir ?? null): Promise<void> {
   const lora = model.lora;
   if (!lora) throw new Error('this model has no LoRA adapters to save');
+  await writePeftFolder(dir, lora, model.params, baseModelNameOrPath, 'CAUSAL_LM', []);
+}
+
+/** The PEFT folder of adapters held in `store`. `modulesToSave` are whole tensors saved beside them
+ *  (a SEQ_CLS adapter's `score` head, as PEFT's modules_to_save writes it: base_model.model.score.weight). */
+export async function writePeftFolder(dir: string, lora: LoraAdapters, store: ParamStore, baseModelNameOrPath: string | null, taskType: 'CAUSAL_LM' | 'SEQ_CLS', modulesToSave: string[]): Promise<void> {
   const root = path.resolve(dir);
   await mkdir(root, { recursive: true });
   const c = lora.config;
   const conv1d = lora.modules.some((m) => m.layout === 'in_out');
   const config = {
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModelNameOrPath,
+    peft_type: 'LORA', task_type: taskType, base_model_name_or_path: baseModelNameOrPath,
     r: c.r, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: [...c.targetModules].sort(), bias: c.bias,
     fan_in_fan_out: conv1d, inference_mode: true, init_lora_weights: true, use_rslora: false, use_dora: false,
-    modules_to_save: null, layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
+    modules_to_save: modulesToSave.length ? modulesToSave : null, layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
   };
   await writeFile(path.join(root, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
-  await model.params.sync();
+  await store.sync();
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const n of lora.paramNames()) { const p = model.params.get(n); tensors.set(PREFIX + n, { shape: p.shape, data: p.data }); }
+  const extra = store.names().filter((n) => modulesToSave.some((m) => n.startsWith(`${m}.`)));
+  for (const n of [...lora.paramNames(), ...extra]) { const p = store.get(n); tensors.set(PREFIX + n, { shape: p.shape, data: p.data }); }
   await writeSafetensorsFile(path.join(root, 'adapter_model.safetensors'), tensors, { format: 'pt' });
 }
 
 /** Loads a PEFT LoRA folder onto a base model. Keys PEFT would not write, shapes that do not fit and
  *  adapter_config.json settings that change the math but are not implemented are refused by name. */
 export async function loadAdapter(base: CausalLM, dir: string): Promise<CausalLM> {
+  const m = await shareBase(base);
+  m.lora = await readPeftFolder(dir, base.config, m.params, []);
+  return m;
+}
+
+/** Reads a PEFT LoRA folder's adapters (and the `modulesToSave` tensors it must then hold) into `store`,
+ *  validated against `config`'s projections; the adapters' description is returned. */
+export async function readPeftFolder(dir: string, modelConfig: ModelConfig, store: ParamStore, modulesToSave: string[]): Promise<LoraAdapters> {
   const root = path.resolve(dir);
   const cfgFile = path.join(root, 'adapter_config.json');
   let raw: Record<string, unknown>;
@@ -161,15 +182,19 @@ export async function loadAdapter(base: CausalLM, dir: string): Promise<CausalLM
   if (raw.peft_type !== 'LORA') throw bad('peft_type', `only LORA is supported, got ${JSON.stringify(raw.peft_type)}`);
   for (const k of ['use_dora', 'use_rslora'] as const) if (raw[k]) throw bad(k, 'not supported');
   for (const k of ['rank_pattern', 'alpha_pattern'] as const) if (raw[k] && Object.keys(raw[k] as object).length) throw bad(k, 'per-module ranks/alphas are not supported');
-  for (const k of ['modules_to_save', 'layers_to_transform', 'layers_pattern', 'exclude_modules'] as const) if (raw[k] != null && !(Array.isArray(raw[k]) && !(raw[k] as unknown[]).length)) throw bad(k, 'not supported');
+  const empty = (v: unknown) => v == null || (Array.isArray(v) && !v.length);
+  for (const k of ['layers_to_transform', 'layers_pattern', 'exclude_modules'] as const) if (!empty(raw[k])) throw bad(k, 'not supported');
+  const saved = empty(raw.modules_to_save) ? [] : raw.modules_to_save;
+  if (!Array.isArray(saved) || [...saved].sort().join() !== [...modulesToSave].sort().join()) {
+    throw bad('modules_to_save', modulesToSave.length ? `must be ${JSON.stringify(modulesToSave)}, got ${JSON.stringify(raw.modules_to_save)}` : 'not supported');
+  }
   if (raw.bias !== undefined && raw.bias !== 'none') throw bad('bias', `only "none" is supported, got ${JSON.stringify(raw.bias)}`);
   const tm = raw.target_modules;
   if (!Array.isArray(tm) || !tm.every((t) => typeof t === 'string')) throw bad('target_modules', 'must be a list of module names (a regular-expression string is not supported)');
   const cfg: LoraConfig = { r: Number(raw.r), alpha: Number(raw.lora_alpha ?? 8), dropout: Number(raw.lora_dropout ?? 0), targetModules: tm as string[], bias: 'none' };
-  const lora = LoraAdapters.resolve(base, cfg, cfgFile);
+  const lora = LoraAdapters.resolve({ config: modelConfig }, cfg, cfgFile);
   const file = path.join(root, 'adapter_model.safetensors');
   const tensors = await readSafetensorsFile(file);
-  const m = await shareBase(base);
   const want = new Set<string>();
   for (const mod of lora.modules) {
     const { a, b } = lora.shapes(mod);
@@ -179,13 +204,17 @@ export async function loadAdapter(base: CausalLM, dir: string): Promise<CausalLM
       const t = tensors.get(key);
       if (!t) throw new Error(`${file}: missing tensor ${key}`);
       if (t.shape.join() !== shape.join()) throw new Error(`${file}: tensor ${key} is [${t.shape}], expected [${shape}] (r ${cfg.r})`);
-      m.params.set(`${mod.name}.${suffix}`, t.data, shape);
+      store.set(`${mod.name}.${suffix}`, t.data, shape);
     }
+  }
+  for (const m of modulesToSave) {
+    const keys = [...tensors.keys()].filter((k) => k.startsWith(`${PREFIX}${m}.`));
+    if (!keys.length) throw new Error(`${file}: no tensors of ${m} (modules_to_save)`);
+    for (const k of keys) { want.add(k); const t = tensors.get(k)!; store.set(k.slice(PREFIX.length), t.data, t.shape); }
   }
   const extra = [...tensors.keys()].filter((k) => !want.has(k));
   if (extra.length) throw new Error(`${file}: tensors not of the configured adapters: ${extra.slice(0, 6).join(', ')}${extra.length > 6 ? ` and ${extra.length - 6} more` : ''}`);
-  m.lora = lora;
-  return m;
+  return lora;
 }
 
 /** A plain model with the adapters merged into its weights: W + scale·B·A ([out, in]; its transpose for

@@ -30,6 +30,7 @@ import { poolLast, rewardHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
 import { folderSpecialTokens } from '../models/special-tokens.js';
+import { LoraAdapters, type LoraConfig, addFreshAdapters, writePeftFolder, readPeftFolder } from '../models/lora.js';
 
 // ---- shared helpers (also used by brme.ts, independent.ts and ensemble-quality.ts) ---------------
 
@@ -153,8 +154,35 @@ export class RewardModel {
     public device: DeviceRequest = 'cpu',
     /** Training metrics and provenance, saved in rrlhf.json. */
     public info: Record<string, unknown> = {},
+    /** LoRA adapters on the trunk's projections (Zhang et al. 2401.16635), read through decoder.proj's
+     *  adapter hook; the trunk tensors are then a frozen base, usually shared with other members. */
+    readonly lora: LoraAdapters | null = null,
   ) {
     if (!params.has('score.weight')) throw new Error('a reward model needs a score.weight tensor');
+  }
+
+  /** A LoRA reward model on `init`'s trunk: the store holds init's own trunk arrays (no copy; stores
+   *  replace values, never mutate them), fresh adapters (B zero, so it starts as the base trunk) and a
+   *  fresh head. Only adapters + head are meant to train (trainableNames). */
+  static async fromPolicyLora(init: CausalLM, padId: number, cfg: LoraConfig, seed = 0): Promise<RewardModel> {
+    await init.params.sync();
+    const store = new ParamStore();
+    for (const n of trunkNames(init.config)) { const p = init.params.get(n); store.set(n, p.data, p.shape); }
+    return RewardModel.withHead(init.config, store, padId, init.device, LoraAdapters.resolve(init, cfg, 'ensemble.lora'), seed);
+  }
+
+  /** Fresh adapters (seeded) and head on a store that already holds the trunk. */
+  static withHead(config: ModelConfig, store: ParamStore, padId: number, device: DeviceRequest, lora: LoraAdapters, seed: number): RewardModel {
+    const rng = new Rng(seed);
+    addFreshAdapters(store, lora, rng.nextU32());
+    for (const s of rewardHeadParams(config.d)) store.add(s.name, s.shape, s.init, rng);
+    return new RewardModel(config, store, padId, device, {}, lora);
+  }
+
+  /** What trains: adapters + head with LoRA, else every tensor (or the head alone when the trunk is frozen). */
+  trainableNames(trainTrunk = true): string[] {
+    if (this.lora) return [...this.lora.paramNames(), 'score.weight'];
+    return trainTrunk ? this.params.names() : ['score.weight'];
   }
 
   /** A new reward model whose trunk is a copy of `init` and whose head is freshly initialised. */
@@ -166,8 +194,8 @@ export class RewardModel {
   }
 
   /** Traces rewards [B] for ids/mask [B, T] (also returns the pooled trunk state [B, d]). */
-  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): { pooled: Tensor; reward: Tensor } {
-    const pooled = tracePooled(g, this.config, p, ids, mask);
+  trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, train = false): { pooled: Tensor; reward: Tensor } {
+    const pooled = tracePooled(g, this.config, this.lora ? this.lora.attach(p, train) : p, ids, mask);
     return { pooled, reward: scoreHead(p, pooled) };
   }
 
@@ -224,9 +252,27 @@ export class RewardModel {
   }
 
   async save(dir: string): Promise<void> {
+    if (this.lora) throw new Error('a LoRA reward model is saved as its adapters (saveAdapters) beside its trunk, as a LoRA ensemble does');
     await writeModelFolder(dir, this.config, this.params,
       { architectures: [hfClassName(this.config.arch, 'SequenceClassification')], num_labels: 1, pad_token_id: this.padId },
       { kind: 'reward_model', format: 1, head: 'score.weight', pad_id: this.padId, info: this.info });
+  }
+
+  /** A LoRA reward model's own tensors as a PEFT SEQ_CLS adapter folder (the head as modules_to_save
+   *  `score`, as PEFT writes a sequence-classification LoRA), plus rrlhf.json (pad, info). */
+  async saveAdapters(dir: string, baseModelNameOrPath: string | null): Promise<void> {
+    if (!this.lora) throw new Error('this reward model has no LoRA adapters');
+    await writePeftFolder(dir, this.lora, this.params, baseModelNameOrPath, 'SEQ_CLS', ['score']);
+    await writeFile(path.join(path.resolve(dir), 'rrlhf.json'), JSON.stringify({ kind: 'reward_lora', format: 1, pad_id: this.padId, info: this.info }, null, 2) + '\n');
+  }
+
+  /** Reads saveAdapters' folder onto a trunk store (whose arrays it shares, not copies). */
+  static async loadAdapters(dir: string, config: ModelConfig, trunk: ParamStore, device: DeviceRequest = 'cpu'): Promise<RewardModel> {
+    const store = new ParamStore();
+    for (const n of trunkNames(config)) { const p = trunk.get(n); store.set(n, p.data, p.shape); }
+    const lora = await readPeftFolder(dir, config, store, ['score']);
+    const meta = JSON.parse(await readFile(path.join(path.resolve(dir), 'rrlhf.json'), 'utf8')) as { pad_id: number; info?: Record<string, unknown> };
+    return new RewardModel(config, store, meta.pad_id, device, meta.info ?? {}, lora);
   }
 
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<RewardModel> {
@@ -264,6 +310,9 @@ export interface RewardTrainConfig {
   padId?: number;
   /** Optional per-pair weights (e.g. bootstrap counts); length = train.length. Default: all 1. */
   pairWeights?: number[];
+  /** Train LoRA adapters + head on init's frozen trunk (shared, not copied) instead of a trunk copy;
+   *  trainTrunk is then moot. Default none. */
+  lora?: LoraConfig | null;
 }
 
 export const REWARD_DEFAULTS: RewardTrainConfig = { epochs: 3, batchSize: 32, lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1, seed: 0, trainTrunk: true };
@@ -284,11 +333,11 @@ export interface RewardTrainMetrics {
 }
 
 /** The pair step's loss graph: rewards of [2P, T] rows, split into chosen/rejected, weighted BT loss. */
-function buildBtLoss(rm: RewardModel, g: Graph, p: Record<string, Tensor>) {
+export function buildBtLoss(rm: RewardModel, g: Graph, p: Record<string, Tensor>) {
   const w = g.input('pair_weight', 'float32', ['P']);
   const ids = g.input('input_ids', 'int64', ['2*P', 'T']);
   const mask = g.input('attention_mask', 'int64', ['2*P', 'T']);
-  const { reward } = rm.trace(g, p, ids, mask);
+  const { reward } = rm.trace(g, p, ids, mask, true);
   const [rc, rr] = splitPairs(reward);
   const loss = F.div(F.sum(F.mul(btLoss(rc, rr), w)), F.maximum(F.sum(w), 1e-6));
   const acc = F.mean(F.cast(F.greater(rc, rr), 'float32'));
@@ -306,8 +355,9 @@ export async function trainBradleyTerry(
   if (c.pairWeights && c.pairWeights.length !== train.length) throw new Error(`pairWeights has ${c.pairWeights.length} entries for ${train.length} pairs`);
   const t0 = Date.now();
   const rng = new Rng(c.seed);
-  const rm = await RewardModel.fromPolicy(init, c.padId ?? init.specialTokens.pad ?? 0, rng.nextU32());
-  const trainable = c.trainTrunk ? rm.params.names() : ['score.weight'];
+  const pad = c.padId ?? init.specialTokens.pad ?? 0;
+  const rm = c.lora ? await RewardModel.fromPolicyLora(init, pad, c.lora, rng.nextU32()) : await RewardModel.fromPolicy(init, pad, rng.nextU32());
+  const trainable = rm.trainableNames(c.trainTrunk);
   const trainer = await Trainer.create({
     name: 'reward_bt', params: rm.params, device: rm.device, trainable,
     optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm },
