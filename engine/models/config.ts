@@ -50,8 +50,12 @@ export interface LlamaConfig {
   qkvBias: boolean;
   oBias: boolean;
   mlpBias: boolean;
-  /** Keys `slidingWindow` or more positions back are masked in every layer (Mistral); null = full attention. */
+  /** Keys `slidingWindow` or more positions back are masked in every layer (Mistral, Phi-3), or in the
+   *  layers `slidingLayers` marks (Qwen2/Qwen3); null = full attention. */
   slidingWindow: number | null;
+  /** Qwen2/Qwen3 with use_sliding_window: per layer, true when it uses the window (`layer_types[i]` is
+   *  "sliding_attention", or i ≥ max_window_layers). Absent when every layer attends to everything. */
+  slidingLayers?: boolean[];
   /** Qwen3: RMSNorm over each head's queries and keys before RoPE (`q_norm`, `k_norm`). */
   qkNorm: boolean;
   /** Phi-3: q, k, v in one `qkv_proj` ([q | k | v] rows) and gate, up in one `gate_up_proj` ([gate | up]). */
@@ -337,6 +341,30 @@ const LLAMA_FAMILIES: Record<LlamaConfig['arch'], { headDim: (d: number, h: numb
 /** Families whose every layer uses `sliding_window` when it is set (Mistral; Phi-3 through Mistral's mask). */
 const WINDOWED: LlamaConfig['arch'][] = ['mistral', 'phi3'];
 
+/** Qwen2Config / Qwen3Config: sliding_window counts only when use_sliding_window is true (4096 by
+ *  default); the layers that use it are `layer_types` as written, else those from max_window_layers (28)
+ *  on. A layer typed "sliding_attention" with no window is refused: transformers cannot build its mask. */
+function qwenWindows(k: Keys, nLayer: number): { slidingWindow: number | null; slidingLayers?: boolean[] } {
+  const use = k.bool('use_sliding_window', false);
+  const window = !use ? null : k.j.sliding_window === undefined ? 4096 : k.j.sliding_window === null ? null : k.int('sliding_window');
+  if (window === 0) k.refuse('sliding_window', 'expected a positive window (or null for none)');
+  let layers: boolean[];
+  if (k.has('layer_types')) {
+    const lt = k.j.layer_types;
+    if (!Array.isArray(lt) || lt.length !== nLayer || lt.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
+      k.refuse('layer_types', `expected ${nLayer} entries (num_hidden_layers), each "sliding_attention" or "full_attention"`);
+    }
+    layers = (lt as string[]).map((t) => t === 'sliding_attention');
+    if (window === null && layers.some(Boolean)) {
+      k.refuse('layer_types', `marks sliding_attention layers but ${use ? 'sliding_window is null' : 'use_sliding_window is false'}, so transformers has no window for them; set use_sliding_window true with a sliding_window, or make those layers "full_attention"`);
+    }
+  } else {
+    const from = k.int('max_window_layers', 28);
+    layers = Array.from({ length: nLayer }, (_, i) => window !== null && i >= from);
+  }
+  return layers.some(Boolean) ? { slidingWindow: window, slidingLayers: layers } : { slidingWindow: null };
+}
+
 function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   const fam = LLAMA_FAMILIES[arch];
   const nHead = k.int('num_attention_heads');
@@ -346,19 +374,22 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   k.only('hidden_act', (v) => v === 'silu', 'silu');
   if (arch !== 'phi3') k.only('partial_rotary_factor', (v) => v === 1, `${arch} rotates the whole head (1.0)`);
   k.only('pretraining_tp', (v) => isNum(v) && v >= 1, 'an integer ≥ 1 (it only splits the matmuls)');
-  // Sliding windows: Mistral masks every layer when sliding_window is set. Qwen2/Qwen3 only use one
-  // when use_sliding_window is true, on some layers; that per-layer mix is not implemented.
-  let slidingWindow: number | null = null;
+  // Sliding windows: Mistral and Phi-3 mask every layer when sliding_window is set; Qwen2/Qwen3 some layers.
+  let slidingWindow: number | null = null, slidingLayers: boolean[] | undefined;
+  const nLayer = k.int('num_hidden_layers');
   if (WINDOWED.includes(arch)) {
     slidingWindow = k.j.sliding_window === undefined ? fam.slidingWindow : k.j.sliding_window === null ? null : k.int('sliding_window');
+    if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) {
+      if (!(k.j.layer_types as unknown[]).every((t) => t === 'sliding_attention')) {
+        k.refuse('layer_types', `${arch} uses one attention for every layer: all "full_attention" or all "sliding_attention"`);
+      }
+    }
   } else if (arch === 'qwen2' || arch === 'qwen3') {
-    k.only('use_sliding_window', (v) => v === false, 'sliding-window layers of Qwen are not implemented (false)');
+    ({ slidingWindow, slidingLayers } = qwenWindows(k, nLayer));
   } else {
     k.only('sliding_window', () => false, 'Llama has no sliding window');
-  }
-  if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) {
-    if (!(WINDOWED.includes(arch) && (k.j.layer_types as unknown[]).every((t) => t === 'sliding_attention'))) {
-      k.refuse('layer_types', 'only "full_attention" layers (or Mistral\'s uniform sliding window) are supported');
+    if (Array.isArray(k.j.layer_types) && (k.j.layer_types as unknown[]).some((t) => t !== 'full_attention')) {
+      k.refuse('layer_types', 'Llama has only "full_attention" layers');
     }
   }
   // Phi-3 rotates the first int(head_dim · partial_rotary_factor) dims of each head (Phi-4-mini: 0.75;
@@ -375,14 +406,14 @@ function parseLlamaFamily(k: Keys, arch: LlamaConfig['arch']): LlamaConfig {
   if (arch !== 'llama') k.only('mlp_bias', (v) => v === false, `${arch} has no MLP biases`);
   const { bos, eos } = k.tokenIds(vocabSize);
   return {
-    arch, vocabSize, d, intermediate: k.int('intermediate_size'), nLayer: k.int('num_hidden_layers'), nHead,
+    arch, vocabSize, d, intermediate: k.int('intermediate_size'), nLayer, nHead,
     nKvHead: k.int('num_key_value_heads', nHead), headDim, eps: k.num('rms_norm_eps', fam.eps),
     ropeTheta: rope.theta, rope: rope.rope, maxPositions: rope.maxPositions,
     tied: k.bool('tie_word_embeddings', false),
     qkvBias: arch === 'qwen2' ? true : attnBias, oBias: arch === 'qwen2' ? false : attnBias,
     mlpBias: arch === 'llama' ? k.bool('mlp_bias', false) : false,
     slidingWindow, qkNorm: arch === 'qwen3', fused: arch === 'phi3', bosTokenId: bos, eosTokenId: eos,
-    ...(rotaryDim !== headDim ? { rotaryDim } : {}),
+    ...(rotaryDim !== headDim ? { rotaryDim } : {}), ...(slidingLayers ? { slidingLayers } : {}),
   };
 }
 
@@ -570,10 +601,14 @@ export function parseHfConfig(j: Json, file = 'config.json'): ModelConfig {
 }
 
 /** Sliding window of every layer, or null (full causal attention; Gemma's windows are per layer). */
-export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' || isGemma(c) ? null : c.slidingWindow);
+export const slidingWindowOf = (c: ModelConfig): number | null => (c.arch === 'gpt2' || c.arch === 'gpt_neox' || isGemma(c) || c.slidingLayers ? null : c.slidingWindow);
 
-/** The window of the layers that slide when only some do (Gemma 2 and 3), else null. */
-export const layerWindowOf = (c: ModelConfig): number | null => (isGemma(c) && c.slidingLayers.some(Boolean) ? c.slidingWindow : null);
+/** Per layer: whether it uses layerWindowOf's window (all false where no layer-wise window applies). */
+export const slidingLayersOf = (c: ModelConfig): boolean[] =>
+  (c.arch === 'gpt2' || c.arch === 'gpt_neox' ? [] : c.slidingLayers ?? []);
+
+/** The window of the layers that slide when only some do (Gemma 2 and 3, Qwen2/Qwen3), else null. */
+export const layerWindowOf = (c: ModelConfig): number | null => (slidingLayersOf(c).some(Boolean) ? (c as LlamaConfig | GemmaConfig).slidingWindow : null);
 
 /** The most positions a sequence may span: dynamic rope caps it at its original length (the parser
  *  lowers maxPositions), longrope at original_max_position_embeddings (past it HF switches to the long
@@ -623,6 +658,17 @@ function ropeToHf(c: LlamaConfig | NeoxConfig | GemmaConfig): Json | null {
 /** The top-level keys a rope needs beside rope_scaling (longrope's original length). */
 const ropeTopLevel = (c: LlamaConfig | NeoxConfig | GemmaConfig): Json => (c.rope?.type === 'longrope' ? { original_max_position_embeddings: c.rope.originalMaxPositions } : {});
 
+/** Qwen's window keys: use_sliding_window, sliding_window, max_window_layers (the first sliding layer,
+ *  what transformers 4.x reads) and layer_types (what 5.x reads first), so either version rebuilds the layers. */
+function qwenWindowKeys(c: LlamaConfig): Json {
+  if (!c.slidingLayers) return { use_sliding_window: false };
+  const first = c.slidingLayers.indexOf(true);
+  return {
+    use_sliding_window: true, sliding_window: c.slidingWindow, max_window_layers: first,
+    layer_types: c.slidingLayers.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+  };
+}
+
 /** The config.json Hugging Face would write for this model (so transformers can load what we save), in
  *  the transformers 4.x layout, which transformers 5 also reads. */
 export function toHfConfig(c: ModelConfig): Json {
@@ -671,7 +717,7 @@ export function toHfConfig(c: ModelConfig): Json {
     ...(c.arch === 'qwen3' ? { attention_bias: c.qkvBias } : {}),
     ...(c.arch === 'mistral' || c.arch === 'phi3' ? { sliding_window: c.slidingWindow } : {}),
     ...(c.arch === 'phi3' ? { attention_bias: false } : {}),
-    ...(c.arch === 'qwen2' || c.arch === 'qwen3' ? { use_sliding_window: false } : {}),
+    ...(c.arch === 'qwen2' || c.arch === 'qwen3' ? qwenWindowKeys(c) : {}),
     attention_dropout: 0.0, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, torch_dtype: 'float32',
   };
 }

@@ -64,7 +64,7 @@ export const llama: Architecture<LlamaConfig> = {
     return specs;
   },
 
-  trunk(_g, p, c, { ids, positions, attnBias, past }) {
+  trunk(_g, p, c, { ids, positions, attnBias, slidingBias, past }) {
     let x = F.embedding(p['model.embed_tokens.weight']!, ids);
     // cos/sin [B, 1, T, rot] broadcast over heads; Phi-3's partial rotary turns the first rot dims only
     const rot = c.rotaryDim ?? c.headDim;
@@ -90,7 +90,9 @@ export const llama: Architecture<LlamaConfig> = {
       const v = splitHeads(va, c.nKvHead, c.headDim);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
-      const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(c.headDim)));
+      // Qwen's sliding layers (those from max_window_layers on) take the windowed bias, as Gemma 2's do
+      const bias = c.slidingLayers?.[i] && slidingBias ? slidingBias : attnBias;
+      const y = mergeHeads(attention(q, kv.k, kv.v, bias, 1 / Math.sqrt(c.headDim)));
       x = F.add(x, proj(p, `${l}self_attn.o_proj`, y));
       const m = F.rmsNorm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps);
       const [g0, up] = c.fused

@@ -6,7 +6,8 @@
 // Gemma 2 (soft-capping, (1 + w) norms, alternating sliding layers), GPT-NeoX as Pythia (parallel residual, partial rotary) and with
 // every switch flipped (sequential residual, no biases, tied, 5.x layout), and RoPE with an attention
 // factor: yarn on Qwen2 (4.x layout) and Llama (every optional key, 5.x layout), longrope with a partial
-// rotary factor on Phi-3 (as Phi-4-mini); Gemma 3 text (q/k norms, local and global ropes) and Gemma 1.
+// rotary factor on Phi-3 (as Phi-4-mini); Gemma 3 text (q/k norms, local and global ropes) and Gemma 1;
+// Qwen2 and Qwen3 with use_sliding_window (a window on the layers from max_window_layers on).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ interface Expected {
   padded: { input_ids: number[][]; attention_mask: number[][]; logits: number[][][] };
 }
 
-const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny'];
+const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'sharded-llama', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny', 'qwen2-sliding-tiny', 'qwen3-sliding-tiny'];
 
 function maxAbsDiff(got: Float32Array, want: number[][][], mask?: number[][]): number {
   const V = want[0]![0]!.length, T = want[0]!.length;
@@ -151,6 +152,17 @@ test('gemma3-tiny in the transformers 5 layout (rope_parameters per layer type, 
   await checkParity(dir, fixture('models', 'gemma3-tiny'));
 });
 
+test('Qwen sliding layers read alike from either layout (max_window_layers or layer_types)', async () => {
+  const qwen2 = await withConfig('qwen2-sliding-tiny', ({ rope_theta, rope_scaling: _s, torch_dtype, ...rest }) => ({
+    ...rest, dtype: torch_dtype, rope_parameters: { rope_type: 'default', rope_theta }, layer_types: ['full_attention', 'sliding_attention'],
+  }));
+  await checkParity(qwen2, fixture('models', 'qwen2-sliding-tiny'));
+  const qwen3 = await withConfig('qwen3-sliding-tiny', ({ rope_parameters, dtype, layer_types: _l, ...rest }) => ({
+    ...rest, torch_dtype: dtype, rope_theta: (rope_parameters as { rope_theta: number }).rope_theta, rope_scaling: null,
+  }));
+  await checkParity(qwen3, fixture('models', 'qwen3-sliding-tiny'));
+});
+
 test('a wrong reading of a math key fails parity (the fixtures can tell the rope base and the window)', async () => {
   // rope_theta 1e4 on qwen2-tiny (trained with 1e6) and no window on mistral-tiny must both be caught.
   for (const [name, edit] of [
@@ -179,6 +191,10 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
     ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, sliding_window_pattern: 6 })],
     ['gemma3-tiny', (c: Record<string, unknown>) => ({ ...c, query_pre_attn_scalar: 16 })],
     ['gemma-tiny', (c: Record<string, unknown>) => ({ ...c, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh' })],
+    // Qwen: the window counts only with use_sliding_window, and only from max_window_layers on.
+    ['qwen2-sliding-tiny', (c: Record<string, unknown>) => ({ ...c, use_sliding_window: false })],
+    ['qwen2-sliding-tiny', (c: Record<string, unknown>) => ({ ...c, max_window_layers: 0 })],
+    ['qwen3-sliding-tiny', (c: Record<string, unknown>) => ({ ...c, layer_types: ['sliding_attention', 'sliding_attention'] })],
   ] as const) {
     const dir = await withConfig(name, edit);
     await assert.rejects(checkParity(dir, fixture('models', name)), /logits|loss/, `${name}: a misread config must not pass`);
@@ -196,7 +212,7 @@ function torchPython(): string | null {
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {
-  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny']) {
+  for (const name of ['gpt2-tiny', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny', 'qwen2-sliding-tiny', 'qwen3-sliding-tiny']) {
     const m = await CausalLM.load(fixture('models', name));
     // Perturb the weights so the saved model differs from the fixture PyTorch already knows.
     for (const [n, p] of m.params.entries()) m.params.set(n, p.data.map((x, i) => x + 0.01 * Math.cos(i)));

@@ -482,13 +482,17 @@ class LlamaForCausalLM(nn.Module):
         # Kept as a plain float32 attribute (HF: a non-persistent float32 buffer), so that
         # model.to(dtype) does not round it; widened where it is used.
         self.inv_freq, self.attention_factor = scaled_inv_freq(theta, int(head_dim * self._rotary_fraction(cfg)), rope, cfg)
-        self.sliding_window = self._sliding_window(cfg)
+        self.layer_windows = self._layer_windows(cfg)
 
     qk_norm = False
 
     @staticmethod
     def _sliding_window(cfg):
         return None
+
+    def _layer_windows(self, cfg):
+        """The window of each layer (None: full causal attention); one for all by default."""
+        return [self._sliding_window(cfg)] * cfg["num_hidden_layers"]
 
     @staticmethod
     def _biases(cfg):
@@ -515,9 +519,10 @@ class LlamaForCausalLM(nn.Module):
         x = self.model.embed_tokens(input_ids)
         pos = position_ids_for(attention_mask, past, t, b, dev)
         cos, sin = rope_cos_sin(self.inv_freq.to(dev), pos, x.dtype, self.attention_factor)
-        allowed = allowed_keys(attention_mask, past, t, dev, self.sliding_window)
+        # one mask per distinct window, as masking_utils builds one per layer type
+        masks = {w: allowed_keys(attention_mask, past, t, dev, w) for w in set(self.layer_windows)}
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, allowed, cache, i)
+            x = layer(x, cos, sin, masks[self.layer_windows[i]], cache, i)
         if cache is not None:
             cache.length += t
         x = self.model.norm(x)
@@ -527,15 +532,34 @@ class LlamaForCausalLM(nn.Module):
         return F.linear(x, head)
 
 
+def qwen_layer_windows(cfg):
+    """Qwen2Config / Qwen3Config and Qwen2Attention: sliding_window is None unless use_sliding_window;
+    layer_types, when absent, is "sliding_attention" for layers i >= max_window_layers (28) if a window
+    is set; a sliding layer attends with sliding_window, a full one without. A sliding layer without a
+    window has no mask in transformers (create_sliding_window_causal_mask needs one): refused."""
+    n = cfg["num_hidden_layers"]
+    window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
+    types = cfg.get("layer_types")
+    if types is None:
+        start = cfg.get("max_window_layers", 28)
+        types = ["sliding_attention" if window is not None and i >= start else "full_attention" for i in range(n)]
+    if len(types) != n or any(t not in ("sliding_attention", "full_attention") for t in types):
+        raise ValueError("layer_types must list %d sliding_attention/full_attention entries" % n)
+    if window is None and "sliding_attention" in types:
+        raise ValueError("layer_types marks sliding layers but there is no sliding_window (use_sliding_window false or window null)")
+    return [window if t == "sliding_attention" else None for t in types]
+
+
 class Qwen2ForCausalLM(LlamaForCausalLM):
     """Qwen2 = Llama with biases on q_proj/k_proj/v_proj (not o_proj, not the MLP)."""
     model_type = "qwen2"
 
     @staticmethod
     def _biases(cfg):
-        if cfg.get("use_sliding_window"):
-            raise ValueError("Qwen2 sliding-window attention is not supported")
         return True, False, False
+
+    def _layer_windows(self, cfg):
+        return qwen_layer_windows(cfg)
 
 
 class MistralForCausalLM(LlamaForCausalLM):
@@ -560,10 +584,11 @@ class Qwen3ForCausalLM(LlamaForCausalLM):
 
     @staticmethod
     def _biases(cfg):
-        if cfg.get("use_sliding_window"):
-            raise ValueError("Qwen3 sliding-window attention is not supported")
         b = bool(cfg.get("attention_bias", False))
         return b, b, False
+
+    def _layer_windows(self, cfg):
+        return qwen_layer_windows(cfg)
 
 
 class Phi3Attention(nn.Module):

@@ -27,6 +27,8 @@ Deterministic (fixed seeds; running it twice gives byte-identical files). Folder
   phi4-mini-tiny/   Phi3ForCausalLM with longrope and partial_rotary_factor 0.75, tied (as Phi-4-mini)
   gemma3-tiny/      Gemma3ForCausalLM q/k norms, local and global (linear x8) ropes, 3 sliding layers of 4
   gemma-tiny/       GemmaForCausalLM (Gemma 1) exact GELU, one kv head, tied
+  qwen2-sliding-tiny/ Qwen2ForCausalLM use_sliding_window, window 3 from max_window_layers 1 (layer 1 of 2)
+  qwen3-sliding-tiny/ Qwen3ForCausalLM the same with layer_types written out (transformers 5 layout)
 
 Each folder has config.json (as transformers' save_pretrained writes it: indent 2, sorted keys),
 model.safetensors (F32; or the shards) and expected.json:
@@ -405,9 +407,15 @@ CONFIGS["gemma-tiny"] = {
     "use_cache": True,
     "vocab_size": VOCAB,
 }
+# Qwen's sliding layers (use_sliding_window): window 3 on layer 1 only (max_window_layers 1 of 2), so a
+# reader that windows every layer, or none, fails. qwen2 in the 4.x layout (the layers from
+# max_window_layers), qwen3 in the 5.x layout (layer_types written out).
+CONFIGS["qwen2-sliding-tiny"] = dict(CONFIGS["qwen2-tiny"], use_sliding_window=True, sliding_window=3, max_window_layers=1)
+CONFIGS["qwen3-sliding-tiny"] = dict(CONFIGS["qwen3-tiny"], use_sliding_window=True, sliding_window=3, max_window_layers=1,
+                                     layer_types=["full_attention", "sliding_attention"])
 SEEDS = {"gpt2-tiny": 1001, "llama-tiny-gqa": 2002, "qwen2-tiny": 3003, "mistral-tiny": 4004, "llama31-tiny": 5005, "qwen3-tiny": 6006, "phi3-tiny": 9009, "gemma2-tiny": 1111, "pythia-tiny": 7007, "neox-seq-tiny": 8008,
          "qwen2-yarn-tiny": 1212, "llama-yarn-tiny": 1313, "phi4-mini-tiny": 1414,
-         "gemma3-tiny": 1515, "gemma-tiny": 1616}
+         "gemma3-tiny": 1515, "gemma-tiny": 1616, "qwen2-sliding-tiny": 1717, "qwen3-sliding-tiny": 1818}
 
 ABOUT = ("PyTorch reference (test/reference/hf_models.py, float64 from the float32 weights in this folder). "
          "loss: mean next-token cross-entropy over positions 0..T-2 (HF labels=input_ids). "

@@ -109,14 +109,25 @@ test('keys that change the math and are not implemented are refused, naming key 
     [{ pad_token_id: 'x' }, /pad_token_id = "x": a token id must be a non-negative integer/],
   ];
   for (const [edit, want] of cases) assert.throws(() => parseHfConfig({ ...base, ...edit }, 'cfg.json'), (e: Error) => e.message.startsWith('cfg.json: ') && want.test(e.message), JSON.stringify(edit));
-  assert.throws(() => parseHfConfig({ ...cfgOf('qwen2-tiny'), use_sliding_window: true }), /use_sliding_window = true: not supported/);
+  // Qwen's windows (Qwen2Config): layers from max_window_layers (28) on, only with use_sliding_window.
+  const qwenOf = (edit: Record<string, unknown>) => parseHfConfig({ ...cfgOf('qwen2-tiny'), ...edit }) as LlamaConfig;
+  assert.deepEqual([qwenOf({ use_sliding_window: true }).slidingLayers, qwenOf({ use_sliding_window: true }).slidingWindow], [undefined, null], 'max_window_layers 28 ≥ 2 layers: none slides');
+  assert.deepEqual([qwenOf({ use_sliding_window: true, max_window_layers: 1 }).slidingLayers, qwenOf({ use_sliding_window: true, max_window_layers: 1 }).slidingWindow], [[false, true], 4096]);
+  const { sliding_window: _sw, max_window_layers: _mw, ...bareQwen } = cfgOf('qwen2-tiny');
+  assert.deepEqual((parseHfConfig({ ...bareQwen, use_sliding_window: true, num_hidden_layers: 30 }) as LlamaConfig).slidingLayers?.map(Number).join(''), '0'.repeat(28) + '11', 'defaults: window 4096 from layer 28');
+  assert.equal(qwenOf({ use_sliding_window: false, max_window_layers: 0 }).slidingLayers, undefined, 'no window without use_sliding_window');
+  assert.equal(qwenOf({ use_sliding_window: true, sliding_window: null, max_window_layers: 0 }).slidingLayers, undefined);
+  assert.deepEqual(qwenOf({ use_sliding_window: true, max_window_layers: 0, layer_types: ['sliding_attention', 'full_attention'] }).slidingLayers, [true, false], 'layer_types as written');
+  assert.throws(() => qwenOf({ use_sliding_window: false, layer_types: ['full_attention', 'sliding_attention'] }), /layer_types = .*use_sliding_window is false/);
+  assert.throws(() => qwenOf({ use_sliding_window: true, sliding_window: null, layer_types: ['full_attention', 'sliding_attention'] }), /layer_types = .*sliding_window is null/);
+  assert.throws(() => qwenOf({ use_sliding_window: true, layer_types: ['full_attention'] }), /layer_types = .*expected 2 entries/);
   assert.throws(() => parseHfConfig({ ...cfgOf('gpt2-tiny'), scale_attn_by_inverse_layer_idx: true }), /scale_attn_by_inverse_layer_idx = true/);
   assert.throws(() => parseHfConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'], text_config: { model_type: 'gemma3_text' } }), /model_type = "gemma3": a Gemma 3 multimodal config \(text_config, vision_config\) is not loaded; only the text model loads \(model_type "gemma3_text"/);
   assert.throws(() => parseHfConfig({ model_type: 'gemma4', architectures: ['Gemma4ForCausalLM'] }), /unsupported model_type "gemma4" \(Gemma4ForCausalLM\); supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma, gemma2, gemma3_text, gpt_neox/);
 });
 
 test('toHfConfig → parseHfConfig round-trips every family', () => {
-  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny']) {
+  for (const name of ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'llama31-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'llama-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny', 'qwen2-sliding-tiny', 'qwen3-sliding-tiny']) {
     const c = parseHfConfig(cfgOf(name));
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c, name);
   }

@@ -27,6 +27,9 @@ const configs: ModelConfig[] = [
   { arch: 'phi3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 2, nKvHead: 1, headDim: 8, rotaryDim: 6, eps: 1e-5, ropeTheta: 10000, rope: { type: 'longrope', shortFactor: [1, 1.5, 3], longFactor: [2, 4, 8], originalMaxPositions: 32, factor: null, attentionFactor: null }, slidingWindow: null, qkNorm: false, fused: true, maxPositions: 128, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   // Gemma 3 (q/k norms, a local rope for the sliding layers, linear-scaled global rope) and Gemma 1.
   { arch: 'gemma3_text', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: { type: 'linear', factor: 8 }, localRopeTheta: 10000, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: 3, slidingLayers: [true, true, false], attnSoftcap: null, finalSoftcap: null, activation: 'gelu_pytorch_tanh', bosTokenId: null, eosTokenId: 39 },
+  // Qwen's sliding layers: window 3 on layer 1 only (use_sliding_window, max_window_layers 1)
+  { arch: 'qwen2', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 4, eps: 1e-6, ropeTheta: 1e6, rope: null, slidingWindow: 3, slidingLayers: [false, true], qkNorm: false, fused: false, maxPositions: 64, tied: true, qkvBias: true, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
+  { arch: 'qwen3', vocabSize: 40, d: 16, intermediate: 24, nLayer: 3, nHead: 4, nKvHead: 2, headDim: 8, eps: 1e-6, ropeTheta: 1e6, rope: null, slidingWindow: 2, slidingLayers: [true, false, true], qkNorm: true, fused: false, maxPositions: 64, tied: true, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: 39 },
   { arch: 'gemma', vocabSize: 40, d: 16, intermediate: 24, nLayer: 2, nHead: 4, nKvHead: 1, headDim: 8, eps: 1e-6, ropeTheta: 10000, rope: null, localRopeTheta: null, maxPositions: 64, tied: true, attentionBias: false, queryPreAttnScalar: 8, slidingWindow: null, slidingLayers: [false, false], attnSoftcap: null, finalSoftcap: null, activation: 'gelu', bosTokenId: null, eosTokenId: 39 },
   // GPT-NeoX with partial rotary (4 of 8 dims) in both residual forms and with a dynamic-rope cap.
   { arch: 'gpt_neox', vocabSize: 40, d: 16, intermediate: 32, nLayer: 2, nHead: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, rope: null, maxPositions: 64, eps: 1e-5, parallelResidual: true, attentionBias: true, tied: false, activation: 'gelu', bosTokenId: 0, eosTokenId: 39 },
@@ -46,7 +49,8 @@ function bigInit(m: CausalLM) {
 for (const cfg of configs) {
   const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)'
     : cfg.arch === 'gpt_neox' && cfg.rope ? `gpt_neox (${cfg.rope.type} rope on the rotary dims)`
-    : cfg.arch !== 'gpt2' && cfg.rope ? `${cfg.arch} (${cfg.rope.type} rope)` : cfg.arch;
+    : cfg.arch !== 'gpt2' && cfg.rope ? `${cfg.arch} (${cfg.rope.type} rope)`
+    : (cfg.arch === 'qwen2' || cfg.arch === 'qwen3') && cfg.slidingLayers ? `${cfg.arch} (sliding layers ${cfg.slidingLayers.map(Number).join('')}, window ${cfg.slidingWindow})` : cfg.arch;
   test(`${name}: KV-cache generation equals full recomputation; padded rows equal unpadded`, async () => {
     const m = CausalLM.init(cfg, 1);
     bigInit(m);
