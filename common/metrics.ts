@@ -11,6 +11,8 @@ export const METRIC = {
   evalSqrtKl: 'eval/sqrt_kl',
   /** The ensemble-mean reward of the evaluation samples: one proxy shared by every objective. */
   evalRewardMean: 'eval/reward_mean',
+  /** Members'/heads' disagreement on the evaluation samples (the policy's own, off the pairs they were trained on). */
+  evalMemberStd: 'eval/member_std',
   // § Rewards of the training batch, per PPO iteration.
   rewardProxy: 'reward/proxy',
   rewardNominal: 'reward/nominal',

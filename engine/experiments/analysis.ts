@@ -126,6 +126,19 @@ export interface BenchmarkAnalysis {
   comparisons: ({ a: string; b: string; aLabel: string; bLabel: string; wins: number } & PairedChange)[];
 }
 
+/** One objective's members' disagreement on its own evaluation samples (eval/member_std), seed means. */
+export interface OnPolicyDisagreement {
+  objective: string;
+  label: string;
+  /** At the first evaluation (step 0: π₀'s samples, the same for every objective) and at the last. */
+  start: Stat;
+  end: Stat;
+  /** The same over the ensemble report's reward scale (relative_disagreement's denominator), so that it
+   *  reads beside the held-out disagreement: above it, the members disagree more off their training data. */
+  relativeStart: number | null;
+  relativeEnd: number | null;
+}
+
 export interface StudyAnalysis {
   /** False for a dataset world without a judge model: no gold, so hacking cannot be seen. */
   hasGold: boolean;
@@ -140,6 +153,10 @@ export interface StudyAnalysis {
   matchedKl: MatchedKl | null;
   /** Head disagreement of the study's ensemble relative to the reward's spread (0.01 = 1 %). */
   relativeDisagreement: number | null;
+  /** The ensemble report's reward scale (std over held-out responses of the head-mean reward). */
+  rewardScale: number | null;
+  /** Per objective, the heads' disagreement on the policy's own samples (empty when no run logged it). */
+  onPolicyDisagreement: OnPolicyDisagreement[];
   /** Benchmark scores recorded on the runs, one entry per metric key (empty when none). */
   benchmarks: BenchmarkAnalysis[];
   /** Whether every run has finished (the verdict is final). */
@@ -198,13 +215,26 @@ function objectiveSpecOf(raw: unknown, name: string): ObjectiveLike {
   return { name, kind: r.kind ?? 'unknown', lambda: r.lambda ?? 0.4, minMode: r.minMode ?? 'sample', uwoC: r.uwoC ?? 0.5, softminBeta: r.softminBeta ?? 1, nominalMember: r.nominalMember ?? 0 };
 }
 
-/** Head disagreement of the ensemble an experiment trained. */
-function ensembleDisagreement(store: Store, experimentId: number | null): number | null {
-  if (experimentId === null) return null;
+/** Head disagreement on held-out pairs of the ensemble an experiment trained, and its reward scale. */
+function ensembleDisagreement(store: Store, experimentId: number | null): { relative: number | null; scale: number | null } {
+  if (experimentId === null) return { relative: null, scale: null };
   const e = studyEnsembleRecord(store, experimentId);
-  const m = (e?.metrics ?? {}) as { relative_disagreement?: unknown; report?: { relative_disagreement?: unknown } };
-  const v = m.report?.relative_disagreement ?? m.relative_disagreement;
-  return finite(v) ? v : null;
+  type Rep = { relative_disagreement?: unknown; reward_scale?: unknown };
+  const m = (e?.metrics ?? {}) as Rep & { report?: Rep };
+  const rel = m.report?.relative_disagreement ?? m.relative_disagreement, scale = m.report?.reward_scale ?? m.reward_scale;
+  return { relative: finite(rel) ? rel : null, scale: finite(scale) && scale > 0 ? scale : null };
+}
+
+/** eval/member_std per objective, at the first and the last evaluation of each run (seed means). */
+function onPolicyDisagreement(store: Store, objectives: ObjectiveInfo[], runs: RunAnalysis[], scale: number | null): OnPolicyDisagreement[] {
+  const rows = objectives.map((ob) => {
+    const series = runs.filter((r) => r.objective === ob.name)
+      .map((r) => (store.metrics.series([r.id], METRIC.evalMemberStd)[0]?.points ?? []).filter((p) => finite(p.y)).sort((a, b) => a.step - b.step));
+    const start = stat(series.map((ps) => ps[0]?.y)), end = stat(series.map((ps) => ps[ps.length - 1]?.y));
+    const rel = (x: Stat) => (scale !== null && x.mean !== null ? x.mean / scale : null);
+    return { objective: ob.name, label: ob.label, start, end, relativeStart: rel(start), relativeEnd: rel(end) };
+  });
+  return rows.some((r) => r.end.n > 0) ? rows : [];
 }
 
 function meanCurveShape(runs: RunAnalysis[]): ObjectiveSummary['meanCurve'] {
@@ -360,11 +390,12 @@ export function analyseRuns(store: Store, input: AnalysisInput): StudyAnalysis {
     matchedKl = { kls, rows: objectives.map((ob) => ({ objective: ob.name, label: ob.label, gold: kls.map((k) => stat(runsOf(ob.name).map((r) => goldAtKl(r.evals, k)))) })) };
   }
 
-  const relativeDisagreement = ensembleDisagreement(store, input.experimentId);
+  const { relative: relativeDisagreement, scale: rewardScale } = ensembleDisagreement(store, input.experimentId);
   const finished = runs.length > 0 && runs.every((r) => isComplete(r.status));
   const benchmarks = analyseBenchmarks(store, objectives, runAnalyses);
   const partial: Omit<StudyAnalysis, 'verdict'> = {
-    hasGold, onsetMargin: margin, method, objectives, runs: runAnalyses, summaries, comparisons, matchedKl, relativeDisagreement, benchmarks, finished,
+    hasGold, onsetMargin: margin, method, objectives, runs: runAnalyses, summaries, comparisons, matchedKl, relativeDisagreement, rewardScale,
+    onPolicyDisagreement: onPolicyDisagreement(store, objectives, runAnalyses, rewardScale), benchmarks, finished,
   };
   return { ...partial, verdict: writeVerdict(partial, { seedsPlanned: spec?.seeds.length ?? null }) };
 }

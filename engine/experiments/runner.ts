@@ -24,7 +24,7 @@ import { type World } from '../worlds/world.js';
 import { sft } from '../rlhf/sft.js';
 import { type Ensemble } from '../rlhf/ensemble.js';
 import { loadEnsemble, trainEnsemble } from '../rlhf/ensemble-train.js';
-import { aggregate, ensembleStats, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
+import { aggregate, ensembleStats, memberStd, RunningMoments, type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { withLora } from '../models/lora.js';
 import { hackingOnset, onsetAlerts, peak, type EvalPoint } from '../rlhf/gold.js';
@@ -244,7 +244,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   };
 
   /** Evaluation on held-out prompts; also the ensemble-mean reward, the shared proxy of no-gold worlds. */
-  const evaluate = async (step: number): Promise<EvalPoint & { rewardMean: number }> => {
+  const evaluate = async (step: number): Promise<EvalPoint & { rewardMean: number; memberStd: number }> => {
     const rng = new Rng(evalSeed(run.seed, step));
     const prompts = Array.from({ length: spec.eval.samples }, () => world.evalPrompts[rng.int(world.evalPrompts.length)]!);
     // The policy is evaluated as it is trained and deployed: sampled at the PPO temperature, with the KL
@@ -258,17 +258,18 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const gm = avg(s.gold);
     const se = Math.sqrt(s.gold.reduce((a, x) => a + (x - gm) ** 2, 0) / Math.max(1, s.gold.length - 1) / s.gold.length);
     const rewardMean = avg(s.mu.map((row) => avg(row)));
-    return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se, rewardMean };
+    // On-policy disagreement: the same spread as the ensemble report's, but on the policy's samples.
+    return { step, gold: gm, proxy: avg(proxy), kl: Math.max(0, avg(kls)), goldSe: se, rewardMean, memberStd: memberStd(s.mu) };
   };
 
   let recentSampleIds: number[] = [];
-  const recordEval = ({ rewardMean, ...p }: EvalPoint & { rewardMean: number }) => {
+  const recordEval = ({ rewardMean, memberStd: spread, ...p }: EvalPoint & { rewardMean: number; memberStd: number }) => {
     evals.push(p);
     if (!hasGold) {
-      store.metrics.append(run.id, p.step, { [METRIC.evalProxy]: p.proxy, [METRIC.evalRewardMean]: rewardMean, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl) });
+      store.metrics.append(run.id, p.step, { [METRIC.evalProxy]: p.proxy, [METRIC.evalRewardMean]: rewardMean, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl), [METRIC.evalMemberStd]: spread });
       return;
     }
-    store.metrics.append(run.id, p.step, { [METRIC.evalGold]: p.gold, [METRIC.evalGoldSe]: p.goldSe ?? NaN, [METRIC.evalProxy]: p.proxy, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl) });
+    store.metrics.append(run.id, p.step, { [METRIC.evalGold]: p.gold, [METRIC.evalGoldSe]: p.goldSe ?? NaN, [METRIC.evalProxy]: p.proxy, [METRIC.evalKl]: p.kl, [METRIC.evalSqrtKl]: Math.sqrt(p.kl), [METRIC.evalMemberStd]: spread });
     for (const a of onsetAlerts(evals, store.alerts.list(run.id), spec.onsetMargin)) {
       // An onset is linked to the samples of the latest iteration: what the policy was producing when gold turned.
       store.alerts.add({ runId: run.id, ...a, sampleIds: a.kind === 'hacking_onset' ? recentSampleIds : [] });

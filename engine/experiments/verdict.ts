@@ -20,6 +20,15 @@ export const FLAT_HEADS = 0.05;
 
 type Facts = Omit<StudyAnalysis, 'verdict'>;
 
+/** How much the heads disagree, over the reward's spread: on the policy's own samples at the end of
+ *  training when the runs logged it (what the min over heads actually worked with; the largest among
+ *  `objectives`), else on the ensemble's held-out pairs. */
+function disagreement(a: Facts, objectives: string[]): { rel: number; where: string } | null {
+  const rows = a.onPolicyDisagreement.filter((r) => r.relativeEnd !== null && objectives.includes(r.objective));
+  if (rows.length) return { rel: Math.max(...rows.map((r) => r.relativeEnd!)), where: 'on the policy\'s own samples at the end of training' };
+  return a.relativeDisagreement !== null ? { rel: a.relativeDisagreement, where: 'on held-out pairs' } : null;
+}
+
 export function writeVerdict(a: Facts, o: { seedsPlanned: number | null }): Verdict {
   const v = a.hasGold ? withGold(a, o.seedsPlanned) : withoutGold(a);
   const unfinished = a.runs.filter((r) => r.status !== 'finished' && r.status !== 'imported');
@@ -98,8 +107,9 @@ function withGold(a: Facts, seedsPlanned: number | null): Verdict {
   }
 
   // Why, and what to do next.
-  const flat = usesHeads(a.objectives.find((o) => o.name === c.a)!.kind) && a.relativeDisagreement !== null && a.relativeDisagreement < FLAT_HEADS;
-  const flatText = flat ? `the ensemble's heads barely disagree (${(100 * a.relativeDisagreement!).toFixed(1)}% of the reward's spread), so the robust term had little to work with — try head diversity (bootstrap, the bt_per_head loss) on the Ensembles screen` : null;
+  const dc = disagreement(a, [c.a]);
+  const flat = usesHeads(a.objectives.find((o) => o.name === c.a)!.kind) && dc !== null && dc.rel < FLAT_HEADS;
+  const flatText = flat ? `the ensemble's heads barely disagree (${(100 * dc!.rel).toFixed(1)}% of the reward's spread ${dc!.where}), so the robust term had little to work with — try head diversity (bootstrap, the bt_per_head loss) on the Ensembles screen` : null;
   let why = '';
   if (c.n === 1) why = ' — run at least 2 seeds before trusting the difference';
   else if (c.n > 1 && c.significant && c.mean! < 0) {
@@ -128,8 +138,9 @@ function withGold(a: Facts, seedsPlanned: number | null): Verdict {
     if (x === c) continue;
     caveats.push(`${capLabel(x.aLabel)} vs ${x.bLabel}: final-gold difference ${signed(x.mean)}${x.lo !== null ? ` (95% CI ${signed(x.lo)} to ${signed(x.hi)})` : ''}, higher on ${x.wins} of ${x.n} seeds.`);
   }
-  if (!(flatText && why.includes(flatText)) && a.relativeDisagreement !== null && a.relativeDisagreement < FLAT_HEADS && a.objectives.some((ob) => usesHeads(ob.kind))) {
-    caveats.push('The ensemble heads barely disagree, so the robust objectives here behave much like a single reward model (see the ensemble diagnostics).');
+  const da = disagreement(a, a.objectives.filter((ob) => usesHeads(ob.kind)).map((ob) => ob.name));
+  if (!(flatText && why.includes(flatText)) && da !== null && da.rel < FLAT_HEADS && a.objectives.some((ob) => usesHeads(ob.kind))) {
+    caveats.push(`The ensemble heads barely disagree (${(100 * da.rel).toFixed(1)}% of the reward's spread ${da.where}), so the robust objectives here behave much like a single reward model (see the ensemble diagnostics).`);
   }
   return { text, caveats };
 }

@@ -182,6 +182,7 @@ export async function ensembleDiagnostics(store: Store, dataDir: string | undefi
     accuracy: { single: num(acc.single), nominal: num(acc.nominal), mean: num(acc.mean), min: num(acc.min), perHead: Array.isArray(acc.per_head) ? (acc.per_head as unknown[]).filter(finite) : [] },
     sigma: r.sigma && finite(r.sigma.mean) ? { mean: r.sigma.mean, std: r.sigma.std, min: r.sigma.min, max: r.sigma.max } : null,
     disagreement: num(r.disagreement), pairDisagreement: num(r.pair_disagreement), rewardScale: num(r.reward_scale), relativeDisagreement: num(r.relative_disagreement),
+    onPolicy: [], // the study analysis's, filled in by the report model
     calibration: r.calibration && Array.isArray(r.calibration.bins) ? { bins: r.calibration.bins, ece: num(r.calibration.ece) } : null,
     stdErrorCorrelation: num(r.std_error_correlation), sigmaErrorCorrelation: num(r.sigma_error_correlation),
     stage1ValAccuracy: num(r.stage1?.val_accuracy),

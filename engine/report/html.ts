@@ -287,6 +287,7 @@ function ensembleSection(m: ReportModel): string {
     ['Head disagreement', e.disagreement !== null ? `${fmt(e.disagreement)} (std of μ across heads, mean over responses)` : '–'],
     ['Reward scale', e.rewardScale !== null ? `${fmt(e.rewardScale)} (std of the mean reward across responses)` : '–'],
     ['Relative disagreement', e.relativeDisagreement !== null ? pct(e.relativeDisagreement) : '–'],
+    ['On-policy disagreement', e.onPolicy.length ? e.onPolicy.map((r) => `${r.label}: ${fmt(r.start.mean)} → ${fmt(r.end.mean)}${r.relativeStart !== null && r.relativeEnd !== null ? ` (${pct(r.relativeStart)} → ${pct(r.relativeEnd)})` : ''}`).join('; ') + ' (std over heads on the evaluation samples, first → last evaluation)' : '–'],
     ['Margin disagreement', e.pairDisagreement !== null ? fmt(e.pairDisagreement) : '–'],
     ['Calibration error (ECE)', e.calibration?.ece !== null && e.calibration?.ece !== undefined ? fmt(e.calibration.ece, 3) : '–'],
     ['Disagreement–error correlation', e.stdErrorCorrelation !== null ? fmt(e.stdErrorCorrelation, 2) : '–'],

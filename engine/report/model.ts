@@ -11,11 +11,11 @@
 
 import { type Store } from '../store/index.js';
 import { type ExperimentSpec } from '../experiments/spec.js';
-import { analyseRuns } from '../experiments/analysis.js';
+import { analyseRuns, type StudyAnalysis } from '../experiments/analysis.js';
 import { methodsParagraphs, GLOSSARY, type Setup } from './methods.js';
-import { REPORT_SCHEMA, type ReportModel } from './schema.js';
+import { REPORT_SCHEMA, type ReportModel, type EnsembleDiagnostics } from './schema.js';
 import { selectRuns, objectiveSpecs, runReports, curves, lambdaSweep, hackedSamples, configDifferences, ensembleDiagnostics, reproducibility, bestOfNResults } from './gather.js';
-import { importedRunsCaveat, reportTitles } from './prose.js';
+import { importedRunsCaveat, reportTitles, ensembleNotes } from './prose.js';
 
 export * from './schema.js';
 
@@ -67,7 +67,15 @@ export async function buildReportModel(o: BuildOptions): Promise<ReportModel> {
     proxyComparisons, matchedKl, lambdaSweep: lambdaSweep(hasGold, objectives, specs, summaries, comparisons),
     // Benchmarks recorded on the runs: the study analysis pairs them (before/after, against the baseline).
     benchmarks: an.benchmarks.length ? an.benchmarks : null,
-    ensemble: await ensembleDiagnostics(store, o.dataDir, exp, spec), bestOfN: bestOfNResults(store, runs, spec), gallery, curves: curves(store, objectives, reports),
+    ensemble: withOnPolicy(await ensembleDiagnostics(store, o.dataDir, exp, spec), an), bestOfN: bestOfNResults(store, runs, spec), gallery, curves: curves(store, objectives, reports),
     reproducibility: await reproducibility(store, { runs, exp, setup, seeds, dataDir: o.dataDir }),
   };
+}
+
+/** The ensemble diagnostics with the analysis's on-policy disagreement beside the held-out figures. */
+function withOnPolicy(d: EnsembleDiagnostics | null, an: StudyAnalysis): EnsembleDiagnostics | null {
+  if (!d) return null;
+  d.onPolicy = an.onPolicyDisagreement;
+  d.notes = ensembleNotes(d);
+  return d;
 }

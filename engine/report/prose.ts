@@ -19,6 +19,11 @@ export function ensembleNotes(d: EnsembleDiagnostics): string[] {
       notes.push(`The heads disagree by ${pct(d.relativeDisagreement)} of the reward's scale on held-out pairs, so the min over heads differs from the nominal head where they disagree.`);
     }
   }
+  const onPolicy = d.onPolicy.filter((r) => r.relativeEnd !== null);
+  if (onPolicy.length && d.relativeDisagreement !== null && d.heads > 1) {
+    const more = onPolicy.filter((r) => r.relativeEnd! > d.relativeDisagreement!);
+    notes.push(`On the policy's own samples the heads disagree by ${list(onPolicy.map((r) => `${pct(r.relativeStart)} → ${pct(r.relativeEnd)} under ${r.label}`))} of the same reward scale (first → last evaluation), against ${pct(d.relativeDisagreement)} on held-out pairs: ${more.length ? `more than on held-out pairs by the end under ${list(more.map((r) => r.label))}, as the policy moves where the members were not trained` : 'no more than on held-out pairs'}.`);
+  }
   if (d.sigma && d.sigma.mean < 0.05 && d.method === 'brme') notes.push(`The heads' σ is small (mean ${fmt(d.sigma.mean)}): under the MSE stage the loss is (μ − t)² + σ², which drives σ towards 0, so σ says little about where a head is wrong.`);
   if (d.stdErrorCorrelation !== null) notes.push(`Correlation between head disagreement and ranking errors: ${fmt(d.stdErrorCorrelation, 2)} (positive means disagreement flags the pairs the ensemble gets wrong).`);
   if (d.accuracy.single !== null && d.accuracy.nominal !== null && d.accuracy.single - d.accuracy.nominal > 0.02) notes.push(`The stage-1 reward model ranks held-out pairs better than the nominal head (${pct(d.accuracy.single)} vs ${pct(d.accuracy.nominal)}).`);

@@ -4,7 +4,7 @@
 // the store, prose.ts words it, model.ts puts it together.
 
 import { type ExperimentSpec } from '../experiments/spec.js';
-import { type Stat, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis, type BenchmarkAnalysis } from '../experiments/analysis.js';
+import { type Stat, type ObjectiveInfo, type ObjectiveSummary, type Comparison, type MatchedKl, type RunAnalysis, type BenchmarkAnalysis, type OnPolicyDisagreement } from '../experiments/analysis.js';
 import { type BonResult } from '../experiments/bon.js';
 import { METRIC } from '../../common/metrics.js';
 
@@ -54,6 +54,9 @@ export interface EnsembleDiagnostics {
   pairDisagreement: number | null;
   rewardScale: number | null;
   relativeDisagreement: number | null;
+  /** Per objective, the same disagreement on the policy's own evaluation samples (eval/member_std) at the
+   *  first and last evaluation, and over rewardScale; empty when the runs did not log it. */
+  onPolicy: OnPolicyDisagreement[];
   calibration: { bins: { lo: number; hi: number; count: number; predicted: number; empirical: number }[]; ece: number | null } | null;
   stdErrorCorrelation: number | null;
   sigmaErrorCorrelation: number | null;

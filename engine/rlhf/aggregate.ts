@@ -103,10 +103,16 @@ function minRewards(mu: number[][], mode: 'sample' | 'batch'): number[] {
   return mu.map((row) => Math.min(...row));
 }
 
+/** Members' disagreement on a batch: the mean over samples of the population std of the heads' μ
+ *  (BRME) or of the normalised member rewards (independent) — the very values the objectives aggregate.
+ *  Logged per iteration as ensemble/std and at each evaluation as eval/member_std (both defined in docs/metrics.md). */
+export function memberStd(mu: number[][]): number {
+  return mean(mu.map((row) => { const m = mean(row); return Math.sqrt(row.reduce((a, x) => a + (x - m) ** 2, 0) / row.length); }));
+}
+
 /** Ensemble statistics per batch, logged as ensemble/{mean,std,min,max}. */
 export function ensembleStats(mu: number[][]): { mean: number; std: number; min: number; max: number } {
-  const stds = mu.map((row) => { const m = mean(row); return Math.sqrt(row.reduce((a, x) => a + (x - m) ** 2, 0) / row.length); });
-  return { mean: mean(mu.map(mean)), std: mean(stds), min: mean(mu.map((r) => Math.min(...r))), max: mean(mu.map((r) => Math.max(...r))) };
+  return { mean: mean(mu.map(mean)), std: memberStd(mu), min: mean(mu.map((r) => Math.min(...r))), max: mean(mu.map((r) => Math.max(...r))) };
 }
 
 /** Running mean/variance (Welford/Chan), used to whiten rewards the same way for every objective.

@@ -3,7 +3,7 @@
 // comparison with the standard objective, the verdict) plus what only the screens need (status, devices,
 // resumable checkpoints). Nothing here compares objectives itself.
 import { isComplete, type Store, type Run, type Experiment } from '../store/index.js';
-import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat, type BenchmarkAnalysis } from '../experiments/analysis.js';
+import { analyseRuns, analyseRun, studyHasGold, DEFAULT_ONSET_MARGIN, type StudyAnalysis, type Stat, type BenchmarkAnalysis, type OnPolicyDisagreement } from '../experiments/analysis.js';
 import type { ExperimentSpec } from '../experiments/spec.js';
 import { BENCH_PREFIX } from '../../common/metrics.js';
 import { studyEnsembleRecord } from '../experiments/layout.js';
@@ -114,6 +114,9 @@ export interface StudyView {
   caveats: string[];
   /** The reward ensemble the study trained (its id on the Ensembles screen and its held-out quality), once trained. */
   ensemble: StudyEnsemble | null;
+  /** Per objective, the heads' disagreement on the policy's own evaluation samples at the start and the end
+   *  (eval/member_std), also over the ensemble report's reward scale; empty when no run logged it. */
+  onPolicyDisagreement: OnPolicyDisagreement[];
   /** Benchmark scores recorded on the runs (experiments.evaluate, `rrlhf eval --record`): before and after, paired. */
   benchmarks: BenchmarkAnalysis[];
   spec: ExperimentSpec;
@@ -174,6 +177,6 @@ export function studyView(store: Store, exp: Experiment): StudyView {
   const done = status === 'finished';
   return {
     id: exp.id, name: exp.name, created: exp.created, world: spec.world?.name ?? 'goodhart-lab', status, runs, ...viewOfAnalysis(a),
-    verdict: done ? a.verdict.text : null, caveats: done ? a.verdict.caveats : [], ensemble: studyEnsemble(store, exp.id), benchmarks: a.benchmarks, spec,
+    verdict: done ? a.verdict.text : null, caveats: done ? a.verdict.caveats : [], ensemble: studyEnsemble(store, exp.id), onPolicyDisagreement: a.onPolicyDisagreement, benchmarks: a.benchmarks, spec,
   };
 }

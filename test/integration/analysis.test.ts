@@ -87,7 +87,8 @@ test('the study page and the report show the same verdict, caveats, numbers and 
   // What the verdict says follows from those facts.
   assert.match(view.verdict!, /^Robust RLHF \(λ = 0\.4\) ended with higher final gold than standard RLHF on 3 of 3 seeds/);
   assert.match(view.verdict!, /standard RLHF started reward hacking in 3 of 3 seeds and robust RLHF \(λ = 0\.4\) in none/);
-  assert.ok(model.caveats.some((c) => /heads barely disagree/.test(c)), 'flat heads are named');
+  assert.ok(model.caveats.some((c) => /heads barely disagree \(1\.0% of the reward's spread on held-out pairs\)/.test(c)), 'flat heads are named, by the held-out figure when runs did not log eval/member_std');
+  assert.deepEqual(view.onPolicyDisagreement, [], 'no run logged eval/member_std');
   // Both found the study's one ensemble record (by its artifact, as the export does).
   assert.equal(view.ensemble?.relativeDisagreement, 0.01);
 });
@@ -100,4 +101,41 @@ test('the runner-facing analysis and the view agree on who was compared with who
   assert.equal(a.comparisons[0]!.metric, 'final_gold');
   assert.equal(a.comparisons[0]!.complete, true);
   assert.deepEqual(a.comparisons[0]!.perSeed.map((p) => p.seed), seeds);
+});
+
+test('on-policy disagreement: start and end per objective, over the held-out reward scale, and the verdict reads it', async () => {
+  // Held-out disagreement is flat (1 %) but on the policy's samples the heads spread out: the robust
+  // runs end at 0.3 + 0.01·seed over a reward scale of 2 (≈ 15 %), so the verdict must not call them flat.
+  const spec = parseSpec({
+    name: 'on-policy', seeds,
+    objectives: [{ name: 'baseline', kind: 'single' }, { name: 'robust', kind: 'robust', lambda: 0.4 }],
+    ppo: { iterations: 6 }, eval: { every: 2, samples: 16 },
+  });
+  const exp = store.experiments.create({ name: spec.name, spec: spec as unknown as Record<string, unknown> });
+  const art = store.artifacts.add({ kind: 'ensemble', path: studyPaths(tmp, exp.id).ensemble, name: 'ensemble 2' });
+  store.ensembles.add({ name: `ensemble (experiment ${exp.id})`, heads: 3, method: 'brme', artifactId: art.id, metrics: { relative_disagreement: 0.01, reward_scale: 2 } });
+  const spreads = { baseline: (s: number) => [0.02, 0.1, 0.4, 0.6 + 0.01 * s], robust: (s: number) => [0.02, 0.05, 0.1, 0.3 + 0.01 * s] };
+  for (const seed of seeds) for (const o of spec.objectives) {
+    const r = store.runs.create({ experimentId: exp.id, objective: o.name, seed, config: { objective: o, world: spec.world, ppo: spec.ppo } });
+    const gold = curves[o.name as keyof typeof curves](seed), sd = spreads[o.name as keyof typeof spreads](seed);
+    store.metrics.appendMany(r.id, gold.map((g, i) => ({
+      step: 2 * i,
+      record: { [METRIC.evalGold]: g, [METRIC.evalProxy]: 0.5 * i, [METRIC.evalKl]: 2 * i, [METRIC.evalGoldSe]: 0.01, [METRIC.evalMemberStd]: sd[i]! },
+    })));
+    store.runs.update(r.id, { status: 'finished' });
+  }
+  const a = analyseStudy(store, exp.id);
+  assert.equal(a.rewardScale, 2);
+  const [b, rb] = a.onPolicyDisagreement;
+  assert.deepEqual([b!.objective, rb!.objective], ['baseline', 'robust']);
+  assert.ok(Math.abs(rb!.start.mean! - 0.02) < 1e-12 && rb!.start.n === 3);
+  assert.ok(Math.abs(rb!.end.mean! - 0.31) < 1e-12, 'seed mean of the last evaluation');
+  assert.ok(Math.abs(rb!.relativeEnd! - 0.155) < 1e-12 && Math.abs(rb!.relativeStart! - 0.01) < 1e-12);
+  assert.ok(Math.abs(b!.end.mean! - 0.61) < 1e-12);
+  assert.ok(!a.verdict.caveats.some((c) => /barely disagree/.test(c)) && !/barely disagree/.test(a.verdict.text), 'the on-policy figure, not the held-out one, decides');
+  const view = studyView(store, store.experiments.get(exp.id)!);
+  assert.deepEqual(view.onPolicyDisagreement, a.onPolicyDisagreement);
+  const model = await buildReportModel({ store, experimentId: exp.id });
+  assert.deepEqual(model.ensemble?.onPolicy, a.onPolicyDisagreement);
+  assert.ok(model.ensemble?.notes.some((n) => /more than on held-out pairs by the end under standard RLHF and robust RLHF/.test(n)), model.ensemble?.notes.join(' | '));
 });

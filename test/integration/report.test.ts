@@ -18,6 +18,7 @@ import { exportReport, findChromium, renderHtml, buildReportModel, CSV_HEADER, t
 import { withReportPage } from '../../engine/report/pdf.js';
 import { esc } from '../../engine/report/html.js';
 import { objectiveStyles } from '../../common/objectives.js';
+import { METRIC } from '../../common/metrics.js';
 import { niceTicks, seriesStyle } from '../../engine/report/svg.js';
 import { exportReports, listReports } from '../../engine/service/reports.js';
 
@@ -157,6 +158,17 @@ test('the report model: summaries, paired comparisons, matched KL, λ sweep, ens
   assert.ok(model.matchedKl && model.matchedKl.kls.length > 0);
   assert.equal(model.ensemble!.heads, 3);
   assert.equal(model.ensemble!.accuracy.perHead.length, 3);
+  // The runner logged the heads' spread at every evaluation (steps 0, 2, 4, 6), and the report sets it beside the held-out figure.
+  for (const r of store.runs.list({ experimentId })) {
+    const pts = store.metrics.series([r.id], METRIC.evalMemberStd)[0]?.points ?? [];
+    assert.deepEqual(pts.map((p) => p.step), [0, 2, 4, 6], `run ${r.id} eval/member_std steps`);
+    assert.ok(pts.every((p) => Number.isFinite(p.y) && p.y! >= 0), `run ${r.id} eval/member_std values`);
+  }
+  assert.equal(model.ensemble!.onPolicy.length, 3);
+  assert.ok(model.ensemble!.onPolicy.every((d) => d.start.n === 2 && d.end.n === 2 && d.relativeEnd !== null));
+  // Every run starts from π₀ and is evaluated at step 0 on its seed's prompts, so the start is shared by objectives.
+  assert.ok(model.ensemble!.onPolicy.every((d) => Math.abs(d.start.mean! - model.ensemble!.onPolicy[0]!.start.mean!) < 1e-9));
+  assert.match(html, /On-policy disagreement/);
   assert.ok(model.curves.eval.every((c) => c.gold.length === 4 && c.goldVsSqrtKl.length === 4));
   assert.ok(model.curves.train['objective/kl']!.length === 3);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, nominalIndex, worstHeadOfBatch, RunningMoments, ensembleStats, OBJECTIVES } from '../../engine/rlhf/aggregate.js';
+import { aggregate, nominalIndex, worstHeadOfBatch, RunningMoments, ensembleStats, memberStd, OBJECTIVES } from '../../engine/rlhf/aggregate.js';
 
 // Three samples, three heads; values chosen so every objective gives a different answer.
 const mu = [[1, 2, 6], [0, -1, 4], [3, 3, 0]];
@@ -70,4 +70,11 @@ test('RunningMoments matches batch statistics and restores exactly', () => {
 test('ensembleStats', () => {
   const st = ensembleStats([[0, 2], [4, 4]]);
   assert.equal(st.mean, 2.5); assert.equal(st.std, 0.5); assert.equal(st.min, 2); assert.equal(st.max, 3);
+});
+
+test('memberStd: mean over samples of the population std over members', () => {
+  // Row 1: members 0, 2, 4 → population std √(8/3); row 2: 1, 1, 1 → 0.
+  assert.ok(Math.abs(memberStd([[0, 2, 4], [1, 1, 1]]) - Math.sqrt(8 / 3) / 2) < 1e-12);
+  assert.equal(memberStd([[3, 3], [-1, -1], [0.5, 0.5]]), 0, 'identical members do not disagree');
+  assert.equal(memberStd([[7]]), 0, 'one member');
 });

@@ -20,6 +20,7 @@ import { stage2PairLoss, stage2Targets, brmeFromPooled, trainBrme, bootstrapWeig
 import { trainIndependent, IndependentEnsemble } from '../../engine/rlhf/independent.js';
 import { trainEnsemble, loadEnsemble } from '../../engine/rlhf/ensemble-train.js';
 import { evaluateEnsemble, reportFromScores } from '../../engine/rlhf/ensemble-quality.js';
+import { memberStd } from '../../engine/rlhf/aggregate.js';
 
 // The synthetic world of reward.test.ts (gold = count of token 3), with 15% of labels flipped so that
 // the models make errors for the report to correlate with.
@@ -199,6 +200,10 @@ test('independent ensemble: K members, no σ, single = the nominal member; save 
   for (let k = 0; k < 3; k++) near(mean(onTrain.mu.map((r) => r[k]!)), 0, 1e-4, `train mean of member ${k}`);
   // Members differ (seeds and bootstrap resamples).
   assert.notDeepEqual(s.mu.map((r) => r[0]), s.mu.map((r) => r[1]));
+  // eval/member_std is the members' spread on what they score: nonzero for these members, 0 for a copy of one member.
+  assert.ok(memberStd(s.mu) > 1e-6, `member std ${memberStd(s.mu)}`);
+  const twins = new IndependentEnsemble([ensemble.members[1]!, ensemble.members[1]!]);
+  assert.equal(memberStd((await twins.score(seqs)).mu), 0, 'identical members');
   const rep = metrics.report!;
   assert.equal(rep.sigma, null);
   assert.equal(rep.accuracy.nominal, rep.accuracy.per_head[0]);
