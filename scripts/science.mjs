@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore } from '../dist/engine/store/index.js';
 import { parseSpec } from '../dist/engine/experiments/spec.js';
-import { runExperiment } from '../dist/engine/experiments/runner.js';
+import { runExperiment, resumeExperiment } from '../dist/engine/experiments/runner.js';
 import { runBon } from '../dist/engine/experiments/bon.js';
 import { presetSpec } from '../dist/engine/service/presets.js';
 import { pairedInterval, meanStd } from '../dist/engine/experiments/stats.js';
@@ -63,7 +63,11 @@ async function replicate(label, raw, worlds) {
   for (const ws of worlds) {
     const spec = parseSpec({ ...raw, name: `science: ${label} (world ${ws})`, world: { name: 'goodhart-lab', seed: ws, settings: raw.world?.settings ?? {} }, seeds: [0], ppo: { iterations: steps, ...raw.ppo } }, 'science');
     log(`${label}: world ${ws} (${spec.objectives.length} objectives)`);
-    const res = await runExperiment(spec, { store, dataDir, onProgress: (e) => { if (e.phase !== 'ppo') log(`  ${e.message}`); } });
+    // With --data-dir of an earlier invocation, a study already run with this exact spec is read back
+    // (resume loads its π₀ and ensemble and skips finished runs), so the page can be re-rendered cheaply.
+    const prior = store.experiments.findBySpec(spec).at(-1);
+    const opts = { store, dataDir, onProgress: (e) => { if (e.phase !== 'ppo') log(`  ${e.message}`); } };
+    const res = prior ? await resumeExperiment(prior.id, opts) : await runExperiment(spec, opts);
     ensembles.push(res.ensemble);
     for (const r of res.runs) {
       const series = (k) => store.metrics.series([r.id], k)[0].points.map((p) => p.y);
@@ -120,7 +124,7 @@ const goldKlChart = (title, entries, y = 'gold') => lineChart({
 const deltaBars = (title, entries, baseline) => {
   const base = new Map(baseline.map((r) => [r.world, r]));
   return barChart({
-    title, yLabel: 'Δ final gold vs standard (95% CI)',
+    title, yLabel: 'Δ final gold vs standard (95% CI)', width: Math.max(560, 120 * entries.length), height: 300,
     bars: entries.map(({ name, runs }, i) => {
       const diffs = runs.map((r) => r.final.gold - base.get(r.world).final.gold);
       const iv = pairedInterval(diffs, diffs.map(() => 0));
@@ -280,7 +284,7 @@ async function defaults() {
   const bm = new Map(base.map((r) => [r.world, r.final.gold]));
   const ranked = entries.slice(1).map((e) => ({ name: e.name, d: pairedInterval(e.runs.map((r) => r.final.gold), e.runs.map((r) => bm.get(r.world))) })).sort((x, y) => y.d.mean - x.d.mean);
   return [
-    '## Choosing the default robust setting (development world seeds)',
+    '## Choosing the default robust setting',
     '',
     `Every candidate on world seeds ${DEV_WORLDS[0]}–${DEV_WORLDS[DEV_WORLDS.length - 1]}, ${steps} PPO iterations; standard is the BRME study's stage-1 reward model (the same runs as the λ sweep).`,
     '',
@@ -300,16 +304,20 @@ async function validate() {
   const q = presetSpec('quick');
   const raw = { ensemble: q.ensemble, objectives: q.objectives, ppo: { iterations: q.ppo.iterations } };
   const s = await replicate('validate: the Quick preset on unseen world seeds', raw, VALIDATION_WORLDS);
-  const entries = q.objectives.map((o) => ({ name: o.name, runs: s.byObjective.get(o.name) }));
+  // Standard RLHF as a user would run it: one Bradley–Terry model on all the pairs (the preset's own
+  // "standard" is member 0 of the ensemble, trained on a bootstrap resample).
+  const full = await replicate('validate: standard on all pairs', { objectives: [{ name: 'single', kind: 'single' }], ppo: { iterations: q.ppo.iterations } }, VALIDATION_WORLDS);
+  const entries = [{ name: 'standard (one BT model on all pairs)', runs: full.byObjective.get('single') }, ...q.objectives.map((o) => ({ name: `Quick: ${o.name}`, runs: s.byObjective.get(o.name) }))];
   return [
     '## Validation on unseen world seeds',
     '',
-    `The Quick preset's objectives and ensemble settings (${q.objectives.map((o) => o.name).join(' vs ')}; ensemble ${JSON.stringify({ method: q.ensemble.method, heads: q.ensemble.heads, bootstrap: q.ensemble.bootstrap, stage2Loss: q.ensemble.stage2Loss, anchor: q.ensemble.anchor })}) on world seeds ${VALIDATION_WORLDS.join(', ')}, ${q.ppo.iterations} iterations.`,
+    `The Quick preset's objectives and ensemble settings (${q.objectives.map((o) => o.name).join(' vs ')}; ensemble ${JSON.stringify({ method: q.ensemble.method, heads: q.ensemble.heads, bootstrap: q.ensemble.bootstrap, stage2Loss: q.ensemble.stage2Loss, anchor: q.ensemble.anchor })}) on world seeds ${VALIDATION_WORLDS.join(', ')}, ${q.ppo.iterations} iterations, against standard RLHF trained on all the pairs.`,
     '',
     table(entries, entries[0].runs),
     '',
     ensembleLine(s),
     '',
+    svgFile('validate-delta.svg', deltaBars('Unseen world seeds: Δ final gold against standard RLHF', entries.slice(1), entries[0].runs)),
     svgFile('validate.svg', goldKlChart('Unseen world seeds: gold against √KL', entries)),
   ].join('\n');
 }

@@ -21,7 +21,7 @@ import { runExperiment, resumeExperiment, objectiveConfig, type ProgressEvent } 
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
 import { resolveBootstrap } from '../rlhf/ensemble.js';
-import { presetSpec, estimate, tinyPresets, PRESET_NAMES, type Calibration } from './presets.js';
+import { presetSpec, estimate, tinyPresets, PRESET_NAMES, PRESET_LABELS, type Calibration } from './presets.js';
 import { SettingsFile, SettingsPatchSchema } from './settings.js';
 import { studyView, studyStatus, runView } from './summary.js';
 import { inspectFile } from './inspect.js';
@@ -453,7 +453,7 @@ export const API = {
         loraDefaults: LORA_DEFAULTS,
         presets: PRESET_NAMES.map((name) => {
           const spec = presetSpec(name, i?.world ?? 'goodhart-lab');
-          return { name, spec, estimate: estimate(spec, cal, basis) };
+          return { name, ...PRESET_LABELS[name], spec, estimate: estimate(spec, cal, basis) };
         }),
       };
     },

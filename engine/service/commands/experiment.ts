@@ -4,6 +4,7 @@ import { openStore, resolveDataDir } from '../../store/index.js';
 import { readSpecFile, parseSpec, type ExperimentSpec } from '../../experiments/spec.js';
 import { runExperiment, resumeExperiment, type ProgressEvent, type ExperimentResult, type RunnerOptions } from '../../experiments/runner.js';
 import { METRIC } from '../../../common/metrics.js';
+import { presetSpec } from '../presets.js';
 
 /** Progress lines on stderr: phase messages, and one line per PPO iteration with ETA. */
 function reporter() {
@@ -84,16 +85,13 @@ export const experiment: Command = {
 };
 
 export const quickstart: Command = {
-  usage: ['quickstart [--seeds N] [--steps S]   the built-in Goodhart-lab study: standard (single RM) vs robust (λ = 0.4) RLHF'],
+  usage: ['quickstart [--seeds N] [--steps S]   the wizard\'s Quick study on the Goodhart lab: standard (single RM) vs robust (λ = 0.4) and the mean of 5 independent RMs'],
   async run(args, out) {
     const { values } = parse(args, { seeds: { type: 'string' }, steps: { type: 'string' } });
     const seeds = intOpt(values.seeds, 'seeds', 2), steps = intOpt(values.steps, 'steps', 60);
-    const spec = parseSpec({
-      name: 'quickstart: standard vs robust RLHF',
-      seeds: Array.from({ length: seeds }, (_, i) => i),
-      objectives: [{ name: 'single', kind: 'single' }, { name: 'robust', kind: 'robust', lambda: 0.4 }],
-      ppo: { iterations: steps },
-    }, 'quickstart');
+    // The wizard's Quick preset, with the seeds and iterations asked for.
+    const q = presetSpec('quick');
+    const spec = parseSpec({ ...q, name: `quickstart: ${q.name}`, seeds: Array.from({ length: seeds }, (_, i) => i), ppo: { ...q.ppo, iterations: steps } }, 'quickstart');
     const r = await run(values, (o) => runExperiment(spec, o));
     out(r, () => human(r));
   },
