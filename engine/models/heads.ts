@@ -10,12 +10,30 @@ import { type ParamSpec } from './decoder.js';
 
 /** Hidden state at each row's last non-padding position: [B, T, d] × mask [B, T] → [B, d]. */
 export function poolLast(g: Graph, hidden: Tensor, mask: Tensor): Tensor {
-  const [B, T, d] = hidden.shape;
   // argmax of mask·(t+1) is the last t with mask = 1 (left or right padding alike).
-  const t1 = F.add(F.cast(F.range(g, T!), 'float32'), 1);
-  const idx = F.argmax(F.mul(F.cast(mask, 'float32'), t1), -1, true);                  // [B, 1]
-  const gather = F.expand(F.unsqueeze(idx, -1), [B!, 1, d!]);                           // [B, 1, d]
-  return F.squeeze(F.takeAlongAxis(hidden, gather, 1), 1);
+  const t1 = F.add(F.cast(F.range(g, hidden.shape[1]!), 'float32'), 1);
+  return gatherAt(hidden, F.argmax(F.mul(F.cast(mask, 'float32'), t1), -1, true));
+}
+
+/** transformers' *ForSequenceClassification pooling (ids [B, T], pad_token_id `pad`): the rightmost
+ *  position whose id is not `pad` — argmax((ids ≠ pad)·t), so trailing pad ids are skipped wherever
+ *  they came from — and position 0 when every id is `pad`. Over the lab's left-padded rows the same
+ *  rule runs on the real positions only (mask = 1), which is HF's answer for the row alone: key
+ *  N + 1 + t for a real non-pad token, N − t for a real pad token (the first one wins), 0 for padding
+ *  (N = 2²², past any sequence length, and all keys exact in float32). */
+export function poolLastNonPad(g: Graph, hidden: Tensor, ids: Tensor, mask: Tensor, pad: number): Tensor {
+  const N = 2 ** 22;
+  const t = F.cast(F.range(g, hidden.shape[1]!), 'float32');
+  // ids as float32 are exact below 2^24, past any vocabulary here
+  const nonPad = F.logicalNot(F.equal(F.cast(ids, 'float32'), pad));
+  const key = F.where(nonPad, F.add(t, N + 1), F.sub(N, t));
+  return gatherAt(hidden, F.argmax(F.mul(F.cast(mask, 'float32'), key), -1, true));
+}
+
+/** hidden [B, T, d] at one position per row, idx [B, 1] → [B, d]. */
+function gatherAt(hidden: Tensor, idx: Tensor): Tensor {
+  const [B, , d] = hidden.shape;
+  return F.squeeze(F.takeAlongAxis(hidden, F.expand(F.unsqueeze(idx, -1), [B!, 1, d!]), 1), 1);
 }
 
 export const valueHeadParams = (d: number): ParamSpec[] => [

@@ -26,7 +26,7 @@ import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
 import { CausalLM, architectureOf } from '../models/model.js';
 import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName, checkPositions } from '../models/config.js';
-import { poolLast, rewardHeadParams } from '../models/heads.js';
+import { poolLast, poolLastNonPad, rewardHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
 import { shuffled } from './sft.js';
 import { folderSpecialTokens } from '../models/special-tokens.js';
@@ -83,10 +83,12 @@ export function pairRows(pairs: PreferencePair[]): number[][] {
   return [...pairs.map((p) => [...p.prompt, ...p.chosen]), ...pairs.map((p) => [...p.prompt, ...p.rejected])];
 }
 
-/** Traces the trunk (positions from the mask, as CausalLM.trace) and pools the last real token. */
-export function tracePooled(g: Graph, config: ModelConfig, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): Tensor {
+/** Traces the trunk (positions from the mask, as CausalLM.trace) and pools the last real token, or
+ *  with `hfPad` transformers' last token that is not pad_token_id (poolLastNonPad). */
+export function tracePooled(g: Graph, config: ModelConfig, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, hfPad: number | null = null): Tensor {
   const lm = new CausalLM(config, new ParamStore());
-  return poolLast(g, lm.trace(g, p, ids, mask).hidden, mask);
+  const hidden = lm.trace(g, p, ids, mask).hidden;
+  return hfPad === null ? poolLast(g, hidden, mask) : poolLastNonPad(g, hidden, ids, mask, hfPad);
 }
 
 /** r = pooled · score.weightᵀ, one scalar per row [B]. */
@@ -157,6 +159,10 @@ export class RewardModel {
     /** LoRA adapters on the trunk's projections (Zhang et al. 2401.16635), read through decoder.proj's
      *  adapter hook; the trunk tensors are then a frozen base, usually shared with other members. */
     readonly lora: LoraAdapters | null = null,
+    /** An imported HF reward model's pad_token_id: rewards are then pooled as transformers pools them,
+     *  at the rightmost token whose id is not this one (docs/engine.md § Model configs). null: the last
+     *  real token, as the lab trains its own reward models (and HF scores one unpadded row without a pad id). */
+    readonly hfPad: number | null = null,
   ) {
     if (!params.has('score.weight')) throw new Error('a reward model needs a score.weight tensor');
   }
@@ -195,7 +201,7 @@ export class RewardModel {
 
   /** Traces rewards [B] for ids/mask [B, T] (also returns the pooled trunk state [B, d]). */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, train = false): { pooled: Tensor; reward: Tensor } {
-    const pooled = tracePooled(g, this.config, this.lora ? this.lora.attach(p, train) : p, ids, mask);
+    const pooled = tracePooled(g, this.config, this.lora ? this.lora.attach(p, train) : p, ids, mask, this.hfPad);
     return { pooled, reward: scoreHead(p, pooled) };
   }
 
@@ -254,8 +260,8 @@ export class RewardModel {
   async save(dir: string): Promise<void> {
     if (this.lora) throw new Error('a LoRA reward model is saved as its adapters (saveAdapters) beside its trunk, as a LoRA ensemble does');
     await writeModelFolder(dir, this.config, this.params,
-      { architectures: [hfClassName(this.config.arch, 'SequenceClassification')], num_labels: 1, pad_token_id: this.padId },
-      { kind: 'reward_model', format: 1, head: 'score.weight', pad_id: this.padId, info: this.info });
+      { architectures: [hfClassName(this.config.arch, 'SequenceClassification')], num_labels: 1, pad_token_id: this.hfPad ?? this.padId },
+      { kind: 'reward_model', format: 1, head: 'score.weight', pad_id: this.padId, ...(this.hfPad !== null ? { hf_pad: this.hfPad } : {}), info: this.info });
   }
 
   /** A LoRA reward model's own tensors as a PEFT SEQ_CLS adapter folder (the head as modules_to_save
@@ -282,7 +288,14 @@ export class RewardModel {
     // (an HF reward model's pad_token_id may lie outside its embedding; left padding makes any usable id do).
     const pad = typeof meta.pad_id === 'number' && meta.pad_id < config.vocabSize ? meta.pad_id : (await folderSpecialTokens(dir, config.vocabSize, hf)).pad ?? 0;
     for (const n of store.names()) if (n.startsWith('brme.')) throw new Error(`${path.resolve(dir)}: holds BRME heads; load it with loadEnsemble()`);
-    return new RewardModel(config, store, pad, device, (meta.info as Record<string, unknown>) ?? {});
+    // A folder this lab did not write scores as transformers' *ForSequenceClassification does: at the
+    // last token that is not config.json's pad_token_id. Without a pad id HF scores one row at its last
+    // token (and refuses batches), which is the last real token here.
+    // (rrlhf.json's hf_pad keeps that pooling when the lab saves such a model again.)
+    const imported = meta.kind !== 'reward_model';
+    const hfPadOf = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+    const hfPad = imported ? hfPadOf(hf.pad_token_id) : hfPadOf(meta.hf_pad);
+    return new RewardModel(config, store, pad, device, (meta.info as Record<string, unknown>) ?? {}, null, hfPad);
   }
 }
 

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, rm as rm_ } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,55 @@ test('reward models: scores equal the PyTorch *ForSequenceClassification referen
     // The reference folder loads back in the engine with the same scores.
     const again = await RewardModel.load(dir);
     assert.deepEqual(await again.score(rows), ours);
+  }
+});
+
+/** Reference scores of `rows`, each run alone (batch 1, unpadded) or as one right-padded batch. */
+function reference(dir: string, rows: number[][], rightPad?: number): number[] {
+  const run = (ids: number[][]) => {
+    const r = spawnSync(py!, [path.join(repoRoot, 'test/reference/check_hf_folder.py'), dir, '--input-ids', JSON.stringify(ids)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { scores: number[][] }).scores.map((s) => s[0]!);
+  };
+  if (rightPad === undefined) return rows.flatMap((row) => run([row]));
+  const T = Math.max(...rows.map((r) => r.length));
+  return run(rows.map((r) => [...r, ...Array.from({ length: T - r.length }, () => rightPad)]));
+}
+
+test('an imported HF reward model pools as transformers does: the last token that is not pad_token_id, pads inside or at the end', { skip: py ? false : 'PyTorch is not installed' }, async () => {
+  const HF_PAD = 2; // e.g. a checkpoint whose pad is its EOS
+  for (const name of ['llama-tiny-gqa', 'gemma2-tiny', 'gpt2-tiny']) {
+    const rm = await RewardModel.fromPolicy(await CausalLM.load(fixture('models', name)), PAD, 7);
+    rm.params.set('score.weight', rm.params.get('score.weight').data.map((_, i) => Math.sin(i + 1)));
+    const dir = await mkdtemp(path.join(os.tmpdir(), `rrlhf-hfrm-${name}-`));
+    await rm.save(dir);
+    // As an HF folder: no rrlhf.json, pad_token_id 2.
+    await rm_(path.join(dir, 'rrlhf.json'));
+    const cfg = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, pad_token_id: HF_PAD }, null, 2));
+    const imported = await RewardModel.load(dir);
+    assert.equal(imported.hfPad, HF_PAD);
+    // pad inside, trailing pads (one and two), a pad first, only pads, none at all
+    const rows = [[5, HF_PAD, 33, 9, HF_PAD], [12, 40, HF_PAD, HF_PAD], [HF_PAD, 44, 6, 19, 7, 30], [HF_PAD, HF_PAD], [1, 88, 64]];
+    const ours = await imported.score(rows);
+    for (const ref of [reference(dir, rows), reference(dir, rows, HF_PAD)]) {
+      ours.forEach((x, i) => assert.ok(Math.abs(x - ref[i]!) <= 1e-4 * Math.max(1, Math.abs(ref[i]!)), `${name} row ${i}: ours ${x} vs PyTorch ${ref[i]}`));
+    }
+    // Pooling the last real token instead (the lab's own rule) differs on the rows ending in the pad id.
+    const lab = new RewardModel(imported.config, imported.params, imported.padId);
+    const asLab = await lab.score(rows);
+    assert.ok(Math.abs(asLab[0]! - ours[0]!) > 1e-3 && Math.abs(asLab[1]! - ours[1]!) > 1e-3, `${name}: the fixture must tell the two rules apart`);
+    // Saved again by the lab, it keeps HF's pooling (rrlhf.json hf_pad, config pad_token_id).
+    const again = path.join(dir, 'resaved');
+    await imported.save(again);
+    assert.deepEqual(await (await RewardModel.load(again)).score(rows), ours);
+    // No pad_token_id: HF scores a single row at its last token, as the engine does.
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, pad_token_id: null }, null, 2));
+    const noPad = await RewardModel.load(dir);
+    assert.equal(noPad.hfPad, null);
+    const single = await noPad.score([rows[0]!]);
+    const ref = reference(dir, [rows[0]!]);
+    assert.ok(Math.abs(single[0]! - ref[0]!) <= 1e-4 * Math.max(1, Math.abs(ref[0]!)), `${name} without a pad id: ${single[0]} vs ${ref[0]}`);
   }
 });
 

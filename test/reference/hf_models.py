@@ -1190,6 +1190,10 @@ def sequence_scores(model, input_ids, attention_mask, pad_token_id):
     not pad_token_id (transformers >= 4.48: (arange(T) * (ids != pad)).argmax(-1))."""
     hidden = model(input_ids, attention_mask=attention_mask, return_hidden=True)
     logits = model.score(hidden)
+    if pad_token_id is None:  # transformers: one row scores at its last token; a batch is refused
+        if input_ids.shape[0] != 1:
+            raise ValueError("Cannot handle batch sizes > 1 if no padding token is defined.")
+        return logits[:, -1]
     non_pad = (input_ids != pad_token_id).int()
     last = (torch.arange(input_ids.shape[-1]) * non_pad).argmax(-1)
     return logits[torch.arange(input_ids.shape[0]), last]
