@@ -8,6 +8,7 @@
 // run or a model the ensemble is fixed and seeds redraw the samples only. Within a seed every objective
 // selects from the same N samples per prompt, so objectives are paired by seed.
 
+import { ensembleMembersPhrase } from '../../common/ensemble-methods.js';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -105,7 +106,7 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
           // Each seed is a replicate of the reward side: its own pairs (and label noise), init and order.
           const rng = new Rng(createHash('sha256').update(`bon-pairs:${w.seed}:${seed}`).digest().readUInt32LE(0));
           const train = world.preferencePairs(e.pairs, rng), val = world.preferencePairs(e.valPairs, rng);
-          say(`seed ${seed}: training ${e.heads} ${e.method === 'brme' ? 'BRME heads' : 'independent reward models'} on ${train.length} pairs`);
+          say(`seed ${seed}: training ${ensembleMembersPhrase(e.method, e.heads)} on ${train.length} pairs`);
           const r = await trainEnsemble(b, train, val, ensembleTrainOptions(e, { seed, padId: world.padId, pretrained: false }));
           ens = r.ensemble;
           await ens.save(ensDir);

@@ -3,6 +3,7 @@
 // a refusal with the numbers and what to change, each alternative with its own planned total.
 import type { ModelConfig } from '../models/config.js';
 import { readModelConfig } from '../models/model.js';
+import { ensembleLora } from '../rlhf/ensemble-train.js';
 import { ppoMemoryPlan, ensembleTrainPlan, parameterCounts, defaultLoraTargets, PRECISIONS, type PpoShape, type MemoryPlan, type Precision, type EnsembleShape } from '../models/memory.js';
 import { deviceMemory, resolveDevice, type Device, type DeviceRequest, type DeviceMemory } from '../runtime/devices.js';
 import { makeWorld } from '../worlds/index.js';
@@ -35,7 +36,7 @@ export async function studyShape(spec: ExperimentSpec): Promise<{ config: ModelC
     shape: {
       batch: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, promptTokens, responseTokens,
       lora: spec.policy.lora ? { r: spec.policy.lora.r, targetModules: spec.policy.lora.targetModules } : null,
-      ensemble: { method: e.method, heads: e.heads, unfreezeLastLayers: e.unfreezeLastLayers }, goldParams,
+      ensemble: { method: e.method, heads: e.heads, unfreezeLastLayers: e.unfreezeLastLayers, ...(e.method === 'lora' ? { lora: ensembleLora(config, e.lora) } : {}) }, goldParams,
     },
   };
 }

@@ -9,6 +9,7 @@
 // records proxy, ensemble-mean reward and KL only (no eval/gold, gold/train), its run summaries carry
 // NaN gold (null in JSON), and objectives are compared on the ensemble-mean reward at matched KL.
 
+import { ensembleMembersPhrase } from '../../common/ensemble-methods.js';
 import { mkdir, readFile, writeFile, rename, access } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -143,7 +144,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     let announced = false;
     const stage2 = () => { if (!announced) { announced = true; say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`); } };
     if (e.method === 'brme') say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
-    else say('ensemble', `training ${e.heads} independent Bradley–Terry reward models${bootstrap ? ' on bootstrap resamples' : ''}`);
+    else say('ensemble', `training ${ensembleMembersPhrase(e.method, e.heads)}${bootstrap ? ' on bootstrap resamples' : ''}`);
     const r = await trainEnsemble(base, train, val, opts, (p) => {
       if (p.phase === 'stage1') {
         say('reward', `reward model epoch ${p.epoch! + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy! } });

@@ -9,7 +9,8 @@ import { OBJECTIVES } from '../rlhf/aggregate.js';
 import { PPO_DEFAULTS, type PpoConfig } from '../rlhf/ppo.js';
 import { SFT_DEFAULTS, SFT_DATA_DEFAULTS, type SftConfig } from '../rlhf/sft.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
-import { ENSEMBLE_DATA_DEFAULTS, resolveBootstrap } from '../rlhf/ensemble.js';
+import { ENSEMBLE_DATA_DEFAULTS, ENSEMBLE_METHODS, resolveBootstrap } from '../rlhf/ensemble.js';
+import { DEFAULT_LORA_RANK } from '../models/memory.js';
 import { BRME_DEFAULTS, STAGE2_LOSSES } from '../rlhf/brme.js';
 import { type EnsembleTrainOptions } from '../rlhf/ensemble-train.js';
 
@@ -77,7 +78,14 @@ export const ExperimentSpecSchema = z.object({
     lr: z.number().positive().optional(),
   }).strict().prefault({}),
   ensemble: z.object({
-    method: z.enum(['brme', 'independent']).default('brme'),
+    method: z.enum(ENSEMBLE_METHODS).default('brme'),
+    /** Method lora's members (Zhang et al. 2401.16635): adapters on the named modules of π₀'s frozen trunk;
+     *  absent targetModules: the family's attention projections (models/memory.ts defaultLoraTargets). */
+    lora: z.object({
+      r: z.number().int().positive().default(DEFAULT_LORA_RANK),
+      alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+      targetModules: z.array(z.string().min(1)).min(1).optional(),
+    }).strict().nullable().default(null),
     heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
     pairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.pairs),
     valPairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.valPairs),
@@ -172,16 +180,16 @@ export function sftConfig(spec: ExperimentSpec, padId: number): SftConfig {
 
 /** The ensemble settings a study and `ensemble train` share; τ, α and the reward lr may be absent
  *  (`ensemble train` does not take them), and then the trainers' defaults apply. */
-export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Loss' | 'bootstrap' | 'anchor' | 'unfreezeLastLayers'> & Partial<Pick<EnsembleSpec, 'tau' | 'alpha' | 'rewardLr'>>;
+export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Loss' | 'bootstrap' | 'anchor' | 'unfreezeLastLayers'> & Partial<Pick<EnsembleSpec, 'tau' | 'alpha' | 'rewardLr' | 'lora'>>;
 
 /** trainEnsemble's options for ensemble settings: the bootstrap resolved for the method (`bootstrap`,
  *  also given to BRME's stage 2), the reward lr of a pretrained trunk, and `seed` for every stage. */
-export function ensembleTrainOptions(e: EnsembleSettings, ctx: { seed: number; padId: number; pretrained: boolean }): Pick<EnsembleTrainOptions, 'method' | 'heads' | 'bootstrap' | 'reward' | 'brme'> {
+export function ensembleTrainOptions(e: EnsembleSettings, ctx: { seed: number; padId: number; pretrained: boolean }): Pick<EnsembleTrainOptions, 'method' | 'heads' | 'bootstrap' | 'reward' | 'brme' | 'lora'> {
   const bootstrap = resolveBootstrap(e.method, e.bootstrap);
   // null or absent (also in specs stored before the setting existed): the trainer's default for built-in worlds.
   const lr = e.rewardLr ?? (ctx.pretrained ? PRETRAINED_DEFAULTS.rewardLr : null);
   return {
-    method: e.method, heads: e.heads, bootstrap,
+    method: e.method, heads: e.heads, bootstrap, lora: e.lora ?? null,
     reward: { seed: ctx.seed, padId: ctx.padId, ...(lr !== null ? { lr } : {}) },
     brme: {
       ...(e.tau !== undefined ? { tau: e.tau } : {}), ...(e.alpha !== undefined ? { alpha: e.alpha } : {}),

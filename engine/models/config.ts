@@ -631,8 +631,9 @@ export function checkPositions(c: ModelConfig, length: number): void {
 const HF_CLASS: Record<Arch, string> = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3', phi3: 'Phi3', gemma: 'Gemma', gemma2: 'Gemma2', gemma3_text: 'Gemma3', gpt_neox: 'GPTNeoX' };
 /** transformers' class name for this family and head, e.g. Qwen3ForCausalLM (Gemma 3's text-only
  *  reward model is Gemma3TextForSequenceClassification; Gemma3ForSequenceClassification is multimodal). */
-export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification'): string =>
-  arch === 'gemma3_text' && head === 'SequenceClassification' ? 'Gemma3TextForSequenceClassification'
+export const hfClassName = (arch: Arch, head: 'CausalLM' | 'SequenceClassification' | 'Model'): string =>
+  head === 'Model' ? `${arch === 'gemma3_text' ? 'Gemma3Text' : HF_CLASS[arch]}Model` // the bare trunk (a LoRA ensemble's shared base)
+  : arch === 'gemma3_text' && head === 'SequenceClassification' ? 'Gemma3TextForSequenceClassification'
     : `${HF_CLASS[arch]}${arch === 'gpt2' && head === 'CausalLM' ? 'LMHeadModel' : `For${head}`}`;
 
 function ropeToHf(c: LlamaConfig | NeoxConfig | GemmaConfig): Json | null {

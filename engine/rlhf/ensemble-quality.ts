@@ -116,5 +116,5 @@ export async function evaluateEnsemble(ens: Ensemble, pairs: PreferencePair[], o
   const half = (from: number): EnsembleScores => ({
     mu: s.mu.slice(from, from + N), single: s.single.slice(from, from + N), ...(s.sigma ? { sigma: s.sigma.slice(from, from + N) } : {}),
   });
-  return reportFromScores(half(0), half(N), { ...opts, nominalMember: ens.kind === 'independent' ? (ens as IndependentEnsemble).nominalMember : 0 });
+  return reportFromScores(half(0), half(N), { ...opts, nominalMember: ens.kind !== 'brme' ? (ens as IndependentEnsemble).nominalMember : 0 });
 }

@@ -11,19 +11,33 @@ import { type Ensemble, type HeadNormalization } from './ensemble.js';
 import { type BrmeConfig, type BrmeTrainMetrics, BrmeEnsemble, trainBrme, BRME_DEFAULTS } from './brme.js';
 import { IndependentEnsemble, trainIndependent, INDEPENDENT_DEFAULTS } from './independent.js';
 import { type EnsembleReport } from './ensemble-quality.js';
+import { type EnsembleMethod } from './ensemble.js';
+import { type ModelConfig } from '../models/config.js';
+import { type LoraConfig, LORA_DEFAULTS } from '../models/lora.js';
+import { DEFAULT_LORA_RANK, defaultLoraTargets } from '../models/memory.js';
 
-/** Loads a saved ensemble (BRME or independent); a single reward-model folder loads as a 1-member ensemble. */
+/** What a LoRA ensemble's members carry (spec `ensemble.lora`, `ensemble train --lora R`): absent keys
+ *  take the engine's defaults, rank DEFAULT_LORA_RANK and alpha LORA_DEFAULTS.alpha on the family's
+ *  attention projections (the same defaults the memory plan counts). */
+export interface EnsembleLoraOptions { r?: number; alpha?: number; targetModules?: string[] }
+export function ensembleLora(config: ModelConfig, o: EnsembleLoraOptions | null | undefined): LoraConfig {
+  return { r: o?.r ?? DEFAULT_LORA_RANK, alpha: o?.alpha ?? LORA_DEFAULTS.alpha, dropout: 0, targetModules: o?.targetModules ?? defaultLoraTargets(config.arch), bias: 'none' };
+}
+
+/** Loads a saved ensemble (BRME, independent or LoRA); a single reward-model folder loads as a 1-member ensemble. */
 export async function loadEnsemble(dir: string, device: DeviceRequest = 'cpu'): Promise<Ensemble> {
   const root = path.resolve(dir);
   let kind: unknown;
   try { kind = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')).kind; } catch { kind = 'reward_model'; }
   if (kind === 'brme') return BrmeEnsemble.load(root, device);
-  if (kind === 'independent') return IndependentEnsemble.load(root, device);
+  if (kind === 'independent' || kind === 'lora') return IndependentEnsemble.load(root, device);
   return new IndependentEnsemble([await RewardModel.load(root, device)]);
 }
 
 export interface EnsembleTrainOptions {
-  method: 'brme' | 'independent';
+  method: EnsembleMethod;
+  /** LoRA members' adapters (method lora); defaults: ensembleLora. */
+  lora: EnsembleLoraOptions | null;
   /** K. Default BRME_DEFAULTS.heads. */
   heads: number;
   /** Stage 1 (BRME) or each member (independent). */
@@ -50,12 +64,14 @@ export interface EnsembleTrainResult {
 /** `epoch` and `accuracy` (the batch's) come with the Bradley–Terry phases (stage1, member). */
 export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?: number; step: number; steps: number; loss: number; epoch?: number; accuracy?: number };
 
-/** Trains an ensemble from a starting policy: BRME (stage 1 BT, then stage 2) or K independent models. */
+/** Trains an ensemble from a starting policy: BRME (stage 1 BT, then stage 2), K independent models, or
+ *  K LoRA members on the policy's frozen trunk. */
 export async function trainEnsemble(init: CausalLM, train: PreferencePair[], val: PreferencePair[], options: Partial<EnsembleTrainOptions> = {}, onProgress?: (p: EnsembleProgress) => void): Promise<EnsembleTrainResult> {
-  const o: EnsembleTrainOptions = { method: 'brme', heads: BRME_DEFAULTS.heads, reward: {}, brme: {}, ...INDEPENDENT_DEFAULTS, ...options };
+  const o: EnsembleTrainOptions = { method: 'brme', heads: BRME_DEFAULTS.heads, reward: {}, brme: {}, lora: null, ...INDEPENDENT_DEFAULTS, ...options };
   const t0 = Date.now();
-  if (o.method === 'independent') {
-    const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, bootstrap: o.bootstrap, nominalMember: o.nominalMember, normalizeMembers: o.normalizeMembers },
+  if (o.method === 'independent' || o.method === 'lora') {
+    const lora = o.method === 'lora' ? ensembleLora(init.config, o.lora) : null;
+    const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, lora, bootstrap: o.bootstrap, nominalMember: o.nominalMember, normalizeMembers: o.normalizeMembers },
       (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }));
     return { ensemble: r.ensemble, single: r.ensemble.members[r.ensemble.nominalMember]!, report: r.metrics.report, members: r.metrics.members, seconds: (Date.now() - t0) / 1000 };
   }

@@ -5,6 +5,7 @@
 // ensemble-quality.ts.
 
 import { type ModelConfig } from '../models/config.js';
+import { type EnsembleMethod } from '../../common/ensemble-methods.js';
 
 /** Per-head normalisation over the training sequences (see BrmeConfig.normalizeHeads). */
 export type HeadNormalization = 'none' | 'center' | 'standardize';
@@ -33,11 +34,13 @@ export function headStats(mu: ArrayLike<number>[] | Float32Array, K: number, kin
 }
 
 
-/** Whether members (independent) or heads (BRME) see their own bootstrap resample of the pairs, when a
+export { ENSEMBLE_METHODS, type EnsembleMethod } from '../../common/ensemble-methods.js';
+
+/** Whether members (independent, LoRA) or heads (BRME) see their own bootstrap resample of the pairs, when a
  *  spec or request leaves it open (null/undefined): independent members do (Coste et al. train theirs on
  *  resamples), BRME heads do not (the paper trains every head on all pairs). An explicit value wins. */
-export function resolveBootstrap(method: 'brme' | 'independent', bootstrap: boolean | null | undefined): boolean {
-  return bootstrap ?? method === 'independent';
+export function resolveBootstrap(method: EnsembleMethod, bootstrap: boolean | null | undefined): boolean {
+  return bootstrap ?? method !== 'brme';
 }
 
 
@@ -51,7 +54,7 @@ export interface EnsembleScores {
 }
 
 export interface Ensemble {
-  readonly kind: 'brme' | 'independent';
+  readonly kind: EnsembleMethod;
   readonly K: number;
   readonly padId: number;
   readonly config: ModelConfig;

@@ -1,6 +1,9 @@
 // Independent ensembles (docs/method.md § BRME, Coste et al. 2310.02743): K Bradley–Terry reward models
 // trained from different seeds and bootstrap resamples, one of the two kinds of `Ensemble` (ensemble.ts);
-// the other is brme.ts.
+// the other is brme.ts. LoRA ensembles (Zhang et al. 2401.16635) are the same class with kind 'lora':
+// each member is LoRA adapters + its own head on one frozen trunk that all members share (π₀'s arrays, no
+// copy), so scoring, normalisation, the nominal member and the quality report are the independent ones.
+// Saved as trunk/ (the shared trunk, once) and member-k/ (a PEFT SEQ_CLS adapter folder each).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,12 +14,16 @@ import { type ModelConfig } from '../models/config.js';
 import { type PreferencePair } from '../worlds/world.js';
 import {
   RewardModel, type RewardTrainConfig, type RewardTrainMetrics, type RewardProgress, REWARD_DEFAULTS, trainBradleyTerry, SCORE_BATCH, pairRows,
+  readModelFolder, writeModelFolder, trunkNames,
 } from './reward.js';
+import { ParamStore } from '../runtime/params.js';
+import { hfClassName } from '../models/config.js';
 import { type Ensemble, type EnsembleScores, type HeadNormalization, headStats } from './ensemble.js';
 import { type EnsembleReport, evaluateEnsemble } from './ensemble-quality.js';
 
 export class IndependentEnsemble implements Ensemble {
-  readonly kind = 'independent' as const;
+  /** 'lora' when the members are LoRA adapters on one shared trunk (all or none of them). */
+  readonly kind: 'independent' | 'lora';
   constructor(
     readonly members: RewardModel[],
     /** The member used as `single` and as the nominal reward (σ is not defined). Default 0. */
@@ -28,6 +35,8 @@ export class IndependentEnsemble implements Ensemble {
     if (members.length === 0) throw new Error('an ensemble needs at least one member');
     if (!(nominalMember >= 0 && nominalMember < members.length)) throw new Error(`nominalMember ${nominalMember} is not a member index`);
     if (normalization.shift.length !== members.length || normalization.scale.length !== members.length) throw new Error('normalization needs one shift and scale per member');
+    this.kind = members[0]!.lora ? 'lora' : 'independent';
+    if (members.some((m) => !!m.lora !== (this.kind === 'lora'))) throw new Error('an ensemble\'s members are all LoRA adapters on one trunk or none of them');
   }
 
   get K(): number { return this.members.length; }
@@ -47,21 +56,35 @@ export class IndependentEnsemble implements Ensemble {
     const root = path.resolve(dir);
     await mkdir(root, { recursive: true });
     const names = this.members.map((_, k) => `member-${k}`);
-    for (let k = 0; k < this.K; k++) await this.members[k]!.save(path.join(root, names[k]!));
-    await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify({ kind: 'independent', format: 1, K: this.K, nominal_member: this.nominalMember, members: names, normalization: this.normalization, info: this.info }, null, 2) + '\n');
+    if (this.kind === 'lora') {
+      // The shared trunk once (a *Model folder: the decoder without LM head), then each member's adapters + head.
+      const m0 = this.members[0]!, trunk = new ParamStore();
+      for (const n of trunkNames(m0.config)) { const p = m0.params.get(n); trunk.set(n, p.data, p.shape); }
+      await writeModelFolder(path.join(root, 'trunk'), m0.config, trunk, { architectures: [hfClassName(m0.config.arch, 'Model')] }, { kind: 'trunk', format: 1 });
+      for (let k = 0; k < this.K; k++) await this.members[k]!.saveAdapters(path.join(root, names[k]!), '../trunk');
+    } else {
+      for (let k = 0; k < this.K; k++) await this.members[k]!.save(path.join(root, names[k]!));
+    }
+    const lora = this.kind === 'lora' ? { lora: this.members[0]!.lora!.config, trunk: 'trunk' } : {};
+    await writeFile(path.join(root, 'rrlhf.json'), JSON.stringify({ kind: this.kind, format: 1, K: this.K, nominal_member: this.nominalMember, members: names, ...lora, normalization: this.normalization, info: this.info }, null, 2) + '\n');
   }
 
   static async load(dir: string, device: DeviceRequest = 'cpu'): Promise<IndependentEnsemble> {
     const root = path.resolve(dir);
     const meta = JSON.parse(await readFile(path.join(root, 'rrlhf.json'), 'utf8')) as { kind: string; members: string[]; nominal_member: number; normalization?: { shift: number[]; scale: number[] }; info?: Record<string, unknown> };
-    if (meta.kind !== 'independent') throw new Error(`${root}: not an independent ensemble (rrlhf.json kind = ${meta.kind})`);
+    if (meta.kind !== 'independent' && meta.kind !== 'lora') throw new Error(`${root}: not an independent or LoRA ensemble (rrlhf.json kind = ${meta.kind})`);
     // Members are subfolders named in the file: a name that leads elsewhere (../, an absolute path) is refused.
     const isMember = (m: unknown) => typeof m === 'string' && m !== '' && m !== '.' && m !== '..' && m === path.basename(m) && !m.includes('\\');
     if (!Array.isArray(meta.members) || !meta.members.length || !meta.members.every(isMember)) {
       throw new Error(`${path.join(root, 'rrlhf.json')}: "members" must name the ensemble's member folders inside it (member-0, member-1, …), not ${JSON.stringify(meta.members)}; re-save the ensemble or fix the file`);
     }
     const members = [];
-    for (const m of meta.members) members.push(await RewardModel.load(path.join(root, m), device));
+    if (meta.kind === 'lora') {
+      const { config, store } = await readModelFolder(path.join(root, 'trunk'));
+      for (const m of meta.members) members.push(await RewardModel.loadAdapters(path.join(root, m), config, store, device));
+    } else {
+      for (const m of meta.members) members.push(await RewardModel.load(path.join(root, m), device));
+    }
     return new IndependentEnsemble(members, meta.nominal_member, meta.info ?? {}, meta.normalization);
   }
 }
@@ -82,7 +105,7 @@ export const INDEPENDENT_DEFAULTS: Readonly<Pick<IndependentConfig, 'bootstrap' 
   bootstrap: true, nominalMember: 0, normalizeMembers: 'center',
 });
 
-/** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
+/** K Bradley–Terry models from different seeds (with `lora`: K adapter sets + heads on init's frozen trunk, each its own seed) (head init, data order) and bootstrap resamples, all
  *  starting from the same `init` trunk (Coste et al.; pretraining-seed diversity, which Eisenstein et al.
  *  found matters most, is not available from one starting policy). */
 export async function trainIndependent(
@@ -91,14 +114,14 @@ export async function trainIndependent(
 ): Promise<{ ensemble: IndependentEnsemble; metrics: { members: RewardTrainMetrics[]; seconds: number; report?: EnsembleReport } }> {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
   const t0 = Date.now();
-  const { bootstrap = INDEPENDENT_DEFAULTS.bootstrap, nominalMember = INDEPENDENT_DEFAULTS.nominalMember, normalizeMembers = INDEPENDENT_DEFAULTS.normalizeMembers, ...rest } = config;
+  const { bootstrap = INDEPENDENT_DEFAULTS.bootstrap, nominalMember = INDEPENDENT_DEFAULTS.nominalMember, normalizeMembers = INDEPENDENT_DEFAULTS.normalizeMembers, lora = null, ...rest } = config;
   const base: RewardTrainConfig = { ...REWARD_DEFAULTS, ...rest };
   const rng = new Rng(base.seed);
   const members: RewardModel[] = [], metrics: RewardTrainMetrics[] = [];
   for (let k = 0; k < K; k++) {
     const mrng = rng.fork();
     const data = bootstrap ? Array.from({ length: train.length }, () => train[mrng.int(train.length)]!) : train;
-    const r = await trainBradleyTerry(init, data, val, { ...base, seed: mrng.nextU32() }, (p) => onProgress?.(k, p));
+    const r = await trainBradleyTerry(init, data, val, { ...base, lora, seed: mrng.nextU32() }, (p) => onProgress?.(k, p));
     r.model.info.member = k;
     r.model.info.bootstrap = bootstrap;
     members.push(r.model); metrics.push(r.metrics);
@@ -115,7 +138,7 @@ export async function trainIndependent(
     for (const mm of members) per.push(await mm.score(rows));
     normalization = headStats(rows.map((_, i) => per.map((r) => r[i]!)), K, normalizeMembers);
   }
-  const ensemble = new IndependentEnsemble(members, nominal, { method: 'independent', config: { ...base, bootstrap, nominalMember, normalizeMembers }, trainPairs: train.length, valPairs: val.length }, normalization);
+  const ensemble = new IndependentEnsemble(members, nominal, { method: lora ? 'lora' : 'independent', config: { ...base, bootstrap, nominalMember, normalizeMembers, ...(lora ? { lora } : {}) }, trainPairs: train.length, valPairs: val.length }, normalization);
   const report = val.length ? await evaluateEnsemble(ensemble, val) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   ensemble.info.metrics = { seconds, report, members: metrics.map((mm) => ({ trainAccuracy: mm.trainAccuracy, valAccuracy: mm.valAccuracy, steps: mm.steps })) };

@@ -97,3 +97,37 @@ for (const { model, targets } of CASES) {
     assert.deepEqual(await back.score(SEQS), await rm.score(SEQS));
   });
 }
+
+test('LoRA ensemble: K members on one shared trunk train, save as trunk/ + PEFT member folders, and load back with identical scores', async () => {
+  const { makeWorld } = await import('../../engine/worlds/index.js');
+  const { trainEnsemble, loadEnsemble } = await import('../../engine/rlhf/ensemble-train.js');
+  const world = makeWorld('goodhart-lab', {}, 0);
+  const base = CausalLM.init(world.modelConfig(), 0);
+  const rng = new Rng(5);
+  const train = world.preferencePairs(64, rng), val = world.preferencePairs(32, rng);
+  const r = await trainEnsemble(base, train, val, { method: 'lora', heads: 3, lora: { r: 2 }, reward: { epochs: 1, batchSize: 16, padId: world.padId } });
+  assert.equal(r.ensemble.kind, 'lora');
+  assert.equal(r.ensemble.K, 3);
+  assert.equal(r.report!.accuracy.per_head.length, 3);
+  assert.ok(r.report!.disagreement > 0);
+  const seqs = pairRows(val.slice(0, 8));
+  const want = await r.ensemble.score(seqs);
+  // Members differ (own seed, own bootstrap resample) and share the trunk arrays of π₀.
+  assert.ok(want.mu.some((row) => Math.abs(row[0]! - row[1]!) > 1e-6));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-lora-ens-'));
+  await r.ensemble.save(dir);
+  const meta = JSON.parse(await readFile(path.join(dir, 'rrlhf.json'), 'utf8'));
+  assert.equal(meta.kind, 'lora'); assert.equal(meta.lora.r, 2); assert.deepEqual(meta.lora.targetModules, ['c_attn'], 'the family default (gpt2: c_attn)');
+  const back = await loadEnsemble(dir);
+  assert.equal(back.kind, 'lora');
+  assert.deepEqual(await back.score(seqs), want);
+});
+
+test('spec ensemble.method lora: ensemble.lora defaults from the engine; the memory plan counts the same keys', async () => {
+  const { parseSpec } = await import('../../engine/experiments/spec.js');
+  const { DEFAULT_LORA_RANK } = await import('../../engine/models/memory.js');
+  const { LORA_DEFAULTS } = await import('../../engine/models/lora.js');
+  const s = parseSpec({ ensemble: { method: 'lora', heads: 3, lora: {} } });
+  assert.deepEqual(s.ensemble.lora, { r: DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha });
+  assert.throws(() => parseSpec({ ensemble: { method: 'lora', lora: { rank: 2 } } }), /ensemble\.lora/);
+});

@@ -50,7 +50,7 @@ test('the spec becomes each trainer\'s configuration in one place: what the spec
   // An explicit bootstrap reaches the trainer (the runner once dropped it, so members always bootstrapped).
   const e = ensembleTrainOptions(s.ensemble, { seed: 5, padId: 1, pretrained: false });
   assert.deepEqual(e, {
-    method: 'independent', heads: 3, bootstrap: false, reward: { seed: 5, padId: 1 },
+    method: 'independent', heads: 3, bootstrap: false, lora: null, reward: { seed: 5, padId: 1 },
     brme: { tau: 7, alpha: 4, stage2Loss: 'mse', bootstrap: false, anchor: 0, unfreezeLastLayers: 0, seed: 5 },
   });
   assert.equal(ensembleTrainOptions({ ...s.ensemble, bootstrap: null }, { seed: 0, padId: 0, pretrained: false }).bootstrap, true);
