@@ -60,6 +60,10 @@ export const GLOSSARY = {
     term: 'calibration',
     text: 'Whether the ensemble\'s predicted preference probabilities match how often the preferred response really wins. A well-calibrated model lies on the diagonal; ECE (expected calibration error) is the average gap.',
   },
+  presets: {
+    term: 'presets',
+    text: 'Quick runs standard RLHF against the robust objective (λ = 0.4) and the ensemble mean over five independent reward models: on 8 development worlds that was the only ensemble whose objectives did not lose to standard RLHF, while the paper\'s BRME lost at every λ. On 5 worlds not used to choose it, it did not beat standard RLHF either (the differences were within noise): in this world every reward model shares the same blind spot. Ensembles clearly help best-of-n under label noise. Paper\'s BRME is the method exactly as published. Evidence: docs/science.md.',
+  },
   method: {
     term: 'ensemble method',
     text: 'BRME: one shared network with K heads (the paper). Independent: K separate Bradley–Terry reward models trained on bootstrap resamples (Coste et al.), more diverse but K times the training cost.',
