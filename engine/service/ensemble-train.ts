@@ -17,7 +17,7 @@ import { maxPositionsOf } from '../models/config.js';
 import { Rng } from '../runtime/params.js';
 import type { DeviceRequest } from '../runtime/devices.js';
 import { sft, SFT_DEFAULTS, SFT_DATA_DEFAULTS } from '../rlhf/sft.js';
-import { ENSEMBLE_DATA_DEFAULTS } from '../rlhf/ensemble.js';
+import { ENSEMBLE_DATA_DEFAULTS, ENSEMBLE_METHODS, type EnsembleMethod } from '../rlhf/ensemble.js';
 import { STAGE2_LOSSES, BRME_DEFAULTS } from '../rlhf/brme.js';
 import { trainEnsemble } from '../rlhf/ensemble-train.js';
 import { type EnsembleReport } from '../rlhf/ensemble-quality.js';
@@ -25,13 +25,16 @@ import type { ProgressEvent } from '../experiments/runner.js';
 import { ensembleTrainOptions } from '../experiments/spec.js';
 import { assertEnsembleFits } from '../experiments/memory.js';
 import { REWARD_DEFAULTS } from '../rlhf/reward.js';
+import { LORA_DEFAULTS } from '../models/lora.js';
 
 export const EnsembleTrainSchema = z.strictObject({
   world: z.enum(WORLD_NAMES as [string, ...string[]]).default('goodhart-lab'),
   name: z.string().trim().min(1).max(200).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
-  method: z.enum(['brme', 'independent']).default('brme'),
+  method: z.enum(ENSEMBLE_METHODS).default('brme'),
+  /** Method lora: the members' adapter rank (absent: DEFAULT_LORA_RANK on the family's attention projections). */
+  loraRank: z.number().int().min(1).max(256).optional(),
   stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
   /** Own bootstrap resample per head/member; absent: the method's default (resolveBootstrap). */
   bootstrap: z.boolean().optional(),
@@ -68,7 +71,7 @@ export interface EnsembleTrainResult {
   id: number;
   name: string;
   heads: number;
-  method: 'brme' | 'independent';
+  method: EnsembleMethod;
   world: string;
   path: string;
   report: EnsembleReport | null;
@@ -145,7 +148,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
-  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
   const { bootstrap } = opts;
   const r = await trainEnsemble(base, train, val, {
     ...opts,

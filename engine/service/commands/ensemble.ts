@@ -10,7 +10,7 @@ import { runRewardBench, type RewardBenchResult } from '../../eval/rewardbench.j
 import { describeRejection } from '../../eval/read.js';
 import { WORLD_NAMES } from '../../worlds/index.js';
 import { STAGE2_LOSSES, BRME_DEFAULTS, type Stage2Loss } from '../../rlhf/brme.js';
-import { ENSEMBLE_DATA_DEFAULTS } from '../../rlhf/ensemble.js';
+import { ENSEMBLE_DATA_DEFAULTS, ENSEMBLE_METHODS } from '../../rlhf/ensemble.js';
 import { SFT_DATA_DEFAULTS } from '../../rlhf/sft.js';
 import { type EnsembleReport } from '../../rlhf/ensemble-quality.js';
 import { trainWorldEnsemble, EnsembleTrainSchema } from '../ensemble-train.js';
@@ -24,7 +24,7 @@ const num = (v: string | undefined, name: string, dflt: number, min = 0): number
 
 const OPTIONS = {
   world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
-  heads: { type: 'string' }, method: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
+  heads: { type: 'string' }, method: { type: 'string' }, lora: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
   out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
 } as const;
@@ -43,7 +43,7 @@ function summary(id: number | string, heads: number, rep: EnsembleReport | undef
 
 export const ensemble: Command = {
   usage: [
-    'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent]',
+    'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent|lora [--lora R]]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
     `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
@@ -62,11 +62,12 @@ export const ensemble: Command = {
     const worldName = v.world ?? 'goodhart-lab';
     if (!(WORLD_NAMES as string[]).includes(worldName)) throw new UsageError(`--world must be one of ${WORLD_NAMES.join(', ')}, got "${worldName}"`);
     const method = v.method ?? 'brme';
-    if (method !== 'brme' && method !== 'independent') throw new UsageError(`--method must be brme or independent, got "${method}"`);
+    if (!(ENSEMBLE_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${ENSEMBLE_METHODS.join(', ')}, got "${method}"`);
+    if (v.lora !== undefined && method !== 'lora') throw new UsageError('--lora R applies to --method lora only');
     const stage2 = (v.stage2 ?? BRME_DEFAULTS.stage2Loss) as Stage2Loss;
     if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
     if (v.bootstrap && v['no-bootstrap']) throw new UsageError('--bootstrap and --no-bootstrap contradict each other; give one');
-    if (method === 'independent' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
+    if (method !== 'brme' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
       throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
     }
     const seed = nonNegIntOpt(v.seed, 'seed', 0);
@@ -79,6 +80,7 @@ export const ensemble: Command = {
     const dataDir = resolveDataDir(v['data-dir']);
 
     const parsed = EnsembleTrainSchema.safeParse({
+      ...(v.lora !== undefined ? { loraRank: intOpt(v.lora, 'lora', 8) } : {}),
       world: worldName, seed, heads, method, stage2Loss: stage2, anchor, unfreezeLastLayers: unfreeze,
       // Neither flag: the method's default (independent members bootstrap, BRME heads do not).
       ...(v.bootstrap ? { bootstrap: true } : v['no-bootstrap'] ? { bootstrap: false } : {}), pairs, valPairs, sftSamples, name: v.name,
