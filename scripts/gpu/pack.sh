@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Builds and packs what scripts/gpu/run.sh needs on the offline GPU host (issue "GPU execution"):
-# the build (dist/, with the native binding) and only the runtime node_modules the CLI loads, through
-# ../shared/gpu-host/pack.sh (node, Vulkan loaders) and, with --cuda, pack-cuda.sh (ORT's CUDA provider
-# in three parts). Then, on the host, in this order and back to back (the host keeps /tmp only while warm):
+# Builds and packs what scripts/gpu/run.sh needs on an offline GPU host without Node.js
+# (docs/engine.md § Running on a GPU host): the build (dist/, with the native binding) and only the
+# runtime node_modules the CLI loads, handed to a host kit's pack.sh (node, Vulkan loaders) and, with
+# --cuda, its pack-cuda.sh (ORT's CUDA provider in three parts). Then, on the host, back to back:
 #   1-3. for N in 1 2 3: carry .gpu-cuda/pN, run `mkdir -p /tmp/gpu-host && cp .gpu-cuda/pN/* /tmp/gpu-host/`
 #   4.   carry .gpu-bundle, run `bash .gpu-bundle/enter.sh env DEVICES="cuda webgpu" bash scripts/gpu/run.sh $OUT/r`
-# (WebGPU alone needs only step 4 with DEVICES=webgpu.) Usage: bash scripts/gpu/pack.sh [--cuda]
+# (WebGPU alone needs only step 4 with DEVICES=webgpu.)
+# Usage: bash scripts/gpu/pack.sh KIT_DIR [--cuda]   (or GPU_HOST_KIT=KIT_DIR bash scripts/gpu/pack.sh [--cuda])
 set -euo pipefail
+if [ $# -gt 0 ] && [ "$1" != --cuda ]; then kit=$(cd "$1" && pwd); shift; else kit=${GPU_HOST_KIT:-}; fi
+[ -n "$kit" ] || { echo "pack: name the GPU host kit folder: bash scripts/gpu/pack.sh KIT_DIR [--cuda] (docs/engine.md § Running on a GPU host)" >&2; exit 2; }
+[ -f "$kit/pack.sh" ] || { echo "pack: $kit/pack.sh not found; KIT_DIR must hold the host kit's pack.sh (and pack-cuda.sh for --cuda)" >&2; exit 1; }
 cd "$(dirname "$0")/../.."
-shared=../shared/gpu-host
-[ -x "$shared/pack.sh" ] || [ -f "$shared/pack.sh" ] || { echo "pack: $shared/pack.sh not found" >&2; exit 1; }
+shared=$kit
 npm run build >/dev/null
 [ -f dist/native/rrlhf_ort.node ] || echo "pack: warning: the native binding is not built (dist/native/SKIPPED); CUDA will copy state each run" >&2
 bash "$shared/pack.sh" dist node_modules/onnxruntime-node node_modules/onnxruntime-common \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU measurement (issue "GPU execution"): run on an NVIDIA host after ../shared/gpu-host's enter.sh
-# has put node, the build and the GPU libraries in place:
+# The GPU measurement (docs/engine.md § Running on a GPU host): run on an NVIDIA host with node, the build
+# and the GPU libraries in place (on a host without Node.js, after scripts/gpu/pack.sh's bundle):
 #   bash .gpu-bundle/enter.sh bash scripts/gpu/run.sh OUT_DIR          (DEVICES="cuda webgpu" by default)
 # Writes one JSON file per step into OUT_DIR and prints each result's tail, most important first:
 # devices, PyTorch CUDA baselines, then per provider parity, the LM train step and a PPO iteration on a
