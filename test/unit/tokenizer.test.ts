@@ -314,3 +314,37 @@ test('rrlhf tokenize: failures exit non-zero with a one-line reason on stderr an
   assert.match(noChat.stderr, /no chat template/);
   for (const r of [missing, usage, noChat]) assert.equal(r.stdout, '');
 });
+
+// Templates written in the style of each family's published one (the constructs they rely on: a BOS
+// emitted by the template, `| trim` binding tighter than `+`, role renaming with `set` inside the loop,
+// raise_exception for role rules, eos_token when no generation prompt follows). The expected strings are
+// what transformers' apply_chat_template renders for them (Jinja semantics, trim_blocks, lstrip_blocks).
+const FAMILY_TEMPLATES = {
+  llama3: "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+  gemma: "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}",
+  phi3: "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}",
+};
+
+test('chat templates in the Llama 3, Gemma and Phi-3 styles render as transformers does; a template BOS is not doubled', async () => {
+  const cfg = await tokConfig;
+  const load = async (t: string) => loadTokenizer(await variant({ 'tokenizer_config.json': { ...cfg, chat_template: t } }));
+  const llama = await load(FAMILY_TEMPLATES.llama3);
+  const sys = [{ role: 'system', content: ' Be brief. ' }, { role: 'user', content: 'hi' }];
+  const text = llama.applyChatTemplate!(sys, { addGenerationPrompt: true });
+  assert.equal(text, '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
+  // apply_chat_template(tokenize=True) encodes without special tokens: the template's BOS is the only one.
+  const ids = llama.encode(text, { addSpecialTokens: false });
+  assert.equal(ids[0], llama.bosId);
+  assert.equal(ids.filter((i) => i === llama.bosId).length, 1);
+
+  const gemma = await load(FAMILY_TEMPLATES.gemma);
+  const turns = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello ' }, { role: 'user', content: 'bye' }];
+  assert.equal(gemma.applyChatTemplate!(turns, { addGenerationPrompt: true }),
+    '<|begin_of_text|><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\nhello<end_of_turn>\n<start_of_turn>user\nbye<end_of_turn>\n<start_of_turn>model\n');
+  assert.throws(() => gemma.applyChatTemplate!(sys), /System role not supported/);
+  assert.throws(() => gemma.applyChatTemplate!([turns[0]!, turns[0]!]), /roles must alternate/);
+
+  const phi = await load(FAMILY_TEMPLATES.phi3);
+  assert.equal(phi.applyChatTemplate!([turns[0]!], { addGenerationPrompt: true }), '<|user|>\nhi<|end|>\n<|assistant|>\n');
+  assert.equal(phi.applyChatTemplate!([turns[0]!]), '<|user|>\nhi<|end|>\n<|endoftext|>');
+});
