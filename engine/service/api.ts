@@ -21,7 +21,7 @@ import { runExperiment, resumeExperiment, objectiveConfig, type ProgressEvent } 
 import { JobManager, type JobContext, type JobInfo, type JobEvent, type JobSubject } from './jobs.js';
 import { EnsembleTrainSchema, trainWorldEnsemble } from './ensemble-train.js';
 import { resolveBootstrap } from '../rlhf/ensemble.js';
-import { presetSpec, estimate, tinyPresets, PRESET_NAMES, PRESET_LABELS, type Calibration } from './presets.js';
+import { presetSpec, estimate, estimateBon, tinyPresets, PRESET_NAMES, PRESET_LABELS, type Calibration } from './presets.js';
 import { SettingsFile, SettingsPatchSchema } from './settings.js';
 import { studyView, studyStatus, runView } from './summary.js';
 import { inspectFile } from './inspect.js';
@@ -663,6 +663,16 @@ export const API = {
         if (e instanceof BonSourceError) throw new ApiError(e.message, 400);
         throw e;
       } finally { store.close(); }
+    },
+  }),
+  'bon.estimate': call({
+    summary: 'how long a best-of-n request takes here: setup (a built-in world\'s π₀ and per-seed ensembles, unless cached) and sampling (n × prompts per seed)',
+    input: BonRequestSchema,
+    run(i, c) {
+      const { cal, basis } = c.settings.calibration();
+      // A run's policy is a built-in world's tiny decoder unless its study was on a dataset world.
+      const builtin = i.source.kind === 'world' || (i.source.kind === 'run' && (needRun(c, i.source.runId).config as { world?: { name?: string } }).world?.name !== 'dataset');
+      try { return estimateBon(i, cal, basis, builtin); } catch (e) { throw new ApiError((e as Error).message, 400); }
     },
   }),
   'bon.list': call({

@@ -103,9 +103,13 @@ export interface Calibration {
   ppoPerSample: number;
   /** Gold evaluation: seconds per evaluated sample. */
   evalPerSample: number;
+  /** Best-of-n: seconds per drawn sample (generation, π₀'s and the policy's log-probs, ensemble and gold
+   *  scoring). Measured 2026-12-07 on the 2-core build machine: goodhart-lab, a 3-head BRME, 2 seeds ×
+   *  256 samples × 8 prompts in 1.23 s with the ensembles cached (0.00030 s a sample; 0.00033 at n = 64). */
+  bonPerSample: number;
 }
 
-export const DEFAULT_CALIBRATION: Calibration = { sft: 0.00023, rewardPerPair: 0.00198, ppoPerSample: 0.00121, evalPerSample: 0.000355 };
+export const DEFAULT_CALIBRATION: Calibration = { sft: 0.00023, rewardPerPair: 0.00198, ppoPerSample: 0.00121, evalPerSample: 0.000355, bonPerSample: 0.0003 };
 
 export interface Estimate {
   /** null: cannot be told before the study runs (a study on your own model: it depends on the model's size). */
@@ -129,4 +133,38 @@ export function estimate(spec: ExperimentSpec, cal: Calibration = DEFAULT_CALIBR
   const ppo = runs * spec.ppo.iterations * spec.ppo.batchSize * cal.ppoPerSample * (spec.ppo.epochs / 4);
   const evals = runs * (Math.floor(spec.ppo.iterations / spec.eval.every) + 2) * spec.eval.samples * cal.evalPerSample;
   return { seconds: sft + reward + ppo + evals, parts: { setup: sft + reward, ppo, eval: evals }, runs, iterations: runs * spec.ppo.iterations, basis };
+}
+
+/** What the best-of-n estimate needs of a request (engine/service/bon.ts BonRequest). */
+export interface BonEstimateInput {
+  n: number;
+  prompts: number;
+  seeds: number[];
+  source: { kind: 'world'; name: string; seed: number; settings: Record<string, unknown>; ensemble: Record<string, unknown> } | { kind: 'run' | 'model' };
+}
+
+export interface BonEstimate {
+  /** null: cannot be told up front (a model folder of your own, or a run on a dataset world: it depends on the model's size). */
+  seconds: number | null;
+  /** setup: a built-in world's π₀ (SFT) and one ensemble per seed, when not already trained by an earlier
+   *  best-of-n with the same settings (they are cached in the data dir); sampling: n × prompts per seed. */
+  parts: { setup: number; sampling: number };
+  samples: number;
+  basis: Estimate['basis'];
+}
+
+/** How long a best-of-n takes here: the calibration is for the built-in worlds' tiny decoders, so a run
+ *  source counts only when `builtinWorld` says its study was on one. */
+export function estimateBon(req: BonEstimateInput, cal: Calibration = DEFAULT_CALIBRATION, basis: Estimate['basis'] = 'defaults', builtinWorld = req.source.kind === 'world'): BonEstimate {
+  const samples = req.seeds.length * req.n * req.prompts;
+  if (req.source.kind === 'model' || !builtinWorld) return { seconds: null, parts: { setup: 0, sampling: 0 }, samples, basis: 'unknown' };
+  let setup = 0;
+  if (req.source.kind === 'world') {
+    // The defaults a study of this world would have, as the best-of-n runner reads them (engine/experiments/bon.ts).
+    const st = parseSpec({ world: { name: req.source.name, seed: req.source.seed, settings: req.source.settings }, ensemble: req.source.ensemble }, 'bon');
+    const members = st.ensemble.method === 'independent' ? st.ensemble.heads : 1;
+    setup = st.sft.samples * st.sft.epochs * cal.sft + req.seeds.length * st.ensemble.pairs * members * cal.rewardPerPair;
+  }
+  const sampling = samples * cal.bonPerSample;
+  return { seconds: setup + sampling, parts: { setup, sampling }, samples, basis };
 }

@@ -18,7 +18,8 @@ export const SettingsSchema = z.object({
   device: z.enum(['auto', ...DEVICES]).default('cpu'),
   /** ONNX Runtime's CPU threads per session; null: one per core. */
   threads: z.number().int().min(1).max(256).nullable().default(null),
-  calibration: z.object({ sft: positive, rewardPerPair: positive, ppoPerSample: positive, evalPerSample: positive }).nullable().default(null),
+  // bonPerSample came later: a calibration measured before it takes the default (calibration() below).
+  calibration: z.object({ sft: positive, rewardPerPair: positive, ppoPerSample: positive, evalPerSample: positive, bonPerSample: positive.optional() }).nullable().default(null),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 
@@ -53,7 +54,7 @@ export class SettingsFile {
   }
 
   calibration(): { cal: Calibration; basis: 'defaults' | 'measured' } {
-    return this.cur.calibration ? { cal: this.cur.calibration, basis: 'measured' } : { cal: DEFAULT_CALIBRATION, basis: 'defaults' };
+    return this.cur.calibration ? { cal: { ...DEFAULT_CALIBRATION, ...this.cur.calibration } as Calibration, basis: 'measured' } : { cal: DEFAULT_CALIBRATION, basis: 'defaults' };
   }
 
   set(patch: z.output<typeof SettingsPatchSchema>): Settings {
@@ -65,11 +66,12 @@ export class SettingsFile {
 
   /** Blends a new measurement into the calibration (so one odd study does not swing the estimates). */
   measured(m: Partial<Calibration>): void {
-    const old = this.cur.calibration ?? DEFAULT_CALIBRATION;
-    const first = this.cur.calibration === null;
+    const stored: Partial<Calibration> = this.cur.calibration ?? {};
+    const old: Calibration = { ...DEFAULT_CALIBRATION, ...stored };
     const next = { ...old };
     for (const [k, v] of Object.entries(m) as [keyof Calibration, number][]) {
-      if (Number.isFinite(v) && v > 0) next[k] = first ? v : 0.5 * old[k] + 0.5 * v;
+      // A figure never measured here (the defaults, or a key added since) is replaced, not blended.
+      if (Number.isFinite(v) && v > 0) next[k] = stored[k] === undefined ? v : 0.5 * old[k] + 0.5 * v;
     }
     this.cur = { ...this.cur, calibration: next };
     this.save();

@@ -12,5 +12,5 @@ test('every METRIC key is distinct and documented in docs/metrics.md', () => {
   const docs = fs.readFileSync('docs/metrics.md', 'utf8');
   for (const [name, key] of Object.entries(METRIC)) assert.ok(docs.includes(`\`${key}\``), `METRIC.${name} (${key}) is not in docs/metrics.md`);
   // The evaluation keys are the ones whose √KL comes from eval/kl (renderer charts rely on the prefix).
-  assert.deepEqual(values.filter((k) => k.startsWith(EVAL_PREFIX)).sort(), [METRIC.evalGold, METRIC.evalGoldSe, METRIC.evalKl, METRIC.evalProxy, METRIC.evalRewardMean, METRIC.evalSqrtKl].sort());
+  assert.deepEqual(values.filter((k) => k.startsWith(EVAL_PREFIX)).sort(), [METRIC.evalGold, METRIC.evalGoldSe, METRIC.evalKl, METRIC.evalProxy, METRIC.evalRewardMean, METRIC.evalSqrtKl, METRIC.evalMemberStd].sort());
 });
