@@ -1,8 +1,8 @@
-// The best-of-n time estimate (engine/service/presets.ts estimateBon, API bon.estimate) against a
-// measured tiny best-of-n: each phase the estimate names — setup (π₀'s SFT and one ensemble per seed)
-// and sampling (n × prompts per seed) — is timed from the runner's own progress messages and must be
-// within a factor of the estimate (loose: the build machine is shared, and the defaults were measured
-// on it). The estimate's structure is checked exactly.
+// The best-of-n time estimate (engine/service/presets.ts estimateBon, API bon.estimate): its structure is
+// checked exactly, and a tiny best-of-n is timed per phase the estimate names — setup (π₀'s SFT and one
+// ensemble per seed) and sampling (n × prompts per seed) — from the runner's own progress messages. The
+// times are printed as a diagnostic beside the estimate, not asserted: speed is never a test here (a
+// shared or slower machine would fail it); how close the estimate is belongs in the notes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +15,7 @@ import { estimateBon, DEFAULT_CALIBRATION } from '../../engine/service/presets.j
 import { writeFile } from 'node:fs/promises';
 import { SettingsFile, SETTINGS_FILE } from '../../engine/service/settings.js';
 
-const FACTOR = 5; // measured 2.2× slower sampling than the defaults once, with 3 other agents on the 2 cores
-const within = (measured: number, predicted: number, what: string) =>
-  assert.ok(measured <= predicted * FACTOR && measured >= predicted / FACTOR, `${what}: measured ${measured.toFixed(2)} s, estimated ${predicted.toFixed(2)} s`);
-
-test('best-of-n estimate: setup and sampling against a measured tiny run', async () => {
+test('best-of-n estimate: setup and sampling against a measured tiny run', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-bon-est-'));
   const store = openStore({ dataDir: dir });
   try {
@@ -39,8 +35,8 @@ test('best-of-n estimate: setup and sampling against a measured tiny run', async
     top.forEach((m, i) => { if (/samples ×/.test(m.message)) sampling += ((top[i + 1]?.t ?? end) - m.t) / 1000; });
     const total = (end - t0) / 1000;
     assert.equal(top.filter((m) => /samples ×/.test(m.message)).length, 2, 'one sampling phase per seed');
-    within(sampling, est.parts.sampling, 'sampling');
-    within(total - sampling, est.parts.setup, 'setup (SFT + 2 ensembles)');
+    assert.ok(sampling > 0 && total > sampling);
+    t.diagnostic(`sampling: measured ${sampling.toFixed(2)} s, estimated ${est.parts.sampling.toFixed(2)} s; setup (SFT + 2 ensembles): measured ${(total - sampling).toFixed(2)} s, estimated ${est.parts.setup.toFixed(2)} s`);
   } finally {
     store.close();
     await rm(dir, { recursive: true, force: true });
