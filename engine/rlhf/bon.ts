@@ -125,46 +125,40 @@ export interface BonFit {
   nPeak: number | null;
 }
 
-/** Least squares of y = d(α − βd) through the origin, i.e. y on [d, −d²]; points at d = 0 add nothing
- *  but are allowed. R² is against the mean of y. Null with fewer than 2 points at d > 0. */
-export function fitBon(points: { kl: number; y: number }[]): BonFit | null {
-  const rows = points.map((p) => ({ d: Math.sqrt(Math.max(0, p.kl)), y: p.y }));
-  if (rows.filter((r) => r.d > 0).length < 2) return null;
-  let s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
-  for (const { d, y } of rows) { const x2 = -d * d; s11 += d * d; s12 += d * x2; s22 += x2 * x2; s1y += d * y; s2y += x2 * y; }
-  const det = s11 * s22 - s12 * s12;
-  if (!(Math.abs(det) > 1e-12 * s11 * s22)) return null;
-  const alpha = (s1y * s22 - s2y * s12) / det;
-  const beta = (s2y * s11 - s1y * s12) / det;
-  const my = rows.reduce((a, r) => a + r.y, 0) / rows.length;
-  let ssRes = 0, ssTot = 0;
-  for (const { d, y } of rows) { ssRes += (y - d * (alpha - beta * d)) ** 2; ssTot += (y - my) ** 2; }
-  const dPeak = beta > 0 && alpha > 0 ? alpha / (2 * beta) : null;
-  const klPeak = dPeak === null ? null : dPeak * dPeak;
-  return { alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1, dPeak, klPeak, nPeak: klPeak === null || klPeak > klBon(2 ** 40) ? null : nearestN(klPeak) };
-}
-
-/** Gao et al.'s functional form for RL (PPO), gold against d = √KL: R_RL(d) = d(α − β·ln d).
- *  Least squares on [d, −d·ln d] through the origin (as fitBon); it turns over at d = exp(α/β − 1)
- *  when β > 0. Null with fewer than 2 points at d > 0 or a singular system. */
-export interface RlFit { alpha: number; beta: number; r2: number; dPeak: number | null }
-
-export function fitRl(points: { kl: number; y: number }[]): RlFit | null {
+/** Least squares of y = α·d − β·g(d) through the origin, d = √KL (Gao et al.'s forms differ only in g);
+ *  points at d = 0 add nothing but are allowed. R² is against the mean of y. Null with fewer than 2
+ *  points at d > 0 or a singular system. */
+function fitThroughOrigin(points: { kl: number; y: number }[], g: (d: number) => number): { alpha: number; beta: number; r2: number } | null {
   const rows = points.map((p) => ({ d: Math.sqrt(Math.max(0, p.kl)), y: p.y })).filter((r) => Number.isFinite(r.y));
   if (rows.filter((r) => r.d > 0).length < 2) return null;
   let s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
-  for (const { d, y } of rows) {
-    const x2 = d > 0 ? -d * Math.log(d) : 0;
-    s11 += d * d; s12 += d * x2; s22 += x2 * x2; s1y += d * y; s2y += x2 * y;
-  }
+  for (const { d, y } of rows) { const x2 = d > 0 ? -g(d) : 0; s11 += d * d; s12 += d * x2; s22 += x2 * x2; s1y += d * y; s2y += x2 * y; }
   const det = s11 * s22 - s12 * s12;
   if (!(Math.abs(det) > 1e-12 * s11 * s22)) return null;
   const alpha = (s1y * s22 - s2y * s12) / det;
   const beta = (s2y * s11 - s1y * s12) / det;
   const my = rows.reduce((a, r) => a + r.y, 0) / rows.length;
   let ssRes = 0, ssTot = 0;
-  for (const { d, y } of rows) { ssRes += (y - (d > 0 ? d * (alpha - beta * Math.log(d)) : 0)) ** 2; ssTot += (y - my) ** 2; }
-  return { alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1, dPeak: beta > 0 ? Math.exp(alpha / beta - 1) : null };
+  for (const { d, y } of rows) { ssRes += (y - (d > 0 ? alpha * d - beta * g(d) : 0)) ** 2; ssTot += (y - my) ** 2; }
+  return { alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1 };
+}
+
+/** Gao et al.'s best-of-n form R_bon(d) = d(α − βd), i.e. y on [d, −d²]. */
+export function fitBon(points: { kl: number; y: number }[]): BonFit | null {
+  const f = fitThroughOrigin(points, (d) => d * d);
+  if (!f) return null;
+  const dPeak = f.beta > 0 && f.alpha > 0 ? f.alpha / (2 * f.beta) : null;
+  const klPeak = dPeak === null ? null : dPeak * dPeak;
+  return { ...f, dPeak, klPeak, nPeak: klPeak === null || klPeak > klBon(2 ** 40) ? null : nearestN(klPeak) };
+}
+
+/** Gao et al.'s form for RL (PPO), gold against d = √KL: R_RL(d) = d(α − β·ln d), i.e. y on
+ *  [d, −d·ln d]; it turns over at d = exp(α/β − 1) when β > 0. */
+export interface RlFit { alpha: number; beta: number; r2: number; dPeak: number | null }
+
+export function fitRl(points: { kl: number; y: number }[]): RlFit | null {
+  const f = fitThroughOrigin(points, (d) => d * Math.log(d));
+  return f && { ...f, dPeak: f.beta > 0 ? Math.exp(f.alpha / f.beta - 1) : null };
 }
 
 /** The n ≥ 1 whose KL_bon is closest to `kl` (KL_bon grows with n; searched by doubling, then bisection). */
