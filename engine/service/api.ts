@@ -38,6 +38,8 @@ import { importRunLog, checkLogPath, RunImportSchema, RunLogError, DuplicateImpo
 import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
 import { assertStudyFits, studyMemory, MemoryPlanError } from '../experiments/memory.js';
+import { DEFAULT_LORA_RANK } from '../models/memory.js';
+import { ensembleMembersPhrase } from '../../common/ensemble-methods.js';
 import { evaluateStudy } from '../eval/study.js';
 import { prepareBenchmark } from '../eval/prepare.js';
 import { evaluateBenchmark } from '../eval/run.js';
@@ -361,14 +363,14 @@ export const API = {
     input: None,
     run: () => {
       const d = EnsembleTrainSchema.parse({});
-      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined) };
+      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK };
     },
   }),
   'ensembles.train': job({
-    summary: 'trains a BRME or independent reward-model ensemble on a built-in world and measures its quality',
+    summary: 'trains a BRME, independent or LoRA reward-model ensemble on a built-in world or your own data and measures its quality',
     input: EnsembleTrainSchema,
     exclusive: true,
-    label: (i) => `train ${i.method === 'brme' ? 'a BRME' : 'an independent'} ensemble (K = ${i.heads}) on ${i.datasetId !== undefined ? `dataset ${i.datasetId}` : i.world}`,
+    label: (i) => `train ${ensembleMembersPhrase(i.method, i.heads)} on ${i.datasetId !== undefined ? `dataset ${i.datasetId}` : i.world}`,
     subject: () => ({ kind: 'ensemble' }),
     async run(i, c, job) {
       const r = await trainWorldEnsemble(i, {

@@ -128,7 +128,8 @@ export function estimate(spec: ExperimentSpec, cal: Calibration = DEFAULT_CALIBR
     return { seconds: null, parts: { setup: 0, ppo: 0, eval: 0 }, runs, iterations: runs * spec.ppo.iterations, basis: 'unknown' };
   }
   const sft = spec.sft.skip ? 0 : spec.sft.samples * spec.sft.epochs * cal.sft;
-  const members = spec.ensemble.method === 'independent' ? spec.ensemble.heads : 1;
+  // Independent and LoRA members train one by one (a LoRA member still runs the whole trunk forward and back).
+  const members = spec.ensemble.method === 'brme' ? 1 : spec.ensemble.heads;
   const reward = spec.ensemble.pairs * members * cal.rewardPerPair;
   const ppo = runs * spec.ppo.iterations * spec.ppo.batchSize * cal.ppoPerSample * (spec.ppo.epochs / 4);
   const evals = runs * (Math.floor(spec.ppo.iterations / spec.eval.every) + 2) * spec.eval.samples * cal.evalPerSample;
@@ -162,7 +163,7 @@ export function estimateBon(req: BonEstimateInput, cal: Calibration = DEFAULT_CA
   if (req.source.kind === 'world') {
     // The defaults a study of this world would have, as the best-of-n runner reads them (engine/experiments/bon.ts).
     const st = parseSpec({ world: { name: req.source.name, seed: req.source.seed, settings: req.source.settings }, ensemble: req.source.ensemble }, 'bon');
-    const members = st.ensemble.method === 'independent' ? st.ensemble.heads : 1;
+    const members = st.ensemble.method === 'brme' ? 1 : st.ensemble.heads;
     setup = st.sft.samples * st.sft.epochs * cal.sft + req.seeds.length * st.ensemble.pairs * members * cal.rewardPerPair;
   }
   const sampling = samples * cal.bonPerSample;

@@ -202,6 +202,13 @@ class Flow {
     await terms.getByRole('cell', { name: 'LoRA adapters' }).waitFor();
     await page.getByLabel('Policy fine-tuning').selectOption('full');
     await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu .*\(full fine-tuning,/).waitFor();
+    // A LoRA reward ensemble: the rank starts from the engine's default, and the spec stays valid.
+    await page.getByLabel('Ensemble method').selectOption('lora');
+    const ensRank = page.getByLabel('Ensemble LoRA rank');
+    assert.equal(await ensRank.inputValue(), '8');
+    await ensRank.fill('4');
+    await page.getByText(/about .* on this machine/).waitFor();
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'Check the settings' }).count(), 0);
     // A setting left empty is named as on the form, in words, and blocks the start.
     await page.getByLabel('PPO iterations').fill('');
     const bad = page.getByRole('alert').filter({ hasText: 'PPO iterations' });
