@@ -105,9 +105,10 @@ export const INDEPENDENT_DEFAULTS: Readonly<Pick<IndependentConfig, 'bootstrap' 
   bootstrap: true, nominalMember: 0, normalizeMembers: 'center',
 });
 
-/** K Bradley–Terry models from different seeds (with `lora`: K adapter sets + heads on init's frozen trunk, each its own seed) (head init, data order) and bootstrap resamples, all
+/** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
  *  starting from the same `init` trunk (Coste et al.; pretraining-seed diversity, which Eisenstein et al.
- *  found matters most, is not available from one starting policy). */
+ *  found matters most, is not available from one starting policy). With `lora`, each member is adapters
+ *  + a head on init's frozen trunk. */
 export async function trainIndependent(
   init: CausalLM, train: PreferencePair[], val: PreferencePair[], K: number, config: Partial<IndependentConfig> = {},
   onProgress?: (member: number, p: RewardProgress) => void,

@@ -38,34 +38,26 @@ export const tinyPresets = () => process.env.RRLHF_PRESET_SIZE === 'tiny';
 /** The (raw) spec of a preset on a world; parseSpec fills in every default. */
 export function presetSpec(name: PresetName, world: 'goodhart-lab' | 'text-reviews' = 'goodhart-lab'): ExperimentSpec {
   const worldPart = { name: world, seed: 0, settings: {} };
+  // What Quick compares; Paper's BRME and (at test size) Thorough compare standard with robust over BRME.
+  const compared = name === 'quick' ? { ensemble: QUICK_ENSEMBLE, objectives: QUICK_OBJECTIVES } : { ensemble: {}, objectives: PAPER_OBJECTIVES };
   if (tinyPresets()) {
     return parseSpec({
       name: `${PRESET_LABELS[name].label} study (test size): standard vs robust RLHF`,
       world: worldPart,
       sft: { samples: 256, epochs: 1, batchSize: 64 },
-      ensemble: { heads: 3, pairs: 256, valPairs: 64, ...(name === 'quick' ? QUICK_ENSEMBLE : {}) },
-      objectives: name === 'quick' ? QUICK_OBJECTIVES : PAPER_OBJECTIVES,
+      ensemble: { heads: 3, pairs: 256, valPairs: 64, ...compared.ensemble },
+      objectives: compared.objectives,
       seeds: [0, 1],
       ppo: { iterations: 8, batchSize: 16, miniBatches: 2, epochs: 2 },
       eval: { every: 2, samples: 16 },
       checkpointEvery: 2,
     }, 'preset');
   }
-  if (name === 'quick') {
+  if (name !== 'thorough') {
     return parseSpec({
-      name: 'Quick study: standard vs robust RLHF',
+      name: name === 'quick' ? 'Quick study: standard vs robust RLHF' : "Paper's BRME: standard vs robust RLHF",
       world: worldPart,
-      ensemble: QUICK_ENSEMBLE,
-      objectives: QUICK_OBJECTIVES,
-      seeds: [0, 1],
-      ppo: { iterations: 60 },
-    }, 'preset');
-  }
-  if (name === 'paper') {
-    return parseSpec({
-      name: "Paper's BRME: standard vs robust RLHF",
-      world: worldPart,
-      objectives: PAPER_OBJECTIVES,
+      ...compared,
       seeds: [0, 1],
       ppo: { iterations: 60 },
     }, 'preset');
