@@ -490,18 +490,28 @@ function softcap(k: Keys, key: string, fallback: number | null): number | null {
 
 const GELUS = ['gelu_pytorch_tanh', 'gelu_new', 'gelu'];
 
-/** Gemma 1's MLP activation. transformers ≥ 4.48 (modeling_gemma.py @ c4cdd1a0: GemmaMLP) reads
- *  hidden_act; 4.38–4.47 read hidden_activation, gelu_pytorch_tanh when it is null. Where the two would
- *  compute different GELUs (exact vs tanh) the folder is refused naming both. */
+/** Gemma 1's MLP activation as current transformers computes it: GemmaMLP is LlamaMLP, ACT2FN[hidden_act]
+ *  (modular_gemma.py @ 008e5743; GemmaConfig has no hidden_activation field, so that key is ignored). 4.38–4.47
+ *  read hidden_activation instead; configNotes says so where the two differ. */
 function gemma1Activation(k: Keys): GemmaConfig['activation'] {
   const act = String(k.j.hidden_act ?? 'gelu_pytorch_tanh');
-  const older = String(k.j.hidden_activation ?? 'gelu_pytorch_tanh');
   if (!GELUS.includes(act)) k.refuse('hidden_act', `supported: ${GELUS.join(', ')}`);
-  if (!GELUS.includes(older)) k.refuse('hidden_activation', `supported: ${GELUS.join(', ')}`);
-  if ((act === 'gelu') !== (older === 'gelu')) {
-    k.refuse('hidden_act', `disagrees with hidden_activation (${k.has('hidden_activation') ? JSON.stringify(older) : 'null, i.e. gelu_pytorch_tanh'}): transformers ≥ 4.48 applies hidden_act, 4.38–4.47 hidden_activation, and one is the exact GELU, the other the tanh approximation; set both to the one the checkpoint was trained with`);
-  }
   return act as GemmaConfig['activation'];
+}
+
+/** Keys a folder carries that the lab reads as current transformers does, where an older transformers
+ *  computed something else: said beside the model's summary (`rrlhf model info`, the model picker), not
+ *  silently. Empty for nearly every folder. */
+export function configNotes(j: Json): string[] {
+  const notes: string[] = [];
+  if (j.model_type === 'gemma' && j.hidden_activation !== undefined) {
+    const act = String(j.hidden_act ?? 'gelu_pytorch_tanh'), older = String(j.hidden_activation ?? 'gelu_pytorch_tanh');
+    if ((act === 'gelu') !== (older === 'gelu')) {
+      const exact = act === 'gelu';
+      notes.push(`hidden_activation = ${JSON.stringify(j.hidden_activation)} is not read: transformers ≥ 4.48 applies hidden_act = ${JSON.stringify(act)} (the ${exact ? 'exact' : 'tanh'} GELU), and so does the lab; 4.38–4.47 applied hidden_activation (the ${exact ? 'tanh' : 'exact'} one)${exact ? '. Gemma was trained with the tanh GELU: to compute that, set hidden_act to "gelu_pytorch_tanh" in config.json' : ''}`);
+    }
+  }
+  return notes;
 }
 
 /** Which layers slide: `layer_types` when given, else the config class's pattern (Gemma 2: every other

@@ -3,7 +3,7 @@
 // memory but the config and the tokenizer.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseHfConfig, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../models/config.js';
+import { parseHfConfig, configNotes, SUPPORTED_ARCHITECTURES, maxPositionsOf } from '../models/config.js';
 import { loadTokenizer } from '../models/tokenizer.js';
 import { folderSpecialTokens, type SpecialTokens } from '../models/special-tokens.js';
 import { hfClassName, type ModelConfig } from '../models/config.js';
@@ -34,6 +34,8 @@ export interface ModelSummary {
   parameters: { total: number; trunk: number };
   /** Module names a LoRA may target (policy.lora.targetModules) and the default ones. */
   lora: { modules: string[]; defaults: string[]; r: number };
+  /** Keys read as current transformers reads them where an older one computed otherwise (configNotes). */
+  notes: string[];
   memory: {
     study: Omit<PpoShape, 'lora' | 'ensemble'> & { lora: { r: number; targetModules: string[] }; ensemble: NonNullable<PpoShape['ensemble']> };
     devices: DeviceMemory[];
@@ -41,7 +43,7 @@ export interface ModelSummary {
   };
 }
 
-export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
+export async function modelSummary(config: ModelConfig, notes: string[] = []): Promise<ModelSummary> {
   const rope = config.arch === 'gpt2'
     ? { type: 'none (learned absolute positions)', theta: null, rotaryDims: null, localTheta: null }
     : {
@@ -62,7 +64,7 @@ export async function modelSummary(config: ModelConfig): Promise<ModelSummary> {
   }
   return {
     family: { arch: config.arch, causalLM: hfClassName(config.arch, 'CausalLM'), sequenceClassification: hfClassName(config.arch, 'SequenceClassification') },
-    rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)), lora: loraChoices(config),
+    rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)), lora: loraChoices(config), notes,
     memory: { study: { ...DEFAULT_PPO_SHAPE, lora }, devices, plans },
   };
 }
@@ -103,6 +105,6 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
     tokenizer: { file: tok.file, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, chatTemplate: tok.chatTemplate !== null },
     weights: { files, bytes },
     specialTokens,
-    ...(await modelSummary(config)),
+    ...(await modelSummary(config, configNotes(raw))),
   };
 }

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, fixture } from '../util/paths.js';
@@ -92,4 +92,22 @@ test('model info names the rope of Phi-4-mini (longrope on 6 of 8 dims) and both
   assert.deepEqual([g3.rope, g3.family.sequenceClassification], [{ type: 'linear', theta: 1e6, rotaryDims: 16, localTheta: 10000 }, 'Gemma3TextForSequenceClassification']);
   const human = rrlhf('model', 'info', fixture('models', 'gemma3-tiny'));
   assert.match(human.stdout, /^Gemma3ForCausalLM \(gemma3_text\); positions: RoPE linear, θ 1000000 \(sliding layers: default, θ 10000\), 16 rotary dims per head/);
+});
+
+test('a Gemma 1 folder as Google published it loads as current transformers computes it, with a note on the older reading', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rrlhf-model-cli-gemma-'));
+  dirs.push(dir);
+  cpSync(fixture('models', 'gemma-tiny'), dir, { recursive: true });
+  const cfgFile = path.join(dir, 'config.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), hidden_act: 'gelu', hidden_activation: 'gelu_pytorch_tanh' }));
+  const json = rrlhf('model', 'info', dir, '--json');
+  assert.equal(json.code, 0, json.stderr);
+  const info = JSON.parse(json.stdout) as ModelSummary & { config: Record<string, unknown> };
+  assert.equal(info.config.hidden_act, 'gelu', 'the exact GELU, from hidden_act');
+  assert.equal(info.notes.length, 1);
+  assert.match(info.notes[0]!, /^hidden_activation = "gelu_pytorch_tanh" is not read/);
+  const human = rrlhf('model', 'info', dir);
+  assert.match(human.stdout, /\nNote: hidden_activation = "gelu_pytorch_tanh" is not read: transformers ≥ 4\.48 applies hidden_act = "gelu"/);
+  // The fixture itself (both keys "gelu") has nothing to note.
+  assert.deepEqual(JSON.parse(rrlhf('model', 'info', fixture('models', 'gemma-tiny'), '--json').stdout).notes, []);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../util/paths.js';
-import { parseHfConfig, toHfConfig, maxPositionsOf, checkPositions, type LlamaConfig, type NeoxConfig, type GemmaConfig } from '../../engine/models/config.js';
+import { parseHfConfig, toHfConfig, configNotes, maxPositionsOf, checkPositions, type LlamaConfig, type NeoxConfig, type GemmaConfig } from '../../engine/models/config.js';
 import { ropeInvFreq, ropeAttentionScale } from '../../engine/models/rope.js';
 
 const cfgOf = (name: string) => JSON.parse(readFileSync(path.join(fixture('models', name), 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -209,7 +209,7 @@ test('Gemma 3 text: Gemma3TextConfig\'s defaults, both rope layouts, the layer p
   assert.equal((parseHfConfig({ ...base, final_logit_softcapping: 30 }) as GemmaConfig).finalSoftcap, 30);
 });
 
-test('Gemma 1: GemmaConfig\'s defaults, the activation both transformers generations read, no caps or windows', () => {
+test('Gemma 1: GemmaConfig\'s defaults, the activation current transformers reads (a note where 4.38–4.47 read another), no caps or windows', () => {
   const base = cfgOf('gemma-tiny');
   const c = parseHfConfig(base) as GemmaConfig;
   assert.deepEqual([c.activation, c.queryPreAttnScalar, c.slidingWindow, c.slidingLayers, c.attnSoftcap, c.finalSoftcap, c.tied, c.nKvHead], ['gelu', 16, null, [false, false], null, null, true, 1]);
@@ -217,9 +217,17 @@ test('Gemma 1: GemmaConfig\'s defaults, the activation both transformers generat
   const d = parseHfConfig(bare) as GemmaConfig;
   assert.deepEqual([d.activation, d.nKvHead, d.tied], ['gelu_pytorch_tanh', 16, true], "GemmaConfig's defaults");
   assert.equal((parseHfConfig({ ...bare, hidden_act: 'gelu_pytorch_tanh', hidden_activation: null }) as GemmaConfig).activation, 'gelu_pytorch_tanh');
-  // Gemma's published configs say hidden_act "gelu": transformers ≥ 4.48 computes the exact GELU, 4.38–4.47 the tanh one.
-  assert.throws(() => parseHfConfig({ ...bare, hidden_act: 'gelu' }), /hidden_act = "gelu": disagrees with hidden_activation \(null, i.e. gelu_pytorch_tanh\)/);
-  assert.throws(() => parseHfConfig({ ...bare, hidden_act: 'gelu', hidden_activation: 'gelu_pytorch_tanh' }), /hidden_act = "gelu": disagrees with hidden_activation \("gelu_pytorch_tanh"\)/);
+  // Gemma's published configs say hidden_act "gelu" beside hidden_activation "gelu_pytorch_tanh": transformers ≥ 4.48
+  // computes the exact GELU from hidden_act (and so does the lab), 4.38–4.47 the tanh one; the summary says so.
+  const published = { ...bare, hidden_act: 'gelu', hidden_activation: 'gelu_pytorch_tanh' };
+  assert.equal((parseHfConfig(published) as GemmaConfig).activation, 'gelu');
+  assert.equal(configNotes(published).length, 1);
+  assert.match(configNotes(published)[0]!, /hidden_activation = "gelu_pytorch_tanh" is not read: transformers ≥ 4\.48 applies hidden_act = "gelu" \(the exact GELU\).*set hidden_act to "gelu_pytorch_tanh"/);
+  assert.match(configNotes({ ...bare, hidden_act: 'gelu', hidden_activation: null })[0]!, /hidden_activation = null is not read/, '4.38–4.47 read null as the tanh GELU');
+  assert.match(configNotes({ ...bare, hidden_act: 'gelu_new', hidden_activation: 'gelu' })[0]!, /applies hidden_act = "gelu_new" \(the tanh GELU\).*applied hidden_activation \(the exact one\)$/);
+  assert.deepEqual([configNotes(base), configNotes({ ...bare, hidden_act: 'gelu' }), configNotes({ ...bare, hidden_act: 'gelu_new', hidden_activation: 'gelu_pytorch_tanh' })], [[], [], []], 'nothing to say where both generations agree or the older key is absent');
+  assert.deepEqual(configNotes(cfgOf('gemma3-tiny')), [], 'Gemma 2 and 3 read hidden_activation in every generation');
+  assert.throws(() => parseHfConfig({ ...bare, hidden_act: 'relu' }), /hidden_act = "relu": supported: gelu_pytorch_tanh, gelu_new, gelu/);
   assert.throws(() => parseHfConfig({ ...base, final_logit_softcapping: 30 }), /final_logit_softcapping = 30: not supported \(logit soft-capping is not part of gemma\)/);
   assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
 });

@@ -5,7 +5,7 @@ import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt } from
 import { CausalLM, gradSums } from '../../models/model.js';
 import { generate } from '../../models/sampler.js';
 import { loadTokenizer } from '../../models/tokenizer.js';
-import { toHfConfig } from '../../models/config.js';
+import { toHfConfig, configNotes } from '../../models/config.js';
 import { modelSummary, type ModelSummary } from '../models.js';
 import { bytes } from '../../../common/format.js';
 
@@ -75,7 +75,7 @@ export const model: Command = {
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf model info DIR [--json]');
       const m = await CausalLM.load(positionals[0]!);
       // The summary is models.inspect's (service/models.ts); the checkpoint's own tensors are added here.
-      const summary = await modelSummary(m.config);
+      const summary = await modelSummary(m.config, configNotes(JSON.parse(await readFile(path.join(positionals[0]!, 'config.json'), 'utf8')) as Record<string, unknown>));
       const res = { ...summary, config: toHfConfig(m.config), tensors: m.params.size, unused_tensors: m.unusedTensors };
       out(res, () => describeSummary(summary, m.unusedTensors));
     } else {
@@ -91,6 +91,7 @@ function describeSummary(s: ModelSummary, unused: string[]): string {
   const lines = [
     `${s.family.causalLM} (${s.family.arch}); positions: ${s.rope.type === 'default' || s.rope.theta !== null ? `RoPE ${s.rope.type}, θ ${s.rope.theta}${s.rope.localTheta !== null ? ` (sliding layers: default, θ ${s.rope.localTheta})` : ''}, ${s.rope.rotaryDims} rotary dims per head` : s.rope.type}`,
     `${M(s.parameters.total)} parameters (${M(s.parameters.trunk)} without the LM head)${unused.length ? `; unused in checkpoint: ${unused.join(', ')}` : ''}`,
+    ...s.notes.map((n) => `Note: ${n}`),
     `Memory of a PPO study: ${st.batch} rollouts of ${st.promptTokens} + ${st.responseTokens} tokens, ${st.miniBatches} minibatches, ${st.ensemble.method.toUpperCase()} ensemble K ${st.ensemble.heads}; LoRA r ${st.lora.r} on ${st.lora.targetModules.join(', ')}`,
     `  ${'device'.padEnd(8)}${'precision'.padEnd(11)}${'full fine-tuning'.padEnd(19)}${'LoRA'.padEnd(13)}available`,
   ];
