@@ -52,6 +52,8 @@ typedef OrtStatus *(*CreateSessionOptions_t)(OrtSessionOptions **out);
 typedef OrtStatus *(*SetSessionExecutionMode_t)(OrtSessionOptions *, int mode);
 #define ORT_EnableProfiling 14
 typedef OrtStatus *(*EnableProfiling_t)(OrtSessionOptions *, const char *prefix);
+#define ORT_DisableMemPattern 17
+typedef OrtStatus *(*DisableMemPattern_t)(OrtSessionOptions *);
 #define ORT_SetSessionLogSeverityLevel 22
 typedef OrtStatus *(*SetSessionLogSeverityLevel_t)(OrtSessionOptions *, int level);
 #define ORT_SetSessionGraphOptimizationLevel 23

@@ -24,6 +24,7 @@ interface Addon {
   createSession(bytes: Uint8Array, opts: NativeSessionOptions): Promise<Handle>;
   run(session: Handle, inputNames: string[], inputs: (HostIn | Handle)[], outputNames: string[], onDevice: boolean[]): Promise<Out[]>;
   release(h: Handle): void;
+  tuneHostAllocator(): boolean;
 }
 
 export type NativeProvider = 'cpu' | 'cuda';
@@ -33,6 +34,8 @@ export interface NativeSessionOptions {
   threads?: number;
   logLevel?: number;
   profilePrefix?: string;
+  /** 0: no memory pattern (memPatternOn in devices.ts says why). */
+  memPattern?: 0 | 1;
   /** ORT session config entries (e.g. optimization.disable_specified_optimizers). */
   configs?: [string, string][];
   /** CUDA provider options (e.g. use_tf32). */
@@ -60,6 +63,19 @@ export function nativeBinding(): { addon?: Addon; version?: string; reason?: str
   } catch (err) {
     return (loaded = { reason: `the native binding did not load: ${(err as Error).message}` });
   }
+}
+
+let tuned: boolean | undefined;
+/** Asks glibc's malloc, once per process, to keep freed blocks for reuse (native/ort_binding.c says why);
+ *  a no-op where the addon is not built or switched off, or not on glibc. Needs no init(). */
+export function tuneHostAllocator(): boolean {
+  if (tuned !== undefined) return tuned;
+  tuned = false;
+  if (process.env.RRLHF_NATIVE === '0' || !existsSync(ADDON_PATH)) return tuned;
+  try {
+    tuned = (createRequire(import.meta.url)(ADDON_PATH) as Addon).tuneHostAllocator();
+  } catch { /* an addon built before this function existed, or one that does not load: nothing to tune */ }
+  return tuned;
 }
 
 const ONNX_TYPE: Record<string, number> = { float32: OnnxDType.float32, float64: OnnxDType.float64, int64: OnnxDType.int64, int32: OnnxDType.int32, bool: OnnxDType.bool, uint8: OnnxDType.uint8, float16: OnnxDType.float16 };

@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { Graph, F, type Tensor, type DType, type Dim, emitOnnx, fmtShape } from '../graph/index.js';
 import { type TypedArray } from '../graph/shape.js';
 import { type Device, type Binding, sessionOptions, nativeSessionOptions, bindingFor, resolveDevice, keepsOutputs, loweringFor, type DeviceRequest } from './devices.js';
-import { NativeSession } from './native.js';
+import { NativeSession, tuneHostAllocator } from './native.js';
 import { trace, tracing } from './trace.js';
 
 export interface HostTensor { dtype: DType; shape: number[]; data: TypedArray }
@@ -61,6 +61,7 @@ export class CompiledGraph {
     const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
     let sp = sessionCache.get(key);
     if (!sp) {
+      tuneHostAllocator();
       trace(`compile ${graph.name} on ${device} via ${binding} (${graph.nodes.length} ops, ${emitted.bytes.length} bytes of ONNX)`);
       const float64 = emitted.inputs.some((i) => i.dtype === 'float64') || graph.nodes.some((n) => n.outputs.some((o) => o.dtype === 'float64'));
       // Graphs over small models (under ~1M parameter values) are dominated by per-kernel overhead,
