@@ -573,7 +573,7 @@ static napi_value js_release(napi_env env, napi_callback_info info) {
 /* ORT allocates every host output (updated weights, optimizer moments) afresh each run and frees it when
  * JavaScript drops it. Above glibc's mmap threshold each such block is a fresh mapping whose every page
  * faults on first write; a training step of a 14M-parameter model touched ~170 MB that way (measured:
- * docs/engine.md § Measured performance). Keeping blocks up to 32 MB (glibc's ceiling for this setting)
+ * docs/engine.md § Measured performance (November 2026) and what it means). Keeping blocks up to 32 MB (glibc's ceiling for this setting)
  * in the heap, and not trimming the heap below 512 MB, lets the next run reuse the pages. Process-wide. */
 static napi_value js_tune_host_allocator(napi_env env, napi_callback_info info) {
   (void)info;

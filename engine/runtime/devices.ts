@@ -54,7 +54,7 @@ export function loweringFor(d: Device): LoweringOptions {
 /** ORT's memory pattern plans one block for a run's intermediates; on CPU that block is reserved from the
  *  system allocator on each run and released after it (it bypasses the arena), so a training step writes
  *  hundreds of MB of fresh pages, each a page fault (LM train step, 6L d384, batch 8: ~18k faults per
- *  step fewer without it, docs/engine.md § Measured performance). Without the pattern each intermediate
+ *  step fewer without it, docs/engine.md § Measured performance (November 2026) and what it means). Without the pattern each intermediate
  *  comes from the arena, which keeps its memory between runs. GPU providers keep it (not measured there). */
 export const memPatternOn = (d: Device) => d !== 'cpu';
 
