@@ -83,6 +83,23 @@ console.log('');
 const engineRun = (c) => runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', c.bench, ...c.args, '--json']);
 const torchRun = (c) => runJson(python, [path.join(root, 'test', 'reference', c.py), ...c.args]);
 
+// This machine's fp32 GEMM rate, the ceiling for the matmul-bound rows: one [1024, 1024] @ [1024, 1024]
+// product (2·1024³ FLOPs) in an ORT session made as the engine makes them (`rrlhf bench gemm`), and the
+// same torch.mm. Each row's "share of GEMM" is its engine GFLOP/s over the ORT figure; a row's FLOP count
+// is the matmul work of its shapes (engine/bench/mlp.ts and lm.ts: forward matmuls, ×3 with the backward
+// pass; generation: prompt pass + one decode step per further token). PPO rows mix rollout, scoring and
+// updates and report none.
+process.stderr.write('  running the GEMM probe ...\n');
+const gemm = runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', 'gemm', '--n', '1024', '--json']);
+const TORCH_GEMM = `import json, time, torch
+a = torch.randn(1024, 1024); b = torch.randn(1024, 1024); torch.mm(a, b)
+ts = []
+for _ in range(15):
+    t0 = time.perf_counter(); torch.mm(a, b); ts.append(time.perf_counter() - t0)
+print(json.dumps({"gflops": 2 * 1024 ** 3 / sorted(ts)[7] / 1e9, "threads": torch.get_num_threads()}))`;
+const torchGemm = python ? runJson(python, ['-c', TORCH_GEMM]) : { ok: false, error: 'PyTorch not installed' };
+const gemmGflops = gemm.ok ? gemm.json.gflops : null;
+
 const results = [];
 let engineFailed = false;
 CASES.forEach((c, i) => {
@@ -116,13 +133,14 @@ CASES.forEach((c, i) => {
 
 const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 const rows = [
-  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s'],
+  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s', 'share of GEMM'],
   ...results.map((r) => [
     cfgName(r.config),
     fmt(r.engine.ms_per_step ?? r.engine.ms_total, 3),
     fmt(r.pytorch.ms_per_step ?? r.pytorch.ms_total, 3),
     r.speedup == null ? '-' : `${fmt(r.speedup)}x`,
     fmt(r.engine_gflops, 1),
+    r.engine_gflops != null && gemmGflops ? `${fmt((100 * r.engine_gflops) / gemmGflops, 0)} %` : '-',
   ]),
 ];
 const widths = rows[0].map((_, j) => Math.max(...rows.map((row) => row[j].length)));
@@ -131,13 +149,14 @@ for (const [k, row] of rows.entries()) {
   console.log(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  '));
   if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
+console.log(`\nfp32 GEMM 1024³ on this machine: ORT ${gemm.ok ? `${fmt(gemmGflops, 1)} GFLOP/s` : `failed (${gemm.error})`}, torch.mm ${torchGemm.ok ? `${fmt(torchGemm.json.gflops, 1)} GFLOP/s (${torchGemm.json.threads} threads)` : `- (${torchGemm.error})`}; share of GEMM = engine GFLOP/s / ORT's.`);
 console.log('\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster).');
 const t = results.find((r) => r.pytorch.threads != null)?.pytorch;
 if (t) console.log(`PyTorch ${t.torch_version}: ${t.threads} intra-op thread(s), BLAS threads ${t.blas_threads ?? 'unknown'}.`);
 
 const outFile = path.join(root, 'dist', 'bench-results.json');
 mkdirSync(path.dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, python: python ?? null, results }, null, 2) + '\n');
+writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, python: python ?? null, gemm: { onnxruntime: gemm.ok ? gemm.json : { error: gemm.error }, torch: torchGemm.ok ? torchGemm.json : { error: torchGemm.error } }, results }, null, 2) + '\n');
 console.log(`Results written to ${path.relative(process.cwd(), outFile) || outFile}`);
 
 if (engineFailed) {

@@ -32,6 +32,15 @@ export function forwardFlops(m: CausalLM, B: number, T: number): number {
   return 2 * B * T * (weights + head + attn);
 }
 
+/** Matmul FLOPs of a greedy generation: the prompt's forward pass (it yields the first new token), then
+ *  one decode step per further token, B tokens each attending to the P + k cached positions. */
+export function generateFlops(m: CausalLM, B: number, P: number, N: number): number {
+  const perToken = forwardFlops(m, 1, 1) - 2 * 2 * m.config.nLayer * m.config.d; // weights and head, no attention
+  let flops = forwardFlops(m, B, P);
+  for (let k = 1; k < N; k++) flops += B * (perToken + 2 * 2 * m.config.nLayer * m.config.d * (P + k));
+  return flops;
+}
+
 export async function benchLmTrain(m: CausalLM, o: { batch: number; seq: number; steps: number; warmup?: number }, progress?: (i: number, n: number) => void) {
   const rng = new Rng(0);
   const trainer = await Trainer.create({
@@ -71,6 +80,7 @@ export async function benchGenerate(m: CausalLM, o: { batch: number; promptLen: 
   return {
     name: 'generate', impl: 'rrlhf-engine', device: m.device, arch: m.config.arch,
     config: { batch: o.batch, prompt_len: o.promptLen, new_tokens: o.newTokens }, ms_total: best, tokens_per_s: (o.batch * o.newTokens) / (best / 1e3),
+    gflops: generateFlops(m, o.batch, o.promptLen, o.newTokens) / (best / 1e3) / 1e9,
   };
 }
 

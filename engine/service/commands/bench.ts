@@ -2,6 +2,7 @@ import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progr
 import { benchMlp } from '../../bench/mlp.js';
 import { benchLmTrain, benchGenerate, benchConfig } from '../../bench/lm.js';
 import { benchPpo } from '../../bench/ppo.js';
+import { benchGemm } from '../../bench/gemm.js';
 import { CausalLM } from '../../models/model.js';
 
 const MODEL_OPTS = {
@@ -25,6 +26,7 @@ export const bench: Command = {
     'bench lm-train [--model DIR | --arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--seq T] [--steps N]',
     '                                 forward + cross-entropy + backward + AdamW of a decoder LM',
     'bench generate [--model DIR | shape options] [--batch B] [--prompt-len P] [--new-tokens N]   KV-cache generation',
+    'bench gemm [--n N] [--reps R]   one fp32 [N, N] @ [N, N] MatMul in ORT: this machine\'s GEMM rate (median)',
     'bench ppo [--arch gpt2|llama --layers L --d D --heads H --vocab V] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N] [--lora R]',
     '                                 one PPO iteration: rollout, scoring, GAE, K×M clipped updates (default: the Goodhart-lab policy shape)',
   ],
@@ -50,6 +52,10 @@ export const bench: Command = {
       const m = await benchModel(values, promptLen + newTokens);
       const r = await benchGenerate(m, { batch: intOpt(values.batch, 'batch', 8), promptLen, newTokens });
       out(r, () => `generate ${r.arch} B${r.config.batch} prompt ${promptLen} + ${newTokens} new on ${r.device}: ${r.tokens_per_s.toFixed(0)} tok/s (${r.ms_total.toFixed(0)} ms)`);
+    } else if (name === 'gemm') {
+      const { values } = parse(rest, { n: { type: 'string' }, reps: { type: 'string' } });
+      const r = await benchGemm({ n: intOpt(values.n, 'n', 1024), reps: intOpt(values.reps, 'reps', 15), device: deviceOpt(values.device) });
+      out(r, () => `gemm ${r.n}³ fp32: ${r.ms_median.toFixed(2)} ms, ${r.gflops.toFixed(1)} GFLOP/s`);
     } else if (name === 'ppo') {
       const { model: _noModel, ...shapeOpts } = MODEL_OPTS; // bench ppo builds its policy from the shape; a --model would be ignored
       const { values } = parse(rest, { ...shapeOpts, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' }, lora: { type: 'string' } });
@@ -63,7 +69,7 @@ export const bench: Command = {
       }, progress('bench ppo'));
       out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
     } else {
-      throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate, ppo`);
+      throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate, ppo, gemm`);
     }
   },
 };
