@@ -25,6 +25,7 @@ import { type ObjectiveConfig } from '../rlhf/aggregate.js';
 import { bonCurves, bonNs, drawScored, fitBon, klBon, type BonFit, type BonObjective, type BonProgress, type BonSeedCurve, type BonSource } from '../rlhf/bon.js';
 import { pairedInterval } from './stats.js';
 import { parseSpec, sftConfig, ensembleTrainOptions, type ExperimentSpec } from './spec.js';
+import { trainBuiltinPolicy, memberTrunks } from './trunks.js';
 import { studyPaths } from './layout.js';
 
 // ---- sources ------------------------------------------------------------------------------------
@@ -89,8 +90,7 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
       if (base) return base;
       if (await exists(path.join(baseDir, 'model.safetensors'))) return (base = await CausalLM.load(baseDir, device));
       say(`training π₀ of ${w.name} (world seed ${w.seed}) on ${st.sft.samples} samples, as a study would`);
-      const b = CausalLM.init(world.modelConfig(), w.seed, device);
-      await sft(b, world.sftSamples(st.sft.samples, new Rng(w.seed * 7919 + 1)), sftConfig(st, world.padId));
+      const b = await trainBuiltinPolicy(world, w.seed, st.sft.samples, sftConfig(st, world.padId), device);
       await b.save(baseDir);
       return (base = b);
     };
@@ -99,7 +99,9 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
       about: { kind: 'world', world: w, ensemble: { ...e, bootstrap }, sft: st.sft, policy_dir: baseDir },
       async forSeed(seed, say) {
         const b = await getBase(say);
-        const ensDir = path.join(o.dataDir, 'bon', 'ensembles', hash({ baseKey, settings: w.settings, e, bootstrap }), `seed-${seed}`);
+        // Shared trunks hash as before the setting existed, so earlier caches stay valid.
+        const { trunks, ...eShared } = e;
+        const ensDir = path.join(o.dataDir, 'bon', 'ensembles', hash({ baseKey, settings: w.settings, e: trunks === 'shared' ? eShared : e, bootstrap }), `seed-${seed}`);
         let ens: Ensemble;
         if (await exists(path.join(ensDir, 'done'))) ens = await loadEnsemble(ensDir, device);
         else {
@@ -107,7 +109,12 @@ export async function resolveSource(spec: BonSourceSpec, o: { store: Store; data
           const rng = new Rng(createHash('sha256').update(`bon-pairs:${w.seed}:${seed}`).digest().readUInt32LE(0));
           const train = world.preferencePairs(e.pairs, rng), val = world.preferencePairs(e.valPairs, rng);
           say(`seed ${seed}: training ${ensembleMembersPhrase(e.method, e.heads)} on ${train.length} pairs`);
-          const r = await trainEnsemble(b, train, val, ensembleTrainOptions(e, { seed, padId: world.padId, pretrained: false }));
+          // Per-member trunks are a replicate's too: seeded by the seed, kept per seed (they do not depend on the world's settings).
+          const trunkOf = trunks === 'per-member' ? memberTrunks({
+            world, base: b, ensembleSeed: seed, samples: st.sft.samples, sft: sftConfig(st, world.padId), device,
+            cacheDir: path.join(o.dataDir, 'bon', 'trunks', baseKey, `seed-${seed}`), onTrain: (k) => say(`seed ${seed}: training member ${k}'s own trunk (π₀ variant)`),
+          }) : undefined;
+          const r = await trainEnsemble(b, train, val, { ...ensembleTrainOptions(e, { seed, padId: world.padId, pretrained: false }), ...(trunkOf ? { trunkOf } : {}) });
           ens = r.ensemble;
           await ens.save(ensDir);
           await writeFile(path.join(ensDir, 'done'), JSON.stringify({ report: r.report ?? null }));

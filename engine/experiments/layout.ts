@@ -13,6 +13,8 @@ export function studyPaths(dataDir: string, experimentId: number) {
     /** π₀ after SFT (absent while a dataset world's model is used as it is). */
     basePolicy: path.join(dir, 'base-policy'),
     ensemble: path.join(dir, 'ensemble'),
+    /** Per-member trunks (ensemble.trunks 'per-member'): member-k/ holds member k's π₀ variant. */
+    memberTrunks: path.join(dir, 'member-trunks'),
     /** Written after the ensemble is saved: its presence means the ensemble is complete. */
     ensembleReport: path.join(dir, 'ensemble-report.json'),
     run: (runId: number) => path.join(dir, 'runs', String(runId)),

@@ -35,6 +35,7 @@ import { APP_VERSION } from '../version.js';
 import { METRIC } from '../../common/metrics.js';
 import { assertStudyFits } from './memory.js';
 import { type ExperimentSpec, type ObjectiveSpec, resolveSpecPaths, sftConfig, ensembleTrainOptions, ppoConfig } from './spec.js';
+import { trainBuiltinPolicy, memberTrunks } from './trunks.js';
 
 export interface ProgressEvent {
   phase: 'setup' | 'sft' | 'reward' | 'ensemble' | 'ppo' | 'done';
@@ -108,11 +109,11 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
   await mkdir(files.dir, { recursive: true });
   const baseDir = files.basePolicy, ensDir = files.ensemble, reportFile = files.ensembleReport;
   const device = o.device ?? 'cpu';
+  const sftProgress = (p: { epoch: number; step: number; steps: number; loss: number }) => say('sft', `SFT epoch ${p.epoch + 1}/${spec.sft.epochs}`, { step: p.step, total: p.steps, metrics: { loss: p.loss } });
   const runSft = async (base: CausalLM, what: string) => {
     say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of ${what}`);
     const rng = new Rng(spec.world.seed * 7919 + 1);
-    await sft(base, world.sftSamples(spec.sft.samples, rng), sftConfig(spec, world.padId),
-      (p) => say('sft', `SFT epoch ${p.epoch + 1}/${spec.sft.epochs}`, { step: p.step, total: p.steps, metrics: { loss: p.loss } }));
+    await sft(base, world.sftSamples(spec.sft.samples, rng), sftConfig(spec, world.padId), sftProgress);
     await base.save(baseDir);
   };
   let base: CausalLM;
@@ -124,8 +125,9 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     base = await CausalLM.load(spec.world.modelDir, device);
     if (spec.sft.skip !== true) await runSft(base, 'prompt + chosen responses from the dataset\'s training split');
   } else {
-    base = CausalLM.init(world.modelConfig(), spec.world.seed, device);
-    await runSft(base, 'the world\'s base behaviour');
+    say('sft', `training the starting policy π₀ on ${spec.sft.samples} samples of the world's base behaviour`);
+    base = await trainBuiltinPolicy(world, spec.world.seed, spec.sft.samples, sftConfig(spec, world.padId), device, sftProgress);
+    await base.save(baseDir);
   }
   let ensemble: Ensemble;
   let report: Record<string, unknown>;
@@ -143,9 +145,16 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     // Stage 2 is announced once, as stage 1 ends (or at its first step, should stage 1 not report its last).
     let announced = false;
     const stage2 = () => { if (!announced) { announced = true; say('ensemble', `training ${e.heads} BRME heads (${e.stage2Loss}${bootstrap ? ', bootstrap' : ''}${e.anchor ? ', anchored' : ''})`); } };
+    // Per-member trunks (built-in worlds only, refused otherwise by the spec): each variant is SFT-trained
+    // once and kept beside π₀, so a resumed study does not train it again. Absent in specs stored before the setting.
+    const trunkOf = (e.trunks ?? 'shared') === 'per-member' ? memberTrunks({
+      world, base, ensembleSeed: spec.world.seed, samples: spec.sft.samples, sft: sftConfig(spec, world.padId), device, cacheDir: files.memberTrunks,
+      onTrain: (k) => say('sft', `training member ${k}'s own trunk: a π₀ variant from another seed, on ${spec.sft.samples} samples`),
+      onProgress: (_k, p) => sftProgress(p),
+    }) : undefined;
     if (e.method === 'brme') say('reward', `training the stage-1 Bradley–Terry reward model on ${train.length} pairs`);
-    else say('ensemble', `training ${ensembleMembersPhrase(e.method, e.heads)}${bootstrap ? ' on bootstrap resamples' : ''}`);
-    const r = await trainEnsemble(base, train, val, opts, (p) => {
+    else say('ensemble', `training ${ensembleMembersPhrase(e.method, e.heads)}${trunkOf ? ', each (but member 0) on its own pretrained trunk,' : ''}${bootstrap ? ' on bootstrap resamples' : ''}`);
+    const r = await trainEnsemble(base, train, val, { ...opts, ...(trunkOf ? { trunkOf } : {}) }, (p) => {
       if (p.phase === 'stage1') {
         say('reward', `reward model epoch ${p.epoch! + 1}`, { step: p.step, total: p.steps, metrics: { loss: p.loss, accuracy: p.accuracy! } });
         if (p.step === p.steps) stage2();

@@ -13,6 +13,7 @@ import { ENSEMBLE_DATA_DEFAULTS, ENSEMBLE_METHODS, resolveBootstrap } from '../r
 import { DEFAULT_LORA_RANK } from '../models/memory.js';
 import { BRME_DEFAULTS, STAGE2_LOSSES } from '../rlhf/brme.js';
 import { type EnsembleTrainOptions } from '../rlhf/ensemble-train.js';
+import { ENSEMBLE_TRUNKS, DEFAULT_ENSEMBLE_TRUNKS } from '../../common/ensemble-methods.js';
 
 /** Learning rates for a dataset world's pretrained Hugging Face model, used where the spec leaves them
  *  out. The other defaults below suit the built-in worlds' tiny decoders (SFT and PPO at 1e-3–3e-3 would
@@ -87,6 +88,9 @@ export const ExperimentSpecSchema = z.object({
       targetModules: z.array(z.string().min(1)).min(1).optional(),
     }).strict().nullable().default(null),
     heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
+    /** Independent members' trunks: 'shared' (all fine-tune π₀) or 'per-member' (member k > 0 fine-tunes
+     *  a π₀ variant SFT-trained from its own seed; docs/science.md § Pretraining-seed members). */
+    trunks: z.enum(ENSEMBLE_TRUNKS, { error: () => `must be one of ${ENSEMBLE_TRUNKS.map((t) => `'${t}'`).join(', ')} ('per-member': each independent member gets a trunk pretrained from its own seed)` }).default(DEFAULT_ENSEMBLE_TRUNKS),
     pairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.pairs),
     valPairs: z.number().int().positive().default(ENSEMBLE_DATA_DEFAULTS.valPairs),
     stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
@@ -146,6 +150,13 @@ export const ExperimentSpecSchema = z.object({
   if (s.world.name !== 'dataset' && s.sft.skip === true) {
     ctx.addIssue({ code: 'custom', path: ['sft', 'skip'], message: `the ${s.world.name} world's starting policy is a randomly initialised decoder that SFT trains; SFT can be skipped only for a dataset world's pretrained model` });
   }
+  if (s.ensemble.trunks === 'per-member') {
+    if (s.world.name === 'dataset') {
+      ctx.addIssue({ code: 'custom', path: ['ensemble', 'trunks'], message: 'per-member trunks are pretrained here from different seeds, which only a built-in world\'s decoder can be; a dataset world has one pretrained model, so set ensemble.trunks to \'shared\' (or ensemble.method to \'lora\' for cheap members on that one trunk)' });
+    } else if (s.ensemble.method !== 'independent') {
+      ctx.addIssue({ code: 'custom', path: ['ensemble', 'trunks'], message: `per-member trunks need independent members (ensemble.method 'independent'): ${s.ensemble.method === 'brme' ? 'BRME heads share one trunk' : 'LoRA members adapt one frozen trunk'}; set ensemble.method to 'independent' or ensemble.trunks to 'shared'` });
+    }
+  }
   if (s.world.name === 'dataset' && !s.world.gold) {
     for (const [i, o] of s.objectives.entries()) {
       if (o.kind === 'gold') ctx.addIssue({ code: 'custom', path: ['objectives', i, 'kind'], message: `objective "${o.name}" optimises the gold reward, but this dataset world has none (world.gold is null)` });
@@ -180,7 +191,7 @@ export function sftConfig(spec: ExperimentSpec, padId: number): SftConfig {
 
 /** The ensemble settings a study and `ensemble train` share; τ, α and the reward lr may be absent
  *  (`ensemble train` does not take them), and then the trainers' defaults apply. */
-export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Loss' | 'bootstrap' | 'anchor' | 'unfreezeLastLayers'> & Partial<Pick<EnsembleSpec, 'tau' | 'alpha' | 'rewardLr' | 'lora'>>;
+export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Loss' | 'bootstrap' | 'anchor' | 'unfreezeLastLayers'> & Partial<Pick<EnsembleSpec, 'tau' | 'alpha' | 'rewardLr' | 'lora' | 'trunks'>>;
 
 /** trainEnsemble's options for ensemble settings: the bootstrap resolved for the method (`bootstrap`,
  *  also given to BRME's stage 2), the reward lr of a pretrained trunk, and `seed` for every stage. */

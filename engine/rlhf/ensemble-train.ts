@@ -48,6 +48,8 @@ export interface EnsembleTrainOptions {
   bootstrap: boolean;
   nominalMember: number | 'best-val';
   normalizeMembers: HeadNormalization;
+  /** Independent members only: member k's own trunk (engine/experiments/trunks.ts memberTrunks); absent: every member starts from init. */
+  trunkOf?: (member: number) => Promise<CausalLM>;
 }
 
 export interface EnsembleTrainResult {
@@ -69,10 +71,11 @@ export type EnsembleProgress = { phase: 'stage1' | 'stage2' | 'member'; member?:
 export async function trainEnsemble(init: CausalLM, train: PreferencePair[], val: PreferencePair[], options: Partial<EnsembleTrainOptions> = {}, onProgress?: (p: EnsembleProgress) => void): Promise<EnsembleTrainResult> {
   const o: EnsembleTrainOptions = { method: 'brme', heads: BRME_DEFAULTS.heads, reward: {}, brme: {}, lora: null, ...INDEPENDENT_DEFAULTS, ...options };
   const t0 = Date.now();
+  if (o.trunkOf && o.method !== 'independent') throw new Error(`per-member trunks are for independent members, not ${o.method}`);
   if (o.method === 'independent' || o.method === 'lora') {
     const lora = o.method === 'lora' ? ensembleLora(init.config, o.lora) : null;
     const r = await trainIndependent(init, train, val, o.heads, { ...o.reward, lora, bootstrap: o.bootstrap, nominalMember: o.nominalMember, normalizeMembers: o.normalizeMembers },
-      (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }));
+      (k, p) => onProgress?.({ phase: 'member', member: k, step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }), o.trunkOf);
     return { ensemble: r.ensemble, single: r.ensemble.members[r.ensemble.nominalMember]!, report: r.metrics.report, members: r.metrics.members, seconds: (Date.now() - t0) / 1000 };
   }
   const s1 = await trainBradleyTerry(init, train, val, o.reward, (p) => onProgress?.({ phase: 'stage1', step: p.step, steps: p.steps, loss: p.loss, epoch: p.epoch, accuracy: p.accuracy }));

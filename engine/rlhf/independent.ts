@@ -105,15 +105,19 @@ export const INDEPENDENT_DEFAULTS: Readonly<Pick<IndependentConfig, 'bootstrap' 
   bootstrap: true, nominalMember: 0, normalizeMembers: 'center',
 });
 
-/** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples, all
- *  starting from the same `init` trunk (Coste et al.; pretraining-seed diversity, which Eisenstein et al.
- *  found matters most, is not available from one starting policy). With `lora`, each member is adapters
- *  + a head on init's frozen trunk. */
+/** K Bradley–Terry models from different seeds (head init, data order) and bootstrap resamples. By
+ *  default every member starts from the same `init` trunk (Coste et al.). `trunkOf(k)` gives member k a
+ *  trunk of its own instead — a π₀ variant pretrained from another seed, the pretraining-seed diversity
+ *  Eisenstein et al. (2312.09244) found matters most (engine/experiments/trunks.ts; docs/science.md
+ *  § Pretraining-seed members); each variant is asked for when its member trains, so one is held at a
+ *  time. With `lora`, each member is adapters + a head on init's frozen trunk (no `trunkOf`). */
 export async function trainIndependent(
   init: CausalLM, train: PreferencePair[], val: PreferencePair[], K: number, config: Partial<IndependentConfig> = {},
   onProgress?: (member: number, p: RewardProgress) => void,
+  trunkOf?: (member: number) => Promise<CausalLM>,
 ): Promise<{ ensemble: IndependentEnsemble; metrics: { members: RewardTrainMetrics[]; seconds: number; report?: EnsembleReport } }> {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
+  if (trunkOf && config.lora) throw new Error('LoRA members adapt one frozen trunk; per-member trunks need full independent members');
   const t0 = Date.now();
   const { bootstrap = INDEPENDENT_DEFAULTS.bootstrap, nominalMember = INDEPENDENT_DEFAULTS.nominalMember, normalizeMembers = INDEPENDENT_DEFAULTS.normalizeMembers, lora = null, ...rest } = config;
   const base: RewardTrainConfig = { ...REWARD_DEFAULTS, ...rest };
@@ -122,8 +126,11 @@ export async function trainIndependent(
   for (let k = 0; k < K; k++) {
     const mrng = rng.fork();
     const data = bootstrap ? Array.from({ length: train.length }, () => train[mrng.int(train.length)]!) : train;
-    const r = await trainBradleyTerry(init, data, val, { ...base, lora, seed: mrng.nextU32() }, (p) => onProgress?.(k, p));
+    const trunk = trunkOf ? await trunkOf(k) : init;
+    if (trunk.config.vocabSize !== init.config.vocabSize || trunk.config.d !== init.config.d) throw new Error(`member ${k}'s trunk has another shape than init's`);
+    const r = await trainBradleyTerry(trunk, data, val, { ...base, lora, seed: mrng.nextU32() }, (p) => onProgress?.(k, p));
     r.model.info.member = k;
+    r.model.info.trunk = trunkOf ? (k === 0 && trunk === init ? 'init' : 'own') : 'init';
     r.model.info.bootstrap = bootstrap;
     members.push(r.model); metrics.push(r.metrics);
   }
@@ -139,7 +146,7 @@ export async function trainIndependent(
     for (const mm of members) per.push(await mm.score(rows));
     normalization = headStats(rows.map((_, i) => per.map((r) => r[i]!)), K, normalizeMembers);
   }
-  const ensemble = new IndependentEnsemble(members, nominal, { method: lora ? 'lora' : 'independent', config: { ...base, bootstrap, nominalMember, normalizeMembers, ...(lora ? { lora } : {}) }, trainPairs: train.length, valPairs: val.length }, normalization);
+  const ensemble = new IndependentEnsemble(members, nominal, { method: lora ? 'lora' : 'independent', config: { ...base, bootstrap, nominalMember, normalizeMembers, ...(lora ? { lora } : {}) }, trunks: trunkOf ? 'per-member' : 'shared', trainPairs: train.length, valPairs: val.length }, normalization);
   const report = val.length ? await evaluateEnsemble(ensemble, val) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   ensemble.info.metrics = { seconds, report, members: metrics.map((mm) => ({ trainAccuracy: mm.trainAccuracy, valAccuracy: mm.valAccuracy, steps: mm.steps })) };

@@ -113,13 +113,18 @@ export interface Estimate {
   basis: 'defaults' | 'measured' | 'unknown';
 }
 
+/** The extra SFT runs of per-member trunks: K − 1 (member 0 keeps π₀); none for shared trunks or absent (older specs). */
+const memberTrunkSfts = (e: ExperimentSpec['ensemble']) => ((e.trunks ?? 'shared') === 'per-member' ? e.heads - 1 : 0);
+
 export function estimate(spec: ExperimentSpec, cal: Calibration = DEFAULT_CALIBRATION, basis: Estimate['basis'] = 'defaults'): Estimate {
   const runs = spec.seeds.length * spec.objectives.length;
   if (spec.world.name === 'dataset') {
     // The calibration is for the built-in worlds' tiny decoders; an imported model's cost scales with its size.
     return { seconds: null, parts: { setup: 0, ppo: 0, eval: 0 }, runs, iterations: runs * spec.ppo.iterations, basis: 'unknown' };
   }
-  const sft = spec.sft.skip ? 0 : spec.sft.samples * spec.sft.epochs * cal.sft;
+  // Per-member trunks: one more SFT (a π₀ variant) for each member but member 0 (docs/science.md § Pretraining-seed members).
+  const sfts = 1 + memberTrunkSfts(spec.ensemble);
+  const sft = spec.sft.skip ? 0 : sfts * spec.sft.samples * spec.sft.epochs * cal.sft;
   // Independent and LoRA members train one by one (a LoRA member still runs the whole trunk forward and back).
   const members = spec.ensemble.method === 'brme' ? 1 : spec.ensemble.heads;
   const reward = spec.ensemble.pairs * members * cal.rewardPerPair;
@@ -156,7 +161,9 @@ export function estimateBon(req: BonEstimateInput, cal: Calibration = DEFAULT_CA
     // The defaults a study of this world would have, as the best-of-n runner reads them (engine/experiments/bon.ts).
     const st = parseSpec({ world: { name: req.source.name, seed: req.source.seed, settings: req.source.settings }, ensemble: req.source.ensemble }, 'bon');
     const members = st.ensemble.method === 'brme' ? 1 : st.ensemble.heads;
-    setup = st.sft.samples * st.sft.epochs * cal.sft + req.seeds.length * st.ensemble.pairs * members * cal.rewardPerPair;
+    // Per-member trunks are trained per seed (each seed replicates the reward side).
+    const sftRun = st.sft.samples * st.sft.epochs * cal.sft;
+    setup = sftRun + req.seeds.length * (memberTrunkSfts(st.ensemble) * sftRun + st.ensemble.pairs * members * cal.rewardPerPair);
   }
   const sampling = samples * cal.bonPerSample;
   return { seconds: setup + sampling, parts: { setup, sampling }, samples, basis };

@@ -62,3 +62,18 @@ test('the spec becomes each trainer\'s configuration in one place: what the spec
   assert.equal(ensembleTrainOptions({ ...s.ensemble, rewardLr: 0.5 }, { seed: 0, padId: 0, pretrained: true }).reward.lr, 0.5);
   assert.notEqual(REWARD_DEFAULTS.lr, PRETRAINED_DEFAULTS.rewardLr);
 });
+
+test('ensemble.trunks: shared by default; per-member for independent members of a built-in world; refusals name the key and the way out', () => {
+  assert.equal(parseSpec({}).ensemble.trunks, 'shared');
+  assert.equal(parseSpec({ ensemble: { method: 'independent', trunks: 'per-member' } }).ensemble.trunks, 'per-member');
+  assert.equal(parseSpec({ world: { name: 'text-reviews' }, ensemble: { method: 'independent', trunks: 'per-member' } }).ensemble.trunks, 'per-member');
+  assert.throws(() => parseSpec({ ensemble: { method: 'independent', trunks: 'each' } }), /ensemble\.trunks: must be one of 'shared', 'per-member'/);
+  assert.throws(() => parseSpec({ ensemble: { trunks: 'per-member' } }), /ensemble\.trunks: per-member trunks need independent members .*BRME heads share one trunk.*ensemble\.method to 'independent'/);
+  assert.throws(() => parseSpec({ ensemble: { method: 'lora', trunks: 'per-member' } }), /ensemble\.trunks: .*LoRA members adapt one frozen trunk/);
+  assert.throws(() => parseSpec({ world: { name: 'dataset', datasetId: 1, modelDir: '/m' }, ensemble: { method: 'independent', trunks: 'per-member' } }),
+    /ensemble\.trunks: .*a dataset world has one pretrained model, so set ensemble\.trunks to 'shared' \(or ensemble\.method to 'lora'/);
+  // 'shared' with any method is accepted, and a stored spec parses to itself.
+  for (const method of ['brme', 'independent', 'lora'] as const) assert.equal(parseSpec({ ensemble: { method, trunks: 'shared' } }).ensemble.trunks, 'shared');
+  const s = parseSpec({ ensemble: { method: 'independent', trunks: 'per-member' } });
+  assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(s))), s);
+});
