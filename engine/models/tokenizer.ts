@@ -17,6 +17,8 @@
 // JavaScript's `\s`, which, unlike the Unicode White_Space property that Oniguruma (the Rust library's
 // regex engine) uses, includes U+FEFF and lacks U+0085. We swap in the same pattern written with
 // \p{White_Space} so ids match the Rust library (test/fixtures/tokenizers/bpe-tiny has both cases).
+// And its ByteFallback decoder keeps the valid bytes of a run that is not valid UTF-8 as a whole,
+// where Rust's gives one U+FFFD per byte token (test/fixtures/tokenizers/sp-bpe-tiny).
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -35,12 +37,16 @@ interface LibTokenizer {
   token_to_id(token: string): number | undefined;
   id_to_token(id: number): string | undefined;
   get_vocab(withAddedTokens?: boolean): Map<string, number>;
+  decoder: LibDecoder | null;
 }
 interface Lib {
   Tokenizer: new (tokenizerJson: object, tokenizerConfig: object) => LibTokenizer;
   ByteLevelPreTokenizer: abstract new (...a: never[]) => LibPreTokenizer;
   SequencePreTokenizer: abstract new (...a: never[]) => LibPreTokenizer;
+  ByteFallbackDecoder: abstract new (...a: never[]) => LibDecoder;
+  SequenceDecoder: abstract new (...a: never[]) => LibDecoder;
 }
+interface LibDecoder { decoders?: LibDecoder[]; decode_chain(tokens: string[]): string[] }
 const lib = hfTokenizers as unknown as Lib;
 
 export interface ChatMessage { role: string; content: string }
@@ -133,6 +139,33 @@ function fixByteLevelWhitespace(pt: LibPreTokenizer | null): void {
   } else if (isA(lib.SequencePreTokenizer)) {
     for (const p of pt.tokenizers ?? []) fixByteLevelWhitespace(p);
   }
+}
+
+/** ByteFallback as the Rust decoder does it: a run of <0xXX> tokens that is not valid UTF-8 as a whole
+ *  becomes one U+FFFD per token (decoders/byte_fallback.rs); the JS library's TextDecoder would give one
+ *  per invalid subsequence and keep the valid bytes around it. */
+function byteFallbackChain(tokens: string[]): string[] {
+  const out: string[] = [];
+  let run: number[] = [];
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const flush = () => {
+    if (!run.length) return;
+    try { out.push(utf8.decode(Uint8Array.from(run))); } catch { for (let i = 0; i < run.length; i++) out.push('\uFFFD'); }
+    run = [];
+  };
+  for (const t of tokens) {
+    const byte = t.length === 6 && t.startsWith('<0x') && t.endsWith('>') ? Number.parseInt(t.slice(3, 5), 16) : NaN;
+    if (Number.isNaN(byte)) { flush(); out.push(t); } else run.push(byte);
+  }
+  flush();
+  return out;
+}
+
+function fixByteFallback(d: LibDecoder | null): void {
+  if (d === null) return;
+  const isA = (C: abstract new (...a: never[]) => unknown) => (d as object) instanceof C;
+  if (isA(lib.ByteFallbackDecoder)) d.decode_chain = byteFallbackChain;
+  else if (isA(lib.SequenceDecoder)) for (const x of d.decoders ?? []) fixByteFallback(x);
 }
 
 type Json = Record<string, unknown>;
@@ -360,6 +393,7 @@ export async function loadTokenizer(pathToTokenizerJsonOrModelDir: string): Prom
     throw new TokenizerLoadError(`${file}: cannot build the tokenizer (${(e as Error).message}); it may use a component that @huggingface/tokenizers does not implement`);
   }
   fixByteLevelWhitespace(tok.pre_tokenizer);
+  fixByteFallback(tok.decoder);
 
   const jinjaFile = path.join(dir, 'chat_template.jinja');
   let chatTemplate: string | null;

@@ -348,3 +348,21 @@ test('chat templates in the Llama 3, Gemma and Phi-3 styles render as transforme
   assert.equal(phi.applyChatTemplate!([turns[0]!], { addGenerationPrompt: true }), '<|user|>\nhi<|end|>\n<|assistant|>\n');
   assert.equal(phi.applyChatTemplate!([turns[0]!]), '<|user|>\nhi<|end|>\n<|endoftext|>');
 });
+
+test('sp-bpe-tiny (the Llama 2 / Mistral / Phi-3 tokenizer.json layout): byte fallback, Prepend per stretch, decoding as the Rust library does', async () => {
+  // From test/reference/make_sp_tokenizer_fixtures.py, an independent Python implementation of that layout.
+  const dir = fixture('tokenizers', 'sp-bpe-tiny');
+  const tok = await loadTokenizer(dir);
+  const { cases } = await readJson<{ cases: { text: string | null; ids: number[]; ids_no_special: number[] | null; decoded: string; decoded_skip: string }[] }>(path.join(dir, 'cases.json'));
+  assert.ok(cases.length >= 30 && cases.some((c) => c.ids.some((i) => i >= 3 && i < 259)), 'the cases exercise byte fallback');
+  for (const c of cases) {
+    const what = JSON.stringify(c.text ?? c.ids);
+    if (c.text !== null) {
+      assert.deepEqual(tok.encode(c.text), c.ids, `encode ${what}`);
+      assert.deepEqual(tok.encode(c.text, { addSpecialTokens: false }), c.ids_no_special, `encode (no special) ${what}`);
+    }
+    assert.equal(tok.decode(c.ids), c.decoded, `decode ${what}`);
+    assert.equal(tok.decode(c.ids, { skipSpecialTokens: true }), c.decoded_skip, `decode, skipping special tokens, ${what}`);
+  }
+  assert.deepEqual([tok.bosId, tok.eosId], [1, 2]);
+});
