@@ -366,3 +366,18 @@ test('sp-bpe-tiny (the Llama 2 / Mistral / Phi-3 tokenizer.json layout): byte fa
   }
   assert.deepEqual([tok.bosId, tok.eosId], [1, 2]);
 });
+
+for (const [name, layout] of [['split-bpe-tiny', 'Llama 3 (Split regex, digits in threes, ignore_merges)'], ['qwen-bpe-tiny', 'Qwen2 (Split regex, single digits, NFC)']] as const) {
+  test(`${name} (the ${layout} tokenizer.json layout): every case encodes and decodes as the reference does`, async () => {
+    // From test/reference/make_split_tokenizer_fixtures.py: the same Oniguruma pattern matched by Python's regex module.
+    const dir = fixture('tokenizers', name);
+    const tok = await loadTokenizer(dir);
+    const { cases } = await readJson<{ cases: { text: string; ids: number[]; ids_no_special: number[]; decoded: string }[] }>(path.join(dir, 'cases.json'));
+    assert.ok(cases.length >= 35);
+    for (const c of cases) {
+      assert.deepEqual(tok.encode(c.text), c.ids, `encode ${JSON.stringify(c.text)}`);
+      assert.deepEqual(tok.encode(c.text, { addSpecialTokens: false }), c.ids_no_special, `encode (no special) ${JSON.stringify(c.text)}`);
+      assert.equal(tok.decode(c.ids_no_special), c.decoded, `decode ${JSON.stringify(c.text)}`);
+    }
+  });
+}
