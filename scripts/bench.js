@@ -6,7 +6,7 @@
 // `python3 test/reference/bench_<name>.py ...` (alternating which goes first, so neither always gets the
 // cooler or warmer machine), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from both
 // environments, prints a table and writes dist/bench-results.json. `npm run bench -- mlp ppo` runs
-// only the named benchmarks.
+// only the named benchmarks; `npm run bench -- smollm2` only the SmolLM2-shaped PPO rows.
 // Exit status: non-zero only when the engine fails; a missing PyTorch is reported, not fatal.
 // PYTHON=/path/to/python3 picks the interpreter; otherwise the first of python3, /usr/bin/python3
 // that can import torch is used.
@@ -18,6 +18,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GPT2_SMALLISH = ['--layers', '6', '--d', '384', '--heads', '6', '--vocab', '8192'];
+// SmolLM2-135M's shape (random weights): a PPO iteration of 16 × (32 + 32) tokens, full fine-tuning
+// against LoRA r 8 (q_proj + v_proj) with the same hand-written LoRA in PyTorch. One epoch of one
+// minibatch and one timed iteration: on a 2-core CPU each run takes minutes.
+const SMOLLM2 = ['--arch', 'llama', '--layers', '30', '--d', '576', '--heads', '9', '--kv-heads', '3', '--intermediate', '1536', '--vocab', '49152',
+  '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--epochs', '1', '--mini-batches', '1', '--iterations', '1'];
 const CASES = [
   { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '64', '--in', '64', '--hidden', '256', '--steps', '200'] },
   { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '256', '--in', '512', '--hidden', '2048', '--steps', '30'] },
@@ -25,7 +30,9 @@ const CASES = [
   { bench: 'generate', py: 'bench_generate.py', args: [...GPT2_SMALLISH, '--batch', '8', '--prompt-len', '16', '--new-tokens', '64'] },
   { bench: 'ppo', py: 'bench_ppo.py', args: ['--iterations', '5'] },
   { bench: 'ppo', py: 'bench_ppo.py', args: [...GPT2_SMALLISH, '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--iterations', '2'] },
-].filter((c) => process.argv.length <= 2 || process.argv.slice(2).includes(c.bench));
+  { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: SMOLLM2 },
+  { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: [...SMOLLM2, '--lora', '8'] },
+].filter((c) => process.argv.length <= 2 || process.argv.slice(2).some((a) => a === c.bench || a === c.tag));
 const TIMEOUT_MS = 10 * 60_000;
 
 const env = { ...process.env };
@@ -133,7 +140,7 @@ CASES.forEach((c, i) => {
 
 const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 const rows = [
-  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s', 'share of GEMM'],
+  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s', 'share of GEMM', 'engine peak MB', 'pytorch peak MB'],
   ...results.map((r) => [
     cfgName(r.config),
     fmt(r.engine.ms_per_step ?? r.engine.ms_total, 3),
@@ -141,6 +148,8 @@ const rows = [
     r.speedup == null ? '-' : `${fmt(r.speedup)}x`,
     fmt(r.engine_gflops, 1),
     r.engine_gflops != null && gemmGflops ? `${fmt((100 * r.engine_gflops) / gemmGflops, 0)} %` : '-',
+    fmt(r.engine.peak_memory_mb, 0),
+    fmt(r.pytorch.peak_memory_mb, 0),
   ]),
 ];
 const widths = rows[0].map((_, j) => Math.max(...rows.map((row) => row[j].length)));
@@ -150,7 +159,7 @@ for (const [k, row] of rows.entries()) {
   if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
 console.log(`\nfp32 GEMM 1024³ on this machine: ORT ${gemm.ok ? `${fmt(gemmGflops, 1)} GFLOP/s` : `failed (${gemm.error})`}, torch.mm ${torchGemm.ok ? `${fmt(torchGemm.json.gflops, 1)} GFLOP/s (${torchGemm.json.threads} threads)` : `- (${torchGemm.error})`}; share of GEMM = engine GFLOP/s / ORT's.`);
-console.log('\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster).');
+console.log('\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster).\npeak MB (ppo): each process\'s peak_memory_source (host RSS on CPU).');
 const t = results.find((r) => r.pytorch.threads != null)?.pytorch;
 if (t) console.log(`PyTorch ${t.torch_version}: ${t.threads} intra-op thread(s), BLAS threads ${t.blas_threads ?? 'unknown'}.`);
 

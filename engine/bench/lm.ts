@@ -10,13 +10,20 @@ import { CausalLM } from '../models/model.js';
 import { type ModelConfig } from '../models/config.js';
 import { generate } from '../models/sampler.js';
 
-export interface LmShape { arch: 'gpt2' | 'llama'; layers: number; d: number; heads: number; vocab: number }
+export interface LmShape {
+  arch: 'gpt2' | 'llama'; layers: number; d: number; heads: number; vocab: number;
+  /** Llama only: key/value heads (grouped-query attention; default: heads). */
+  kvHeads?: number;
+  /** MLP width (default: 4·d for GPT-2, 8·d/3 rounded to a multiple of 64 for Llama). */
+  intermediate?: number;
+}
 
 export function benchConfig(s: LmShape, maxPositions = 1024): ModelConfig {
   if (s.arch === 'gpt2') {
-    return { arch: 'gpt2', vocabSize: s.vocab, nPositions: maxPositions, d: s.d, nLayer: s.layers, nHead: s.heads, eps: 1e-5, activation: 'gelu_new', bosTokenId: null, eosTokenId: null };
+    if (s.kvHeads !== undefined && s.kvHeads !== s.heads) throw new Error(`kv heads: GPT-2 has one key/value head per attention head (${s.heads}), got ${s.kvHeads}`);
+    return { arch: 'gpt2', vocabSize: s.vocab, nPositions: maxPositions, d: s.d, nLayer: s.layers, nHead: s.heads, eps: 1e-5, activation: 'gelu_new', bosTokenId: null, eosTokenId: null, ...(s.intermediate !== undefined ? { nInner: s.intermediate } : {}) };
   }
-  return { arch: 'llama', vocabSize: s.vocab, d: s.d, intermediate: Math.round((8 * s.d) / 3 / 64) * 64, nLayer: s.layers, nHead: s.heads, nKvHead: s.heads, headDim: s.d / s.heads, eps: 1e-6, ropeTheta: 10000, rope: null, slidingWindow: null, qkNorm: false, fused: false, maxPositions, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: null };
+  return { arch: 'llama', vocabSize: s.vocab, d: s.d, intermediate: s.intermediate ?? Math.round((8 * s.d) / 3 / 64) * 64, nLayer: s.layers, nHead: s.heads, nKvHead: s.kvHeads ?? s.heads, headDim: s.d / s.heads, eps: 1e-6, ropeTheta: 10000, rope: null, slidingWindow: null, qkNorm: false, fused: false, maxPositions, tied: false, qkvBias: false, oBias: false, mlpBias: false, bosTokenId: null, eosTokenId: null };
 }
 
 /** Matmul FLOPs of one forward pass over B×T tokens (weights, attention scores and values, LM head). */

@@ -9,7 +9,7 @@ import { withLora } from '../models/lora.js';
 import { Rng } from '../runtime/params.js';
 import { benchConfig, type LmShape } from './lm.js';
 import { type DeviceRequest } from '../runtime/devices.js';
-import { ppoMemoryPlan } from '../models/memory.js';
+import { ppoMemoryPlan, defaultLoraTargets } from '../models/memory.js';
 import { METRIC } from '../../common/metrics.js';
 
 export interface PpoBenchConfig extends LmShape {
@@ -19,20 +19,22 @@ export interface PpoBenchConfig extends LmShape {
   lora?: number | null;
 }
 
-/** The attention projections a benchmark's LoRA adapts (what PEFT's examples target by default). */
-export const benchLoraTargets = (arch: string) => (arch === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj']);
+/** The attention projections a benchmark's LoRA adapts: the engine's defaults (what PEFT's examples target). */
+export const benchLoraTargets = defaultLoraTargets;
 
-export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: number) => void) {
-  const base = CausalLM.init(benchConfig(c, c.promptLen + c.newTokens + 8), 0, c.device ?? 'cpu');
-  const policy = c.lora ? await withLora(base, { r: c.lora, alpha: 2 * c.lora, dropout: 0, targetModules: benchLoraTargets(c.arch), bias: 'none' }) : base;
+/** `model`: a loaded policy (`rrlhf bench ppo --model DIR`) instead of a random one of the shape in `c`. */
+export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: number) => void, model?: CausalLM) {
+  const base = model ?? CausalLM.init(benchConfig(c, c.promptLen + c.newTokens + 8), 0, c.device ?? 'cpu');
+  const vocab = base.config.vocabSize;
+  const policy = c.lora ? await withLora(base, { r: c.lora, alpha: 2 * c.lora, dropout: 0, targetModules: benchLoraTargets(base.config.arch), bias: 'none' }) : base;
   const ref = c.lora ? policy.withoutAdapters() : await base.clone();
   const ppo = await PpoTrainer.create(policy, ref, {
     batchSize: c.batch, miniBatches: c.miniBatches, epochs: c.epochs, lr: 1e-4, maxNewTokens: c.newTokens, klCoef: 0.05,
     padId: 0, eosId: null, seed: 0,
   });
   const rng = new Rng(1);
-  const prompts = Array.from({ length: c.batch }, () => Array.from({ length: c.promptLen }, () => rng.int(c.vocab)));
-  const target = 7 % c.vocab;
+  const prompts = Array.from({ length: c.batch }, () => Array.from({ length: c.promptLen }, () => rng.int(vocab)));
+  const target = 7 % vocab;
   const reward = async (_p: number[][], rs: number[][]) => ({ scores: rs.map((r) => r.filter((t) => t === target).length / Math.max(r.length, 1)) });
   for (let i = 0; i < (c.warmup ?? 1); i++) await ppo.step(prompts, reward);
   const parts = { rollout: 0, score: 0, train: 0 };
@@ -45,23 +47,33 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const ms = Number(process.hrtime.bigint() - t0) / 1e6 / c.iterations;
   const n = c.iterations;
   return {
-    name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: c.arch, params: policy.params.numel(),
-    lora: c.lora ? { r: c.lora, target_modules: benchLoraTargets(c.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
-    config: { layers: c.layers, d: c.d, heads: c.heads, vocab: c.vocab, batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
+    name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: policy.config.arch, params: policy.params.numel(),
+    lora: c.lora ? { r: c.lora, alpha: 2 * c.lora, target_modules: benchLoraTargets(policy.config.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
+    config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
     ms_per_step: ms, ms_per_iteration: ms,
     // Peak resident memory of the process so far (maxRSS is in kilobytes), Node and ONNX Runtime included.
+    // On a GPU this is the host side only: no ONNX Runtime provider here reports device memory in use.
     peak_memory_mb: process.resourceUsage().maxRSS / 1024,
+    peak_memory_source: policy.device === 'cpu' ? 'host RSS (process.resourceUsage().maxRSS)' : `host RSS only (process.resourceUsage().maxRSS); ${policy.device} memory in use is not reported by the provider`,
     // What the memory plan says this iteration needs (docs/engine.md § Memory plan; the reward here is a
     // function, so no ensemble): on a GPU device memory, with the host copies beside it.
-    ...plannedMemory(c, policy.config, policy.device),
+    ...plannedMemory(c, policy.config, policy.device, policy.config.arch),
     ms_rollout: (parts.rollout / n) * 1e3, ms_score: (parts.score / n) * 1e3, ms_train: (parts.train / n) * 1e3,
   };
 }
 
-function plannedMemory(c: PpoBenchConfig, config: CausalLM['config'], device: DeviceRequest) {
+/** The shape a result reports (the flags that rebuild it, or what a loaded folder has). */
+function shapeOf(m: CausalLM['config']) {
+  return {
+    arch: m.arch, layers: m.nLayer, d: m.d, heads: m.nHead, kv_heads: 'nKvHead' in m ? m.nKvHead : m.nHead,
+    intermediate: 'intermediate' in m ? m.intermediate : m.arch === 'gpt2' ? m.nInner ?? 4 * m.d : null, vocab: m.vocabSize,
+  };
+}
+
+function plannedMemory(c: PpoBenchConfig, config: CausalLM['config'], device: DeviceRequest, arch: string) {
   const plan = ppoMemoryPlan(config, {
     batch: c.batch, miniBatches: c.miniBatches, promptTokens: c.promptLen, responseTokens: c.newTokens,
-    lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(c.arch) } : null, ensemble: null,
+    lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(arch) } : null, ensemble: null,
   }, 'fp32', device === 'cpu' ? 'cpu' : 'gpu');
   return { planned_memory_mb: plan.totalBytes / 2 ** 20, planned_host_memory_mb: plan.hostBytes / 2 ** 20 };
 }

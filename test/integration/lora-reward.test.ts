@@ -154,3 +154,37 @@ test('a study with ensemble method lora runs end to end: every objective trains 
     assert.notDeepEqual(r.runs[0]!.final, r.runs[2]!.final);
   } finally { store.close(); }
 });
+
+for (const { model } of CASES) {
+  test(`LoRA reward model ${model}: one Bradley–Terry step's rewards, loss and adapter + score-head gradients match float64 PyTorch`, async () => {
+    // test/reference/lora_reference.py wrote the PEFT SEQ_CLS folder (non-zero A, B and head) and expected.json.
+    const dir = fixture('lora', `${model}-reward`);
+    const exp = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as { rows: number[][]; pad_id: number; pair_weight: number[]; rewards: number[]; loss: number; grads: Record<string, number[]> };
+    const base = await CausalLM.load(fixture('models', model));
+    const rm = await RewardModel.loadAdapters(dir, base.config, base.params);
+    assert.deepEqual(Object.keys(exp.grads).sort(), rm.trainableNames().sort(), 'the reference covers every trainable tensor: A, B and the head');
+    const wrt = rm.trainableNames();
+    const g = new Graph('bt_step_parity');
+    const p = storeInputs(g, rm.params);
+    const { loss } = buildBtLoss(rm, g, p);
+    const grads = grad(loss, wrt.map((n) => p[n]!));
+    g.output('loss', loss);
+    wrt.forEach((n, i) => g.output(`grad:${n}`, grads[i]!));
+    const b = padRows(exp.rows, exp.pad_id);
+    const r = await (await compile(g)).run({ ...storeFeeds(rm.params), input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]), pair_weight: f32(exp.pair_weight, [exp.pair_weight.length]) });
+    const maxDiff = (a: ArrayLike<number>, w: number[]) => w.reduce((m, x, i) => Math.max(m, Math.abs(a[i]! - x)), 0);
+    const rewardErr = maxDiff(await rm.score(exp.rows), exp.rewards);
+    assert.ok(rewardErr <= 1e-5, `max |reward − reference| = ${rewardErr}`);
+    const l = r.loss!.data[0] as number;
+    assert.ok(Math.abs(l - exp.loss) <= 1e-5 * exp.loss, `loss ${l} vs ${exp.loss}`);
+    for (const [n, want] of Object.entries(exp.grads)) {
+      const got = r[`grad:${n}`]!.data as Float32Array;
+      const scale = Math.max(...want.map(Math.abs));
+      const e = maxDiff(got, want);
+      const sum = want.reduce((a, x) => a + Math.abs(x), 0), gotSum = got.reduce((a, x) => a + Math.abs(x), 0);
+      assert.ok(scale > 1e-6, `${n}: the reference gradient is not trivially zero`);
+      assert.ok(e <= 1e-4 * scale + 1e-8, `${n}: max |grad − reference| = ${e} (max |grad| ${scale})`);
+      assert.ok(Math.abs(gotSum - sum) <= 1e-3 * sum, `${n}: Σ|grad| ${gotSum} vs ${sum}`);
+    }
+  });
+}

@@ -1,7 +1,10 @@
 """PyTorch eager baseline for `rrlhf bench ppo`: the same PPO iteration as engine/rlhf/ppo.ts, timed.
 
-One iteration on a GPT-2 policy (hf_models.py, random HF-style weights) with a value head on its
-trunk and a frozen reference copy:
+One iteration on a GPT-2 or Llama policy (hf_models.py, random HF-style weights) with a value head on
+its trunk and a frozen reference copy; with --lora R the policy is the frozen base plus hand-written LoRA
+adapters (as PEFT's lora.Linear: y = base(x) + (alpha/r) * B(A(x)), A kaiming-uniform, B zero, alpha 2r,
+dropout 0) on the engine's bench targets (c_attn for GPT-2, q_proj + v_proj for Llama), and the
+reference is the same modules with the adapters switched off (no second copy):
   1. rollout: sample new_tokens per prompt with a KV cache (temperature 1, multinomial);
   2. score: one no-grad forward of the policy (log-probs of the sampled tokens, values) and one of the
      reference (log-probs); the reward is the fraction of token 7 in the response (as the engine's bench);
@@ -12,38 +15,81 @@ trunk and a frozen reference copy:
 Layout as the engine's: prompts (all the same length here) followed by responses; per-token arrays over
 "logit positions" t = 0..L-2.
 
-Run:  /usr/bin/python3 test/reference/bench_ppo.py [--layers 2 --d 64 --heads 4 --vocab 26] \\
-          [--batch 64 --prompt-len 2 --new-tokens 13 --epochs 4 --mini-batches 2 --iterations 5]
-Prints one JSON line: {name, impl, torch_version, threads, config, ms_per_step, ms_rollout, ms_score, ms_train}.
+Run:  /usr/bin/python3 test/reference/bench_ppo.py [--arch gpt2|llama --layers 2 --d 64 --heads 4 --vocab 26] \\
+          [--kv-heads K --intermediate I] [--batch 64 --prompt-len 2 --new-tokens 13 --epochs 4 --mini-batches 2 \\
+          --iterations 5] [--lora R]
+Prints one JSON line: {name, impl, torch_version, threads, config, lora, ms_per_step, ms_per_iteration,
+ms_rollout, ms_score, ms_train, peak_memory_mb, peak_memory_source}.
 """
 
 import argparse
 import copy
+import math
 import os
+import resource
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_common import add_model_args, blas_threads, emit, make_model, setup_threads, torch  # noqa: E402
-from hf_models import allowed_keys, position_ids_for  # noqa: E402
+from hf_models import Conv1D  # noqa: E402
 
 F = torch.nn.functional
+LORA_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"]}  # engine/bench/ppo.ts benchLoraTargets
+
+
+class LoraLinear(torch.nn.Module):
+    """A frozen nn.Linear / Conv1D plus a LoRA adapter: base(x) + scale * (x A^T) B^T while `on`."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base
+        w = base.weight
+        fan_in, fan_out = (w.shape[0], w.shape[1]) if isinstance(base, Conv1D) else (w.shape[1], w.shape[0])
+        self.lora_A = torch.nn.Parameter(torch.empty(r, fan_in, device=w.device))
+        torch.nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # PEFT's default init of A
+        self.lora_B = torch.nn.Parameter(torch.zeros(fan_out, r, device=w.device))
+        self.scale = alpha / r
+        self.on = True
+
+    def forward(self, x):
+        y = self.base(x)
+        return y + self.scale * F.linear(F.linear(x, self.lora_A), self.lora_B) if self.on else y
+
+
+def add_lora(model, targets, r, alpha):
+    """Freezes the model and wraps every module whose path is a target or ends with "." + target."""
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    wrapped = []
+    for name, mod in list(model.named_modules()):
+        for cname, child in list(mod.named_children()):
+            path = "%s.%s" % (name, cname) if name else cname
+            if any(path == t or path.endswith("." + t) for t in targets):
+                lora = LoraLinear(child, r, alpha)
+                setattr(mod, cname, lora)
+                wrapped.append(lora)
+    return wrapped
+
+
+def set_adapters(wrapped, on):
+    for w in wrapped:
+        w.on = on
 
 
 def trunk(model, ids, mask):
-    """GPT2LMHeadModel.forward without the LM head: final hidden states [B, L, d]."""
-    b, t = ids.shape
-    tr = model.transformer
-    pos = position_ids_for(mask, 0, t, b, ids.device)
-    x = tr.wte(ids) + tr.wpe(pos)
-    allowed = allowed_keys(mask, 0, t, ids.device)
-    for i, block in enumerate(tr.h):
-        x = block(x, allowed, None, i)
-    return tr.ln_f(x)
+    """The causal LM's forward without the LM head: final hidden states [B, L, d]."""
+    return model(ids, attention_mask=mask, return_hidden=True)
+
+
+def lm_head(model):
+    if hasattr(model, "transformer"):
+        return model.transformer.wte.weight  # GPT-2: tied
+    return model.model.embed_tokens.weight if model.tied else model.lm_head.weight
 
 
 def next_token_logprobs(model, hidden, ids):
-    logits = F.linear(hidden[:, :-1], model.transformer.wte.weight)
+    logits = F.linear(hidden[:, :-1], lm_head(model))
     logp = F.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     return logp, logits
 
@@ -92,16 +138,22 @@ def main():
     ap.add_argument("--mini-batches", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--kl-coef", type=float, default=0.05)
+    ap.add_argument("--lora", type=int, default=None, help="LoRA rank (alpha 2r) on the bench targets; default: full fine-tuning")
     args = ap.parse_args()
 
     default_threads = setup_threads(args)
     policy, cfg = make_model(args, args.prompt_len + args.new_tokens + 8)
-    ref = copy.deepcopy(policy).eval()
-    for prm in ref.parameters():
-        prm.requires_grad_(False)
     dev = args.device
+    if args.lora:
+        adapters = add_lora(policy, LORA_TARGETS[args.arch], args.lora, 2 * args.lora)
+        ref = policy  # the base with adapters off, switched around its forwards below
+    else:
+        adapters = []
+        ref = copy.deepcopy(policy).eval()
+        for prm in ref.parameters():
+            prm.requires_grad_(False)
     v_head = torch.nn.Linear(args.d, 1).to(dev)
-    params = list(policy.parameters()) + list(v_head.parameters())
+    params = [p for p in policy.parameters() if p.requires_grad] + list(v_head.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
     cpu_gen = torch.Generator().manual_seed(args.seed + 1)
     gen = torch.Generator(device=dev).manual_seed(args.seed + 1)
@@ -124,7 +176,9 @@ def main():
             h = trunk(policy, ids, mask)
             old_logp, _ = next_token_logprobs(policy, h, ids)
             values = v_head(h[:, :-1]).squeeze(-1)
+            set_adapters(adapters, False)
             ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids)
+            set_adapters(adapters, True)
         scores = (resp == target).float().mean(1).clamp(-10, 10)
         sync()
         t2 = time.perf_counter()
@@ -170,13 +224,21 @@ def main():
             parts[i] += x
     total = time.perf_counter() - start
     n = args.iterations
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    cuda = dev.startswith("cuda")
     emit({
         "name": "ppo", "impl": "pytorch", "torch_version": torch.__version__, "threads": torch.get_num_threads(),
         "torch_default_threads": default_threads, "blas_threads": blas_threads(),
-        "config": {"layers": args.layers, "d": args.d, "heads": args.heads, "vocab": args.vocab, "batch": args.batch,
+        "config": {"arch": args.arch, "layers": args.layers, "d": args.d, "heads": args.heads,
+                   "kv_heads": args.kv_heads or args.heads, "intermediate": args.intermediate, "vocab": args.vocab, "batch": args.batch,
                    "prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "epochs": args.epochs,
                    "mini_batches": args.mini_batches, "iterations": n},
-        "ms_per_step": total / n * 1e3, "ms_rollout": parts[0] / n * 1e3, "ms_score": parts[1] / n * 1e3,
+        "lora": {"r": args.lora, "alpha": 2 * args.lora, "target_modules": LORA_TARGETS[args.arch],
+                 "trainable_params": sum(p.numel() for p in params)} if args.lora else None,
+        "ms_per_step": total / n * 1e3, "ms_per_iteration": total / n * 1e3,
+        "peak_memory_mb": torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else peak_rss_mb,
+        "peak_memory_source": "torch.cuda.max_memory_allocated" if cuda else "host RSS (getrusage ru_maxrss)",
+        "ms_rollout": parts[0] / n * 1e3, "ms_score": parts[1] / n * 1e3,
         "ms_train": parts[2] / n * 1e3,
     })
 
