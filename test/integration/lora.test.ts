@@ -169,3 +169,25 @@ for (const model of ['gpt2-tiny', 'llama-tiny-gqa']) {
     }
   });
 }
+
+test('rrlhf bench ppo --lora 2 on a tiny Llama shape (and on --model DIR) prints ms_per_iteration, peak_memory_mb and its source', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { repoRoot } = await import('../util/paths.js');
+  const cli = path.join(repoRoot, 'bin/rrlhf.js');
+  const small = ['--batch', '4', '--prompt-len', '2', '--new-tokens', '3', '--epochs', '1', '--mini-batches', '1', '--iterations', '1', '--lora', '2', '--json'];
+  const bench = (args: string[]) => {
+    const r = spawnSync(process.execPath, [cli, 'bench', 'ppo', ...args, ...small], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { ms_per_iteration: number; peak_memory_mb: number; peak_memory_source: string; lora: { r: number; target_modules: string[]; trainable_params: number }; config: Record<string, number | string> };
+  };
+  const shape = bench(['--arch', 'llama', '--layers', '1', '--d', '16', '--heads', '4', '--kv-heads', '2', '--intermediate', '32', '--vocab', '20']);
+  assert.ok(shape.ms_per_iteration > 0 && Number.isFinite(shape.ms_per_iteration), `ms_per_iteration ${shape.ms_per_iteration}`);
+  // A Node process with ONNX Runtime loaded holds tens of MB; a tiny model needs nowhere near gigabytes.
+  assert.ok(shape.peak_memory_mb > 10 && shape.peak_memory_mb < 4096, `peak_memory_mb ${shape.peak_memory_mb}`);
+  assert.match(shape.peak_memory_source, /maxRSS/);
+  assert.deepEqual([shape.config.kv_heads, shape.config.intermediate], [2, 32]);
+  // q_proj A [2,16] + B [16,2], v_proj A [2,16] + B [2 kv heads × 4, 2], value head 16 + 1.
+  assert.deepEqual([shape.lora.r, shape.lora.target_modules, shape.lora.trainable_params], [2, ['q_proj', 'v_proj'], 64 + 48 + 17]);
+  const folder = bench(['--model', fixture('models', 'llama-tiny-gqa')]);
+  assert.deepEqual([folder.config.layers, folder.config.d, folder.config.kv_heads, folder.config.vocab], [2, 32, 2, 96], 'the folder\'s shape, not the flag defaults');
+});
