@@ -39,7 +39,7 @@ import { exportStudy, ExportError, EXPORT_ENGINES } from '../export/index.js';
 import { BonRequestSchema, executeBon, BonSourceError } from './bon.js';
 import { assertStudyFits, studyMemory, MemoryPlanError } from '../experiments/memory.js';
 import { DEFAULT_LORA_RANK } from '../models/memory.js';
-import { ensembleMembersPhrase } from '../../common/ensemble-methods.js';
+import { ensembleMembersPhrase, DEFAULT_ENSEMBLE_TRUNKS } from '../../common/ensemble-methods.js';
 import { evaluateStudy } from '../eval/study.js';
 import { prepareBenchmark } from '../eval/prepare.js';
 import { evaluateBenchmark } from '../eval/run.js';
@@ -363,7 +363,7 @@ export const API = {
     input: None,
     run: () => {
       const d = EnsembleTrainSchema.parse({});
-      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK };
+      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, trunks: d.trunks ?? DEFAULT_ENSEMBLE_TRUNKS, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK };
     },
   }),
   'ensembles.train': job({

@@ -26,6 +26,8 @@ import { ensembleTrainOptions } from '../experiments/spec.js';
 import { assertEnsembleFits } from '../experiments/memory.js';
 import { REWARD_DEFAULTS } from '../rlhf/reward.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
+import { ENSEMBLE_TRUNKS, DEFAULT_ENSEMBLE_TRUNKS } from '../../common/ensemble-methods.js';
+import { trainBuiltinPolicy, memberTrunks } from '../experiments/trunks.js';
 
 export const EnsembleTrainSchema = z.strictObject({
   world: z.enum(WORLD_NAMES as [string, ...string[]]).default('goodhart-lab'),
@@ -33,6 +35,8 @@ export const EnsembleTrainSchema = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
   method: z.enum(ENSEMBLE_METHODS).default('brme'),
+  /** Independent members on a built-in world: 'per-member' gives member k > 0 its own π₀ variant (docs/science.md § Pretraining-seed members). */
+  trunks: z.enum(ENSEMBLE_TRUNKS).optional(),
   /** Method lora: the members' adapter rank (absent: DEFAULT_LORA_RANK on the family's attention projections). */
   loraRank: z.number().int().min(1).max(256).optional(),
   stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
@@ -52,7 +56,9 @@ export const EnsembleTrainSchema = z.strictObject({
   modelDir: z.string().min(1).optional(),
 })
   .refine((v) => (v.datasetId === undefined) === (v.modelDir === undefined), { message: 'an imported dataset needs a model folder (and a model folder needs a dataset): give both datasetId and modelDir' }).refine((v) => v.method === 'brme' || (v.stage2Loss === 'mse' && v.anchor === 0 && v.unfreezeLastLayers === 0),
-  { message: 'stage-2 loss, anchoring and unfrozen layers apply to the BRME method only; reset them or choose method "brme"' });
+  { message: 'stage-2 loss, anchoring and unfrozen layers apply to the BRME method only; reset them or choose method "brme"' })
+  .refine((v) => (v.trunks ?? DEFAULT_ENSEMBLE_TRUNKS) === 'shared' || (v.method === 'independent' && v.datasetId === undefined),
+    { path: ['trunks'], message: 'trunks "per-member" (members pretrained from different seeds) needs independent members on a built-in world: a dataset\'s model is one pretrained trunk, and BRME and LoRA members share one; choose trunks "shared"' });
 export type EnsembleTrainRequest = z.output<typeof EnsembleTrainSchema>;
 
 /** A histogram for the Ensembles screen: bin edges (length bins + 1) and counts. */
@@ -138,9 +144,8 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
     world = makeWorld(req.world, {}, req.seed);
     const tokens = Math.max(1, ...world.trainPrompts.map((p) => p.length)) + world.maxResponseTokens;
     await assertEnsembleFits(world.modelConfig(), { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens }, o.device);
-    base = CausalLM.init(world.modelConfig(), req.seed, o.device);
     say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
-    await sft(base, world.sftSamples(req.sftSamples, new Rng(req.seed * 7919 + 1)), { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId },
+    base = await trainBuiltinPolicy(world, req.seed, req.sftSamples, { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId }, o.device,
       (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/${SFT_DEFAULTS.epochs}`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
     train = world.preferencePairs(req.pairs, rng);
     val = world.preferencePairs(req.valPairs, rng);
@@ -150,8 +155,13 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
   const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
   const { bootstrap } = opts;
+  // Per-member trunks (refused by the schema except for independent members on a built-in world): trained in the job, not cached.
+  const trunkOf = req.trunks === 'per-member' ? memberTrunks({
+    world, base, ensembleSeed: req.seed, samples: req.sftSamples, sft: { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId }, device: o.device,
+    onTrain: (k) => say({ phase: 'sft', message: `member ${k}'s own trunk: a π₀ variant from another seed (${req.sftSamples} SFT samples)` }, share.sft + (1 - share.sft) * (k / req.heads)),
+  }) : undefined;
   const r = await trainEnsemble(base, train, val, {
-    ...opts,
+    ...opts, ...(trunkOf ? { trunkOf } : {}),
     reward: { ...opts.reward, ...(req.rewardEpochs ? { epochs: req.rewardEpochs } : {}) },
     brme: { ...opts.brme, ...(req.stage2Epochs ? { epochs: req.stage2Epochs } : {}) },
   }, (p) => {
@@ -182,11 +192,11 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   const source = req.datasetId !== undefined ? `dataset ${req.datasetId}` : req.world;
   const config = {
     world: source, ...(req.datasetId !== undefined ? { datasetId: req.datasetId, modelDir: req.modelDir } : {}), seed: req.seed, pairs: req.pairs, valPairs: req.valPairs, sftSamples: req.sftSamples, method: req.method, heads: req.heads,
-    bootstrap, ...(req.method === 'brme' ? { stage2Loss: req.stage2Loss, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers } : {}),
+    bootstrap, ...(req.trunks === 'per-member' ? { trunks: req.trunks } : {}), ...(req.method === 'brme' ? { stage2Loss: req.stage2Loss, anchor: req.anchor, unfreezeLastLayers: req.unfreezeLastLayers } : {}),
   };
   const stage1 = r.stage1 ? { train_accuracy: r.stage1.trainAccuracy, val_accuracy: r.stage1.valAccuracy } : null;
   const name = req.name ?? `${source} ${req.method === 'brme' ? `BRME ${req.stage2Loss}` : 'independent'} K=${req.heads}` +
-    `${bootstrap && req.method === 'brme' ? ' +bootstrap' : ''}${!bootstrap && req.method === 'independent' ? ' no bootstrap' : ''}${req.anchor ? ` +anchor ${req.anchor}` : ''}${req.unfreezeLastLayers ? ` +unfreeze ${req.unfreezeLastLayers}` : ''} (seed ${req.seed})`;
+    `${bootstrap && req.method === 'brme' ? ' +bootstrap' : ''}${!bootstrap && req.method === 'independent' ? ' no bootstrap' : ''}${req.trunks === 'per-member' ? ' own trunks' : ''}${req.anchor ? ` +anchor ${req.anchor}` : ''}${req.unfreezeLastLayers ? ` +unfreeze ${req.unfreezeLastLayers}` : ''} (seed ${req.seed})`;
   r.ensemble.info = { ...r.ensemble.info, app: config };
 
   const store = openStore({ dataDir: o.dataDir });

@@ -202,9 +202,16 @@ class Flow {
     await terms.getByRole('cell', { name: 'LoRA adapters' }).waitFor();
     await page.getByLabel('Policy fine-tuning').selectOption('full');
     await page.getByText(/^\s*Memory: [\d.]+ (KiB|MiB|GiB) on cpu .*\(full fine-tuning,/).waitFor();
+    // Members pretrained from different seeds: offered for independent members; hidden (and reset) for LoRA ones.
+    await page.getByLabel('Ensemble method').selectOption('independent');
+    await page.getByLabel('Member trunks').selectOption('per-member');
+    await page.getByText(/pretrained from different seeds — Eisenstein et al\./).first().waitFor();
+    await page.getByText(/about .* on this machine/).waitFor();
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'Check the settings' }).count(), 0);
     // A LoRA reward ensemble: the rank starts from the engine's default, and the spec stays valid.
     await page.getByLabel('Ensemble method').selectOption('lora');
     const ensRank = page.getByLabel('Ensemble LoRA rank');
+    await page.getByLabel('Member trunks').waitFor({ state: 'detached' });
     assert.equal(await ensRank.inputValue(), '8');
     await ensRank.fill('4');
     await page.getByText(/about .* on this machine/).waitFor();

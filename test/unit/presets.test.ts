@@ -29,3 +29,19 @@ test('the estimate counts every independent member and every run', () => {
   assert.ok(Math.abs((e.parts.setup - b.parts.setup) - perPair * (q.ensemble.heads - 1)) < 1e-9);
   assert.ok(e.seconds! > b.parts.setup);
 });
+
+test('per-member trunks add K − 1 SFT runs to the study estimate and per seed to best-of-n\'s; shared or absent add none', async () => {
+  const { estimateBon } = await import('../../engine/service/presets.js');
+  const q = presetSpec('quick');
+  assert.equal(q.ensemble.method, 'independent');
+  const own = { ...q, ensemble: { ...q.ensemble, trunks: 'per-member' as const } };
+  const sftRun = q.sft.samples * q.sft.epochs * DEFAULT_CALIBRATION.sft;
+  assert.ok(Math.abs((estimate(own).parts.setup - estimate(q).parts.setup) - (q.ensemble.heads - 1) * sftRun) < 1e-9);
+  // A spec stored before the setting existed (no key) is estimated as shared.
+  const { trunks: _t, ...old } = q.ensemble;
+  assert.equal(estimate({ ...q, ensemble: old as typeof q.ensemble }).seconds, estimate(q).seconds);
+  const req = (trunks: string) => ({ n: 16, prompts: 8, seeds: [0, 1, 2], source: { kind: 'world' as const, name: 'goodhart-lab', seed: 0, settings: {}, ensemble: { method: 'independent', heads: 5, trunks } } });
+  const b = estimateBon(req('shared')), bo = estimateBon(req('per-member'));
+  const st = parseSpec({});
+  assert.ok(Math.abs((bo.parts.setup - b.parts.setup) - 3 * 4 * st.sft.samples * st.sft.epochs * DEFAULT_CALIBRATION.sft) < 1e-9);
+});
