@@ -226,6 +226,13 @@ export function ppoConfig(spec: ExperimentSpec): StudyPpoConfig {
 
 /** Validates a spec object; errors list each problem with its path (and its line, given `lineOf`). */
 export function parseSpec(raw: unknown, source = 'spec', lineOf?: (at: PropertyKey[]) => number | null): ExperimentSpec {
+  const mem = (raw as { memory?: unknown } | null)?.memory;
+  if (mem && typeof mem === 'object' && 'gradientCheckpointing' in mem) {
+    // Named rather than left to the generic unknown-key error: the issue's spec names it, and the memory
+    // plan shows what checkpointing would save, so a user will look for it (docs/engine.md § Memory plan).
+    const line = lineOf?.(['memory', 'gradientCheckpointing']);
+    throw new Error(`${source}: invalid experiment spec: ${line ? `line ${line}: ` : ''}memory.gradientCheckpointing: not implemented (the engine keeps every layer's activations for the backward pass); remove the key; to fit, lower ppo.batchSize, raise ppo.miniBatches (fewer rows per update) or train with policy.lora`);
+  }
   const r = ExperimentSpecSchema.safeParse(raw ?? {});
   if (!r.success) {
     // One line (the CLI's contract for errors), every problem with its path.

@@ -77,3 +77,9 @@ test('ensemble.trunks: shared by default; per-member for independent members of 
   const s = parseSpec({ ensemble: { method: 'independent', trunks: 'per-member' } });
   assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(s))), s);
 });
+
+test('memory.gradientCheckpointing is refused by name with the reason (not implemented); other memory keys are unknown keys', () => {
+  assert.throws(() => parseSpec({ memory: { gradientCheckpointing: true } }), /memory\.gradientCheckpointing: not implemented .*policy\.lora/);
+  assert.throws(() => parseSpec({ memory: { gradientCheckpointing: false } }, 'spec', (at) => (at.join('.') === 'memory.gradientCheckpointing' ? 7 : null)), /line 7: memory\.gradientCheckpointing/);
+  assert.throws(() => parseSpec({ memory: { precision: 'bf16' } }), /Unrecognized key: "memory"/);
+});
