@@ -2,7 +2,7 @@
 // studies through the same runner and best-of-n code the app uses and prints what came out, including
 // what does not reproduce.
 //
-//   npm run build && node scripts/science.mjs --study gao|coste|paper|defaults|validate|all
+//   npm run build && node scripts/science.mjs --study gao|coste|paper|defaults|validate|eisenstein|all
 //        [--worlds 0-7] [--steps 60] [--data-dir DIR] [--out FILE.md] [--figures DIR]
 //
 // Replication is over Goodhart-lab WORLD seeds: each world seed is a new world (token values, coherence,
@@ -322,7 +322,46 @@ async function validate() {
   ].join('\n');
 }
 
-const STUDIES = { gao, coste, paper, defaults, validate };
+// Eisenstein et al. (2312.09244): members pretrained from different seeds (ensemble.trunks 'per-member')
+// against members that share π₀ as trunk, under Coste's label noise; best-of-n only (inference, cheap).
+// Each seed is run on its own so the two settings can be paired by seed (the seed's ensemble, pairs and
+// samples are the same draws in both; only members 1–4's trunks differ, docs/science.md § Pretraining-seed members).
+async function eisenstein() {
+  const settings = { labels: 'flip', flipRate: 0.25 };
+  const objs = [{ name: 'single', kind: 'single' }, { name: 'mean', kind: 'mean' }, { name: 'wco', kind: 'wco' }, { name: 'uwo', kind: 'uwo' }];
+  const bonObjs = objs.map((o) => ({ name: o.name, config: { kind: o.kind } }));
+  const at = { shared: new Map(), 'per-member': new Map() };
+  const whole = {};
+  for (const trunks of ['shared', 'per-member']) {
+    const source = { kind: 'world', name: 'goodhart-lab', seed: 0, settings, ensemble: { method: 'independent', heads: 5, trunks } };
+    for (const seed of DEV_WORLDS) {
+      const r = await bon(`Eisenstein: ${trunks} trunks, seed ${seed}`, source, bonObjs, [seed]);
+      for (const o of r.objectives) { if (!at[trunks].has(o.name)) at[trunks].set(o.name, []); at[trunks].get(o.name).push(o.curve[o.curve.length - 1].gold.mean); }
+    }
+    whole[trunks] = await bon(`Eisenstein: ${trunks} trunks, all seeds`, source, bonObjs, DEV_WORLDS); // cached ensembles: sampling only
+  }
+  const rows = objs.map((o) => {
+    const a = at['per-member'].get(o.name), b = at.shared.get(o.name);
+    return `| ${o.name} | ${fmt(meanStd(b).mean)} | ${fmt(meanStd(a).mean)} | ${ci(pairedInterval(a, b))} |`;
+  });
+  return [
+    '### Measured: best-of-n, shared vs per-member trunks',
+    '',
+    `25 % label flips, 5 independent members (bootstrap), world seed 0, seeds ${DEV_WORLDS[0]}–${DEV_WORLDS[DEV_WORLDS.length - 1]} (each its own pairs, members and, per-member, trunks), 64 prompts, N = ${bonN}. Gold of the chosen sample at n = N:`,
+    '',
+    '| objective | shared trunk | per-member trunks | per-member − shared, paired by seed [95% CI] |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    svgFile('eisenstein-bon.svg', lineChart({
+      title: 'Best-of-n with label noise: shared vs per-member trunks (markers)', xLabel: '√KL_bon = √(log n − (n−1)/n)', yLabel: 'gold of the chosen sample',
+      series: ['shared', 'per-member'].flatMap((t, ti) => whole[t].objectives.filter((o) => o.name !== 'single' || ti === 0).map((o, i) => ({ name: `${o.name} (${t})`, style: ti * 4 + i, markers: ti === 1, points: o.curve.map((p) => ({ x: Math.sqrt(p.kl_bon), y: p.gold.mean })) }))),
+      description: 'Best-of-n gold against √KL_bon for shared and per-member trunks',
+    })),
+  ].join('\n');
+}
+
+const STUDIES = { gao, coste, paper, defaults, validate, eisenstein };
 const names = values.study === 'all' ? Object.keys(STUDIES) : values.study.split(',');
 for (const n of names) if (!STUDIES[n]) { process.stderr.write(`unknown study "${n}"; choose from ${Object.keys(STUDIES).join(', ')} or all\n`); process.exit(2); }
 const parts = [];
