@@ -32,7 +32,7 @@ import json
 import os
 from collections import Counter
 
-from make_tokenizer_fixtures import CORPUS
+from make_tokenizer_fixtures import CORPUS, learn_merges
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tokenizers", "sp-bpe-tiny")
 NUM_MERGES = 300
@@ -127,32 +127,7 @@ def train(corpus):
             vocab[c] = len(vocab)
     # Words as vocabulary symbols: characters outside the vocabulary cannot take part in merges.
     words = {tuple(c if c in vocab else None for c in w): f for w, f in words.items()}
-    merges = []
-    for _ in range(NUM_MERGES):
-        pairs = Counter()
-        for w, f in words.items():
-            for a, b in zip(w, w[1:]):
-                if a is not None and b is not None:
-                    pairs[(a, b)] += f
-        if not pairs:
-            break
-        best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-        merges.append(best)
-        merged = best[0] + best[1]
-        if merged not in vocab:
-            vocab[merged] = len(vocab)
-        new_words = {}
-        for w, f in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and w[i] == best[0] and w[i + 1] == best[1]:
-                    out.append(merged)
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            new_words[tuple(out)] = new_words.get(tuple(out), 0) + f
-        words = new_words
+    merges = learn_merges(words, vocab, NUM_MERGES)
     for t in ADDED:
         vocab[t] = len(vocab)
     return vocab, merges

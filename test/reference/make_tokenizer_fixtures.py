@@ -279,13 +279,20 @@ def train(corpus, num_merges):
     vocab = {}
     for b in BYTE_ENCODER:  # the 256 byte symbols in bytes_to_unicode order (GPT-2's order)
         vocab[BYTE_ENCODER[b]] = len(vocab)
+    return vocab, learn_merges(dict(words), vocab, num_merges)
+
+
+def learn_merges(words, vocab, num_merges):
+    """Merges the most frequent adjacent pair of symbols (ties: the smallest pair) num_merges times, adding
+    each merged symbol to vocab. words: {tuple of symbols: count}; a None symbol (a character outside the
+    vocabulary) takes part in no pair."""
     merges = []
-    words = dict(words)
     for _ in range(num_merges):
         pairs = Counter()
         for w, f in words.items():
             for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += f
+                if a is not None and b is not None:
+                    pairs[(a, b)] += f
         if not pairs:
             break
         best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
@@ -306,7 +313,7 @@ def train(corpus, num_merges):
             t = tuple(out)
             new_words[t] = new_words.get(t, 0) + f
         words = new_words
-    return vocab, merges
+    return merges
 
 
 # ---------------------------------------------------------------------------------------------
