@@ -32,7 +32,7 @@ import json
 import os
 from collections import Counter
 
-from make_tokenizer_fixtures import CORPUS, learn_merges
+from make_tokenizer_fixtures import CORPUS, added_entries, bos_template, learn_merges, split_added
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tokenizers", "sp-bpe-tiny")
 NUM_MERGES = 300
@@ -76,24 +76,6 @@ TEXTS = [
     "The reward model gave the answer a score of 0.87.",
     "An ensemble of reward models is harder to fool.",
 ]
-
-
-def split_special(text):
-    """Cuts special tokens out of text (leftmost, longest first): [(piece, is_special)]."""
-    out, i, start = [], 0, 0
-    while i < len(text):
-        hit = max((t for t in SPECIAL if text.startswith(t, i)), key=len, default=None)
-        if hit is None:
-            i += 1
-            continue
-        if i > start:
-            out.append((text[start:i], False))
-        out.append((hit, True))
-        i += len(hit)
-        start = i
-    if start < len(text):
-        out.append((text[start:], False))
-    return out
 
 
 def normalize(piece):
@@ -173,7 +155,7 @@ def bpe(piece, vocab, ranks):
 
 def encode(text, vocab, ranks, add_special_tokens):
     ids = [vocab[BOS]] if add_special_tokens else []
-    for piece, special in split_special(text):
+    for piece, special in split_added(text, SPECIAL):
         if special:
             ids.append(vocab[piece])
         elif piece:
@@ -206,10 +188,7 @@ def decode(ids, id_to_token, skip_special):
 
 
 def tokenizer_json(vocab, merges):
-    added = [
-        {"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
-        for t in SPECIAL
-    ]
+    added = added_entries(vocab, SPECIAL)
     return {
         "version": "1.0",
         "truncation": None,
@@ -220,17 +199,7 @@ def tokenizer_json(vocab, merges):
             {"type": "Replace", "pattern": {"String": " "}, "content": SPACE},
         ]},
         "pre_tokenizer": None,
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": BOS, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-            "pair": [
-                {"SpecialToken": {"id": BOS, "type_id": 0}},
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": BOS, "type_id": 1}},
-                {"Sequence": {"id": "B", "type_id": 1}},
-            ],
-            "special_tokens": {BOS: {"id": BOS, "ids": [vocab[BOS]], "tokens": [BOS]}},
-        },
+        "post_processor": bos_template(vocab, BOS),
         "decoder": {"type": "Sequence", "decoders": [
             {"type": "Replace", "pattern": {"String": SPACE}, "content": " "},
             {"type": "ByteFallback"},

@@ -352,11 +352,11 @@ def bpe(token, ranks):
     return list(word)
 
 
-def split_added(text):
-    """Cuts added tokens out of text (leftmost, longest first): [(piece, is_added)]."""
+def split_added(text, tokens=ADDED):
+    """Cuts the added tokens out of text (leftmost, longest first): [(piece, is_added)]."""
     out, i, start = [], 0, 0
     while i < len(text):
-        hit = max((t for t in ADDED if text.startswith(t, i)), key=len, default=None)
+        hit = max((t for t in tokens if text.startswith(t, i)), key=len, default=None)
         if hit is None:
             i += 1
             continue
@@ -409,11 +409,31 @@ def render_chatml(messages, add_generation_prompt):
 # files
 
 
-def tokenizer_json(vocab, merges):
-    added = [
+def added_entries(vocab, tokens):
+    """tokenizer.json's added_tokens: special, matched in the raw text (not normalized)."""
+    return [
         {"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
-        for t in ADDED
+        for t in tokens
     ]
+
+
+def bos_template(vocab, bos):
+    """A TemplateProcessing post-processor that prepends the BOS token (Llama's "<s> $A")."""
+    return {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [
+            {"SpecialToken": {"id": bos, "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"SpecialToken": {"id": bos, "type_id": 1}},
+            {"Sequence": {"id": "B", "type_id": 1}},
+        ],
+        "special_tokens": {bos: {"id": bos, "ids": [vocab[bos]], "tokens": [bos]}},
+    }
+
+
+def tokenizer_json(vocab, merges):
+    added = added_entries(vocab, ADDED)
     return {
         "version": "1.0",
         "truncation": None,
@@ -425,17 +445,7 @@ def tokenizer_json(vocab, merges):
             "type": "Sequence",
             "processors": [
                 {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
-                {
-                    "type": "TemplateProcessing",
-                    "single": [{"SpecialToken": {"id": BOS, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-                    "pair": [
-                        {"SpecialToken": {"id": BOS, "type_id": 0}},
-                        {"Sequence": {"id": "A", "type_id": 0}},
-                        {"SpecialToken": {"id": BOS, "type_id": 1}},
-                        {"Sequence": {"id": "B", "type_id": 1}},
-                    ],
-                    "special_tokens": {BOS: {"id": BOS, "ids": [vocab[BOS]], "tokens": [BOS]}},
-                },
+                bos_template(vocab, BOS),
             ],
         },
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
