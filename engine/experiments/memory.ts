@@ -35,7 +35,7 @@ export async function studyShape(spec: ExperimentSpec): Promise<{ config: ModelC
     config,
     shape: {
       batch: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, promptTokens, responseTokens,
-      lora: spec.policy.lora ? { r: spec.policy.lora.r, targetModules: spec.policy.lora.targetModules } : null,
+      lora: spec.policy.lora ? { r: spec.policy.lora.r, targetModules: spec.policy.lora.targetModules, dropout: spec.policy.lora.dropout } : null,
       ensemble: { method: e.method, heads: e.heads, unfreezeLastLayers: e.unfreezeLastLayers, ...(e.method === 'lora' ? { lora: ensembleLora(config, e.lora) } : {}) }, goldParams,
     },
   };

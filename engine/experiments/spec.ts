@@ -33,6 +33,8 @@ export const ObjectiveSchema = z.object({
   nominalMember: z.number().int().min(0).default(0),
 }).strict();
 const objective = ObjectiveSchema;
+/** LoRA dropout on the adapters' inputs while training (PEFT's lora_dropout; docs/engine.md § LoRA). */
+const loraDropout = z.number().min(0, 'must be in [0, 1): the probability of zeroing an adapter input while training').lt(1, 'must be in [0, 1): the probability of zeroing an adapter input while training (1 would drop every input)').default(LORA_DEFAULTS.dropout);
 
 const builtinWorld = z.object({
   name: z.enum(['goodhart-lab', 'text-reviews']),
@@ -85,6 +87,7 @@ export const ExperimentSpecSchema = z.object({
     lora: z.object({
       r: z.number().int().positive().default(DEFAULT_LORA_RANK),
       alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
+      dropout: loraDropout,
       targetModules: z.array(z.string().min(1)).min(1).optional(),
     }).strict().nullable().default(null),
     heads: z.number().int().min(1).max(16).default(BRME_DEFAULTS.heads),
@@ -117,7 +120,7 @@ export const ExperimentSpecSchema = z.object({
     lora: z.object({
       r: z.number().int().positive(),
       alpha: z.number().positive().default(LORA_DEFAULTS.alpha),
-      dropout: z.number().min(0).max(0, 'only 0 is supported: trainers here run without dropout (as TRL\'s PPO disables it)').default(LORA_DEFAULTS.dropout),
+      dropout: loraDropout,
       targetModules: z.array(z.string().min(1)).min(1),
     }).strict().nullable().default(null),
   }).strict().prefault({}),

@@ -1,5 +1,6 @@
 // LoRA (Hu et al. 2021) as PEFT computes it: for each targeted projection W (HF module name),
-//   y = base(x) + (alpha / r) · (dropout(x) · Aᵀ) · Bᵀ,   A [r, in] kaiming-uniform, B [out, r] zeros,
+//   y = base(x) + (alpha / r) · (dropout(x) · Aᵀ) · Bᵀ,   A [r, in] kaiming-uniform, B [out, r] zeros
+// (dropout in training graphs only, its masks fed from the trainer's RNG: LoraAdapters.attach),
 // attached through decoder.proj's adapter hook, so no architecture changes. The base weights stay in the
 // store untouched (trainers list only adapter names as trainable); "adapters off" is the same store read
 // without the hook (CausalLM.withoutAdapters), which is how PPO's reference policy is the base model
@@ -12,6 +13,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { ParamStore, Rng, initTensor } from '../runtime/params.js';
+import type { HostTensor } from '../runtime/session.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors.js';
 import { ADAPTERS, type AdapterHook } from './decoder.js';
 import { CausalLM, architectureOf } from './model.js';
@@ -85,22 +87,60 @@ export class LoraAdapters {
   paramNames(): string[] { return this.modules.flatMap((m) => [`${m.name}.lora_A.weight`, `${m.name}.lora_B.weight`]); }
   shapes(m: Projection): { a: number[]; b: number[] } { return { a: [this.config.r, m.in], b: [m.out, this.config.r] }; }
 
-  /** A parameter record whose projections add the adapters; `p` must hold the adapter tensors. */
+  /** A parameter record whose projections add the adapters; `p` must hold the adapter tensors. With
+   *  `train` and a dropout p > 0 each adapted module reads its input through its own keep-mask, a bool
+   *  graph input named dropoutInput(module) of the input's shape [B, T, in], cast and scaled by 1/(1−p) in
+   *  the graph (PEFT's inverted nn.Dropout, one per module: q_proj and v_proj reading the same x still
+   *  drop independently). The graph IR has no random op and a resumed run must repeat the same draws, so
+   *  the caller feeds dropoutMasks() drawn from its own checkpointed RNG (docs/engine.md § LoRA). p = 0
+   *  and eval graphs (scoring, sampling) add nothing. */
   attach(p: Record<string, Tensor>, train: boolean): Record<string, Tensor> {
-    if (train && this.config.dropout > 0) {
-      // The graph IR has no random op yet; silently training without the requested dropout would change the math.
-      throw new Error(`lora.dropout: ${this.config.dropout} is not supported in training graphs yet; use 0 (TRL's PPO disables dropout too)`);
-    }
     const targeted = new Set(this.modules.map((m) => m.name));
+    const drop = train && this.config.dropout > 0 ? 1 / (1 - this.config.dropout) : 0;
     const hook: AdapterHook = (name, x, y) => {
       if (!targeted.has(name)) return y;
       const a = p[`${name}.lora_A.weight`], b = p[`${name}.lora_B.weight`];
       if (!a || !b) throw new Error(`LoRA: no adapter tensors for ${name}`);
-      return F.add(y, F.mul(F.linearT(F.linearT(x, a), b), this.scale));
+      const xin = drop ? F.mul(x, F.mul(F.cast(x.graph.input(dropoutInput(name), 'bool', x.shape), x.dtype), drop)) : x;
+      return F.add(y, F.mul(F.linearT(F.linearT(xin, a), b), this.scale));
     };
     return Object.assign({ ...p }, { [ADAPTERS]: hook });
   }
+
+  /** Whether training graphs read dropout masks (dropout > 0); callers feed dropoutMasks() then. */
+  get dropsOut(): boolean { return this.config.dropout > 0; }
+
+  /** The keep-masks a training graph of `rows` × `seq` tokens reads (attach), one per adapted module, each
+   *  element kept with probability 1 − p. Drawn from a generator forked off `rng` (one draw of `rng` per
+   *  step, so the caller's stream advances the same whatever the model's size); nothing is drawn and no
+   *  feed is made when dropout is 0, so such a run's stream and graphs are exactly those of no dropout. */
+  dropoutMasks(rows: number, seq: number, rng: Rng): Record<string, HostTensor> {
+    if (!this.dropsOut) return {};
+    // Keep when a uniform u32 falls below (1 − p)·2³²: the keep rate is 1 − p to within 2⁻³². The u32s
+    // are Rng.nextU32's stream of the forked generator (xoshiro128**), inlined on local variables: the
+    // method call cost ~13 ns a value, which on a SmolLM2-sized minibatch (2·10⁸ values) was seconds.
+    // int32 locals and a signed compare (u − 2³¹ against below − 2³¹) keep the loop on small integers.
+    const st = rng.fork().getState();
+    let s0 = st[0]! | 0, s1 = st[1]! | 0, s2 = st[2]! | 0, s3 = st[3]! | 0;
+    const below = (1 - this.config.dropout) * 4294967296 - 2147483648;
+    const out: Record<string, HostTensor> = {};
+    for (const m of this.modules) {
+      const data = new Uint8Array(rows * seq * m.in);
+      for (let i = 0; i < data.length; i++) {
+        const x = Math.imul(s1, 5);
+        const u = Math.imul((x << 7) | (x >>> 25), 9) ^ -2147483648;
+        const t = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+        data[i] = u < below ? 1 : 0;
+      }
+      out[dropoutInput(m.name)] = { dtype: 'bool', shape: [rows, seq, m.in], data };
+    }
+    return out;
+  }
 }
+
+/** The graph input holding a module's LoRA dropout keep-mask (training graphs with dropout > 0). */
+export const dropoutInput = (module: string) => `lora_dropout:${module}`;
 
 /** The base model with fresh adapters (A kaiming-uniform as PEFT's default init, B zero, so the adapted
  *  model starts equal to the base). The returned model's store references the base's weight arrays (no

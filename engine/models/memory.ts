@@ -29,8 +29,9 @@ export interface PpoShape {
   miniBatches: number;
   promptTokens: number;
   responseTokens: number;
-  /** LoRA on the policy (the value head trains too); null: full fine-tuning with a copied reference. */
-  lora: { r: number; targetModules: string[] } | null;
+  /** LoRA on the policy (the value head trains too); null: full fine-tuning with a copied reference.
+   *  dropout > 0 adds the update's keep-masks (absent: 0). */
+  lora: { r: number; targetModules: string[]; dropout?: number } | null;
   /** The reward ensemble held during PPO; null: the reward comes from outside (a function, a server). */
   ensemble: { method: 'brme' | 'independent' | 'lora'; heads: number; unfreezeLastLayers?: number; lora?: { r: number; targetModules: string[] } } | null;
   /** Parameters of a gold reward model held during the study (a dataset world's judge), else 0. */
@@ -131,6 +132,20 @@ export function loraParameters(config: ModelConfig, lora: { r: number; targetMod
   return sum(mods.map((m) => lora.r * (m.in + m.out)));
 }
 
+/** Values of the LoRA dropout keep-masks one training step of `tokens` tokens reads: tokens × Σ in over
+ *  the adapted modules (one mask per module, the shape of its input); 0 without dropout. */
+function dropoutMaskValues(config: ModelConfig, lora: { r: number; targetModules: string[]; dropout?: number } | null | undefined, tokens: number): number {
+  if (!lora || !(lora.dropout! > 0)) return 0;
+  const mods = LoraAdapters.resolve({ config }, { r: lora.r, alpha: LORA_DEFAULTS.alpha, dropout: lora.dropout!, targetModules: lora.targetModules, bias: 'none' }).modules;
+  return tokens * sum(mods.map((m) => m.in));
+}
+
+/** The training-phase term of LoRA dropout: each mask is fed as bool (1 B a value), and the graph keeps
+ *  the scaled float mask (for the input's gradient) and the dropped input (for dA) until the backward pass. */
+function dropoutTerm(values: number, wb: number, rows: string): MemoryTerm[] {
+  return values ? [{ name: 'LoRA dropout masks and dropped inputs', bytes: values * (1 + 2 * wb), formula: `${rows} × Σ in over the adapted modules × (1 B bool mask fed + ${wb} B scaled mask + ${wb} B dropped input) = ${n(values)} × ${1 + 2 * wb}` }] : [];
+}
+
 /** The rank a default plan (and a form's LoRA) starts from. */
 export const DEFAULT_LORA_RANK = 8;
 
@@ -215,6 +230,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     ? tokens * (x.layers * x.d + perTok.values)
     : tokens * x.layers * perTok.values;
   const headActs = tokens * x.vocab * 5;
+  const masks = dropoutMaskValues(config, shape.lora, tokens);
   const train: MemoryTerm[] = [
     {
       name: checkpointing ? 'activations (checkpointed: layer inputs + one layer)' : 'activations',
@@ -224,6 +240,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
         : `(B/M) × L × layers × per-layer × ${wb} B = ${rows} × ${L} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}`,
     },
     { name: 'LM head: logits, log-probabilities, their gradient, the entropy\'s log-softmax and probabilities', bytes: headActs * wb, formula: `(B/M) × L × V × 5 × ${wb} B = ${rows} × ${L} × ${x.vocab} × 5 × ${wb}` },
+    ...dropoutTerm(masks, wb, '(B/M) × L'),
     { name: 'gradients', bytes: trainable * wb, formula: `trainable × ${wb} B = ${n(trainable)} × ${wb}` },
     ...stepOutputs(trainable, wb, mixed, device),
   ];
@@ -237,7 +254,8 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     precision, deviceKind: device, runnable: !mixed && !checkpointing, checkpointing,
     parameters: { policy: P, trainable, lora, valueHead, rewardTrunk: counts.trunk, ensemble, gold },
     resident, residentBytes, phases, totalBytes: residentBytes + sum(phases.map((p) => p.bytes)),
-    hostBytes: device === 'gpu' ? weights * 4 : 0, notes,
+    // A GPU plan's masks are also drawn in host memory each step before they are uploaded.
+    hostBytes: device === 'gpu' ? weights * 4 + masks : 0, notes,
   };
 }
 
@@ -263,7 +281,7 @@ function stepOutputs(trainable: number, wb: number, mixed: boolean, device: Plan
 
 /** Ensemble training (stage-1 Bradley–Terry or one independent member at a time): the base model,
  *  the members trained so far, and one reward model with its gradients, moments and activations. */
-export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads: number; batchPairs: number; tokens: number; lora?: { r: number; targetModules: string[] } }
+export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads: number; batchPairs: number; tokens: number; lora?: { r: number; targetModules: string[]; dropout?: number } }
 
 /** One LoRA-ensemble member's adapter parameters: r 8 on the family's attention projections unless given. */
 function loraEnsembleAdapters(config: ModelConfig, lora: { r: number; targetModules: string[] } | undefined): number {
@@ -290,8 +308,10 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   ];
   const tokens = 2 * shape.batchPairs * shape.tokens; // chosen and rejected rows
   const perTok = activationValuesPerToken(config, shape.tokens);
+  const masks = lora ? dropoutMaskValues(config, shape.lora, tokens) : 0;
   const train: MemoryTerm[] = [
     { name: 'activations', bytes: tokens * x.layers * perTok.values * wb, formula: `2 × pairs × T × layers × per-layer × ${wb} B = ${tokens} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}` },
+    ...dropoutTerm(masks, wb, '2 × pairs × T'),
     { name: 'gradients', bytes: member * wb, formula: `${n(member)} × ${wb} B` },
     ...stepOutputs(member, wb, mixed, device),
   ];
@@ -300,7 +320,7 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   return {
     precision, deviceKind: device, runnable: !mixed, checkpointing: false,
     parameters: { policy: P, trainable: member, lora: 0, valueHead: 0, rewardTrunk: counts.trunk, ensemble: (done + 1) * member, gold: 0 },
-    resident, residentBytes, phases: [trainPhase], totalBytes: residentBytes + trainPhase.bytes, hostBytes: device === 'gpu' ? (P + (done + 1) * member) * 4 : 0,
+    resident, residentBytes, phases: [trainPhase], totalBytes: residentBytes + trainPhase.bytes, hostBytes: device === 'gpu' ? (P + (done + 1) * member) * 4 + masks : 0,
     notes: mixed ? [`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer would need`] : [],
   };
 }

@@ -17,11 +17,11 @@ import { type LoraConfig, LORA_DEFAULTS } from '../models/lora.js';
 import { DEFAULT_LORA_RANK, defaultLoraTargets } from '../models/memory.js';
 
 /** What a LoRA ensemble's members carry (spec `ensemble.lora`, `ensemble train --lora R`): absent keys
- *  take the engine's defaults, rank DEFAULT_LORA_RANK and alpha LORA_DEFAULTS.alpha on the family's
+ *  take the engine's defaults, rank DEFAULT_LORA_RANK, alpha and dropout LORA_DEFAULTS' on the family's
  *  attention projections (the same defaults the memory plan counts). */
-export interface EnsembleLoraOptions { r?: number; alpha?: number; targetModules?: string[] }
+export interface EnsembleLoraOptions { r?: number; alpha?: number; dropout?: number; targetModules?: string[] }
 export function ensembleLora(config: ModelConfig, o: EnsembleLoraOptions | null | undefined): LoraConfig {
-  return { r: o?.r ?? DEFAULT_LORA_RANK, alpha: o?.alpha ?? LORA_DEFAULTS.alpha, dropout: 0, targetModules: o?.targetModules ?? defaultLoraTargets(config.arch), bias: 'none' };
+  return { r: o?.r ?? DEFAULT_LORA_RANK, alpha: o?.alpha ?? LORA_DEFAULTS.alpha, dropout: o?.dropout ?? LORA_DEFAULTS.dropout, targetModules: o?.targetModules ?? defaultLoraTargets(config.arch), bias: 'none' };
 }
 
 /** Loads a saved ensemble (BRME, independent or LoRA); a single reward-model folder loads as a 1-member ensemble. */

@@ -266,6 +266,8 @@ export class PpoTrainer {
           input_ids: i64(pickI(lay.ids, L), [rows.length, L]), attention_mask: i64(pickI(lay.mask, L), [rows.length, L]),
           response_mask: f32(pick(lay.respMask, T), [rows.length, T]), old_logprobs: f32(pick(oldLogp, T), [rows.length, T]),
           old_values: f32(pick(values, T), [rows.length, T]), advantages: f32(pick(advW, T), [rows.length, T]), returns: f32(pick(ret, T), [rows.length, T]),
+          // LoRA dropout's keep-masks (none at dropout 0), from this.rng, so a resumed run draws the same.
+          ...this.policy.lora?.dropoutMasks(rows.length, L, this.rng),
         });
         for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
         sums[METRIC.trainGradNorm] = (sums[METRIC.trainGradNorm] ?? 0) + r.gradNorm;

@@ -385,7 +385,7 @@ export async function trainBradleyTerry(
       const idx = order.slice(s * c.batchSize, (s + 1) * c.batchSize);
       const b = padRows(pairRows(idx.map((i) => train[i]!)), rm.padId);
       const w = idx.map((i) => c.pairWeights?.[i] ?? 1);
-      const r = await trainer.run({ input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]), pair_weight: f32(w, [idx.length]) });
+      const r = await trainer.run({ input_ids: i64(b.ids, [b.B, b.T]), attention_mask: i64(b.mask, [b.B, b.T]), pair_weight: f32(w, [idx.length]), ...rm.lora?.dropoutMasks(b.B, b.T, rng) });
       m.loss.push(r.loss);
       m.batchAccuracy.push(r.metrics.accuracy!);
       onProgress?.({ epoch: e, step: m.loss.length, steps, loss: r.loss, accuracy: r.metrics.accuracy! });

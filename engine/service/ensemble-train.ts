@@ -153,7 +153,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
-  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha, dropout: LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
   const { bootstrap } = opts;
   // Per-member trunks (refused by the schema except for independent members on a built-in world): trained in the job, not cached.
   const trunkOf = req.trunks === 'per-member' ? memberTrunks({

@@ -128,7 +128,7 @@ test('spec ensemble.method lora: ensemble.lora defaults from the engine; the mem
   const { DEFAULT_LORA_RANK } = await import('../../engine/models/memory.js');
   const { LORA_DEFAULTS } = await import('../../engine/models/lora.js');
   const s = parseSpec({ ensemble: { method: 'lora', heads: 3, lora: {} } });
-  assert.deepEqual(s.ensemble.lora, { r: DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha });
+  assert.deepEqual(s.ensemble.lora, { r: DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha, dropout: LORA_DEFAULTS.dropout });
   assert.throws(() => parseSpec({ ensemble: { method: 'lora', lora: { rank: 2 } } }), /ensemble\.lora/);
 });
 

@@ -122,12 +122,12 @@ test('PPO with a LoRA policy trains the adapters only; the reference is the base
   assert.ok(maxDiff((await policy.evaluate(IDS)).logits.data as Float32Array, baseLogits) > 0, 'the policy moved');
 });
 
-test('spec key policy.lora: defaults written in, dropout other than 0 refused naming the key', async () => {
+test('spec key policy.lora: defaults written in, a dropout outside [0, 1) refused naming the key', async () => {
   const { parseSpec } = await import('../../engine/experiments/spec.js');
   assert.equal(parseSpec({}).policy.lora, null);
   const s = parseSpec({ policy: { lora: { r: 8, targetModules: ['c_attn'] } } });
   assert.deepEqual(s.policy.lora, { r: 8, alpha: 16, dropout: 0, targetModules: ['c_attn'] });
-  assert.throws(() => parseSpec({ policy: { lora: { r: 8, dropout: 0.1, targetModules: ['c_attn'] } } }), /policy\.lora\.dropout: only 0 is supported/);
+  assert.throws(() => parseSpec({ policy: { lora: { r: 8, dropout: 1, targetModules: ['c_attn'] } } }), /policy\.lora\.dropout: must be in \[0, 1\)/);
   assert.throws(() => parseSpec({ policy: { lora: { r: 8, targetModules: ['c_attn'], rank: 2 } } }), /policy\.lora/);
 });
 

@@ -20,6 +20,13 @@ prompt + rejected, left-padded with pad id 0; reward = score(final hidden state 
 loss = sum_i w_i softplus(r_rejected_i - r_chosen_i) / sum_i w_i:
   {"base", "rows": [[..]], "pad_id", "pair_weight": [..], "rewards": [2P], "loss",
    "grads": {"<module>.lora_A.weight": [...], "<module>.lora_B.weight": [...], "score.weight": [...]}}
+
+Each <base>-dropout/ folder is the same kind of adapter with lora_dropout DROPOUT, and expected.json holds
+the LM loss and dA, dB of one training-mode forward as PEFT computes it with nn.Dropout(DROPOUT):
+y = base(x) + (lora_alpha / r) * lora_B(lora_A(x * mask / (1 - DROPOUT))), with one fixed keep-mask per
+adapted module (the shape of its input [B, T, in], drawn here and stored so the engine is fed the same):
+  {"base", "input_ids", "dropout", "loss", "eval_loss" (no dropout), "masks": {"<module>": [flat 0/1]},
+   "grads": {...}}
 """
 
 import json
@@ -37,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 IDS = [[3, 17, 42, 5, 88, 1, 60, 9], [70, 2, 2, 31, 14, 55, 8, 90]]
 CASES = [("gpt2-tiny", ["c_attn", "mlp.c_proj"], True), ("llama-tiny-gqa", ["q_proj", "v_proj", "down_proj"], False)]
 R, ALPHA = 4, 8
+DROPOUT = 0.25
 # The reward step's pairs (prompt, chosen, rejected) and weights, as test/integration/lora-reward.test.ts's.
 PAIRS = [([3, 17, 42], [5, 88, 1], [60, 9]), ([70, 2], [2, 31, 14, 55], [8, 90, 7]), ([11, 12, 13, 14], [15], [16, 17])]
 PAIR_WEIGHT = [1.0, 2.0, 1.0]
@@ -47,8 +55,10 @@ def matches(name, targets):
     return any(name == t or name.endswith("." + t) for t in targets)
 
 
-def add_adapters(model, targets, conv1d, gen):
-    """Non-zero float32-valued A and B on every targeted projection, added to its forward."""
+def add_adapters(model, targets, conv1d, gen, masks=None):
+    """Non-zero float32-valued A and B on every targeted projection, added to its forward. With `masks`
+    (a dict filled here), the adapter input goes through inverted dropout with a keep-mask drawn once per
+    module from `gen` (training mode); `masks[name]` is None to run that forward without dropout."""
     adapters = {}
     for name, mod in model.named_modules():
         if not matches(name, targets) or not hasattr(mod, "weight") or mod.weight.dim() != 2:
@@ -62,13 +72,26 @@ def add_adapters(model, targets, conv1d, gen):
         b.requires_grad_(True)
         adapters[name] = (a, b)
         orig = mod.forward
-        mod.forward = (lambda orig, a, b: lambda x: orig(x) + (ALPHA / R) * ((x @ a.t()) @ b.t()))(orig, a, b)
+        if masks is None:
+            mod.forward = (lambda orig, a, b: lambda x: orig(x) + (ALPHA / R) * ((x @ a.t()) @ b.t()))(orig, a, b)
+        else:
+            masks[name] = None
+            mod.forward = (lambda orig, a, b, name: lambda x: orig(x) + (ALPHA / R) * ((dropped(x, name, masks, gen) @ a.t()) @ b.t()))(orig, a, b, name)
     return adapters
 
 
-def peft_config(base, targets, conv1d, task, modules_to_save=None):
+def dropped(x, name, masks, gen):
+    """x through inverted dropout with this module's keep-mask (drawn on first use), or x when disabled."""
+    if masks.get("off"):
+        return x
+    if masks[name] is None:
+        masks[name] = (torch.rand(x.shape, generator=gen, dtype=torch.float64) >= DROPOUT).to(torch.float64)
+    return x * masks[name] / (1 - DROPOUT)
+
+
+def peft_config(base, targets, conv1d, task, modules_to_save=None, dropout=0.0):
     cfg = {"base_model_name_or_path": base, "bias": "none", "fan_in_fan_out": conv1d, "lora_alpha": ALPHA,
-           "lora_dropout": 0.0, "peft_type": "LORA", "r": R, "target_modules": sorted(targets), "task_type": task}
+           "lora_dropout": dropout, "peft_type": "LORA", "r": R, "target_modules": sorted(targets), "task_type": task}
     if modules_to_save:
         cfg["modules_to_save"] = modules_to_save
     return json.dumps(cfg, indent=2, sort_keys=True) + "\n"
@@ -118,6 +141,36 @@ def reward_case(base, targets, conv1d):
     print(base + "-reward", len(adapters), "adapters + score head, loss", float(loss))
 
 
+def dropout_case(base, targets, conv1d):
+    """One training-mode LM forward and backward with LoRA dropout, each module's keep-mask fixed."""
+    model, _ = load_folder(os.path.join(ROOT, "test", "fixtures", "models", base), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2468)
+    masks = {}
+    adapters = add_adapters(model, targets, conv1d, gen, masks)
+    ids = torch.tensor(IDS)
+    logits = model(ids)
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    loss = lm_loss(logits, ids)
+    loss.backward()
+    masks["off"] = True
+    with torch.no_grad():
+        ev = model(ids)
+        eval_loss = lm_loss(ev[0] if isinstance(ev, tuple) else ev, ids)
+    del masks["off"]
+    out = os.path.join(ROOT, "test", "fixtures", "lora", base + "-dropout")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "adapter_config.json"), "w", encoding="utf-8") as f:
+        f.write(peft_config(base, targets, conv1d, "CAUSAL_LM", dropout=DROPOUT))
+    tensors, grads = adapter_tensors(adapters)
+    write_safetensors(os.path.join(out, "adapter_model.safetensors"), tensors)
+    exp = {"base": base, "input_ids": IDS, "dropout": DROPOUT, "loss": float(loss), "eval_loss": float(eval_loss),
+           "masks": {k: [int(v) for v in m.reshape(-1).tolist()] for k, m in masks.items()}, "grads": grads}
+    with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(exp) + "\n")
+    kept = sum(sum(m) for m in exp["masks"].values()) / sum(len(m) for m in exp["masks"].values())
+    print(base + "-dropout", len(adapters), "adapters, loss", float(loss), "eval loss", float(eval_loss), "kept", kept)
+
+
 def main():
     for base, targets, conv1d in CASES:
         model, _ = load_folder(os.path.join(ROOT, "test", "fixtures", "models", base), dtype=torch.float64)
@@ -140,6 +193,7 @@ def main():
             f.write(json.dumps(exp) + "\n")
         print(base, len(adapters), "adapters, loss", float(loss))
         reward_case(base, targets, conv1d)
+        dropout_case(base, targets, conv1d)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ function trunkStore(extra: { name: string; shape: number[]; init: Parameters<Par
 }
 
 const base = CausalLM.init(config, 0);
-const policy = shape.lora ? await withLora(base, { r: shape.lora.r, alpha: 16, dropout: 0, targetModules: shape.lora.targetModules, bias: 'none' }) : await base.clone();
+const policy = shape.lora ? await withLora(base, { r: shape.lora.r, alpha: 16, dropout: shape.lora.dropout ?? 0, targetModules: shape.lora.targetModules, bias: 'none' }) : await base.clone();
 const ref = shape.lora ? policy.withoutAdapters() : base;
 const K = shape.ensemble!.heads;
 const ensemble: Ensemble = shape.ensemble!.method === 'brme'

@@ -52,7 +52,7 @@ async function run(values: Record<string, unknown>, go: (o: RunnerOptions) => Pr
 
 export const experiment: Command = {
   usage: [
-    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A]]',
+    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A] [--lora-dropout P]]',
     '                                  run a paired study (objectives × seeds) and print its summary; --lora trains',
     '                                  LoRA adapters on the named HF modules instead of every weight (spec key policy.lora)',
     'experiment resume ID              continue an experiment\'s unfinished runs from their last checkpoints',
@@ -60,16 +60,17 @@ export const experiment: Command = {
   async run(args, out) {
     const [sub, ...rest] = args;
     if (sub === 'run') {
-      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' } }, true);
+      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' } }, true);
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf experiment run SPEC.(json|yaml)');
       let spec = await readSpecFile(positionals[0]!);
       if (values.lora !== undefined) {
         const targets = typeof values['lora-targets'] === 'string' ? values['lora-targets'].split(',').map((t) => t.trim()).filter(Boolean) : [];
         if (!targets.length) throw new UsageError('--lora needs --lora-targets, the HF module names to adapt (e.g. q_proj,v_proj or c_attn)');
         const alpha = values['lora-alpha'] === undefined ? undefined : Number(values['lora-alpha']);
+        const dropout = values['lora-dropout'] === undefined ? undefined : Number(values['lora-dropout']);
         // Through the schema again, so the flag is validated and defaulted exactly as the spec key.
-        spec = parseSpec({ ...spec, policy: { lora: { r: intOpt(values.lora, 'lora', 8), targetModules: targets, ...(alpha === undefined ? {} : { alpha }) } } }, '--lora');
-      } else if (values['lora-targets'] !== undefined || values['lora-alpha'] !== undefined) throw new UsageError('--lora-targets and --lora-alpha need --lora R');
+        spec = parseSpec({ ...spec, policy: { lora: { r: intOpt(values.lora, 'lora', 8), targetModules: targets, ...(alpha === undefined ? {} : { alpha }), ...(dropout === undefined ? {} : { dropout }) } } }, '--lora');
+      } else if (values['lora-targets'] !== undefined || values['lora-alpha'] !== undefined || values['lora-dropout'] !== undefined) throw new UsageError('--lora-targets, --lora-alpha and --lora-dropout need --lora R');
       const r = await run(values, (o) => runExperiment(spec, o));
       out(r, () => human(r));
     } else if (sub === 'resume') {
