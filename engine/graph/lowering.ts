@@ -7,6 +7,8 @@ import { type DType, type Dim, dimSymbols, type TypedArray, GraphBuildError } fr
 import { type AttrValue, type NodeProto, type TensorProto, OnnxDType, encodeModel } from './onnx-proto.js';
 
 export const OPSET = 18;
+/** ONNX Runtime's contrib-op domain (FastGelu, Gelu, BiasGelu: engine/graph/ops/fused.ts). */
+export const MS_DOMAIN = 'com.microsoft';
 
 /** Attribute values written by op lowerings: numbers are INT, arrays INTS, wrap floats with float(). */
 export type LAttr = number | number[] | string | { float: number } | { floats: number[] } | { tensor: TensorProto };
@@ -65,12 +67,17 @@ export class Lowering {
   }
 
   /** Emits an ONNX node; returns its output names (fresh temporaries when given a count). */
-  node(opType: string, inputs: string[], outputs: string[] | number = 1, attrs: Record<string, LAttr | undefined> = {}): string[] {
+  node(opType: string, inputs: string[], outputs: string[] | number = 1, attrs: Record<string, LAttr | undefined> = {}, domain?: typeof MS_DOMAIN): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.tmp(opType)) : outputs;
     const a: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) a[k] = toAttr(v);
-    this.nodes.push({ opType, inputs, outputs: outs, attrs: a });
+    this.nodes.push({ opType, inputs, outputs: outs, attrs: a, ...(domain ? { domain } : {}) });
     return outs;
+  }
+
+  /** An ONNX Runtime contrib op (com.microsoft domain, version 1); the model then imports that domain. */
+  msNode(opType: string, inputs: string[], outputs: string[] | number = 1, attrs: Record<string, LAttr | undefined> = {}): string[] {
+    return this.node(opType, inputs, outputs, attrs, MS_DOMAIN);
   }
 
   /** Shorthand: one ONNX node computing exactly the output of the Tensor. */
@@ -134,6 +141,10 @@ export interface LoweringOptions {
   /** ORT's WebGPU provider has no LogSoftmax kernel: it would run on the CPU, copying the whole
    *  [tokens, vocab] tensor out of and back into GPU memory. */
   decomposeLogSoftmax?: boolean;
+  /** ORT's WebGPU SimplifiedLayerNormalization writes the row mean of x, not 1/rms, into its second
+   *  output (webgpu/nn/layer_norm.cc shares LayerNormalization's Mean slot): compute rms_norm's
+   *  statistic with reductions there. */
+  decomposeRmsNorm?: boolean;
 }
 
 export interface EmitResult { bytes: Uint8Array; inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[]; outputs: { name: string; dtype: DType; shape: Dim[] }[] }
@@ -162,7 +173,7 @@ export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outp
   const bytes = encodeModel({
     irVersion: 8,
     producer: 'rrlhf-engine',
-    opsets: [{ domain: '', version: OPSET }],
+    opsets: [{ domain: '', version: OPSET }, ...(e.nodes.some((n) => n.domain === MS_DOMAIN) ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
     graph: {
       name: graph.name,
       nodes: e.nodes,

@@ -4,6 +4,7 @@
 
 import { type Graph, type Tensor, F } from '../graph/index.js';
 import { type Init } from '../runtime/params.js';
+import { type GeluForm } from '../graph/ops/fused.js';
 
 export interface ParamSpec { name: string; shape: number[]; init: Init }
 
@@ -90,6 +91,15 @@ export function proj(p: Record<string, Tensor>, name: string, x: Tensor, layout:
   const y = layout === 'out_in' ? F.linearT(x, w, b) : F.linear(x, w, b);
   const hook = (p as WithHook)[ADAPTERS];
   return hook ? hook(name, x, y, layout) : y;
+}
+
+/** gelu(proj(x)) with the projection's bias fused into the GELU kernel (ORT FastGelu / BiasGelu,
+ *  engine/graph/ops/fused.ts) when no adapter rewrites projections (an adapter adds its delta after the
+ *  bias, so then the bias stays a separate add). */
+export function projGelu(p: Record<string, Tensor>, name: string, x: Tensor, layout: 'out_in' | 'in_out', form: GeluForm): Tensor {
+  const w = p[`${name}.weight`], b = p[`${name}.bias`];
+  if ((p as WithHook)[ADAPTERS] || !w || !b) return F.gelu(proj(p, name, x, layout), form);
+  return F.gelu(layout === 'out_in' ? F.linearT(x, w) : F.linear(x, w), form, b);
 }
 
 /** [B, T, H·dh] → [B, H, T, dh] */

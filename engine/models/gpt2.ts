@@ -3,7 +3,7 @@
 
 import { type Tensor, F } from '../graph/index.js';
 import { type Gpt2Config } from './config.js';
-import { type Architecture, type ParamSpec, attention, proj, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
+import { type Architecture, type ParamSpec, attention, proj, projGelu, splitHeads, mergeHeads, withPast, type KV } from './decoder.js';
 
 const P = 'transformer.';
 
@@ -34,7 +34,7 @@ export const gpt2: Architecture<Gpt2Config> = {
 
   trunk(_g, p, c, { ids, positions, attnBias, past }) {
     const dh = c.d / c.nHead;
-    const act = (x: Tensor) => F.gelu(x, c.activation === 'gelu' ? 'erf' : 'tanh');
+    const form = c.activation === 'gelu' ? 'erf' : 'tanh'; // gelu_new and gelu_pytorch_tanh: the tanh form
     let x = F.add(F.embedding(p[`${P}wte.weight`]!, ids), F.embedding(p[`${P}wpe.weight`]!, positions));
     const present: KV[] = [];
     for (let i = 0; i < c.nLayer; i++) {
@@ -47,7 +47,7 @@ export const gpt2: Architecture<Gpt2Config> = {
       const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh)));
       x = F.add(x, proj(p, `${h}attn.c_proj`, y, 'in_out'));
       const m = F.layerNorm(x, p[`${h}ln_2.weight`]!, p[`${h}ln_2.bias`]!, c.eps);
-      const ff = proj(p, `${h}mlp.c_proj`, act(proj(p, `${h}mlp.c_fc`, m, 'in_out')), 'in_out');
+      const ff = proj(p, `${h}mlp.c_proj`, projGelu(p, `${h}mlp.c_fc`, m, 'in_out', form), 'in_out');
       x = F.add(x, ff);
     }
     return { hidden: F.layerNorm(x, p[`${P}ln_f.weight`]!, p[`${P}ln_f.bias`]!, c.eps), present };

@@ -8,7 +8,7 @@
 import { type Tensor, F } from '../graph/index.js';
 import { type NeoxConfig } from './config.js';
 import { ropeCosSin } from './rope.js';
-import { type Architecture, type ParamSpec, attention, proj, mergeHeads, withPast, partialRope, type KV } from './decoder.js';
+import { type Architecture, type ParamSpec, attention, proj, projGelu, mergeHeads, withPast, partialRope, type KV } from './decoder.js';
 
 const P = 'gpt_neox.';
 
@@ -42,7 +42,7 @@ export const neox: Architecture<NeoxConfig> = {
 
   trunk(_g, p, c, { ids, positions, attnBias, past }) {
     const dh = c.headDim;
-    const act = (x: Tensor) => F.gelu(x, c.activation === 'gelu' ? 'erf' : 'tanh');
+    const form = c.activation === 'gelu' ? 'erf' : 'tanh'; // gelu_new and gelu_pytorch_tanh: the tanh form
     let x = F.embedding(p[`${P}embed_in.weight`]!, ids);
     const rope = ropeCosSin(positions, c.rotaryDim, c);
     // cat(freqs, freqs): the first half of each table is cos/sin of the rot/2 frequencies
@@ -61,7 +61,7 @@ export const neox: Architecture<NeoxConfig> = {
       const attn = proj(p, `${l}attention.dense`, mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh))));
       const mlp = (h: Tensor) => {
         const m = F.layerNorm(h, p[`${l}post_attention_layernorm.weight`]!, p[`${l}post_attention_layernorm.bias`]!, c.eps);
-        return proj(p, `${l}mlp.dense_4h_to_h`, act(proj(p, `${l}mlp.dense_h_to_4h`, m)));
+        return proj(p, `${l}mlp.dense_4h_to_h`, projGelu(p, `${l}mlp.dense_h_to_4h`, m, 'out_in', form));
       };
       if (c.parallelResidual) {
         x = F.add(F.add(x, attn), mlp(x));

@@ -48,7 +48,10 @@ export const keepsOutputsOnDevice = (d: Device) => keepsOutputs(d, bindingFor(d)
 /** How graphs are written for a provider (engine/graph/lowering.ts): WebGPU has no LogSoftmax kernel
  *  in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both ways). */
 export function loweringFor(d: Device): LoweringOptions {
-  return d === 'webgpu' || process.env.RRLHF_DECOMPOSE_LOGSOFTMAX === '1' ? { decomposeLogSoftmax: true } : {};
+  return {
+    ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_LOGSOFTMAX === '1' ? { decomposeLogSoftmax: true } : {}),
+    ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_RMSNORM === '1' ? { decomposeRmsNorm: true } : {}),
+  };
 }
 
 /** ORT's memory pattern plans one block for a run's intermediates; on CPU that block is reserved from the

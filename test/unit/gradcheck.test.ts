@@ -344,6 +344,39 @@ test('grad rmsNorm', async () => {
   });
 });
 
+// layer_norm and rms_norm return their row statistics beside y (ORT's Mean / InvStdDev outputs) for the
+// backward; the checks below read them through a second output too.
+test('layer_norm and rms_norm statistics outputs (mean, 1/√(var + eps))', async () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const g = new Graph('norm-stats');
+    const a = g.input('a', dtype, [2, 4]);
+    const w = g.constant(dtype === 'float64' ? Float64Array.from([1, 1, 1, 1]) : Float32Array.from([1, 1, 1, 1]), dtype, [4]);
+    const [, mu, r] = g.apply(F.LayerNorm, [a, w, w], { eps: 1e-5 });
+    const [, rr] = g.apply(F.RmsNorm, [a, w], { eps: 1e-6 });
+    const v = [1, 2, 3, 6, -1, 0, 0, 1];
+    const out = await runGraph(g, { mu: mu!, r: r!, rr: rr! }, { a: hostTensor(dtype, [2, 4], v) });
+    assert.deepEqual(out.mu!.shape, [2, 1]);
+    const tol = dtype === 'float64' ? 1e-12 : 1e-6;
+    [3, 0].forEach((m, i) => assert.ok(Math.abs(toNumbers(out.mu!)[i]! - m) <= tol, `${dtype} mean ${i}`));
+    [1 / Math.sqrt(3.5 + 1e-5), 1 / Math.sqrt(0.5 + 1e-5)].forEach((want, i) => assert.ok(Math.abs(toNumbers(out.r!)[i]! - want) <= tol * want, `${dtype} rstd ${i}: ${toNumbers(out.r!)[i]} vs ${want}`));
+    [1 / Math.sqrt(12.5 + 1e-6), 1 / Math.sqrt(0.5 + 1e-6)].forEach((want, i) => assert.ok(Math.abs(toNumbers(out.rr!)[i]! - want) <= tol * want, `${dtype} rms rstd ${i}`));
+  }
+});
+
+// ---- fused GELU (+ bias) -----------------------------------------------------------------------
+
+const geluTanhRef = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+const geluErfRef = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
+/** gelu(x + bias) over [rows, d] with bias [d], flat. */
+const biasRef = (f: (v: number) => number, d: number) => ([X, B]: number[][]) => X!.map((v, i) => f(v + B![i % d]!));
+
+test('grad gelu with a fused bias (tanh: FastGelu; erf: BiasGelu)', async () => {
+  await check('gelu(tanh)+bias [2,3,4]', (_g, [a, b]) => F.gelu(a!, 'tanh', b!), [x([2, 3, 4], { values: gen.uniform(-3, 3) }), x([4])], { ref: biasRef(geluTanhRef, 4) });
+  await check('gelu(erf)+bias [3,5]', (_g, [a, b]) => F.gelu(a!, 'erf', b!), [x([3, 5], { values: gen.uniform(-3, 3) }), x([5])], { ...ERF_TOL, ref: biasRef(geluErfRef, 5), refTol: 1e-6 });
+  await check('gelu(tanh)+bias [B,4]', (_g, [a, b]) => F.gelu(a!, 'tanh', b!), [x(['B', 4], { feed: [3, 4] }), x([4])]);
+  assert.throws(() => { const g = new Graph('bad'); F.gelu(g.input('a', 'float32', [2, 4]), 'tanh', g.input('b', 'float32', [3])); }, /gelu: bias must be \[4\]/);
+});
+
 // ---- gathers -----------------------------------------------------------------------------------
 
 test('grad embedding (table; repeated ids accumulate)', async () => {
@@ -418,6 +451,21 @@ test('grad of softmax_cross_entropy_grad (double backward: w.r.t. the logits thr
   // Forward: (softmax − onehot)·u; logits 0 over 2 classes gives softmax ½ everywhere.
   await check('xent second order values', (g, [a, u, l]) => vjp((t) => F.softmaxCrossEntropy(t, l!))(g, [a!, u!]),
     [x([2, 2], { values: [0, 0, 0, 0] }), x([2], { values: [2, 4] }), ids([2], [1, 0])], { ref: () => [1, -1, -2, 2] });
+});
+
+test('grad of gelu_grad, layer_norm and rms_norm backward rules (double backward, incl. the statistics outputs)', async () => {
+  for (const form of ['tanh', 'erf'] as const) {
+    const tol = form === 'erf' ? ERF_TOL : {};
+    await check(`gelu(${form}) second order [3,4]`, vjp((t) => F.gelu(t, form)), [x([3, 4], { values: gen.uniform(-3, 3) }), x([3, 4])], tol);
+    // With a bias: the first-order gradient w.r.t. x, and the one w.r.t. the bias, each differentiated again.
+    const withBias = (wrt: 0 | 1) => (_g: Graph, [a, b, u]: Tensor[]) => grad(F.sum(F.mul(F.gelu(a!, form, b!), u!)), [a!, b!])[wrt]!;
+    await check(`gelu(${form})+bias second order d/dx [2,4]`, withBias(0), [x([2, 4], { values: gen.uniform(-2, 2) }), x([4]), x([2, 4])], tol);
+    await check(`gelu(${form})+bias second order d/db [2,4]`, withBias(1), [x([2, 4], { values: gen.uniform(-2, 2) }), x([4]), x([2, 4])], tol);
+  }
+  const lnW = (g: Graph) => f64c(g, [0.7, 1.3, 1.1, 0.9], [4]);
+  await check('layerNorm second order [3,4]', (g, [a, u]) => vjp((t) => F.layerNorm(t, lnW(g), f64c(g, [0.1, -0.2, 0, 0.3], [4])))(g, [a!, u!]), [x([3, 4], { values: gen.uniform(-2, 2) }), x([3, 4])]);
+  await check('layerNorm second order d/dw [3,4]', (g, [a, w, u]) => grad(F.sum(F.mul(F.layerNorm(a!, w!, f64c(g, [0, 0, 0, 0], [4])), u!)), [w!])[0]!, [x([3, 4]), x([4], { values: gen.uniform(0.5, 1.5) }), x([3, 4])]);
+  await check('rmsNorm second order [3,4]', (g, [a, u]) => vjp((t) => F.rmsNorm(t, lnW(g)))(g, [a!, u!]), [x([3, 4], { values: gen.signed(0.3, 1.5) }), x([3, 4])]);
 });
 
 test('double backward through mean and numel (shape-only ops carry no gradient, they are not refused)', async () => {
@@ -670,6 +718,18 @@ test('float32 spot checks (fused forward vs backward)', async () => {
   await check('f32 softmax', (_g, [a]) => F.softmax(a!), [f([3, 5], { values: gen.uniform(-2, 2) })], T);
   await check('f32 logSoftmax', (_g, [a]) => F.logSoftmax(a!, 0), [f([3, 5], { values: gen.uniform(-2, 2) })], T);
   await check('f32 linear+gelu', (_g, [a, w, b]) => F.gelu(F.linear(a!, w!, b!), 'tanh'), [f([2, 3, 4]), f([4, 5]), f([5])], T);
+  // The contrib kernels themselves (float32 only): FastGelu / BiasGelu with the bias fused, and
+  // LayerNormalization / SimplifiedLayerNormalization, against the formulas.
+  const R = { ...T, refTol: 2e-6 };
+  await check('f32 FastGelu+bias', (_g, [a, b]) => F.gelu(a!, 'tanh', b!), [f([3, 4], { values: gen.uniform(-3, 3) }), f([4])], { ...R, ref: biasRef(geluTanhRef, 4) });
+  await check('f32 BiasGelu', (_g, [a, b]) => F.gelu(a!, 'erf', b!), [f([3, 4], { values: gen.uniform(-3, 3) }), f([4])], { ...R, ref: biasRef(geluErfRef, 4) });
+  await check('f32 Gelu', (_g, [a]) => F.gelu(a!, 'erf'), [f([3, 4], { values: gen.uniform(-3, 3) })], { ...R, ref: ([X]) => X!.map(geluErfRef) });
+  await check('f32 layerNorm values', (_g, [a, w, b]) => F.layerNorm(a!, w!, b!), [f([1, 4], { values: [1, 2, 3, 6] }), f([4], { values: [1, 2, 1, 1] }), f([4], { values: [0, 0, 1, 0] })], {
+    ...R, ref: () => { const v = [1, 2, 3, 6], r = 1 / Math.sqrt(3.5 + 1e-5); return v.map((t, i) => (t - 3) * r * [1, 2, 1, 1][i]! + [0, 0, 1, 0][i]!); },
+  });
+  await check('f32 rmsNorm values', (_g, [a, w]) => F.rmsNorm(a!, w!), [f([1, 2], { values: [3, 4] }), f([2], { values: [1, 2] })], {
+    ...R, ref: () => { const r = 1 / Math.sqrt(12.5 + 1e-6); return [3 * r, 8 * r]; },
+  });
   await check('f32 linearT+silu', (_g, [a, w]) => F.silu(F.linearT(a!, w!)), [f([2, 3, 4]), f([5, 4])], T);
   await check('f32 embedding', (_g, [t, i]) => F.embedding(t!, i!), [f([5, 3]), ids([4], [1, 1, 4, 0])], T);
   await check('f32 logsumexp', (_g, [a]) => F.logsumexp(a!, -1), [f([3, 5], { values: gen.uniform(-2, 2) })], T);

@@ -41,3 +41,49 @@ for (const dtype of ['float32', 'float64'] as const) {
     }
   });
 }
+
+// rms_norm: SimplifiedLayerNormalization's y and 1/rms output (CPU, CUDA), or reductions
+// (decomposeRmsNorm, WebGPU): the same values and gradients.
+test('decomposed rms_norm equals SimplifiedLayerNormalization (float32, values and gradients)', async () => {
+  const { grad } = await import('../../engine/autodiff/grad.js');
+  const rng = new Rng(5);
+  const build = () => {
+    const g = new Graph('rms');
+    const x = g.input('x', 'float32', ['N', 6]), w = g.input('w', 'float32', [6]);
+    const y = F.rmsNorm(x, w, 1e-5);
+    g.output('y', y);
+    const [gx, gw] = grad(F.sum(F.mul(y, y)), [x, w]);
+    g.output('gx', gx!); g.output('gw', gw!);
+    return g;
+  };
+  const text = (o: { decomposeRmsNorm?: boolean }) => Buffer.from(emitOnnx(build(), undefined, o).bytes).toString('latin1');
+  assert.ok(text({}).includes('SimplifiedLayerNormalization'));
+  assert.ok(!text({ decomposeRmsNorm: true }).includes('SimplifiedLayerNormalization'));
+  const feeds = {
+    x: { dtype: 'float32' as const, shape: [4, 6], data: Float32Array.from({ length: 24 }, () => rng.normal() * 3) },
+    w: { dtype: 'float32' as const, shape: [6], data: Float32Array.from({ length: 6 }, () => 1 + rng.normal() * 0.2) },
+  };
+  const fused = await (await compile(build())).run(feeds);
+  process.env.RRLHF_DECOMPOSE_RMSNORM = '1';
+  let decomposed;
+  try { decomposed = await (await compile(build())).run(feeds); } finally { delete process.env.RRLHF_DECOMPOSE_RMSNORM; }
+  for (const k of ['y', 'gx', 'gw']) {
+    const a = fused[k]!.data as Float32Array, b = decomposed[k]!.data as Float32Array;
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `${k}[${i}]: ${v} vs ${b[i]}`));
+  }
+});
+
+// The float32 lowering uses the fused kernels (engine/graph/ops/fused.ts, nn.ts); float64 spells them out.
+test('float32 gelu / layer_norm lower to ORT FastGelu, BiasGelu, LayerNormalization with its statistics', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const g = new Graph('fused');
+    const x = g.input('x', dtype, ['N', 4]), w = g.input('w', dtype, [4]), b = g.input('b', dtype, [4]);
+    g.output('t', F.gelu(x, 'tanh', b));
+    g.output('e', F.gelu(x, 'erf', b));
+    g.output('n', F.layerNorm(x, w, b));
+    const text = Buffer.from(emitOnnx(g).bytes).toString('latin1');
+    for (const op of ['FastGelu', 'BiasGelu', 'com.microsoft', 'LayerNormalization']) {
+      assert.equal(text.includes(op), dtype === 'float32' || op === 'BiasGelu' || op === 'com.microsoft', `${dtype}: ${op}`);
+    }
+  }
+});

@@ -197,15 +197,8 @@ export const cos = un(Cos);
 export const erf = un(Erf);
 export const sign = un(Sign);
 
-// Activations composed from primitives: their gradients come from the primitives' rules.
-/** GELU; 'tanh' is GPT-2's approximation ("gelu_new"), 'erf' the exact form. */
-export function gelu(x: Tensor, approximate: 'tanh' | 'erf' = 'erf'): Tensor {
-  if (approximate === 'tanh') {
-    const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(x, 0.5), add(tanh(inner), 1));
-  }
-  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
-}
+// Activations composed from primitives: their gradients come from the primitives' rules (gelu is a
+// fused op: ./fused.ts).
 export const silu = (x: Tensor) => mul(x, sigmoid(x));
 /** log σ(x), computed stably as −softplus(−x). */
 export const logSigmoid = (x: Tensor) => neg(softplus(neg(x)));

@@ -1,12 +1,12 @@
 // Neural-network ops: batched matmul, layer_norm / rms_norm, embedding (gather), take_along_axis,
 // one_hot, causal masks, and rotary-embedding tables as Hugging Face computes them.
 
-import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
+import { type OpDef, type Tensor, type Attrs, type Graph, type TensorType } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
-import { onnxType, float } from '../lowering.js';
-import { add, sub, mul, neg, rsqrt, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp } from './elementwise.js';
+import { type Lowering, onnxType, float } from '../lowering.js';
+import { add, sub, mul, neg, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp } from './elementwise.js';
 import { mean, sum } from './reduce.js';
-import { reshape, mT, unsqueeze, squeeze, range, concat, slice } from './shape.js';
+import { reshape, mT, unsqueeze, squeeze, range, concat, slice, expand } from './shape.js';
 
 // ---- matmul ------------------------------------------------------------------------------------
 
@@ -46,35 +46,100 @@ export const linearT = (x: Tensor, w: Tensor, b?: Tensor) => (b ? add(matmul(x, 
 // ---- normalisation -----------------------------------------------------------------------------
 
 interface NormAttrs extends Attrs { eps: number }
+
+function checkNormParams(name: string, x: TensorType, params: TensorType[]): void {
+  const d = x.shape[x.shape.length - 1]!;
+  for (const p of params) {
+    if (p.shape.length !== 1 || !dimEq(p.shape[0]!, d)) throw new GraphBuildError(name, `scale/bias must be [${d}] for input ${fmtShape(x.shape)}, got ${fmtShape(p.shape)}`);
+    if (p.dtype !== x.dtype) throw new GraphBuildError(name, `dtype mismatch: ${x.dtype} vs ${p.dtype}`);
+  }
+}
+/** The per-row statistics a norm returns beside its output: [..., 1] (kept axis), in the input dtype. */
+const statType = (x: TensorType): TensorType => ({ dtype: x.dtype, shape: [...x.shape.slice(0, -1), 1] });
+
+/** float64 graphs (gradient checks) compute the statistics with reductions in float64: ORT's float64
+ *  LayerNormalization / SimplifiedLayerNormalization kernels stash them in float32 only. */
+function lowerNormStats(e: Lowering, x: string, eps: number, dtype: DType, centered: boolean): { xc: string; mean?: string; rstd: string } {
+  const axes = e.constI64([-1]);
+  const mean = centered ? e.node('ReduceMean', [x, axes], 1, { keepdims: 1 })[0]! : undefined;
+  const xc = mean ? e.node('Sub', [x, mean])[0]! : x;
+  const [ms] = e.node('ReduceMean', [e.node('Mul', [xc, xc])[0]!, axes], 1, { keepdims: 1 });
+  const [rstd] = e.node('Reciprocal', [e.node('Sqrt', [e.node('Add', [ms!, e.constScalar(eps, dtype)])[0]!])[0]!]);
+  return { xc, mean, rstd: rstd! };
+}
+
+/** LayerNorm over the last axis. Outputs y, mean and 1/√(var + eps) (ONNX LayerNormalization's Mean and
+ *  InvStdDev), so the backward reuses the statistics instead of recomputing them. */
 export const LayerNorm: OpDef<NormAttrs> = {
   name: 'layer_norm',
-  infer: ([x, w, b]) => {
-    const d = x!.shape[x!.shape.length - 1]!;
-    for (const p of [w!, b!]) {
-      if (p.shape.length !== 1 || !dimEq(p.shape[0]!, d)) throw new GraphBuildError('layer_norm', `scale/bias must be [${d}] for input ${fmtShape(x!.shape)}, got ${fmtShape(p.shape)}`);
-      if (p.dtype !== x!.dtype) throw new GraphBuildError('layer_norm', `dtype mismatch: ${x!.dtype} vs ${p.dtype}`);
-    }
-    return [x!];
+  infer: ([x, w, b]) => { checkNormParams('layer_norm', x!, [w!, b!]); return [x!, statType(x!), statType(x!)]; },
+  lower: (e, n) => {
+    const [x, w, b] = n.inputs.map((t) => e.name(t)) as [string, string, string];
+    const outs = n.outputs.map((t) => e.name(t));
+    if (n.inputs[0]!.dtype === 'float32') { e.node('LayerNormalization', [x, w, b], outs, { axis: -1, epsilon: float(n.attrs.eps) }); return; }
+    const { xc, mean, rstd } = lowerNormStats(e, x, n.attrs.eps, n.inputs[0]!.dtype, true);
+    e.node('Identity', [mean!], [outs[1]!]);
+    e.node('Identity', [rstd], [outs[2]!]);
+    e.node('Add', [e.node('Mul', [e.node('Mul', [xc, rstd])[0]!, w])[0]!, b], [outs[0]!]);
   },
-  lower: (e, n) => e.emit('LayerNormalization', n.inputs.map((x) => e.name(x)), n.outputs[0]!, { axis: -1, epsilon: float(n.attrs.eps) }),
-  grad: (n, [gy]) => {
-    // Recompute x̂ in the backward pass (cheap next to the matmuls) rather than stash statistics.
+  // With x̂ = (x − μ)·r and g = gy·w: gx = r·(g − mean(g) − x̂·mean(g·x̂)), gw = Σ gy·x̂, gb = Σ gy.
+  // Gradients reaching μ and r (only when a backward pass is differentiated again) add
+  // gμ/D and −gr·r²·x̂/D (var's dependence on μ cancels).
+  grad: (n, [gy, gmean, grstd]) => {
     const [x, w] = n.inputs as [Tensor, Tensor];
-    const mu = mean(x, -1, true);
-    const xc = sub(x, mu);
-    const rstd = rsqrt(add(mean(mul(xc, xc), -1, true), n.attrs.eps));
-    const xhat = mul(xc, rstd);
-    const gxhat = mul(gy!, w);
-    const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, -1, true)), mul(xhat, mean(mul(gxhat, xhat), -1, true))));
-    return [gx, unbroadcast(mul(gy!, xhat), w.shape), unbroadcast(gy!, w.shape)];
+    const [, mu, rstd] = n.outputs as [Tensor, Tensor, Tensor];
+    const xhat = mul(sub(x, mu), rstd);
+    const D = x.shape[x.rank - 1] as number;
+    let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
+    if (gy) {
+      const g = mul(gy, w);
+      gx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
+      gw = unbroadcast(mul(gy, xhat), w.shape);
+      gb = unbroadcast(gy, w.shape);
+    }
+    const more = (t: Tensor) => { gx = gx ? add(gx, t) : t; };
+    if (gmean) more(expand(mul(gmean, 1 / D), x.shape));
+    if (grstd) more(mul(xhat, mul(mul(grstd, mul(rstd, rstd)), -1 / D)));
+    return [gx, gw, gb];
   },
 };
 export const layerNorm = (x: Tensor, w: Tensor, b: Tensor, eps = 1e-5) => x.graph.apply(LayerNorm, [x, w, b], { eps })[0]!;
 
-/** RMSNorm as Llama computes it: x · rsqrt(mean(x²) + eps) · w. */
-export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
-  return mul(mul(x, rsqrt(add(mean(mul(x, x), -1, true), eps))), w);
-}
+/** RMSNorm as Llama computes it: x · rsqrt(mean(x²) + eps) · w, lowered to ORT's
+ *  SimplifiedLayerNormalization (its ONNX-domain contrib kernel, float on CPU; CUDA and WebGPU register
+ *  it too), which also outputs r = rsqrt(mean(x²) + eps) for the backward (on WebGPU r comes from
+ *  reductions: LoweringOptions.decomposeRmsNorm). */
+export const RmsNorm: OpDef<NormAttrs> = {
+  name: 'rms_norm',
+  infer: ([x, w]) => { checkNormParams('rms_norm', x!, [w!]); return [x!, statType(x!)]; },
+  lower: (e, n) => {
+    const [x, w] = n.inputs.map((t) => e.name(t)) as [string, string];
+    const outs = n.outputs.map((t) => e.name(t));
+    if (n.inputs[0]!.dtype === 'float32' && !e.options.decomposeRmsNorm) { e.node('SimplifiedLayerNormalization', [x, w], outs, { axis: -1, epsilon: float(n.attrs.eps) }); return; }
+    const { rstd } = lowerNormStats(e, x, n.attrs.eps, n.inputs[0]!.dtype, false);
+    e.node('Identity', [rstd], [outs[1]!]);
+    e.node('Mul', [e.node('Mul', [x, rstd])[0]!, w], [outs[0]!]);
+  },
+  // x̂ = x·r, g = gy·w: gx = r·(g − x̂·mean(g·x̂)), gw = Σ gy·x̂; a gradient reaching r adds −gr·r³·x/D.
+  grad: (n, [gy, grstd]) => {
+    const [x, w] = n.inputs as [Tensor, Tensor];
+    const rstd = n.outputs[1]!;
+    const xhat = mul(x, rstd);
+    let gx: Tensor | null = null, gw: Tensor | null = null;
+    if (gy) {
+      const g = mul(gy, w);
+      gx = mul(rstd, sub(g, mul(xhat, mean(mul(g, xhat), -1, true))));
+      gw = unbroadcast(mul(gy, xhat), w.shape);
+    }
+    if (grstd) {
+      const D = x.shape[x.rank - 1] as number;
+      const t = mul(xhat, mul(mul(grstd, mul(rstd, rstd)), -1 / D));
+      gx = gx ? add(gx, t) : t;
+    }
+    return [gx, gw];
+  },
+};
+export const rmsNorm = (x: Tensor, w: Tensor, eps = 1e-6) => x.graph.apply(RmsNorm, [x, w], { eps })[0]!;
 
 // ---- embedding / gather ------------------------------------------------------------------------
 
