@@ -17,6 +17,8 @@ export interface PpoBenchConfig extends LmShape {
   /** LoRA rank: the policy trains adapters on the attention projections (c_attn, or q_proj + v_proj) and
    *  its reference is the base with adapters off; null: full fine-tuning against a cloned reference. */
   lora?: number | null;
+  /** Recompute each layer in the update's backward pass (docs/engine.md § Gradient checkpointing). */
+  gradientCheckpointing?: boolean;
 }
 
 /** The attention projections a benchmark's LoRA adapts: the engine's defaults (what PEFT's examples target). */
@@ -30,7 +32,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const ref = c.lora ? policy.withoutAdapters() : await base.clone();
   const ppo = await PpoTrainer.create(policy, ref, {
     batchSize: c.batch, miniBatches: c.miniBatches, epochs: c.epochs, lr: 1e-4, maxNewTokens: c.newTokens, klCoef: 0.05,
-    padId: 0, eosId: null, seed: 0,
+    padId: 0, eosId: null, seed: 0, gradientCheckpointing: c.gradientCheckpointing ?? false,
   });
   const rng = new Rng(1);
   const prompts = Array.from({ length: c.batch }, () => Array.from({ length: c.promptLen }, () => rng.int(vocab)));
@@ -49,7 +51,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   return {
     name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: policy.config.arch, params: policy.params.numel(),
     lora: c.lora ? { r: c.lora, alpha: 2 * c.lora, target_modules: benchLoraTargets(policy.config.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
-    config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n },
+    config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n, gradient_checkpointing: c.gradientCheckpointing ?? false },
     ms_per_step: ms, ms_per_iteration: ms,
     // Peak resident memory of the process so far (maxRSS is in kilobytes), Node and ONNX Runtime included.
     // On a GPU this is the host side only: no ONNX Runtime provider here reports device memory in use.
@@ -73,7 +75,7 @@ function shapeOf(m: CausalLM['config']) {
 function plannedMemory(c: PpoBenchConfig, config: CausalLM['config'], device: DeviceRequest, arch: string) {
   const plan = ppoMemoryPlan(config, {
     batch: c.batch, miniBatches: c.miniBatches, promptTokens: c.promptLen, responseTokens: c.newTokens,
-    lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(arch) } : null, ensemble: null,
+    lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(arch) } : null, ensemble: null, checkpointing: c.gradientCheckpointing ?? false,
   }, 'fp32', device === 'cpu' ? 'cpu' : 'gpu');
   return { planned_memory_mb: plan.totalBytes / 2 ** 20, planned_host_memory_mb: plan.hostBytes / 2 ** 20 };
 }

@@ -37,6 +37,7 @@ export async function studyShape(spec: ExperimentSpec): Promise<{ config: ModelC
       batch: spec.ppo.batchSize, miniBatches: spec.ppo.miniBatches, promptTokens, responseTokens,
       lora: spec.policy.lora ? { r: spec.policy.lora.r, targetModules: spec.policy.lora.targetModules, dropout: spec.policy.lora.dropout } : null,
       ensemble: { method: e.method, heads: e.heads, unfreezeLastLayers: e.unfreezeLastLayers, ...(e.method === 'lora' ? { lora: ensembleLora(config, e.lora) } : {}) }, goldParams,
+      checkpointing: spec.memory.gradientCheckpointing,
     },
   };
 }
@@ -62,7 +63,7 @@ export function alternatives(config: ModelConfig, shape: PpoShape, precision: Pr
   if (ens?.method === 'independent') out.push(alt(`ensemble.method: brme (one trunk instead of ${ens.heads})`, { ...shape, ensemble: { method: 'brme', heads: ens.heads } }));
   else if (ens?.unfreezeLastLayers) out.push(alt('ensemble.unfreezeLastLayers: 0', { ...shape, ensemble: { ...ens, unfreezeLastLayers: 0 } }));
   if (precision === 'fp32') out.push(alt('bf16 weights and activations (not in this engine: it trains in float32; export the study to OpenRLHF or verl)', shape, 'bf16'));
-  if (!shape.checkpointing) out.push(alt('gradient checkpointing (not in this engine)', { ...shape, checkpointing: true }));
+  if (!shape.checkpointing) out.push(alt('memory.gradientCheckpointing: true (recompute each layer in the backward pass: about one more forward pass per update)', { ...shape, checkpointing: true }));
   return out;
 }
 

@@ -140,7 +140,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     // A dataset world validates on its held-out split; built-in worlds draw fresh pairs.
     const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
-    const opts = ensembleTrainOptions(e, { seed: spec.world.seed, padId: world.padId, pretrained: isDatasetWorld(world) });
+    const opts = ensembleTrainOptions(e, { seed: spec.world.seed, padId: world.padId, pretrained: isDatasetWorld(world), gradientCheckpointing: spec.memory.gradientCheckpointing });
     const { bootstrap } = opts;
     // Stage 2 is announced once, as stage 1 ends (or at its first step, should stage 1 not report its last).
     let announced = false;

@@ -66,6 +66,10 @@ export class Graph {
   /** symbol -> where its runtime value can be read: a tensor (an input, or the op output that derived
    *  the symbol, e.g. a slice giving "T-1") and the axis of it. */
   readonly symbols = new Map<string, { tensor: Tensor; axis: number }>();
+  /** Node ranges [start, end) of `g.nodes` traced inside checkpoint(): what grad(…, { recompute: true })
+   *  traces again in the backward pass instead of keeping (docs/engine.md § Gradient checkpointing). */
+  readonly checkpoints: { start: number; end: number }[] = [];
+  private inCheckpoint = false;
   private nextId = 0;
   private constCache = new Map<string, Tensor>();
 
@@ -125,6 +129,19 @@ export class Graph {
     if (this.outputs.has(name)) throw new GraphBuildError('output', `an output named "${name}" already exists`);
     this.outputs.set(name, t);
     return t;
+  }
+
+  /** Traces `fn` as one checkpointed segment (a model calls it once per layer). Marking costs nothing:
+   *  only a grad() asked to recompute treats the segment differently. Segments do not nest. */
+  checkpoint<T>(fn: () => T): T {
+    if (this.inCheckpoint) throw new GraphBuildError('checkpoint', 'checkpointed segments do not nest');
+    const start = this.nodes.length;
+    this.inCheckpoint = true;
+    try {
+      const out = fn();
+      if (this.nodes.length > start) this.checkpoints.push({ start, end: this.nodes.length });
+      return out;
+    } finally { this.inCheckpoint = false; }
   }
 
   /** Appends a node for `op`; used by the op functions in engine/graph/ops. */

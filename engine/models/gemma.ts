@@ -59,7 +59,7 @@ export const gemma: Architecture<GemmaConfig> = {
     return specs;
   },
 
-  trunk(_g, p, c, { ids, positions, attnBias, slidingBias, past }) {
+  trunk(g, p, c, { ids, positions, attnBias, slidingBias, past }) {
     // HF multiplies by √d as a tensor of the hidden dtype, i.e. rounded to float32 here.
     let x = F.mul(F.embedding(p['model.embed_tokens.weight']!, ids), Math.fround(Math.sqrt(c.d)));
     const global = ropeCosSin(positions, c.headDim, c);
@@ -68,7 +68,8 @@ export const gemma: Architecture<GemmaConfig> = {
     const scale = 1 / Math.sqrt(c.queryPreAttnScalar);
     const post = hasPostNorms(c), qkNorm = c.arch === 'gemma3_text';
     const present: KV[] = [];
-    for (let i = 0; i < c.nLayer; i++) {
+    // One checkpointed segment per layer (docs/engine.md § Gradient checkpointing).
+    for (let i = 0; i < c.nLayer; i++) g.checkpoint(() => {
       const l = `model.layers.${i}.`;
       const sliding = c.slidingLayers[i]!;
       const { cos, sin } = sliding ? local : global;
@@ -94,7 +95,7 @@ export const gemma: Architecture<GemmaConfig> = {
         x = F.add(x, y);
         x = F.add(x, mlp(norm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps)));
       }
-    }
+    });
     return { hidden: norm(x, p['model.norm.weight']!, c.eps), present };
   },
 

@@ -32,12 +32,13 @@ export const gpt2: Architecture<Gpt2Config> = {
     return specs;
   },
 
-  trunk(_g, p, c, { ids, positions, attnBias, past }) {
+  trunk(g, p, c, { ids, positions, attnBias, past }) {
     const dh = c.d / c.nHead;
     const form = c.activation === 'gelu' ? 'erf' : 'tanh'; // gelu_new and gelu_pytorch_tanh: the tanh form
     let x = F.add(F.embedding(p[`${P}wte.weight`]!, ids), F.embedding(p[`${P}wpe.weight`]!, positions));
     const present: KV[] = [];
-    for (let i = 0; i < c.nLayer; i++) {
+    // One checkpointed segment per layer (docs/engine.md § Gradient checkpointing).
+    for (let i = 0; i < c.nLayer; i++) g.checkpoint(() => {
       const h = `${P}h.${i}.`;
       const a = F.layerNorm(x, p[`${h}ln_1.weight`]!, p[`${h}ln_1.bias`]!, c.eps);
       const [q, k, v] = F.split(proj(p, `${h}attn.c_attn`, a, 'in_out'), [c.d, c.d, c.d], -1)
@@ -49,7 +50,7 @@ export const gpt2: Architecture<Gpt2Config> = {
       const m = F.layerNorm(x, p[`${h}ln_2.weight`]!, p[`${h}ln_2.bias`]!, c.eps);
       const ff = proj(p, `${h}mlp.c_proj`, projGelu(p, `${h}mlp.c_fc`, m, 'in_out', form), 'in_out');
       x = F.add(x, ff);
-    }
+    });
     return { hidden: F.layerNorm(x, p[`${P}ln_f.weight`]!, p[`${P}ln_f.bias`]!, c.eps), present };
   },
 

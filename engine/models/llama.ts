@@ -64,7 +64,7 @@ export const llama: Architecture<LlamaConfig> = {
     return specs;
   },
 
-  trunk(_g, p, c, { ids, positions, attnBias, slidingBias, past }) {
+  trunk(g, p, c, { ids, positions, attnBias, slidingBias, past }) {
     let x = F.embedding(p['model.embed_tokens.weight']!, ids);
     // cos/sin [B, 1, T, rot] broadcast over heads; Phi-3's partial rotary turns the first rot dims only
     const rot = c.rotaryDim ?? c.headDim;
@@ -73,7 +73,8 @@ export const llama: Architecture<LlamaConfig> = {
       ? (t: Tensor) => F.applyRope(t, cos, sin)
       : (t: Tensor) => partialRope(t, F.slice(cos, -1, 0, rot / 2), F.slice(sin, -1, 0, rot / 2), rot, c.headDim);
     const present: KV[] = [];
-    for (let i = 0; i < c.nLayer; i++) {
+    // One checkpointed segment per layer (docs/engine.md § Gradient checkpointing).
+    for (let i = 0; i < c.nLayer; i++) g.checkpoint(() => {
       const l = `model.layers.${i}.`;
       const a = F.rmsNorm(x, p[`${l}input_layernorm.weight`]!, c.eps);
       const [qa, ka, va] = c.fused
@@ -100,7 +101,7 @@ export const llama: Architecture<LlamaConfig> = {
         : [proj(p, `${l}mlp.gate_proj`, m), proj(p, `${l}mlp.up_proj`, m)];
       const gate = F.silu(g0);
       x = F.add(x, proj(p, `${l}mlp.down_proj`, F.mul(gate, up)));
-    }
+    });
     return { hidden: F.rmsNorm(x, p['model.norm.weight']!, c.eps), present };
   },
 

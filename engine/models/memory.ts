@@ -7,10 +7,11 @@
 // JavaScript buffers), the value head sits on the policy's trunk, a decode step writes its new KV cache
 // beside the old one, the policy and the reference score a rollout batch at the same time, and every
 // compiled graph keeps its own ONNX Runtime arena at its high-water mark, so the rollout, scoring and
-// update phases add up instead of taking turns. The engine trains in float32 only and has no gradient
-// checkpointing; the bf16 / fp16 and checkpointed figures are what the same study would need with a
-// mixed-precision trainer or with recomputation (for exporting to a cluster, docs/scaling.md), and
-// are marked as not runnable here.
+// update phases add up instead of taking turns. With gradient checkpointing the update keeps each
+// layer's input and one layer's activations at a time (docs/engine.md § Gradient checkpointing). The engine
+// trains in float32 only; the bf16 / fp16 figures are what the same study would need with a
+// mixed-precision trainer (for exporting to a cluster, docs/scaling.md), and are marked as not
+// runnable here.
 
 import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
@@ -36,7 +37,7 @@ export interface PpoShape {
   ensemble: { method: 'brme' | 'independent' | 'lora'; heads: number; unfreezeLastLayers?: number; lora?: { r: number; targetModules: string[] } } | null;
   /** Parameters of a gold reward model held during the study (a dataset world's judge), else 0. */
   goldParams?: number;
-  /** Plan with activations recomputed per layer (the engine has no checkpointing: not runnable here). */
+  /** Activations recomputed per layer in the backward pass (spec key memory.gradientCheckpointing). */
   checkpointing?: boolean;
 }
 
@@ -63,7 +64,7 @@ export type PlanDevice = 'cpu' | 'gpu';
 export interface MemoryPlan {
   precision: Precision;
   deviceKind: PlanDevice;
-  /** False for what this engine cannot run (bf16/fp16, gradient checkpointing). */
+  /** False for what this engine cannot run (bf16/fp16). */
   runnable: boolean;
   checkpointing: boolean;
   parameters: { policy: number; trainable: number; lora: number; valueHead: number; rewardTrunk: number; ensemble: number; gold: number };
@@ -249,9 +250,9 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   const weights = P + valueHead + (shape.lora ? lora : P) + ensemble + gold;
   const notes: string[] = [];
   if (mixed) notes.push(`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer (${precision} weights and activations, fp32 master weights and moments) would need`);
-  if (checkpointing) notes.push('gradient checkpointing: the engine has none; this is what recomputing each layer in the backward pass would need');
+  if (checkpointing) notes.push('gradient checkpointing: each layer is recomputed in the update\'s backward pass, so only the layers\' inputs and one layer\'s activations are held (about one more forward pass of compute per update)');
   return {
-    precision, deviceKind: device, runnable: !mixed && !checkpointing, checkpointing,
+    precision, deviceKind: device, runnable: !mixed, checkpointing,
     parameters: { policy: P, trainable, lora, valueHead, rewardTrunk: counts.trunk, ensemble, gold },
     resident, residentBytes, phases, totalBytes: residentBytes + sum(phases.map((p) => p.bytes)),
     // A GPU plan's masks are also drawn in host memory each step before they are uploaded.
@@ -281,7 +282,7 @@ function stepOutputs(trainable: number, wb: number, mixed: boolean, device: Plan
 
 /** Ensemble training (stage-1 Bradley–Terry or one independent member at a time): the base model,
  *  the members trained so far, and one reward model with its gradients, moments and activations. */
-export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads: number; batchPairs: number; tokens: number; lora?: { r: number; targetModules: string[]; dropout?: number } }
+export interface EnsembleShape { method: 'brme' | 'independent' | 'lora'; heads: number; batchPairs: number; tokens: number; lora?: { r: number; targetModules: string[]; dropout?: number }; checkpointing?: boolean }
 
 /** One LoRA-ensemble member's adapter parameters: r 8 on the family's attention projections unless given. */
 function loraEnsembleAdapters(config: ModelConfig, lora: { r: number; targetModules: string[] } | undefined): number {
@@ -310,7 +311,9 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   const perTok = activationValuesPerToken(config, shape.tokens);
   const masks = lora ? dropoutMaskValues(config, shape.lora, tokens) : 0;
   const train: MemoryTerm[] = [
-    { name: 'activations', bytes: tokens * x.layers * perTok.values * wb, formula: `2 × pairs × T × layers × per-layer × ${wb} B = ${tokens} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}` },
+    shape.checkpointing
+      ? { name: 'activations (checkpointed: layer inputs + one layer)', bytes: tokens * (x.layers * x.d + perTok.values) * wb, formula: `2 × pairs × T × (layers × d + per-layer) × ${wb} B, per layer per token ${perTok.formula}` }
+      : { name: 'activations', bytes: tokens * x.layers * perTok.values * wb, formula: `2 × pairs × T × layers × per-layer × ${wb} B = ${tokens} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}` },
     ...dropoutTerm(masks, wb, '2 × pairs × T'),
     { name: 'gradients', bytes: member * wb, formula: `${n(member)} × ${wb} B` },
     ...stepOutputs(member, wb, mixed, device),
@@ -318,7 +321,7 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
   const residentBytes = sum(resident.map((t) => t.bytes));
   const trainPhase = phase('train', train);
   return {
-    precision, deviceKind: device, runnable: !mixed, checkpointing: false,
+    precision, deviceKind: device, runnable: !mixed, checkpointing: shape.checkpointing ?? false,
     parameters: { policy: P, trainable: member, lora: 0, valueHead: 0, rewardTrunk: counts.trunk, ensemble: (done + 1) * member, gold: 0 },
     resident, residentBytes, phases: [trainPhase], totalBytes: residentBytes + trainPhase.bytes, hostBytes: device === 'gpu' ? (P + (done + 1) * member) * 4 + masks : 0,
     notes: mixed ? [`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer would need`] : [],

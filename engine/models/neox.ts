@@ -40,7 +40,7 @@ export const neox: Architecture<NeoxConfig> = {
     return specs;
   },
 
-  trunk(_g, p, c, { ids, positions, attnBias, past }) {
+  trunk(g, p, c, { ids, positions, attnBias, past }) {
     const dh = c.headDim;
     const form = c.activation === 'gelu' ? 'erf' : 'tanh'; // gelu_new and gelu_pytorch_tanh: the tanh form
     let x = F.embedding(p[`${P}embed_in.weight`]!, ids);
@@ -48,7 +48,8 @@ export const neox: Architecture<NeoxConfig> = {
     // cat(freqs, freqs): the first half of each table is cos/sin of the rot/2 frequencies
     const cos = F.slice(rope.cos, -1, 0, c.rotaryDim / 2), sin = F.slice(rope.sin, -1, 0, c.rotaryDim / 2);
     const present: KV[] = [];
-    for (let i = 0; i < c.nLayer; i++) {
+    // One checkpointed segment per layer (docs/engine.md § Gradient checkpointing).
+    for (let i = 0; i < c.nLayer; i++) g.checkpoint(() => {
       const l = `${P}layers.${i}.`;
       const a = F.layerNorm(x, p[`${l}input_layernorm.weight`]!, p[`${l}input_layernorm.bias`]!, c.eps);
       // [B, T, 3d] → [B, T, H, 3·dh] → [B, H, T, 3·dh], then q, k, v are consecutive dh-slices of each head
@@ -69,7 +70,7 @@ export const neox: Architecture<NeoxConfig> = {
         const h = F.add(x, attn);
         x = F.add(h, mlp(h));
       }
-    }
+    });
     return { hidden: F.layerNorm(x, p[`${P}final_layer_norm.weight`]!, p[`${P}final_layer_norm.bias`]!, c.eps), present };
   },
 

@@ -45,6 +45,8 @@ export interface PpoConfig {
   maxGradNorm: number;
   weightDecay: number;
   seed: number;
+  /** Recompute each policy layer in the update's backward pass instead of keeping its activations. */
+  gradientCheckpointing: boolean;
 }
 
 /** Defaults for the built-in worlds' small decoders, which studies use too (experiments/spec.ts derives
@@ -52,7 +54,7 @@ export interface PpoConfig {
 export const PPO_DEFAULTS: PpoConfig = {
   batchSize: 64, miniBatches: 2, epochs: 4, lr: 1e-3, maxNewTokens: 16, temperature: 1,
   klCoef: 0.02, adaptiveKl: null, clipRange: 0.2, clipRangeValue: 0.2, vfCoef: 0.5, gamma: 1, lam: 0.95,
-  rewardClip: 10, whitenAdvantages: true, maxGradNorm: 1, weightDecay: 0, seed: 0,
+  rewardClip: 10, whitenAdvantages: true, maxGradNorm: 1, weightDecay: 0, seed: 0, gradientCheckpointing: false,
 };
 
 /** The caller's scores for a batch of responses (one number per rollout, higher is better). */
@@ -165,7 +167,7 @@ export class PpoTrainer {
     t.trainer = await Trainer.create({
       name: 'ppo', params: policy.params, device: policy.device, trainable: policy.trainableNames(),
       optimizer: { lr: full.lr, weightDecay: full.weightDecay, maxGradNorm: full.maxGradNorm },
-      build: (g, p) => t.lossGraph(g, p),
+      build: (g, p) => t.lossGraph(g, p), recompute: full.gradientCheckpointing,
     });
     t.policyScore = t.scoreGraph(policy, true);
     t.refScore = t.scoreGraph(ref, false);

@@ -326,9 +326,12 @@ export interface RewardTrainConfig {
   /** Train LoRA adapters + head on init's frozen trunk (shared, not copied) instead of a trunk copy;
    *  trainTrunk is then moot. Default none. */
   lora?: LoraConfig | null;
+  /** Recompute each trunk layer in the backward pass instead of keeping its activations (docs/engine.md
+   *  § Gradient checkpointing). Default false. */
+  gradientCheckpointing: boolean;
 }
 
-export const REWARD_DEFAULTS: RewardTrainConfig = { epochs: 3, batchSize: 32, lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1, seed: 0, trainTrunk: true };
+export const REWARD_DEFAULTS: RewardTrainConfig = { epochs: 3, batchSize: 32, lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1, seed: 0, trainTrunk: true, gradientCheckpointing: false };
 
 export interface RewardProgress { epoch: number; step: number; steps: number; loss: number; accuracy: number; valAccuracy?: number }
 
@@ -374,7 +377,7 @@ export async function trainBradleyTerry(
   const trainer = await Trainer.create({
     name: 'reward_bt', params: rm.params, device: rm.device, trainable,
     optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm },
-    build: (g, p) => buildBtLoss(rm, g, p),
+    build: (g, p) => buildBtLoss(rm, g, p), recompute: c.gradientCheckpointing,
   });
   const perEpoch = Math.ceil(train.length / c.batchSize);
   const steps = perEpoch * c.epochs;

@@ -126,6 +126,8 @@ export interface TrainerSpec {
   /** Parameters to train (default: all). The others are fed but not updated. */
   trainable?: string[];
   device?: DeviceRequest;
+  /** Gradient checkpointing: recompute each layer in the backward pass (docs/engine.md § Gradient checkpointing). */
+  recompute?: boolean;
 }
 
 export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number> }
@@ -165,7 +167,7 @@ export class Trainer {
     for (const name of this.spec.params.names()) p[name] = g.param(name, this.spec.params.shape(name));
     const { loss, metrics = {} } = this.spec.build(g, p);
     const wrt = this.trainable.map((n) => p[n]!);
-    const grads = grad(loss, wrt);
+    const grads = grad(loss, wrt, { recompute: this.spec.recompute ?? false });
     g.output('loss', loss);
     for (const [k, t] of Object.entries(metrics)) g.output(`metric:${k}`, t);
     return { p, grads };

@@ -62,7 +62,7 @@ test('terms follow the formulas: KV cache, reference, ensemble, optimizer state,
   assert.equal(bf16.runnable, false, 'the engine trains in fp32 only');
   const ckpt = ppoMemoryPlan(c, { ...SHAPE, checkpointing: true });
   assert.ok(term(ckpt.phases[2]!.terms, 'activations') < term(full.phases[2]!.terms, 'activations'));
-  assert.equal(ckpt.runnable, false, 'the engine has no gradient checkpointing');
+  assert.equal(ckpt.runnable, true, 'the engine recomputes layers (spec key memory.gradientCheckpointing)');
   const gpu = ppoMemoryPlan(c, SHAPE, 'fp32', 'gpu');
   assert.ok(gpu.totalBytes < full.totalBytes, 'outputs stay on the device: no JavaScript copies');
   assert.equal(gpu.hostBytes, (2 * P + c.d + 1 + parameterCounts(c).trunk + c.d + c.d * c.d + c.d + 2 * (3 * c.d + 3)) * 4);

@@ -78,8 +78,13 @@ test('ensemble.trunks: shared by default; per-member for independent members of 
   assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(s))), s);
 });
 
-test('memory.gradientCheckpointing is refused by name with the reason (not implemented); other memory keys are unknown keys', () => {
-  assert.throws(() => parseSpec({ memory: { gradientCheckpointing: true } }), /memory\.gradientCheckpointing: not implemented .*policy\.lora/);
-  assert.throws(() => parseSpec({ memory: { gradientCheckpointing: false } }, 'spec', (at) => (at.join('.') === 'memory.gradientCheckpointing' ? 7 : null)), /line 7: memory\.gradientCheckpointing/);
-  assert.throws(() => parseSpec({ memory: { precision: 'bf16' } }), /Unrecognized key: "memory"/);
+test('memory.gradientCheckpointing: default false (a stored spec without the key reads as before), reaches PPO and the memory plan; other memory keys are refused by name with their line', () => {
+  assert.equal(parseSpec({}).memory.gradientCheckpointing, false);
+  const on = parseSpec({ memory: { gradientCheckpointing: true } });
+  assert.equal(on.memory.gradientCheckpointing, true);
+  assert.equal(ppoConfig(on).gradientCheckpointing, true);
+  assert.equal(ppoConfig(parseSpec({})).gradientCheckpointing, false);
+  assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(on))), on);
+  assert.throws(() => parseSpec({ memory: { gradientCheckpointing: 'yes' } }), /memory\.gradientCheckpointing: Invalid input: expected boolean/);
+  assert.throws(() => parseSpec({ memory: { precision: 'bf16' } }, 'spec', (at) => (at.join('.') === 'memory.precision' ? 7 : null)), /line 7: memory: Unrecognized key: "precision"/);
 });

@@ -54,6 +54,7 @@ const ensemble: Ensemble = shape.ensemble!.method === 'brme'
   : new IndependentEnsemble(Array.from({ length: K }, () => new RewardModel(config, trunkStore(rewardHeadParams(config.d)), 0)));
 const ppo = await PpoTrainer.create(policy, ref, {
   batchSize: shape.batch, miniBatches: shape.miniBatches, epochs: 1, lr: 1e-5, maxNewTokens: shape.responseTokens, padId: 0, eosId: null, seed: 0,
+  gradientCheckpointing: shape.checkpointing ?? false,
 });
 const prompts = Array.from({ length: shape.batch }, () => tokens(shape.promptTokens));
 const reward = async (p: number[][], r: number[][]) => {

@@ -52,15 +52,16 @@ async function run(values: Record<string, unknown>, go: (o: RunnerOptions) => Pr
 
 export const experiment: Command = {
   usage: [
-    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A] [--lora-dropout P]]',
+    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A] [--lora-dropout P]] [--gradient-checkpointing]',
     '                                  run a paired study (objectives × seeds) and print its summary; --lora trains',
-    '                                  LoRA adapters on the named HF modules instead of every weight (spec key policy.lora)',
+    '                                  LoRA adapters on the named HF modules instead of every weight (spec key policy.lora);',
+    '                                  --gradient-checkpointing recomputes each layer in the backward pass (memory.gradientCheckpointing)',
     'experiment resume ID              continue an experiment\'s unfinished runs from their last checkpoints',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
     if (sub === 'run') {
-      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' } }, true);
+      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' } }, true);
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf experiment run SPEC.(json|yaml)');
       let spec = await readSpecFile(positionals[0]!);
       if (values.lora !== undefined) {
@@ -71,6 +72,7 @@ export const experiment: Command = {
         // Through the schema again, so the flag is validated and defaulted exactly as the spec key.
         spec = parseSpec({ ...spec, policy: { lora: { r: intOpt(values.lora, 'lora', 8), targetModules: targets, ...(alpha === undefined ? {} : { alpha }), ...(dropout === undefined ? {} : { dropout }) } } }, '--lora');
       } else if (values['lora-targets'] !== undefined || values['lora-alpha'] !== undefined || values['lora-dropout'] !== undefined) throw new UsageError('--lora-targets, --lora-alpha and --lora-dropout need --lora R');
+      if (values['gradient-checkpointing'] === true) spec = parseSpec({ ...spec, memory: { ...spec.memory, gradientCheckpointing: true } }, '--gradient-checkpointing');
       const r = await run(values, (o) => runExperiment(spec, o));
       out(r, () => human(r));
     } else if (sub === 'resume') {
