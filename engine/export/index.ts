@@ -215,6 +215,7 @@ function openrlhfArgv(spec: ExperimentSpec, job: JobPlan, p: Prompts, gpus: numb
     '--train.seed', String(job.seed),
     '--ckpt.save_steps', String(spec.checkpointEvery), '--ckpt.path', `${run}/ckpt`, '--ckpt.output_dir', `${run}/final`, '--ckpt.save_hf',
     '--logger.logging_steps', '1', '--logger.tensorboard_dir', `${run}/tensorboard`,
+    ...openrlhfMemory(spec),
   ];
   return a;
 }
@@ -258,8 +259,26 @@ function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [strin
     ['trainer.test_freq', String(spec.eval.every)], ['trainer.save_freq', String(spec.checkpointEvery)], ['trainer.val_before_train', 'True'],
     ['trainer.logger', '["console","tensorboard"]'], ['trainer.project_name', 'rrlhf'], ['trainer.experiment_name', job.name],
     ['trainer.default_local_dir', `${run}/ckpt`], ['trainer.nnodes', '1'], ['trainer.n_gpus_per_node', String(gpus)],
+    ...verlMemory(spec),
   ];
   return o;
+}
+
+// The policy's LoRA and gradient checkpointing (docs/scaling.md § Export to OpenRLHF and verl): the
+// study trains the value head on the LoRA trunk; both engines' critics get the same adapters.
+function openrlhfMemory(spec: ExperimentSpec): string[] {
+  const l = spec.policy.lora;
+  return [
+    ...(l ? ['--ds.lora.rank', String(l.r), '--ds.lora.alpha', String(Math.round(l.alpha)), '--ds.lora.dropout', num(l.dropout), '--ds.lora.target_modules', ...l.targetModules] : []),
+    ...(spec.memory.gradientCheckpointing ? ['--actor.gradient_checkpointing_enable'] : []),
+  ];
+}
+
+function verlMemory(spec: ExperimentSpec): [string, string][] {
+  const l = spec.policy.lora;
+  const lora = (m: string): [string, string][] => (l ? [[`${m}.lora_rank`, String(l.r)], [`${m}.lora_alpha`, num(l.alpha)], [`${m}.target_modules`, `[${l.targetModules.join(',')}]`]] : []);
+  const ckpt = (m: string): [string, string][] => (spec.memory.gradientCheckpointing ? [[`${m}.enable_gradient_checkpointing`, 'True']] : []);
+  return [...lora('actor_rollout_ref.model'), ...lora('critic.model'), ...ckpt('actor_rollout_ref.model'), ...ckpt('critic.model')];
 }
 
 /** verl's custom reward function: each response POSTed to the job's reward server (docs/scaling.md § Reward server). */
@@ -307,6 +326,9 @@ function unsupportedSettings(spec: ExperimentSpec, engine: ExportEngine, plan: R
     u.push(`ppo.rewardClip (±${s.rewardClip}): verl has no clip of the sequence reward; clip in the reward function if it matters`);
     u.push('prompt order: the study draws each rollout batch at random (with its own RNG); verl walks its shuffled dataset (data.seed)');
   }
+  const lora = spec.policy.lora;
+  if (lora && engine === 'openrlhf' && !Number.isInteger(lora.alpha)) u.push(`policy.lora.alpha (${lora.alpha}): OpenRLHF's --ds.lora.alpha takes an integer; rounded to ${Math.round(lora.alpha)}`);
+  if (lora && engine === 'verl' && lora.dropout > 0) u.push(`policy.lora.dropout (${lora.dropout}): verl has no LoRA dropout key, so its adapters train without dropout`);
   if (s.adaptiveKl && !Number.isInteger(s.adaptiveKl.horizon)) u.push(`ppo.adaptiveKl.horizon (${s.adaptiveKl.horizon}): the engine takes an integer; rounded to ${Math.max(1, Math.round(s.adaptiveKl.horizon))}`);
   if (spec.perturb) u.push(`perturb (${JSON.stringify(spec.perturb)}): the reward server does not perturb rewards, so these runs are unperturbed`);
   u.push(`eval.samples (${spec.eval.samples}): the engine evaluates every prompt of data/eval at each evaluation; the study used ${spec.eval.samples} per evaluation`);

@@ -43,7 +43,16 @@ export interface ModelSummary {
   };
 }
 
-export async function modelSummary(config: ModelConfig, notes: string[] = []): Promise<ModelSummary> {
+/** The study a summary plans for, over DEFAULT_PPO_SHAPE (`rrlhf model info`'s --batch, --lora, ... flags). */
+export interface SummaryStudy {
+  batch?: number; miniBatches?: number; promptTokens?: number; responseTokens?: number;
+  /** The LoRA column's rank and targets (default r 8 on the family's attention projections). */
+  lora?: { r?: number; targetModules?: string[] };
+  ensemble?: NonNullable<PpoShape['ensemble']>;
+  checkpointing?: boolean;
+}
+
+export async function modelSummary(config: ModelConfig, notes: string[] = [], want: SummaryStudy = {}): Promise<ModelSummary> {
   const rope = config.arch === 'gpt2'
     ? { type: 'none (learned absolute positions)', theta: null, rotaryDims: null, localTheta: null }
     : {
@@ -52,12 +61,14 @@ export async function modelSummary(config: ModelConfig, notes: string[] = []): P
       localTheta: 'localRopeTheta' in config ? config.localRopeTheta : null,
     };
   const devices = (await listDevices()).filter((d) => d.available).map((d) => deviceMemory(d.device));
-  const lora = { r: DEFAULT_LORA_RANK, targetModules: defaultLoraTargets(config.arch) };
+  const lora = { r: want.lora?.r ?? DEFAULT_LORA_RANK, targetModules: want.lora?.targetModules ?? defaultLoraTargets(config.arch) };
+  const { lora: _l, ...given } = want;
+  const study = { ...DEFAULT_PPO_SHAPE, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as typeof DEFAULT_PPO_SHAPE & { checkpointing?: boolean };
   const plans: ModelSummary['memory']['plans'] = [];
   for (const dev of devices) {
     for (const precision of PRECISIONS) {
       for (const fineTuning of ['full', 'lora'] as const) {
-        const plan = ppoMemoryPlan(config, { ...DEFAULT_PPO_SHAPE, lora: fineTuning === 'lora' ? lora : null }, precision, dev.kind);
+        const plan = ppoMemoryPlan(config, { ...study, lora: fineTuning === 'lora' ? lora : null }, precision, dev.kind);
         plans.push({ ...plan, device: dev.device, fineTuning, fits: dev.availableBytes === null ? null : plan.totalBytes <= dev.availableBytes });
       }
     }
@@ -65,7 +76,7 @@ export async function modelSummary(config: ModelConfig, notes: string[] = []): P
   return {
     family: { arch: config.arch, causalLM: hfClassName(config.arch, 'CausalLM'), sequenceClassification: hfClassName(config.arch, 'SequenceClassification') },
     rope, parameters: (({ total, trunk }) => ({ total, trunk }))(parameterCounts(config)), lora: loraChoices(config), notes,
-    memory: { study: { ...DEFAULT_PPO_SHAPE, lora }, devices, plans },
+    memory: { study: { ...study, lora }, devices, plans },
   };
 }
 

@@ -39,7 +39,7 @@ const specs = new Map<number, ExperimentSpec>();
 const rrlhf = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--data-dir', dataDir], { encoding: 'utf8' });
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-function datasetSpec(name: string, datasetId: number, seeds: number[]) {
+function datasetSpec(name: string, datasetId: number, seeds: number[], extra: Record<string, unknown> = {}) {
   return parseSpec({
     name,
     world: { name: 'dataset', datasetId, modelDir, maxPromptTokens: 24, maxResponseTokens: 12 },
@@ -49,8 +49,12 @@ function datasetSpec(name: string, datasetId: number, seeds: number[]) {
     ppo: { iterations: 3, batchSize: 8, miniBatches: 2, epochs: 2, klCoef: 0.05, clipRange: 0.15, temperature: 0.9, rewardClip: 4, adaptiveKl: { target: 6, horizon: 1000 } },
     eval: { every: 2, samples: 8 },
     checkpointEvery: 2,
+    ...extra,
   });
 }
+// The text study trains a LoRA policy with gradient checkpointing (a real run of both), which the
+// exports must carry; the chat study trains every weight.
+const TEXT_EXTRA = { policy: { lora: { r: 4, alpha: 8, targetModules: ['c_attn'] } }, memory: { gradientCheckpointing: true } };
 
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-export-'));
@@ -65,7 +69,7 @@ before(async () => {
     textId = (await importDataset(store, path.join(DATA, 'trl_explicit.jsonl'))).id;
     chatId = (await importDataset(store, path.join(DATA, 'trl_explicit_conversational.jsonl'))).id;
     for (const [spec, set] of [
-      [datasetSpec('text study', textId, [0, 1]), (id: number) => { textStudy = id; }],
+      [datasetSpec('text study', textId, [0, 1], TEXT_EXTRA), (id: number) => { textStudy = id; }],
       [datasetSpec('chat study', chatId, [3]), (id: number) => { chatStudy = id; }],
       [parseSpec({ name: 'toy', sft: { samples: 64, epochs: 1, batchSize: 32 }, ensemble: { heads: 2, pairs: 64, valPairs: 16 }, seeds: [0], ppo: { iterations: 2, batchSize: 8, miniBatches: 2, epochs: 1 }, eval: { every: 2, samples: 8 } }), (id: number) => { builtinStudy = id; }],
     ] as const) {
@@ -159,6 +163,7 @@ test('every OpenRLHF command parses with OpenRLHF\'s argparse to the study\'s se
       'data.input_key': 'prompt', 'data.apply_chat_template': false, 'reward.normalize_enable': false, 'eval.steps': 2, 'ckpt.save_steps': 2,
       'actor.num_gpus_per_node': 2, 'reward.remote_url': '${REWARD_URL}?token=${RRLHF_REWARD_TOKEN}', 'logger.tensorboard_dir': `$ROOT/runs/${j.name}/tensorboard`,
       'algo.advantage.estimator': 'gae', 'algo.kl.estimator': 'k1', 'actor.lr_scheduler': 'constant', 'actor.lr_warmup_ratio': 0,
+      'ds.lora.rank': 4, 'ds.lora.alpha': 8, 'ds.lora.dropout': 0, 'ds.lora.target_modules': ['c_attn'], 'actor.gradient_checkpointing_enable': true,
     };
     for (const [k, v] of Object.entries(expect)) assert.deepEqual(a[k], v, `${j.name}: ${k}`);
   }
@@ -210,6 +215,19 @@ test('export --engine verl of a chat study: rows in verl\'s layout, every Hydra 
     assert.equal(overrides.get('data.seed'), '3');
     assert.equal(overrides.get('custom_reward_function.path'), '$ROOT/reward/rrlhf_reward.py');
     assert.equal(spawnSync('bash', ['-n', path.join(out, j.script)]).status, 0, j.script);
+  }
+  for (const j of r.jobs) assert.ok(!j.argv.some((a) => /lora|gradient_checkpointing/.test(a)), `${j.name}: a full fine-tuning study without checkpointing sets neither`);
+  // The LoRA, checkpointed text study: adapters and checkpointing on the actor and the critic.
+  const lora = exportJson(String(textStudy), '--engine', 'verl', '--out', path.join(tmp, 'verl-lora'));
+  for (const j of lora.jobs) {
+    const o = new Map(j.argv.slice(3).map((a) => { const i = a.indexOf('='); return [a.slice(0, i), a.slice(i + 1)] as const; }));
+    for (const k of o.keys()) assert.ok(keys.has(k), `${j.name}: verl has no config key ${k}`);
+    for (const m of ['actor_rollout_ref.model', 'critic.model']) {
+      assert.equal(o.get(`${m}.lora_rank`), '4');
+      assert.equal(o.get(`${m}.lora_alpha`), '8');
+      assert.equal(o.get(`${m}.target_modules`), '[c_attn]');
+      assert.equal(o.get(`${m}.enable_gradient_checkpointing`), 'True');
+    }
   }
   const readme = await readFile(path.join(out, 'README.md'), 'utf8');
   assert.match(readme, /ppo\.rewardClip \(±4\): verl has no clip/);

@@ -111,3 +111,31 @@ test('a Gemma 1 folder as Google published it loads as current transformers comp
   // The fixture itself (both keys "gelu") has nothing to note.
   assert.deepEqual(JSON.parse(rrlhf('model', 'info', fixture('models', 'gemma-tiny'), '--json').stdout).notes, []);
 });
+
+test('model info plans the study the flags describe: batch, lengths, LoRA rank and targets, ensemble, gradient checkpointing; bad flags are refused by name', async () => {
+  const dir = fixture('models', 'llama-tiny-gqa');
+  const args = ['--batch', '32', '--mini-batches', '4', '--prompt-tokens', '100', '--response-tokens', '50', '--lora', '16', '--lora-targets', 'q_proj,v_proj,down_proj', '--ensemble', 'independent', '--heads', '3', '--gradient-checkpointing'];
+  const r = rrlhf('model', 'info', dir, ...args, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout) as ModelSummary;
+  const shape = { batch: 32, miniBatches: 4, promptTokens: 100, responseTokens: 50, ensemble: { method: 'independent' as const, heads: 3 }, checkpointing: true };
+  assert.deepEqual(info.memory.study, { ...shape, lora: { r: 16, targetModules: ['q_proj', 'v_proj', 'down_proj'] } });
+  const m = await CausalLM.load(dir);
+  const cpu = info.memory.plans.filter((p) => p.device === 'cpu' && p.precision === 'fp32');
+  assert.equal(cpu[0]!.totalBytes, ppoMemoryPlan(m.config, { ...shape, lora: null }).totalBytes);
+  assert.equal(cpu[1]!.totalBytes, ppoMemoryPlan(m.config, { ...shape, lora: { r: 16, targetModules: ['q_proj', 'v_proj', 'down_proj'] } }).totalBytes);
+  assert.notEqual(cpu[0]!.totalBytes, ppoMemoryPlan(m.config, { ...DEFAULT_PPO_SHAPE, lora: null }).totalBytes, 'the flags change the plan');
+  assert.equal(cpu[0]!.runnable, true);
+  const human = rrlhf('model', 'info', dir, ...args);
+  assert.match(human.stdout, /Memory of a PPO study: 32 rollouts of 100 \+ 50 tokens, 4 minibatches, INDEPENDENT ensemble K 3; LoRA r 16 on q_proj, v_proj, down_proj; gradient checkpointing/);
+  for (const [bad, msg] of [
+    [['--ensemble', 'mixture'], /--ensemble must be one of brme, independent, lora, got "mixture"/],
+    [['--heads', '3'], /--heads K needs --ensemble METHOD/],
+    [['--batch', '30', '--mini-batches', '4'], /--batch 30 is not a multiple of --mini-batches 4/],
+    [['--lora-targets', 'c_attn'], /c_attn/],
+  ] as const) {
+    const e = rrlhf('model', 'info', dir, ...bad);
+    assert.notEqual(e.code, 0, bad.join(' '));
+    assert.match(e.stderr, msg);
+  }
+});

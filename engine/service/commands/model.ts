@@ -6,7 +6,9 @@ import { CausalLM, gradSums } from '../../models/model.js';
 import { generate } from '../../models/sampler.js';
 import { loadTokenizer } from '../../models/tokenizer.js';
 import { toHfConfig, configNotes } from '../../models/config.js';
-import { modelSummary, type ModelSummary } from '../models.js';
+import { modelSummary, type ModelSummary, type SummaryStudy } from '../models.js';
+import { DEFAULT_PPO_SHAPE } from '../../models/memory.js';
+import { ENSEMBLE_METHODS, type EnsembleMethod } from '../../../common/ensemble-methods.js';
 import { bytes } from '../../../common/format.js';
 
 /** Reads [[ids...], ...] from a JSON file; errors name the file and what is wrong. */
@@ -38,7 +40,10 @@ export const model: Command = {
   usage: [
     'model eval DIR --input-ids FILE [--grads]   logits, LM loss (HF labels=input_ids) and gradient sums under HF names',
     'model generate DIR --prompt P [--max-new N] [--seed S] [--temperature T] [--top-k K] [--top-p P]',
-    'model info DIR                  family, RoPE, parameter count and the memory plan of a PPO study on each device and precision',
+    'model info DIR [--batch B] [--mini-batches M] [--prompt-tokens P] [--response-tokens R] [--lora R] [--lora-targets q_proj,v_proj]',
+    '               [--ensemble brme|independent|lora] [--heads K] [--gradient-checkpointing]',
+    '                                family, RoPE, parameter count and the memory plan of a PPO study of that shape (full',
+    '                                fine-tuning and LoRA) on each device and precision',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
@@ -71,11 +76,15 @@ export const model: Command = {
       const res = { prompt: values.prompt, prompt_ids: prompt, ids, text: tok.decode(ids, { skipSpecialTokens: true }), logprobs: g.logprobs[0], finished: g.finished[0] };
       out(res, () => `${values.prompt}${res.text}`);
     } else if (sub === 'info') {
-      const { positionals } = parse(rest, {}, true);
+      const { values, positionals } = parse(rest, {
+        batch: { type: 'string' }, 'mini-batches': { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'response-tokens': { type: 'string' },
+        lora: { type: 'string' }, 'lora-targets': { type: 'string' }, ensemble: { type: 'string' }, heads: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' },
+      }, true);
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf model info DIR [--json]');
+      const study = studyFlags(values);
       const m = await CausalLM.load(positionals[0]!);
       // The summary is models.inspect's (service/models.ts); the checkpoint's own tensors are added here.
-      const summary = await modelSummary(m.config, configNotes(JSON.parse(await readFile(path.join(positionals[0]!, 'config.json'), 'utf8')) as Record<string, unknown>));
+      const summary = await modelSummary(m.config, configNotes(JSON.parse(await readFile(path.join(positionals[0]!, 'config.json'), 'utf8')) as Record<string, unknown>), study);
       const res = { ...summary, config: toHfConfig(m.config), tensors: m.params.size, unused_tensors: m.unusedTensors };
       out(res, () => describeSummary(summary, m.unusedTensors));
     } else {
@@ -83,6 +92,24 @@ export const model: Command = {
     }
   },
 };
+
+/** `model info`'s study flags; absent ones keep DEFAULT_PPO_SHAPE's values. */
+function studyFlags(v: Record<string, string | boolean | undefined>): SummaryStudy {
+  const int = (name: string) => (v[name] === undefined ? undefined : intOpt(v[name] as string, name, 1));
+  const method = v.ensemble as string | undefined;
+  if (method !== undefined && !(ENSEMBLE_METHODS as readonly string[]).includes(method)) throw new UsageError(`--ensemble must be one of ${ENSEMBLE_METHODS.join(', ')}, got "${method}"`);
+  const heads = int('heads');
+  if (heads !== undefined && method === undefined) throw new UsageError('--heads K needs --ensemble METHOD');
+  const targets = typeof v['lora-targets'] === 'string' ? v['lora-targets'].split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+  const batch = int('batch'), miniBatches = int('mini-batches');
+  if (batch !== undefined && miniBatches !== undefined && batch % miniBatches !== 0) throw new UsageError(`--batch ${batch} is not a multiple of --mini-batches ${miniBatches}`);
+  return {
+    batch, miniBatches, promptTokens: int('prompt-tokens'), responseTokens: int('response-tokens'),
+    lora: { r: int('lora'), targetModules: targets },
+    ...(method !== undefined ? { ensemble: { method: method as EnsembleMethod, heads: heads ?? DEFAULT_PPO_SHAPE.ensemble.heads } } : {}),
+    ...(v['gradient-checkpointing'] === true ? { checkpointing: true } : {}),
+  };
+}
 
 /** The human rendering of a model summary: what it is, then the plan as a table (docs/engine.md § Memory plan). */
 function describeSummary(s: ModelSummary, unused: string[]): string {
@@ -92,7 +119,7 @@ function describeSummary(s: ModelSummary, unused: string[]): string {
     `${s.family.causalLM} (${s.family.arch}); positions: ${s.rope.type === 'default' || s.rope.theta !== null ? `RoPE ${s.rope.type}, θ ${s.rope.theta}${s.rope.localTheta !== null ? ` (sliding layers: default, θ ${s.rope.localTheta})` : ''}, ${s.rope.rotaryDims} rotary dims per head` : s.rope.type}`,
     `${M(s.parameters.total)} parameters (${M(s.parameters.trunk)} without the LM head)${unused.length ? `; unused in checkpoint: ${unused.join(', ')}` : ''}`,
     ...s.notes.map((n) => `Note: ${n}`),
-    `Memory of a PPO study: ${st.batch} rollouts of ${st.promptTokens} + ${st.responseTokens} tokens, ${st.miniBatches} minibatches, ${st.ensemble.method.toUpperCase()} ensemble K ${st.ensemble.heads}; LoRA r ${st.lora.r} on ${st.lora.targetModules.join(', ')}`,
+    `Memory of a PPO study: ${st.batch} rollouts of ${st.promptTokens} + ${st.responseTokens} tokens, ${st.miniBatches} minibatches, ${st.ensemble.method.toUpperCase()} ensemble K ${st.ensemble.heads}; LoRA r ${st.lora.r} on ${st.lora.targetModules.join(', ')}${st.checkpointing ? '; gradient checkpointing' : ''} (flags --batch, --lora, ... change it)`,
     `  ${'device'.padEnd(8)}${'precision'.padEnd(11)}${'full fine-tuning'.padEnd(19)}${'LoRA'.padEnd(13)}available`,
   ];
   for (const d of s.memory.devices) {
