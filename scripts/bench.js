@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GPT2_SMALLISH = ['--layers', '6', '--d', '384', '--heads', '6', '--vocab', '8192'];
 // SmolLM2-135M's shape (random weights): a PPO iteration of 16 × (32 + 32) tokens, full fine-tuning
-// against LoRA r 8 (q_proj + v_proj) with the same hand-written LoRA in PyTorch. One epoch of one
+// against LoRA r 8 (q_proj + v_proj) with the same hand-written LoRA in PyTorch, and full fine-tuning
+// with gradient checkpointing (torch.utils.checkpoint per layer in PyTorch). One epoch of one
 // minibatch and one timed iteration: on a 2-core CPU each run takes minutes.
 const SMOLLM2 = ['--arch', 'llama', '--layers', '30', '--d', '576', '--heads', '9', '--kv-heads', '3', '--intermediate', '1536', '--vocab', '49152',
   '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--epochs', '1', '--mini-batches', '1', '--iterations', '1'];
@@ -32,6 +33,7 @@ const CASES = [
   { bench: 'ppo', py: 'bench_ppo.py', args: [...GPT2_SMALLISH, '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--iterations', '2'] },
   { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: SMOLLM2 },
   { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: [...SMOLLM2, '--lora', '8'] },
+  { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: [...SMOLLM2, '--gradient-checkpointing'] },
 ].filter((c) => process.argv.length <= 2 || process.argv.slice(2).some((a) => a === c.bench || a === c.tag));
 const TIMEOUT_MS = 10 * 60_000;
 

@@ -139,6 +139,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--kl-coef", type=float, default=0.05)
     ap.add_argument("--lora", type=int, default=None, help="LoRA rank (alpha 2r) on the bench targets; default: full fine-tuning")
+    ap.add_argument("--gradient-checkpointing", action="store_true", help="recompute each policy layer in the update's backward pass")
     args = ap.parse_args()
 
     default_threads = setup_threads(args)
@@ -152,6 +153,7 @@ def main():
         ref = copy.deepcopy(policy).eval()
         for prm in ref.parameters():
             prm.requires_grad_(False)
+    policy.gradient_checkpointing = args.gradient_checkpointing
     v_head = torch.nn.Linear(args.d, 1).to(dev)
     params = [p for p in policy.parameters() if p.requires_grad] + list(v_head.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
@@ -232,7 +234,7 @@ def main():
         "config": {"arch": args.arch, "layers": args.layers, "d": args.d, "heads": args.heads,
                    "kv_heads": args.kv_heads or args.heads, "intermediate": args.intermediate, "vocab": args.vocab, "batch": args.batch,
                    "prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "epochs": args.epochs,
-                   "mini_batches": args.mini_batches, "iterations": n},
+                   "mini_batches": args.mini_batches, "iterations": n, "gradient_checkpointing": args.gradient_checkpointing},
         "lora": {"r": args.lora, "alpha": 2 * args.lora, "target_modules": LORA_TARGETS[args.arch],
                  "trainable_params": sum(p.numel() for p in params)} if args.lora else None,
         "ms_per_step": total / n * 1e3, "ms_per_iteration": total / n * 1e3,

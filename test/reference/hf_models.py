@@ -44,6 +44,7 @@ import struct
 import sys
 
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 from torch import nn
 
@@ -118,6 +119,14 @@ def attend(q, k, v, allowed, scale_div=None, scale_mul=None):
     scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
     probs = F.softmax(scores, dim=-1, dtype=_compute_dtype(scores.dtype)).to(v.dtype)
     return torch.matmul(probs, v)
+
+
+def run_layer(model, layer, *args):
+    """One decoder layer; recomputed in the backward pass when the model's `gradient_checkpointing` is set
+    (as transformers' GradientCheckpointingLayer does in training), used by bench_ppo.py's --gradient-checkpointing."""
+    if getattr(model, "gradient_checkpointing", False) and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
+    return layer(*args)
 
 
 def lm_loss(logits, input_ids):
@@ -239,7 +248,7 @@ class GPT2LMHeadModel(nn.Module):
         x = self.transformer.wte(input_ids) + self.transformer.wpe(pos)
         allowed = allowed_keys(attention_mask, past, t, dev)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, allowed, cache, i)
+            x = run_layer(self, block, x, allowed, cache, i)
         if cache is not None:
             cache.length += t
         x = self.transformer.ln_f(x)
@@ -522,7 +531,7 @@ class LlamaForCausalLM(nn.Module):
         # one mask per distinct window, as masking_utils builds one per layer type
         masks = {w: allowed_keys(attention_mask, past, t, dev, w) for w in set(self.layer_windows)}
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, masks[self.layer_windows[i]], cache, i)
+            x = run_layer(self, layer, x, cos, sin, masks[self.layer_windows[i]], cache, i)
         if cache is not None:
             cache.length += t
         x = self.model.norm(x)
