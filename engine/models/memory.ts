@@ -142,9 +142,18 @@ function dropoutMaskValues(config: ModelConfig, lora: { r: number; targetModules
 }
 
 /** The training-phase term of LoRA dropout: each mask is fed as bool (1 B a value), and the graph keeps
- *  the scaled float mask (for the input's gradient) and the dropped input (for dA) until the backward pass. */
-function dropoutTerm(values: number, wb: number, rows: string): MemoryTerm[] {
-  return values ? [{ name: 'LoRA dropout masks and dropped inputs', bytes: values * (1 + 2 * wb), formula: `${rows} × Σ in over the adapted modules × (1 B bool mask fed + ${wb} B scaled mask + ${wb} B dropped input) = ${n(values)} × ${1 + 2 * wb}` }] : [];
+ *  the scaled float mask (for the input's gradient) and the dropped input (for dA) until the backward
+ *  pass — every layer's, or with gradient checkpointing one layer's at a time (the recomputed copy reads
+ *  the same fed masks; the bool masks of all layers stay fed). */
+function dropoutTerm(values: number, wb: number, rows: string, checkpointedLayers: number | null): MemoryTerm[] {
+  if (!values) return [];
+  const kept = checkpointedLayers ? Math.ceil(values / checkpointedLayers) : values;
+  return [{
+    name: 'LoRA dropout masks and dropped inputs', bytes: values + kept * 2 * wb,
+    formula: checkpointedLayers
+      ? `${rows} × Σ in over the adapted modules × 1 B bool mask fed + one layer's share (checkpointed) × (${wb} B scaled mask + ${wb} B dropped input) = ${n(values)} + ${n(kept)} × ${2 * wb}`
+      : `${rows} × Σ in over the adapted modules × (1 B bool mask fed + ${wb} B scaled mask + ${wb} B dropped input) = ${n(values)} × ${1 + 2 * wb}`,
+  }];
 }
 
 /** The rank a default plan (and a form's LoRA) starts from. */
@@ -241,7 +250,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
         : `(B/M) × L × layers × per-layer × ${wb} B = ${rows} × ${L} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}`,
     },
     { name: 'LM head: logits, log-probabilities, their gradient, the entropy\'s log-softmax and probabilities', bytes: headActs * wb, formula: `(B/M) × L × V × 5 × ${wb} B = ${rows} × ${L} × ${x.vocab} × 5 × ${wb}` },
-    ...dropoutTerm(masks, wb, '(B/M) × L'),
+    ...dropoutTerm(masks, wb, '(B/M) × L', checkpointing ? x.layers : null),
     { name: 'gradients', bytes: trainable * wb, formula: `trainable × ${wb} B = ${n(trainable)} × ${wb}` },
     ...stepOutputs(trainable, wb, mixed, device),
   ];
@@ -314,7 +323,7 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
     shape.checkpointing
       ? { name: 'activations (checkpointed: layer inputs + one layer)', bytes: tokens * (x.layers * x.d + perTok.values) * wb, formula: `2 × pairs × T × (layers × d + per-layer) × ${wb} B, per layer per token ${perTok.formula}` }
       : { name: 'activations', bytes: tokens * x.layers * perTok.values * wb, formula: `2 × pairs × T × layers × per-layer × ${wb} B = ${tokens} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}` },
-    ...dropoutTerm(masks, wb, '2 × pairs × T'),
+    ...dropoutTerm(masks, wb, '2 × pairs × T', shape.checkpointing ? x.layers : null),
     { name: 'gradients', bytes: member * wb, formula: `${n(member)} × ${wb} B` },
     ...stepOutputs(member, wb, mixed, device),
   ];

@@ -34,8 +34,8 @@ const cfgOf = (targets: string[], dropout: number): LoraConfig => ({ r: 4, alpha
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let w = 0; for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i]! - b[i]!)); return w; };
 
 /** The LM loss and adapter gradients of a training-mode (or eval) graph of `m`. */
-function lmGraph(m: CausalLM, train: boolean): Graph {
-  const g = new Graph(`lora_dropout_${train ? 'train' : 'eval'}`);
+function lmGraph(m: CausalLM, train: boolean, recompute = false): Graph {
+  const g = new Graph(`lora_dropout_${train ? 'train' : 'eval'}${recompute ? '_recompute' : ''}`);
   const p: Record<string, Tensor> = {};
   for (const n of m.feedNames()) p[n] = g.param(n, m.params.shape(n));
   const ids = g.input('input_ids', 'int64', ['B', 'T']), mask = g.input('attention_mask', 'int64', ['B', 'T']);
@@ -43,34 +43,37 @@ function lmGraph(m: CausalLM, train: boolean): Graph {
   const loss = CausalLM.lmLoss(m.arch.lmHead(p, m.config, hidden), ids);
   g.output('loss', loss);
   const names = m.lora!.paramNames();
-  grad(loss, names.map((n) => p[n]!)).forEach((t, i) => g.output(`grad:${names[i]}`, t));
+  grad(loss, names.map((n) => p[n]!), { recompute }).forEach((t, i) => g.output(`grad:${names[i]}`, t));
   return g;
 }
 const maskInputs = (g: Graph) => [...g.inputs.keys()].filter((n) => n.startsWith('lora_dropout:'));
 
 for (const { model } of CASES) {
-  test(`LoRA dropout ${model}: with PyTorch's fixed keep-masks, the training loss and dA, dB match float64 PEFT-style dropout`, async () => {
+  test(`LoRA dropout ${model}: with PyTorch's fixed keep-masks, the training loss and dA, dB match float64 PEFT-style dropout (with and without gradient checkpointing)`, async () => {
     // test/reference/lora_reference.py wrote the folder (lora_dropout 0.25), the masks and the gradients.
     const dir = fixture('lora', `${model}-dropout`);
     const exp = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as { input_ids: number[][]; dropout: number; loss: number; eval_loss: number; masks: Record<string, number[]>; grads: Record<string, number[]> };
     const m = await loadAdapter(await CausalLM.load(fixture('models', model)), dir);
     assert.equal(m.lora!.config.dropout, 0.25, 'lora_dropout read from adapter_config.json');
-    const g = lmGraph(m, true);
-    assert.deepEqual(maskInputs(g).sort(), m.lora!.modules.map((x) => dropoutInput(x.name)).sort(), 'one mask input per adapted module');
     const B = exp.input_ids.length, T = exp.input_ids[0]!.length;
     const feeds: Record<string, ReturnType<typeof i64>> = { ...m.paramFeeds() as Record<string, ReturnType<typeof i64>>, input_ids: i64(exp.input_ids.flat(), [B, T]), attention_mask: i64(new Array(B * T).fill(1), [B, T]) };
     for (const mod of m.lora!.modules) feeds[dropoutInput(mod.name)] = { dtype: 'bool', shape: [B, T, mod.in], data: Uint8Array.from(exp.masks[mod.name]!) };
-    const r = await (await compile(g)).run(feeds);
-    const loss = Number(r.loss!.data[0]);
-    assert.ok(Math.abs(loss - exp.loss) <= 1e-5 * exp.loss, `loss ${loss} vs ${exp.loss}`);
     assert.ok(Math.abs(exp.loss - exp.eval_loss) > 1e-2, 'the masks change the loss (the test would see a missing dropout)');
     const ev = await m.evaluate(exp.input_ids);
     assert.ok(Math.abs(ev.loss - exp.eval_loss) <= 1e-5 * exp.eval_loss, `eval (no dropout) loss ${ev.loss} vs ${exp.eval_loss}`);
     assert.deepEqual(Object.keys(exp.grads).sort(), m.lora!.paramNames().sort());
-    for (const [n, want] of Object.entries(exp.grads)) {
-      const scale = Math.max(...want.map(Math.abs));
-      const e = maxDiff(r[`grad:${n}`]!.data as Float32Array, want);
-      assert.ok(e <= 1e-3 * scale + 1e-7, `${n}: max |grad − reference| = ${e} (max |grad| ${scale})`);
+    // Recomputed layers read the same fed masks (inputs are leaves, shared by the copy).
+    for (const recompute of [false, true]) {
+      const g = lmGraph(m, true, recompute);
+      assert.deepEqual(maskInputs(g).sort(), m.lora!.modules.map((x) => dropoutInput(x.name)).sort(), 'one mask input per adapted module');
+      const r = await (await compile(g)).run(feeds);
+      const loss = Number(r.loss!.data[0]);
+      assert.ok(Math.abs(loss - exp.loss) <= 1e-5 * exp.loss, `recompute ${recompute}: loss ${loss} vs ${exp.loss}`);
+      for (const [n, want] of Object.entries(exp.grads)) {
+        const scale = Math.max(...want.map(Math.abs));
+        const e = maxDiff(r[`grad:${n}`]!.data as Float32Array, want);
+        assert.ok(e <= 1e-3 * scale + 1e-7, `recompute ${recompute}: ${n}: max |grad − reference| = ${e} (max |grad| ${scale})`);
+      }
     }
   });
 }
@@ -216,6 +219,9 @@ test('LoRA dropout memory plan: the training phase counts each adapted module\'s
   assert.equal(ppoMemoryPlan(config, { ...shape, lora: { ...lora, dropout: 0.1 } }, 'fp32', 'gpu').hostBytes - ppoMemoryPlan(config, { ...shape, lora }, 'fp32', 'gpu').hostBytes, 4 * 10 * perToken);
   const ens = ensembleTrainPlan(config, { method: 'lora', heads: 2, batchPairs: 3, tokens: 5, lora: { ...lora, dropout: 0.2 } });
   assert.equal(ens.phases[0]!.terms.find((t) => t.name.startsWith('LoRA dropout'))!.bytes, 2 * 3 * 5 * perToken * 9);
+  // Checkpointed: every layer's bool masks stay fed, the float copies are one layer's at a time.
+  const ck = ppoMemoryPlan(config, { ...shape, lora: { ...lora, dropout: 0.1 }, checkpointing: true });
+  assert.equal(term(ck)!.bytes, 4 * 10 * perToken + (4 * 10 * perToken / config.nLayer) * 8);
 });
 
 // ---- kill and resume through the CLI ------------------------------------------------------------
