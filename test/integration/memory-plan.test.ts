@@ -8,7 +8,7 @@
 // fine-tuning minus LoRA). Measured on the 2-core build machine (December 2026) over five small studies
 // (Llama GQA and GPT-2, full fine-tuning and LoRA, BRME and independent ensembles): 0.83–1.14, and 0.79
 // for the saving; since CPU sessions run without ORT's memory pattern and GELU / LayerNorm are fused
-// kernels (docs/engine.md § Measured performance) the same studies hold less: 0.59–0.93 (the GPT-2 LoRA
+// kernels (docs/engine.md § Fused kernels) the same studies hold less: 0.59–0.93 (the GPT-2 LoRA
 // study lowest), so the lower bound went from 0.6 to 0.5 — the plan stays an upper estimate there; once by hand at SmolLM2-135M's shape (full fine-tuning, BRME K 2, 4 × (32 + 32)
 // tokens): 6.35 GiB measured for 9.6 planned, 0.66 — the arena-growth term is an upper estimate that
 // large tensors do not reach (without it the plan was 0.93 there). The spread is ONNX Runtime's arena,
