@@ -50,6 +50,8 @@ export const EnsembleTrainSchema = z.strictObject({
   /** Epochs of the Bradley–Terry reward model(s) and of the BRME stage 2 (defaults: the trainers'). */
   rewardEpochs: z.number().int().min(1).max(100).optional(),
   stage2Epochs: z.number().int().min(1).max(1000).optional(),
+  /** Recompute each trunk layer in the reward models' backward pass (docs/engine.md § Gradient checkpointing). */
+  gradientCheckpointing: z.boolean().optional(),
   /** Train on an imported preference dataset instead of a built-in world; the trunk is the Hugging Face
    *  model in `modelDir` (its tokenizer tokenises the rows). */
   datasetId: z.number().int().positive().optional(),
@@ -130,7 +132,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
     const maxPromptTokens = Math.min(DATASET_WORLD_DEFAULTS.maxPromptTokens, Math.floor((2 * positions) / 3));
     const maxResponseTokens = Math.min(DATASET_WORLD_DEFAULTS.maxResponseTokens, positions - maxPromptTokens);
     // Refused before the weights are read (docs/engine.md § Memory plan).
-    await assertEnsembleFits(config, { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens: maxPromptTokens + maxResponseTokens }, o.device);
+    await assertEnsembleFits(config, { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens: maxPromptTokens + maxResponseTokens, checkpointing: req.gradientCheckpointing ?? false }, o.device);
     base = await CausalLM.load(req.modelDir!, o.device);
     const store = openStore({ dataDir: o.dataDir });
     let dw: DatasetWorld;
@@ -143,7 +145,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   } else {
     world = makeWorld(req.world, {}, req.seed);
     const tokens = Math.max(1, ...world.trainPrompts.map((p) => p.length)) + world.maxResponseTokens;
-    await assertEnsembleFits(world.modelConfig(), { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens }, o.device);
+    await assertEnsembleFits(world.modelConfig(), { method: req.method, heads: req.heads, batchPairs: REWARD_DEFAULTS.batchSize, tokens, checkpointing: req.gradientCheckpointing ?? false }, o.device);
     say({ phase: 'sft', message: `training the starting policy π₀ on ${req.sftSamples} samples of the world's base behaviour` }, 0);
     base = await trainBuiltinPolicy(world, req.seed, req.sftSamples, { ...SFT_DEFAULTS, seed: req.seed, padId: world.padId }, o.device,
       (p) => say({ phase: 'sft', message: `SFT epoch ${p.epoch + 1}/${SFT_DEFAULTS.epochs}`, step: p.step, total: p.steps, metrics: { loss: p.loss } }, share.sft * (p.step / p.steps)));
@@ -153,7 +155,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
-  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha, dropout: LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined });
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha, dropout: LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined, gradientCheckpointing: req.gradientCheckpointing ?? false });
   const { bootstrap } = opts;
   // Per-member trunks (refused by the schema except for independent members on a built-in world): trained in the job, not cached.
   const trunkOf = req.trunks === 'per-member' ? memberTrunks({

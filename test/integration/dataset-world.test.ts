@@ -276,6 +276,13 @@ test('rrlhf ensemble train --dataset ID --model DIR: an ensemble on imported dat
   assert.ok(await exists(out.path));
   const row = store.ensembles.get(out.id)!;
   assert.equal(row.datasetId, textId);
+  // The same ensemble trained with gradient checkpointing (each trunk layer recomputed in the backward
+  // pass): the same held-out accuracies, the gradients having agreed to float32 rounding.
+  const ck = spawnSync(process.execPath, [cli, ...args, '--gradient-checkpointing'], { encoding: 'utf8' });
+  assert.equal(ck.status, 0, ck.stderr);
+  const outCk = JSON.parse(ck.stdout) as typeof out & { sigma_mean: number };
+  assert.notEqual(outCk.id, out.id);
+  assert.deepEqual(outCk.accuracy, out.accuracy);
   // Both halves are required, and a built-in world cannot be combined with a dataset.
   const bad = spawnSync(process.execPath, [cli, 'ensemble', 'train', '--dataset', String(textId), '--data-dir', dataDir], { encoding: 'utf8' });
   assert.equal(bad.status, 2);

@@ -84,6 +84,9 @@ test('memory.gradientCheckpointing: default false (a stored spec without the key
   assert.equal(on.memory.gradientCheckpointing, true);
   assert.equal(ppoConfig(on).gradientCheckpointing, true);
   assert.equal(ppoConfig(parseSpec({})).gradientCheckpointing, false);
+  const e = parseSpec({}).ensemble;
+  assert.equal(ensembleTrainOptions(e, { seed: 0, padId: 0, pretrained: false, gradientCheckpointing: true }).reward.gradientCheckpointing, true, 'reward-model training recomputes too');
+  assert.equal(ensembleTrainOptions(e, { seed: 0, padId: 0, pretrained: false }).reward.gradientCheckpointing, undefined, 'absent: the trainer default (off)');
   assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(on))), on);
   assert.throws(() => parseSpec({ memory: { gradientCheckpointing: 'yes' } }), /memory\.gradientCheckpointing: Invalid input: expected boolean/);
   assert.throws(() => parseSpec({ memory: { precision: 'bf16' } }, 'spec', (at) => (at.join('.') === 'memory.precision' ? 7 : null)), /line 7: memory: Unrecognized key: "precision"/);

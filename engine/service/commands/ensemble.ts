@@ -26,7 +26,7 @@ const OPTIONS = {
   world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
   heads: { type: 'string' }, method: { type: 'string' }, lora: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
-  out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
+  out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' },
 } as const;
 
 function summary(id: number | string, heads: number, rep: EnsembleReport | undefined) {
@@ -45,7 +45,7 @@ export const ensemble: Command = {
   usage: [
     'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent|lora [--lora R]]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
-    `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
+    `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E] [--gradient-checkpointing]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
     'ensemble bench FILE --ensemble ID [--lambda L] [--split S] [--limit N] [--tokenizer DIR] [--batch-size B]',
     '                                 reward-model accuracy on a chosen/rejected file (RewardBench layout) per head, mean, min and robust aggregate, by subset and section',
@@ -85,6 +85,7 @@ export const ensemble: Command = {
       // Neither flag: the method's default (independent members bootstrap, BRME heads do not).
       ...(v.bootstrap ? { bootstrap: true } : v['no-bootstrap'] ? { bootstrap: false } : {}), pairs, valPairs, sftSamples, name: v.name,
       ...(datasetId !== undefined ? { datasetId, modelDir: path.resolve(v.model!) } : {}),
+      ...(v['gradient-checkpointing'] ? { gradientCheckpointing: true } : {}),
       rewardEpochs: v['rm-epochs'] ? intOpt(v['rm-epochs'], 'rm-epochs', 3) : undefined, stage2Epochs: v['stage2-epochs'] ? intOpt(v['stage2-epochs'], 'stage2-epochs', 20) : undefined,
     });
     if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
