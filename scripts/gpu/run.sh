@@ -4,7 +4,8 @@
 #   bash .gpu-bundle/enter.sh bash scripts/gpu/run.sh OUT_DIR          (DEVICES="cuda webgpu" by default)
 # Writes one JSON file per step into OUT_DIR and prints each result's tail, most important first:
 # devices, PyTorch CUDA baselines, then per provider parity, the LM train step and a PPO iteration on a
-# GPT-2-small-shaped model (12 layers, d 768, vocab 50257), a short quickstart and (PROFILE=1) ORT's
+# GPT-2-small-shaped model (12 layers, d 768, vocab 50257), a short quickstart, a Qwen2.5-0.5B-shaped
+# LoRA study (scripts/gpu/study.mjs: planned vs nvidia-smi memory, seconds per iteration) and (PROFILE=1) ORT's
 # per-op profile of one train step. Every step has a time limit; a failure is recorded in
 # OUT_DIR/<step>.err, not fatal. SKIP_TORCH=1 skips the PyTorch baselines; STEPS="parity quickstart"
 # runs only the steps whose names start with one of those words (a short check when device time is scarce).
@@ -41,6 +42,8 @@ for dev in $DEVICES; do
   step "ppo-$dev" 150 node bin/rrlhf.js bench ppo --device "$dev" "${GPT2S[@]}" "${PPO[@]}" --json
   step "generate-$dev" 90 node bin/rrlhf.js bench generate --device "$dev" "${GPT2S[@]}" "${GEN[@]}" --json
   step "quickstart-$dev" 120 env RRLHF_TRACE=1 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
+  # Issue #12's GPU study: a Qwen2.5-0.5B-shaped LoRA policy, reference, value head and 5 LoRA reward members.
+  step "study-$dev" 540 node scripts/gpu/study.mjs "$dev" ${SHAPE:+tiny}
   if [ -n "${PROFILE:-}" ]; then
     PROFILE_DEVICE=$dev PROFILE_SHAPE=$PROF_SHAPE step "profile-$dev" 120 node scripts/profile-step.mjs lm 8 128
     [ -f "$out/profile-$dev.json" ] && head -16 "$out/profile-$dev.json"
