@@ -1,5 +1,5 @@
-// A Qwen2.5-0.5B-shaped LoRA study on one device (issue #12's GPU target, docs/engine.md § Running on a
-// GPU host): a random-weight Qwen2 folder of the published 0.5B config (24 layers, d 896, 14 heads / 2 KV
+// A Qwen2.5-0.5B-shaped LoRA study on one device (issue #12's GPU target;
+// docs/engine.md § Running on a GPU host): a random-weight Qwen2 folder of the published 0.5B config (24 layers, d 896, 14 heads / 2 KV
 // heads, intermediate 4864, vocab 151936, tied embeddings, q/k/v biases), a generated preference
 // dataset, and `rrlhf experiment run` of a study with a LoRA policy (r 8 on q_proj, v_proj), its
 // reference (the base with adapters off), the value head, a 5-member LoRA reward ensemble and gradient
