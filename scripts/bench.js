@@ -5,7 +5,10 @@
 // For each case it runs `node bin/rrlhf.js bench <name> ... --json` and the matching
 // `python3 test/reference/bench_<name>.py ...` (alternating which goes first, so neither always gets the
 // cooler or warmer machine), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from both
-// environments, prints a table and writes dist/bench-results.json. `npm run bench -- mlp ppo` runs
+// environments, prints a table and writes dist/bench-results.json. PyTorch runs each case twice, with 1
+// and with 2 intra-op threads (--threads; OpenBLAS's own pool as the environment leaves it), and the
+// faster run is its figure: which setting wins differs by row and by machine load, and a baseline at a
+// losing setting would flatter the engine. The table says which setting won and what the other took. `npm run bench -- mlp ppo` runs
 // only the named benchmarks; `npm run bench -- smollm2` only the SmolLM2-shaped PPO rows.
 // Exit status: non-zero only when the engine fails; a missing PyTorch is reported, not fatal.
 // PYTHON=/path/to/python3 picks the interpreter; otherwise the first of python3, /usr/bin/python3
@@ -90,7 +93,11 @@ if (!python) {
 console.log('');
 
 const engineRun = (c) => runJson(process.execPath, [path.join(root, 'bin', 'rrlhf.js'), 'bench', c.bench, ...c.args, '--json']);
-const torchRun = (c) => runJson(python, [path.join(root, 'test', 'reference', c.py), ...c.args]);
+const torchRun = (c, threads) => runJson(python, [path.join(root, 'test', 'reference', c.py), ...c.args, '--threads', String(threads)]);
+/** PyTorch intra-op thread counts each case runs at; the fastest is the baseline. */
+const TORCH_THREADS = [1, 2];
+// generate reports a whole generation (ms_total); the others a step or an iteration (ms_per_step).
+const ms = (r) => Number(r?.ms_per_step ?? r?.ms_total);
 
 // This machine's fp32 GEMM rate, the ceiling for the matmul-bound rows: one [1024, 1024] @ [1024, 1024]
 // product (2·1024³ FLOPs) in an ORT session made as the engine makes them (`rrlhf bench gemm`), and the
@@ -114,19 +121,25 @@ let engineFailed = false;
 CASES.forEach((c, i) => {
   const order = i % 2 === 0 ? ['engine', 'pytorch'] : ['pytorch', 'engine'];
   const got = {};
+  const torchByThreads = {};
   for (const which of order) {
     if (which === 'pytorch' && !python) continue;
-    process.stderr.write(`  running ${which} ${cfgName(c)} ...\n`);
-    got[which] = which === 'engine' ? engineRun(c) : torchRun(c);
-    if (!got[which].ok) {
-      console.error(`${which} failed on ${cfgName(c)}: ${got[which].error}`);
-      if (which === 'engine') engineFailed = true;
+    if (which === 'engine') {
+      process.stderr.write(`  running engine ${cfgName(c)} ...\n`);
+      got.engine = engineRun(c);
+      if (!got.engine.ok) { console.error(`engine failed on ${cfgName(c)}: ${got.engine.error}`); engineFailed = true; }
+      continue;
+    }
+    for (const threads of i % 2 === 0 ? TORCH_THREADS : [...TORCH_THREADS].reverse()) {
+      process.stderr.write(`  running pytorch (${threads} thread${threads > 1 ? 's' : ''}) ${cfgName(c)} ...\n`);
+      const r = torchRun(c, threads);
+      if (!r.ok) { console.error(`pytorch (${threads} threads) failed on ${cfgName(c)}: ${r.error}`); got.pytorch ??= r; continue; }
+      torchByThreads[threads] = ms(r.json);
+      if (!got.pytorch?.ok || ms(r.json) < ms(got.pytorch.json)) got.pytorch = r;
     }
   }
   const engine = got.engine?.ok ? got.engine.json : undefined;
   const pytorch = got.pytorch?.ok ? got.pytorch.json : undefined;
-  // generate reports a whole generation (ms_total); the others a step or an iteration (ms_per_step).
-  const ms = (r) => Number(r?.ms_per_step ?? r?.ms_total);
   const engineMs = ms(engine);
   const torchMs = ms(pytorch);
   const engineGflops = Number(engine?.gflops ?? NaN);
@@ -135,6 +148,7 @@ CASES.forEach((c, i) => {
     order,
     engine: engine ?? { error: got.engine?.error },
     pytorch: pytorch ?? (python ? { error: got.pytorch?.error } : { error: 'PyTorch not installed' }),
+    pytorch_ms_by_threads: torchByThreads,
     speedup: engineMs > 0 && torchMs > 0 ? torchMs / engineMs : null,
     engine_gflops: Number.isFinite(engineGflops) ? engineGflops : null,
   });
@@ -142,11 +156,12 @@ CASES.forEach((c, i) => {
 
 const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 const rows = [
-  ['benchmark', 'engine ms', 'pytorch ms', 'speedup', 'engine GFLOP/s', 'share of GEMM', 'engine peak MB', 'pytorch peak MB'],
+  ['benchmark', 'engine ms', 'pytorch ms', 'pytorch threads (other)', 'speedup', 'engine GFLOP/s', 'share of GEMM', 'engine peak MB', 'pytorch peak MB'],
   ...results.map((r) => [
     cfgName(r.config),
     fmt(r.engine.ms_per_step ?? r.engine.ms_total, 3),
     fmt(r.pytorch.ms_per_step ?? r.pytorch.ms_total, 3),
+    r.pytorch.threads == null ? '-' : `${r.pytorch.threads} (${Object.entries(r.pytorch_ms_by_threads).filter(([t]) => Number(t) !== r.pytorch.threads).map(([t, v]) => `${t}: ${fmt(v, 1)} ms`).join(', ') || '-'})`,
     r.speedup == null ? '-' : `${fmt(r.speedup)}x`,
     fmt(r.engine_gflops, 1),
     r.engine_gflops != null && gemmGflops ? `${fmt((100 * r.engine_gflops) / gemmGflops, 0)} %` : '-',
@@ -161,9 +176,9 @@ for (const [k, row] of rows.entries()) {
   if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
 console.log(`\nfp32 GEMM 1024³ on this machine: ORT ${gemm.ok ? `${fmt(gemmGflops, 1)} GFLOP/s` : `failed (${gemm.error})`}, torch.mm ${torchGemm.ok ? `${fmt(torchGemm.json.gflops, 1)} GFLOP/s (${torchGemm.json.threads} threads)` : `- (${torchGemm.error})`}; share of GEMM = engine GFLOP/s / ORT's.`);
-console.log('\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster).\npeak MB (ppo): each process\'s peak_memory_source (host RSS on CPU).');
+console.log(`\nms: per train step (mlp, lm-train), per whole generation (generate), per PPO iteration (ppo).\nspeedup = PyTorch ms / engine ms (above 1: the engine is faster); PyTorch ms is its faster run of ${TORCH_THREADS.join(' and ')} intra-op threads (the one named; in brackets the other).\npeak MB (ppo): each process's peak_memory_source (host RSS on CPU).`);
 const t = results.find((r) => r.pytorch.threads != null)?.pytorch;
-if (t) console.log(`PyTorch ${t.torch_version}: ${t.threads} intra-op thread(s), BLAS threads ${t.blas_threads ?? 'unknown'}.`);
+if (t) console.log(`PyTorch ${t.torch_version}: BLAS threads ${t.blas_threads ?? 'unknown'} (OpenBLAS's pool as the environment leaves it).`);
 
 const outFile = path.join(root, 'dist', 'bench-results.json');
 mkdirSync(path.dirname(outFile), { recursive: true });

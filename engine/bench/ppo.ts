@@ -50,7 +50,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const n = c.iterations;
   return {
     name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: policy.config.arch, params: policy.params.numel(),
-    lora: c.lora ? { r: c.lora, alpha: 2 * c.lora, target_modules: benchLoraTargets(policy.config.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.get(n).data.length, 0) } : null,
+    lora: c.lora ? { r: c.lora, alpha: 2 * c.lora, target_modules: benchLoraTargets(policy.config.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.shape(n).reduce((x, y) => x * y, 1), 0) } : null,
     config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n, gradient_checkpointing: c.gradientCheckpointing ?? false },
     ms_per_step: ms, ms_per_iteration: ms,
     // Peak resident memory of the process so far (maxRSS is in kilobytes), Node and ONNX Runtime included.

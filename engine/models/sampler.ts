@@ -16,7 +16,7 @@
 // differ from the host's (which also skips finished rows), so CPU runs, the reference, sample on the host.
 
 import { Graph, type Tensor, F } from '../graph/index.js';
-import { type Feed, i64, type CompiledGraph, compile, toHost, scalarF32 } from '../runtime/session.js';
+import { type Feed, i64, type CompiledGraph, compile, toHost, downloadAll, scalarF32 } from '../runtime/session.js';
 import { keepsOutputsOnDevice, resolveDevice } from '../runtime/devices.js';
 import { Rng } from '../runtime/params.js';
 import { type CausalLM } from './model.js';
@@ -222,7 +222,8 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const V = m.config.vocabSize;
   const dec = await decode;
   for (let step = 0; step < opts.maxNewTokens; step++) {
-    const picked = onDevice ? { token: (await toHost(r.token!)).data as BigInt64Array, logprob: (await toHost(r.logprob!)).data as Float32Array } : undefined;
+    // Token and log-prob come back in one download run, not one each.
+    const picked = onDevice ? await downloadAll([r.token!, r.logprob!]).then(([token, logprob]) => ({ token: token as BigInt64Array, logprob: logprob as Float32Array })) : undefined;
     const logits = onDevice ? undefined : (await toHost(r.logits!)).data as Float32Array;
     const next: number[] = [];
     for (let b = 0; b < B; b++) {

@@ -28,13 +28,16 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
 }
 
 /** How sessions on a device are run: onnxruntime-node's binding, or the engine's own (engine/runtime/
- *  native.ts), which can bind outputs to CUDA memory. RRLHF_BINDING=native also routes CPU sessions
- *  through it, which is how the tests exercise the device-residency code paths without a GPU. */
+ *  native.ts), which binds outputs to ORT-owned memory and hands them back as handles. CPU uses the
+ *  native binding too where it is built: weights, optimizer moments and KV caches then stay in ORT's
+ *  memory between runs instead of being copied into a fresh JS ArrayBuffer on every run, which was most
+ *  of a small model's step (docs/engine.md § Measured performance (November 2026) and what it means).
+ *  RRLHF_BINDING=onnxruntime-node (or =native) picks one for CPU sessions explicitly. */
 export type Binding = 'onnxruntime-node' | 'native';
 let nativeCudaFailed: string | undefined; // why the native binding's CUDA probe failed, if it did
 export function bindingFor(d: Device): Binding {
   if (d === 'cuda' && nativeBinding().addon && nativeCudaFailed === undefined) return 'native';
-  if (d === 'cpu' && process.env.RRLHF_BINDING === 'native' && nativeBinding().addon) return 'native';
+  if (d === 'cpu' && process.env.RRLHF_BINDING !== 'onnxruntime-node' && nativeBinding().addon) return 'native';
   return 'onnxruntime-node';
 }
 

@@ -33,14 +33,17 @@ test('the binding is built and loads against onnxruntime-node\'s libonnxruntime'
   const b = nativeBinding();
   assert.ok(b.addon, b.reason);
   assert.match(b.version!, /^1\.\d+\.\d+/);
-  assert.equal(withEnv(() => bindingFor('cpu')), 'native');
-  assert.equal(bindingFor('cpu'), 'onnxruntime-node');
-  assert.equal(withEnv(() => keepsOutputsOnDevice('cpu')), true);
+  assert.equal(withEnv('native', () => bindingFor('cpu')), 'native');
+  assert.equal(withEnv(undefined, () => bindingFor('cpu')), 'native', 'CPU uses the native binding by default where it is built');
+  assert.equal(withEnv('onnxruntime-node', () => bindingFor('cpu')), 'onnxruntime-node');
+  assert.equal(withEnv(undefined, () => keepsOutputsOnDevice('cpu')), true);
+  assert.equal(withEnv('onnxruntime-node', () => keepsOutputsOnDevice('cpu')), false);
 });
 
-function withEnv<T>(fn: () => T): T {
-  process.env.RRLHF_BINDING = 'native';
-  try { return fn(); } finally { delete process.env.RRLHF_BINDING; }
+function withEnv<T>(b: string | undefined, fn: () => T): T {
+  const prev = process.env.RRLHF_BINDING;
+  if (b === undefined) delete process.env.RRLHF_BINDING; else process.env.RRLHF_BINDING = b;
+  try { return fn(); } finally { if (prev === undefined) delete process.env.RRLHF_BINDING; else process.env.RRLHF_BINDING = prev; }
 }
 
 test('device outputs are handles: fed back, downloaded, released; misuse is a clear error', { skip }, async () => {
