@@ -17,6 +17,7 @@ import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
 import { LoraAdapters, LORA_DEFAULTS, projectionsOf } from './lora.js';
 import { valueHeadParams, rewardHeadParams } from './heads.js';
+import { keepsOutputsOnDevice } from '../runtime/devices.js';
 
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -279,13 +280,17 @@ function phase(name: MemoryPhase['name'], terms: readonly MemoryTerm[]): MemoryP
 }
 
 /** A training step's outputs: new weights and moments, written while the inputs are alive; on the CPU
- *  onnxruntime-node then copies them into JavaScript buffers before ONNX Runtime's are released. */
+ *  onnxruntime-node then copies them into JavaScript buffers before ONNX Runtime's are released, while
+ *  the native binding keeps them in ONNX Runtime's memory and only the store's host arrays from before
+ *  the first step stay beside them (until a sync replaces them). */
 function stepOutputs(trainable: number, wb: number, mixed: boolean, device: PlanDevice): MemoryTerm[] {
   const per = wb + 8 + (mixed ? 4 : 0);
   const f = `trainable × (${wb}${mixed ? ' + 4 master' : ''} + 8) B = ${n(trainable)} × ${per}`;
   return [
     { name: 'new weights and moments of the step', bytes: trainable * per, formula: `${f}: written before the step's inputs are released` },
-    ...(device === 'cpu' ? [{ name: 'their copies in JavaScript buffers', bytes: trainable * per, formula: `${f}: onnxruntime-node copies CPU outputs out of ONNX Runtime's buffers` }] : []),
+    ...(device !== 'cpu' ? [] : keepsOutputsOnDevice('cpu')
+      ? [{ name: 'the weights\' JavaScript buffers from before the first step', bytes: trainable * wb, formula: `trainable × ${wb} B = ${n(trainable)} × ${wb}: the native binding keeps CPU outputs in ONNX Runtime's memory; the host arrays stay until synced` }]
+      : [{ name: 'their copies in JavaScript buffers', bytes: trainable * per, formula: `${f}: onnxruntime-node copies CPU outputs out of ONNX Runtime's buffers` }]),
   ];
 }
 

@@ -133,10 +133,11 @@ export class ParamStore {
 
   /** Puts host values in device memory once (an identity graph whose outputs stay on the device), so
    *  graphs that read the same weights run after run (sampling, scoring) do not upload them each time.
-   *  Does nothing on devices that cannot keep outputs. */
+   *  Does nothing on devices that cannot keep outputs, nor on the CPU, where a run reads host arrays in
+   *  place (a copy would only double the frozen weights in memory). */
   async upload(names: string[], device: DeviceRequest): Promise<void> {
     const { device: dev } = await resolveDevice(device);
-    if (!keepsOutputsOnDevice(dev)) return;
+    if (dev === 'cpu' || !keepsOutputsOnDevice(dev)) return;
     const todo = names.filter((n) => !this.dev.has(n));
     if (!todo.length) return;
     const g = new Graph('upload');
