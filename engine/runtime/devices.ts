@@ -31,7 +31,7 @@ export function isDeviceRequest(s: string): s is DeviceRequest {
  *  native.ts), which binds outputs to ORT-owned memory and hands them back as handles. CPU uses the
  *  native binding too where it is built: weights, optimizer moments and KV caches then stay in ORT's
  *  memory between runs instead of being copied into a fresh JS ArrayBuffer on every run, which was most
- *  of a small model's step (docs/engine.md § Measured performance (November 2026) and what it means).
+ *  of a small model's step (docs/engine.md § CPU outputs stay in ONNX Runtime's memory (2026-12-07, issue 13)).
  *  RRLHF_BINDING=onnxruntime-node (or =native) picks one for CPU sessions explicitly. */
 export type Binding = 'onnxruntime-node' | 'native';
 let nativeCudaFailed: string | undefined; // why the native binding's CUDA probe failed, if it did
