@@ -23,8 +23,8 @@ import { PpoTrainer } from '../../engine/rlhf/ppo.js';
 import { trainBradleyTerry } from '../../engine/rlhf/reward.js';
 import { ppoMemoryPlan, ensembleTrainPlan } from '../../engine/models/memory.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
-import { openStore } from '../../engine/store/index.js';
 import { METRIC } from '../../common/metrics.js';
+import { metricsOf } from '../util/run-metrics.js';
 
 const CASES: { model: string; targets: string[] }[] = [
   { model: 'gpt2-tiny', targets: ['c_attn', 'mlp.c_proj'] },
@@ -226,18 +226,6 @@ test('LoRA dropout memory plan: the training phase counts each adapted module\'s
 
 // ---- kill and resume through the CLI ------------------------------------------------------------
 
-function metricsOf(dataDir: string): Map<string, number> {
-  const store = openStore({ dataDir });
-  try {
-    const out = new Map<string, number>();
-    const run = store.runs.list({})[0]!;
-    for (const key of store.metrics.keys(run.id)) {
-      if (key.startsWith('time/')) continue;
-      for (const p of store.metrics.series([run.id], key)[0]!.points) out.set(`${key}@${p.step}`, p.y ?? NaN);
-    }
-    return out;
-  } finally { store.close(); }
-}
 
 test('LoRA dropout study killed with SIGKILL after a checkpoint and resumed logs the metrics of an uninterrupted run (run with --lora-dropout)', { timeout: 240_000 }, async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-lora-dropout-resume-'));

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../util/paths.js';
 import { openStore } from '../../engine/store/index.js';
+import { metricsOf } from '../util/run-metrics.js';
 
 const spec = {
   name: 'resume test',
@@ -22,18 +23,6 @@ const spec = {
 };
 const cli = path.join(repoRoot, 'bin/rrlhf.js');
 
-function metricsOf(dataDir: string): Map<string, number> {
-  const store = openStore({ dataDir });
-  try {
-    const out = new Map<string, number>();
-    const run = store.runs.list({})[0]!;
-    for (const key of store.metrics.keys(run.id)) {
-      if (key.startsWith('time/')) continue; // wall-clock timings legitimately differ
-      for (const p of store.metrics.series([run.id], key)[0]!.points) out.set(`${key}@${p.step}`, p.y ?? NaN);
-    }
-    return out;
-  } finally { store.close(); }
-}
 
 test('kill -9 mid-run, resume (interrupted once more by Ctrl+C, resumed again), and the metrics equal an uninterrupted run', { timeout: 240_000 }, async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-resume-'));
