@@ -370,6 +370,8 @@ class Flow {
     await page.getByRole('button', { name: 'Score the study' }).click();
     const table = page.getByRole('table', { name: 'Benchmark arc_0shot/acc', exact: true });
     await table.waitFor({ timeout: 120_000 });
+    // The table appears once the first policy is scored; the robust run's row fills in when the job reaches it.
+    await table.locator('tbody tr').nth(1).getByText(/seeds higher/).waitFor({ timeout: 120_000 });
     const rows = await table.locator('tbody tr').allTextContents();
     const objectives = await page.getByRole('table', { name: 'Results by objective' }).locator('tbody tr').count();
     assert.equal(rows.length, objectives, 'one row per objective');
