@@ -115,15 +115,21 @@ export function grad(loss: Tensor, wrt: Tensor[], opts: Tensor | GradOptions = {
     previousLeafGrads = [...leaves].map((x) => grads.get(x)).filter((t): t is Tensor => t !== undefined);
   };
 
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i]!;
-    const s = segmentOf.get(n);
-    if (s) {
-      if (!done.has(s)) { done.add(s); recomputeSegment(s); }
-      continue;
+  // The rules compute each gradient in its forward value's dtype: autocast's casts are already nodes of
+  // the forward trace (their rule casts the gradient back), so no rule may be cast again.
+  const autocast = g.autocast;
+  g.autocast = null;
+  try {
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i]!;
+      const s = segmentOf.get(n);
+      if (s) {
+        if (!done.has(s)) { done.add(s); recomputeSegment(s); }
+        continue;
+      }
+      backprop(n, n, self, nodeOf);
     }
-    backprop(n, n, self, nodeOf);
-  }
+  } finally { g.autocast = autocast; }
   // A wrt the loss does not depend on gets an explicit zero gradient of its own shape.
   return wrt.map((w) => grads.get(w) ?? F.zeros(g, w.shape, w.dtype));
 }

@@ -9,6 +9,7 @@
 // records proxy, ensemble-mean reward and KL only (no eval/gold, gold/train), its run summaries carry
 // NaN gold (null in JSON), and objectives are compared on the ensemble-mean reward at matched KL.
 
+import { type LossScalerState } from '../runtime/precision.js';
 import { ensembleMembersPhrase } from '../../common/ensemble-methods.js';
 import { mkdir, readFile, writeFile, rename, access } from 'node:fs/promises';
 import path from 'node:path';
@@ -230,7 +231,7 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
     const moments = await ParamStore.load(path.join(ckpt.path, 'optimizer.safetensors'));
     const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
     for (const n of moments.names()) (n.startsWith('m:') ? m : v).set(n.slice(2), moments.get(n).data);
-    const p = st.ppo as { iteration: number; klCoef: number; rng: number[]; optimizerStep: number };
+    const p = st.ppo as { iteration: number; klCoef: number; rng: number[]; optimizerStep: number; scaler?: LossScalerState };
     ppo.restore({ ...p, m, v });
     dataRng = new Rng(0); dataRng.setState(st.dataRng);
     norm = RunningMoments.from(st.norm);

@@ -5,7 +5,7 @@
 // Every op is an OpDef: shape/dtype inference (fails at build time naming the op and shapes), its ONNX
 // lowering, and its gradient rule, written next to each other in engine/graph/ops/.
 
-import { type DType, type Dim, GraphBuildError, fmtShape, canonDim, dimSymbols, type TypedArray } from './shape.js';
+import { type DType, type Dim, type HalfDType, GraphBuildError, fmtShape, canonDim, dimSymbols, type TypedArray, toFloat16Bits, toBfloat16Bits } from './shape.js';
 import type { Lowering } from './lowering.js';
 
 export type Attrs = Record<string, unknown>;
@@ -70,6 +70,11 @@ export class Graph {
    *  traces again in the backward pass instead of keeping (docs/engine.md § Gradient checkpointing). */
   readonly checkpoints: { start: number; end: number }[] = [];
   private inCheckpoint = false;
+  /** Mixed precision (docs/engine.md § Mixed precision): while set, matmuls take their float32 operands in
+   *  this dtype, a few ops (norms, softmax, reductions, exp/log/pow) take theirs in float32, and binary ops
+   *  promote mixed float operands to the wider dtype — torch.autocast's rules. grad() clears it while it
+   *  applies the rules, so the backward pass computes each gradient in its forward value's dtype. */
+  autocast: HalfDType | null = null;
   private nextId = 0;
   private constCache = new Map<string, Tensor>();
 
@@ -118,6 +123,8 @@ export class Graph {
 
   scalar(value: number, dtype: DType = 'float32'): Tensor {
     const data = dtype === 'float32' ? new Float32Array([value])
+      : dtype === 'float16' ? new Uint16Array([toFloat16Bits(value)])
+      : dtype === 'bfloat16' ? new Uint16Array([toBfloat16Bits(value)])
       : dtype === 'float64' ? new Float64Array([value])
       : dtype === 'int64' ? new BigInt64Array([BigInt(value)])
       : dtype === 'int32' ? new Int32Array([value]) : new Uint8Array([value ? 1 : 0]);

@@ -3,7 +3,7 @@
 // graph input it came from), so reshape/expand to symbolic shapes need no recompilation per size.
 
 import { type Graph, type Tensor } from './graph.js';
-import { type DType, type Dim, dimSymbols, type TypedArray, GraphBuildError } from './shape.js';
+import { type DType, type Dim, dimSymbols, type TypedArray, GraphBuildError, toFloat16Bits, toBfloat16Bits } from './shape.js';
 import { type AttrValue, type NodeProto, type TensorProto, OnnxDType, encodeModel } from './onnx-proto.js';
 
 export const OPSET = 18;
@@ -105,8 +105,10 @@ export class Lowering {
     const hit = this.constCache.get(key);
     if (hit) return hit;
     const name = this.tmp('c');
-    const data = dtype === 'float64' ? new Float64Array([value]) : dtype === 'int64' ? new BigInt64Array([BigInt(value)]) : new Float32Array([value]);
-    this.initializers.push({ name, dataType: onnxType(dtype === 'float64' || dtype === 'int64' ? dtype : 'float32'), dims: [], raw: rawBytes(data) });
+    const data = dtype === 'float64' ? new Float64Array([value]) : dtype === 'int64' ? new BigInt64Array([BigInt(value)])
+      : dtype === 'float16' ? new Uint16Array([toFloat16Bits(value)]) : dtype === 'bfloat16' ? new Uint16Array([toBfloat16Bits(value)]) : new Float32Array([value]);
+    const stored: DType = dtype === 'float64' || dtype === 'int64' || dtype === 'float16' || dtype === 'bfloat16' ? dtype : 'float32';
+    this.initializers.push({ name, dataType: onnxType(stored), dims: [], raw: rawBytes(data) });
     this.constCache.set(key, name);
     return name;
   }

@@ -2,7 +2,7 @@
 // NodeProto, AttributeProto, TensorProto, ValueInfoProto). Field numbers are from onnx/onnx.proto.
 // Writing protobuf is a few dozen lines; a generic protobuf runtime plus generated code would be more.
 
-export const OnnxDType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 } as const;
+export const OnnxDType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 } as const;
 
 class Writer {
   private chunks: Uint8Array[] = [];

@@ -5,11 +5,53 @@
 // canonical form ("B*T"), so reshaping [B, T, D] to [B*T, D] and back keeps full static knowledge of
 // the shape. Broadcasting follows ONNX/NumPy.
 
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
+/** The 16-bit float dtypes a mixed-precision graph computes in (docs/engine.md § Mixed precision). */
+export type HalfDType = 'float16' | 'bfloat16';
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
-export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64';
+export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+export const isHalf = (d: DType): d is HalfDType => d === 'float16' || d === 'bfloat16';
+/** The wider of two float dtypes (a half and float32 → float32; float16 and bfloat16 → float32). */
+export const widerFloat = (a: DType, b: DType): DType => (a === b ? a : a === 'float64' || b === 'float64' ? 'float64' : 'float32');
+
+// IEEE binary16 and bfloat16 bit patterns of numbers, rounding to nearest even (constants of half graphs).
+const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+export function toBfloat16Bits(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return 0x7fc0; // NaN
+  return ((x + 0x7fff + ((x >> 16) & 1)) >>> 16) & 0xffff;
+}
+export function toFloat16Bits(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000, exp = (x >>> 23) & 0xff, man = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → ±inf
+  if (e <= 0) { // subnormal or zero
+    if (e < -10) return sign;
+    const m = man | 0x800000, shift = 14 - e;
+    const half = 1 << (shift - 1), rest = m & ((1 << shift) - 1);
+    let r = m >>> shift;
+    if (rest > half || (rest === half && (r & 1))) r++;
+    return sign | r;
+  }
+  let r = (e << 10) | (man >>> 13);
+  const rest = man & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // may carry into the exponent, which is right
+  return sign | r;
+}
+/** The number a binary16 / bfloat16 bit pattern stands for. */
+export function fromHalfBits(bits: number, dtype: HalfDType): number {
+  if (dtype === 'bfloat16') { u32[0] = bits << 16; return f32[0]!; }
+  const sign = bits & 0x8000 ? -1 : 1, exp = (bits >>> 10) & 0x1f, man = bits & 0x3ff;
+  if (exp === 0) return sign * man * 2 ** -24;
+  if (exp === 0x1f) return man ? NaN : sign * Infinity;
+  return sign * (1 + man / 1024) * 2 ** (exp - 15);
+}
 
 /** A dimension as coefficient × product of symbols; "2*B*T" style strings are not produced, only
  *  pure products of symbols or plain numbers. */
@@ -99,7 +141,7 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
-export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 
 export function typedArrayFor(dtype: DType, n: number): TypedArray {
   switch (dtype) {
@@ -108,5 +150,6 @@ export function typedArrayFor(dtype: DType, n: number): TypedArray {
     case 'int64': return new BigInt64Array(n);
     case 'int32': return new Int32Array(n);
     case 'bool': return new Uint8Array(n);
+    case 'float16': case 'bfloat16': return new Uint16Array(n);
   }
 }

@@ -305,14 +305,14 @@ export class PpoTrainer {
   /** Everything besides the weights that an exact resume needs. */
   async state() {
     const { m, v } = await this.trainer.moments();
-    return { iteration: this.iteration, klCoef: this.klCoef, rng: this.rng.getState(), optimizerStep: this.trainer.step, m, v };
+    return { iteration: this.iteration, klCoef: this.klCoef, rng: this.rng.getState(), optimizerStep: this.trainer.step, m, v, ...(this.trainer.scaler ? { scaler: this.trainer.scaler.state() } : {}) };
   }
 
   restore(s: Awaited<ReturnType<PpoTrainer['state']>>): void {
     this.iteration = s.iteration;
     this.klCoef = s.klCoef;
     this.rng.setState(s.rng);
-    this.trainer.restore({ m: s.m, v: s.v, step: s.optimizerStep });
+    this.trainer.restore({ m: s.m, v: s.v, step: s.optimizerStep, scaler: s.scaler });
   }
 }
 

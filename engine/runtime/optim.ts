@@ -15,7 +15,8 @@ import { grad } from '../autodiff/grad.js';
 import ort from 'onnxruntime-node';
 import { compile, type CompiledGraph, type Feed, type HostTensor, scalarF32, toHost } from './session.js';
 import { type ParamStore } from './params.js';
-import { type DeviceRequest } from './devices.js';
+import { type DeviceRequest, resolveDevice } from './devices.js';
+import { HALF_DTYPE, LossScaler, precisionRefusal, type LossScalerState, type Precision } from './precision.js';
 
 export interface AdamWConfig {
   lr: number;
@@ -128,9 +129,13 @@ export interface TrainerSpec {
   device?: DeviceRequest;
   /** Gradient checkpointing: recompute each layer in the backward pass (docs/engine.md § Gradient checkpointing). */
   recompute?: boolean;
+  /** bf16 / fp16: `build` is traced under autocast; parameters, gradients, moments and the update stay
+   *  float32; fp16 scales the loss (docs/engine.md § Mixed precision). Default fp32. */
+  precision?: Precision;
 }
 
-export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number> }
+/** skipped: the gradients were not finite, so (mixed precision only) the update was not applied. */
+export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number>; skipped?: boolean }
 
 export class Trainer {
   /** Optimizer state: first and second moments per parameter group, flat (host arrays on CPU, device
@@ -143,8 +148,12 @@ export class Trainer {
   readonly trainable: string[];
 
   readonly groups: ParamGroup[];
+  /** Mixed precision only: fp16's dynamic loss scale and the count of skipped (non-finite) steps. */
+  readonly scaler: LossScaler | null;
 
   private constructor(readonly spec: TrainerSpec) {
+    const precision = spec.precision ?? 'fp32';
+    this.scaler = precision === 'fp32' ? null : new LossScaler(precision === 'fp16');
     this.trainable = spec.trainable ?? spec.params.names();
     this.groups = paramGroups(this.trainable, (n) => spec.params.shape(n), spec.optimizer);
     for (const grp of this.groups) {
@@ -154,6 +163,10 @@ export class Trainer {
   }
 
   static async create(spec: TrainerSpec): Promise<Trainer> {
+    if (spec.precision && spec.precision !== 'fp32') {
+      const why = precisionRefusal(spec.precision, (await resolveDevice(spec.device ?? 'cpu')).device);
+      if (why) throw new Error(why);
+    }
     const t = new Trainer(spec);
     t.fused = await t.buildFused();
     return t;
@@ -165,9 +178,13 @@ export class Trainer {
   private trace(g: Graph) {
     const p: Record<string, Tensor> = {};
     for (const name of this.spec.params.names()) p[name] = g.param(name, this.spec.params.shape(name));
+    g.autocast = HALF_DTYPE[this.spec.precision ?? 'fp32'];
     const { loss, metrics = {} } = this.spec.build(g, p);
+    g.autocast = null;
     const wrt = this.trainable.map((n) => p[n]!);
-    const grads = grad(loss, wrt, { recompute: this.spec.recompute ?? false });
+    // fp16: the backward pass starts from the scaled loss, so small gradients survive in 16 bits.
+    const seed = this.scaler?.dynamic ? g.input('opt:loss_scale', 'float32', []) : undefined;
+    const grads = grad(loss, wrt, { seed, recompute: this.spec.recompute ?? false });
     g.output('loss', loss);
     for (const [k, t] of Object.entries(metrics)) g.output(`metric:${k}`, t);
     return { p, grads };
@@ -177,10 +194,28 @@ export class Trainer {
     const g = new Graph(`${this.spec.name ?? 'train'}_step`);
     const { p, grads } = this.trace(g);
     const byName = Object.fromEntries(this.trainable.map((n, i) => [n, grads[i]!]));
-    const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, flatten(grp.params.map((n) => byName[n]!))]));
+    const unscale = this.scaler?.dynamic ? F.div(1, g.inputs.get('opt:loss_scale')!) : null;
+    const flat = Object.fromEntries(this.groups.map((grp) => {
+      const f = flatten(grp.params.map((n) => byName[n]!));
+      return [grp.name, unscale ? F.mul(f, unscale) : f];
+    }));
     const upd = appendAdamW(g, this.groups, p, flat, this.spec.optimizer, g.input('opt:lr', 'float32', []), g.input('opt:step', 'float32', []));
-    this.outputUpdates(g, upd);
+    this.outputUpdates(g, this.gated(g, upd, p));
     return compile(g, { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice });
+  }
+
+  /** Mixed precision: a step whose gradient norm is not finite writes back the old weights and moments
+   *  (torch's GradScaler skips optimizer.step() the same way); `grad_finite` tells the host. */
+  private gated(g: Graph, upd: ReturnType<typeof appendAdamW>, p: Record<string, Tensor>): ReturnType<typeof appendAdamW> {
+    if (!this.scaler) return upd;
+    const finite = F.equal(F.sub(upd.gradNorm, upd.gradNorm), 0); // inf − inf and NaN − NaN are NaN
+    g.output('grad_finite', F.cast(finite, 'float32'));
+    const keep = (a: Tensor, b: Tensor) => F.where(finite, a, b);
+    return {
+      gradNorm: upd.gradNorm,
+      newParams: Object.fromEntries(Object.entries(upd.newParams).map(([n, t]) => [n, keep(t, p[n]!)])),
+      moments: Object.fromEntries(Object.entries(upd.moments).map(([grp, mv]) => [grp, { m: keep(mv.m, g.inputs.get(`m:${grp}`)!), v: keep(mv.v, g.inputs.get(`v:${grp}`)!) }])),
+    };
   }
 
   private outputUpdates(g: Graph, upd: ReturnType<typeof appendAdamW>) {
@@ -204,8 +239,9 @@ export class Trainer {
     const scale = ag.input('acc:scale', 'float32', []);
     const p: Record<string, Tensor> = {};
     for (const n of this.trainable) p[n] = ag.param(n, this.spec.params.shape(n));
+    // acc:scale is 1 / (micro-batches × loss scale): the mean and the unscaling in one multiply.
     const flat = Object.fromEntries(this.groups.map((grp) => [grp.name, F.mul(ag.input(`acc:${grp.name}`, 'float32', grp.shape), scale)]));
-    this.outputUpdates(ag, appendAdamW(ag, this.groups, p, flat, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', [])));
+    this.outputUpdates(ag, this.gated(ag, appendAdamW(ag, this.groups, p, flat, this.spec.optimizer, ag.input('opt:lr', 'float32', []), ag.input('opt:step', 'float32', [])), p));
     const opts = { device: this.spec.device, keepOnDevice: Trainer.keepOnDevice };
     return { micro: await compile(mg, opts), apply: await compile(ag, opts) };
   }
@@ -218,6 +254,7 @@ export class Trainer {
 
   private optFeeds(lr: number): Record<string, Feed> {
     const f: Record<string, Feed> = { 'opt:lr': scalarF32(lr), 'opt:step': scalarF32(this.step + 1) };
+    if (this.scaler?.dynamic) f['opt:loss_scale'] = scalarF32(this.scaler.scale);
     for (const grp of this.groups) {
       f[`m:${grp.name}`] = this.m.get(grp.name)!;
       f[`v:${grp.name}`] = this.v.get(grp.name)!;
@@ -225,8 +262,10 @@ export class Trainer {
     return f;
   }
 
-  /** Takes the step's outputs as the new state: host arrays on CPU, device tensors on GPU. */
-  private absorb(r: Record<string, ort.Tensor>) {
+  /** Takes the step's outputs as the new state: host arrays on CPU, device tensors on GPU. A skipped
+   *  step's outputs are the old state; only the step count (AdamW's bias correction) does not advance.
+   *  Returns whether the step was skipped. */
+  private absorb(r: Record<string, ort.Tensor>): boolean {
     const keep = (map: Map<string, Feed>, n: string, t: ort.Tensor) => {
       const old = map.get(n);
       if (old instanceof ort.Tensor && old !== t) old.dispose();
@@ -241,7 +280,10 @@ export class Trainer {
       keep(this.m, grp.name, r[`new:m:${grp.name}`]!);
       keep(this.v, grp.name, r[`new:v:${grp.name}`]!);
     }
-    this.step++;
+    const finite = !this.scaler || Number(r.grad_finite!.data[0]) === 1;
+    this.scaler?.update(finite);
+    if (finite) this.step++;
+    return !finite;
   }
 
   private static scalars(r: Record<string, ort.Tensor>): { loss: number; gradNorm: number; metrics: Record<string, number> } {
@@ -257,8 +299,7 @@ export class Trainer {
     if (micro.length === 1) {
       const r = await this.fused!.runRaw({ ...this.paramFeeds(), ...this.optFeeds(lr), ...micro[0] });
       const out = Trainer.scalars(r);
-      this.absorb(r);
-      return out;
+      return { ...out, skipped: this.absorb(r) };
     }
     this.accum ??= await this.buildAccum();
     let acc: Record<string, Feed> = {};
@@ -266,7 +307,7 @@ export class Trainer {
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const mb of micro) {
-      const r = await this.accum.micro.runRaw({ ...this.paramFeeds(), ...acc, ...mb });
+      const r = await this.accum.micro.runRaw({ ...this.paramFeeds(), ...acc, ...mb, ...(this.scaler?.dynamic ? { 'opt:loss_scale': scalarF32(this.scaler.scale) } : {}) });
       const next: Record<string, Feed> = {};
       for (const grp of this.groups) next[`acc:${grp.name}`] = r[`new:acc:${grp.name}`]!;
       for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
@@ -275,11 +316,11 @@ export class Trainer {
       loss += s.loss / micro.length;
       for (const [k, v] of Object.entries(s.metrics)) metrics[k] = (metrics[k] ?? 0) + v / micro.length;
     }
-    const r = await this.accum.apply.runRaw({ ...this.paramFeeds(this.trainable), ...this.optFeeds(lr), ...acc, 'acc:scale': scalarF32(1 / micro.length) });
+    const { 'opt:loss_scale': _unused, ...opt } = this.optFeeds(lr);
+    const r = await this.accum.apply.runRaw({ ...this.paramFeeds(this.trainable), ...opt, ...acc, 'acc:scale': scalarF32(1 / (micro.length * (this.scaler?.scale ?? 1))) });
     for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
     const gradNorm = Trainer.scalars(r).gradNorm;
-    this.absorb(r);
-    return { loss, gradNorm, metrics };
+    return { loss, gradNorm, metrics, skipped: this.absorb(r) };
   }
 
   /** Host copies of the optimizer moments per group (for checkpoints), downloading device-resident ones. */
@@ -290,8 +331,9 @@ export class Trainer {
     return { m, v };
   }
 
-  /** Restores optimizer state saved by moments() (resuming a run). */
-  restore(state: { m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number }): void {
+  /** Restores optimizer state saved by moments() (resuming a run), and the loss scaler's. */
+  restore(state: { m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number; scaler?: LossScalerState }): void {
+    if (state.scaler && this.scaler) this.scaler.restore(state.scaler);
     for (const grp of this.groups) {
       const m = state.m.get(grp.name), v = state.v.get(grp.name);
       if (!m || !v || m.length !== grp.size || v.length !== grp.size) throw new Error(`optimizer state does not match parameter group "${grp.name}" (${grp.size} values)`);

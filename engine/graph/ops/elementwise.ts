@@ -2,17 +2,40 @@
 // activations built from them. Each primitive's inference, ONNX lowering and gradient sit together.
 
 import { type OpDef, type Tensor, type Attrs, graphOf, Tensor as T } from '../graph.js';
-import { type DType, broadcastShapes, isFloat, GraphBuildError, fmtShape } from '../shape.js';
+import { type DType, broadcastShapes, isFloat, isHalf, widerFloat, GraphBuildError, fmtShape } from '../shape.js';
 import { sum } from './reduce.js';
 import { onnxType as onnxTypeOf } from '../lowering.js';
 
 type Operand = Tensor | number;
 
-/** Turns number operands into scalar constants with the dtype of the tensor operand. */
+/** Turns number operands into scalar constants with the dtype of the tensor operand; under autocast,
+ *  float tensors of different dtypes meet in the wider one. */
 function lift(op: string, xs: Operand[]): Tensor[] {
   const g = graphOf(op, xs);
-  const dtype = (xs.find((x) => x instanceof T) as Tensor).dtype;
-  return xs.map((x) => (x instanceof T ? x : g.scalar(x, dtype)));
+  const ts = promote(xs.filter((x): x is Tensor => x instanceof T));
+  const dtype = ts[0]!.dtype;
+  let k = 0;
+  return xs.map((x) => (x instanceof T ? ts[k++]! : g.scalar(x, dtype)));
+}
+
+// ---- autocast (docs/engine.md § Mixed precision) ---------------------------------------------------
+// torch.autocast's three lists, for the ops this IR has: matmuls run in the half dtype; ops that lose
+// accuracy or overflow in 16 bits (norms, softmax, log-softmax, cross-entropy, sums and means, exp, log,
+// pow, rsqrt) run in float32; everything else runs in its inputs' dtype, mixed inputs in the wider.
+// Only the forward trace is cast: grad() clears g.autocast, so each rule computes in its node's dtype.
+
+/** A matmul operand in the graph's half dtype (unchanged when autocast is off or x is not float32). */
+export const toHalf = (x: Tensor): Tensor => (x.graph.autocast && x.dtype === 'float32' ? cast(x, x.graph.autocast) : x);
+/** An operand of a float32-list op in float32 (unchanged when autocast is off or x is not half). */
+export const toFloat32 = (x: Tensor): Tensor => (x.graph.autocast && isHalf(x.dtype) ? cast(x, 'float32') : x);
+/** Float operands of one op in their widest dtype, under autocast only (otherwise a mismatch is an
+ *  error the op reports). */
+export function promote(xs: Tensor[]): Tensor[] {
+  if (!xs[0]?.graph.autocast) return xs;
+  const floats = xs.filter((x) => isFloat(x.dtype));
+  if (floats.length < 2 || floats.every((x) => x.dtype === floats[0]!.dtype)) return xs;
+  const to = floats.map((x) => x.dtype).reduce(widerFloat);
+  return xs.map((x) => (isFloat(x.dtype) ? cast(x, to) : x));
 }
 
 /** Sums a broadcast gradient back to the shape of the operand it flowed from. */
@@ -81,7 +104,7 @@ export const add = (a: Operand, b: Operand) => { const [x, y] = lift('add', [a, 
 export const sub = (a: Operand, b: Operand) => { const [x, y] = lift('sub', [a, b]); return x!.graph.apply(Sub, [x!, y!], {})[0]!; };
 export const mul = (a: Operand, b: Operand) => { const [x, y] = lift('mul', [a, b]); return x!.graph.apply(Mul, [x!, y!], {})[0]!; };
 export const div = (a: Operand, b: Operand) => { const [x, y] = lift('div', [a, b]); return x!.graph.apply(Div, [x!, y!], {})[0]!; };
-export const pow = (a: Operand, b: Operand) => { const [x, y] = lift('pow', [a, b]); return x!.graph.apply(Pow, [x!, y!], {})[0]!; };
+export const pow = (a: Operand, b: Operand) => { const [x, y] = lift('pow', [a, b]).map(toFloat32); return x!.graph.apply(Pow, [x!, y!], {})[0]!; };
 export const minimum = (a: Operand, b: Operand) => { const [x, y] = lift('minimum', [a, b]); return x!.graph.apply(Minimum, [x!, y!], {})[0]!; };
 export const maximum = (a: Operand, b: Operand) => { const [x, y] = lift('maximum', [a, b]); return x!.graph.apply(Maximum, [x!, y!], {})[0]!; };
 export const clamp = (x: Tensor, lo: number | null, hi: number | null) => {
@@ -183,11 +206,13 @@ export const Erf = unary('erf', (e, x, out, dtype) => {
 const Sign = unary('sign', 'Sign');
 
 const un = (op: OpDef) => (x: Tensor) => x.graph.apply(op, [x], {})[0]!;
+/** A float32-list op under autocast (see above). */
+const un32 = (op: OpDef) => (x: Tensor) => x.graph.apply(op, [toFloat32(x)], {})[0]!;
 export const neg = un(Neg);
-export const exp = un(Exp);
-export const log = un(Log);
+export const exp = un32(Exp);
+export const log = un32(Log);
 export const sqrt = un(Sqrt);
-export const rsqrt = un(Rsqrt);
+export const rsqrt = un32(Rsqrt);
 export const tanh = un(Tanh);
 export const sigmoid = un(Sigmoid);
 export const relu = un(Relu);

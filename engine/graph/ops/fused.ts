@@ -13,8 +13,8 @@
 
 import { type OpDef, type Tensor, type Attrs } from '../graph.js';
 import { type Lowering, onnxType } from '../lowering.js';
-import { GraphBuildError, dimEq, fmtShape, isFloat } from '../shape.js';
-import { add, mul, sub, exp, tanh, unbroadcast } from './elementwise.js';
+import { type DType, GraphBuildError, dimEq, fmtShape, isFloat } from '../shape.js';
+import { add, mul, sub, exp, tanh, unbroadcast, cast } from './elementwise.js';
 
 export type GeluForm = 'tanh' | 'erf';
 interface GeluAttrs extends Attrs { approximate: GeluForm }
@@ -38,9 +38,12 @@ function inferGelu(name: string) {
 
 /** float64 graphs (gradient checks): ORT has no float64 Erf / Gelu / BiasGelu kernel, so the erf form runs
  *  in float32 inside, as the erf primitive does. */
-function castTo(e: Lowering, name: string, to: 'float32' | 'float64'): string {
+function castTo(e: Lowering, name: string, to: DType): string {
   return e.node('Cast', [name], 1, { to: onnxType(to) })[0]!;
 }
+
+/** Dtypes the contrib kernels take: float32 everywhere, float16 on CUDA (CPU casts it internally). */
+const kernelDtype = (d: DType) => d === 'float32' || d === 'float16';
 
 export const Gelu: OpDef<GeluAttrs> = {
   name: 'gelu',
@@ -50,8 +53,8 @@ export const Gelu: OpDef<GeluAttrs> = {
     const out = e.name(n.outputs[0]!);
     const dtype = n.inputs[0]!.dtype;
     if (n.attrs.approximate === 'tanh') {
-      if (dtype === 'float32') { e.msNode('FastGelu', ins, [out]); return; }
-      // float64: FastGelu's function body uses float32 constants (~1e-7 off), so spell the formula out.
+      if (kernelDtype(dtype)) { e.msNode('FastGelu', ins, [out]); return; }
+      // float64, bfloat16: FastGelu's function body uses float32 constants (~1e-7 off), so spell the formula out.
       const c = (v: number) => e.constScalar(v, dtype);
       const N = (op: string, xs: string[]) => e.node(op, xs)[0]!;
       const z = ins.length === 2 ? N('Add', ins) : ins[0]!;
@@ -60,7 +63,7 @@ export const Gelu: OpDef<GeluAttrs> = {
       return;
     }
     const op = ins.length === 2 ? 'BiasGelu' : 'Gelu';
-    if (dtype === 'float32') { e.msNode(op, ins, [out]); return; }
+    if (kernelDtype(dtype)) { e.msNode(op, ins, [out]); return; }
     const [y] = e.msNode(op, ins.map((i) => castTo(e, i, 'float32')));
     e.node('Cast', [y!], [out], { to: onnxType(dtype) });
   },
@@ -95,7 +98,7 @@ const GeluGrad: OpDef<GeluAttrs> = {
     }
     // gelu′(z) = Φ(z) + z·φ(z) = 0.5·(1 + erf(a) + (2/√π)·a·e^(−a²)), a = z/√2.
     const a = N('Mul', [z, c(Math.SQRT1_2)]);
-    const erfA = dtype === 'float32' ? N('Erf', [a]) : castTo(e, N('Erf', [castTo(e, a, 'float32')]), 'float64');
+    const erfA = dtype === 'float32' ? N('Erf', [a]) : castTo(e, N('Erf', [castTo(e, a, 'float32')]), dtype);
     const bump = N('Mul', [N('Mul', [a, N('Exp', [N('Neg', [N('Mul', [a, a])])])]), c(2 / Math.sqrt(Math.PI))]);
     const d = N('Add', [N('Add', [erfA, bump]), c(1)]);
     e.node('Mul', [N('Mul', [e.name(gy), c(0.5)]), d], out);
@@ -130,4 +133,4 @@ function geluSecond(z: Tensor, form: GeluForm): Tensor {
 /** GELU of x (+ bias over the last axis, fused into the kernel). 'tanh' is GPT-2's approximation
  *  (HF gelu_new / gelu_pytorch_tanh: ORT FastGelu), 'erf' the exact form (HF gelu: ORT Gelu / BiasGelu). */
 export const gelu = (x: Tensor, approximate: GeluForm = 'erf', bias?: Tensor): Tensor =>
-  x.graph.apply(Gelu, bias ? [x, bias] : [x], { approximate })[0]!;
+  x.graph.apply(Gelu, bias ? [x, x.graph.autocast && bias.dtype !== x.dtype ? cast(bias, x.dtype) : bias] : [x], { approximate })[0]!;

@@ -4,7 +4,7 @@
 import { type OpDef, type Tensor, type Attrs, type Graph, type TensorType } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
 import { type Lowering, onnxType, float } from '../lowering.js';
-import { add, sub, mul, neg, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp } from './elementwise.js';
+import { add, sub, mul, neg, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp, toHalf, toFloat32 } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape, mT, unsqueeze, squeeze, range, concat, slice, expand } from './shape.js';
 
@@ -36,12 +36,15 @@ export const MatMul: OpDef = {
     return [ga, gb];
   },
 };
-export const matmul = (a: Tensor, b: Tensor) => a.graph.apply(MatMul, [a, b], {})[0]!;
+/** a @ b; under autocast in the graph's half dtype (docs/engine.md § Mixed precision). */
+export const matmul = (a: Tensor, b: Tensor) => a.graph.apply(MatMul, [toHalf(a), toHalf(b)], {})[0]!;
 
+/** A bias added to a matmul's output in that output's dtype, as torch's linear does under autocast. */
+export const biasOf = (y: Tensor, b: Tensor) => (y.graph.autocast && b.dtype !== y.dtype ? cast(b, y.dtype) : b);
 /** x @ w (+ b) for weights stored [in, out] (GPT-2 Conv1D). */
-export const linear = (x: Tensor, w: Tensor, b?: Tensor) => (b ? add(matmul(x, w), b) : matmul(x, w));
+export const linear = (x: Tensor, w: Tensor, b?: Tensor) => { const y = matmul(x, w); return b ? add(y, biasOf(y, b)) : y; };
 /** x @ wᵀ (+ b) for weights stored [out, in] (torch nn.Linear, Llama). */
-export const linearT = (x: Tensor, w: Tensor, b?: Tensor) => (b ? add(matmul(x, mT(w)), b) : matmul(x, mT(w)));
+export const linearT = (x: Tensor, w: Tensor, b?: Tensor) => { const y = matmul(x, mT(w)); return b ? add(y, biasOf(y, b)) : y; };
 
 // ---- normalisation -----------------------------------------------------------------------------
 
@@ -103,7 +106,8 @@ export const LayerNorm: OpDef<NormAttrs> = {
     return [gx, gw, gb];
   },
 };
-export const layerNorm = (x: Tensor, w: Tensor, b: Tensor, eps = 1e-5) => x.graph.apply(LayerNorm, [x, w, b], { eps })[0]!;
+// Norms are float32-list ops under autocast (docs/engine.md § Mixed precision).
+export const layerNorm = (x: Tensor, w: Tensor, b: Tensor, eps = 1e-5) => x.graph.apply(LayerNorm, [toFloat32(x), w, b], { eps })[0]!;
 
 /** RMSNorm as Llama computes it: x · rsqrt(mean(x²) + eps) · w, lowered to ORT's
  *  SimplifiedLayerNormalization (its ONNX-domain contrib kernel, float on CPU; CUDA and WebGPU register
@@ -139,7 +143,7 @@ export const RmsNorm: OpDef<NormAttrs> = {
     return [gx, gw];
   },
 };
-export const rmsNorm = (x: Tensor, w: Tensor, eps = 1e-6) => x.graph.apply(RmsNorm, [x, w], { eps })[0]!;
+export const rmsNorm = (x: Tensor, w: Tensor, eps = 1e-6) => x.graph.apply(RmsNorm, [toFloat32(x), w], { eps })[0]!;
 
 // ---- embedding / gather ------------------------------------------------------------------------
 
@@ -345,4 +349,4 @@ const SoftmaxCrossEntropyGrad: OpDef = {
     return [mul(gp, unsqueeze(gy, -1)), null, sub(sum(gp, -1), atLabel)];
   },
 };
-export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor) => logits.graph.apply(SoftmaxCrossEntropy, [logits, labels], {})[0]!;
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor) => logits.graph.apply(SoftmaxCrossEntropy, [toFloat32(logits), labels], {})[0]!;

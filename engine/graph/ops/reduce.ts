@@ -5,7 +5,7 @@ import { type OpDef, type Tensor, type Attrs } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, isFloat, normAxis, fmtShape, numel as numelOf } from '../shape.js';
 import { onnxType } from '../lowering.js';
 import { expand, reshape } from './shape.js';
-import { mul, div, sub, exp, log, add, equal, cast, stopGradient } from './elementwise.js';
+import { mul, div, sub, exp, log, add, equal, cast, stopGradient, toFloat32 } from './elementwise.js';
 
 interface ReduceAttrs extends Attrs { axes: number[]; keepdims: boolean }
 
@@ -53,8 +53,8 @@ function axesOf(op: string, x: Tensor, axes?: number | number[]): number[] {
   return out;
 }
 
-export const sum = (x: Tensor, axes?: number | number[], keepdims = false) => x.graph.apply(Sum, [x], { axes: axesOf('sum', x, axes), keepdims })[0]!;
-export const mean = (x: Tensor, axes?: number | number[], keepdims = false) => x.graph.apply(Mean, [x], { axes: axesOf('mean', x, axes), keepdims })[0]!;
+export const sum = (x: Tensor, axes?: number | number[], keepdims = false) => x.graph.apply(Sum, [toFloat32(x)], { axes: axesOf('sum', x, axes), keepdims })[0]!;
+export const mean = (x: Tensor, axes?: number | number[], keepdims = false) => x.graph.apply(Mean, [toFloat32(x)], { axes: axesOf('mean', x, axes), keepdims })[0]!;
 export const max = (x: Tensor, axes?: number | number[], keepdims = false) => x.graph.apply(Max, [x], { axes: axesOf('max', x, axes), keepdims })[0]!;
 
 /** log Σ exp(x) along axes, shifted by the (gradient-free) max for stability. */
@@ -117,8 +117,9 @@ export const LogSoftmax: OpDef<AxisAttrs> = {
   // dx = dy − softmax ⊙ Σ dy
   grad: (n, [gy]) => [sub(gy!, mul(exp(n.outputs[0]!), sum(gy!, n.attrs.axis, true)))],
 };
-export const softmax = (x: Tensor, axis = -1) => x.graph.apply(Softmax, [x], { axis: normAxis('softmax', axis, x.rank) })[0]!;
-export const logSoftmax = (x: Tensor, axis = -1) => x.graph.apply(LogSoftmax, [x], { axis: normAxis('log_softmax', axis, x.rank) })[0]!;
+// softmax, log_softmax, sum and mean are float32-list ops under autocast (docs/engine.md § Mixed precision).
+export const softmax = (x: Tensor, axis = -1) => x.graph.apply(Softmax, [toFloat32(x)], { axis: normAxis('softmax', axis, x.rank) })[0]!;
+export const logSoftmax = (x: Tensor, axis = -1) => x.graph.apply(LogSoftmax, [toFloat32(x)], { axis: normAxis('log_softmax', axis, x.rank) })[0]!;
 
 // ---- cumsum ------------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 // Target shapes may hold symbolic dims; the lowering turns them into runtime shape tensors.
 
 import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
-import { type DType, type Dim, GraphBuildError, dimDiv, dimEq, numel, fmtShape, normAxis, broadcastShapes, typedArrayFor } from '../shape.js';
+import { type DType, type Dim, GraphBuildError, dimDiv, dimEq, numel, fmtShape, normAxis, broadcastShapes, typedArrayFor, isHalf, toFloat16Bits, toBfloat16Bits } from '../shape.js';
 import { onnxType, rawBytes } from '../lowering.js';
-import { unbroadcast } from './elementwise.js';
+import { unbroadcast, promote } from './elementwise.js';
 
 // ---- reshape -----------------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   if (xs.length === 0) throw new GraphBuildError('concat', 'needs at least one input');
   if (xs.length === 1) return xs[0]!;
   const ax = normAxis('concat', axis, xs[0]!.rank);
-  const y = xs[0]!.graph.apply(Concat, xs, { axis: ax })[0]!;
+  const y = xs[0]!.graph.apply(Concat, promote(xs), { axis: ax })[0]!;
   defineDerived(y, ax);
   return y;
 }
@@ -211,6 +211,7 @@ export const Fill: OpDef<ZerosAttrs> = {
   lower: (e, n) => {
     const v = typedArrayFor(n.attrs.dtype, 1);
     if (v instanceof BigInt64Array) v[0] = BigInt(n.attrs.value);
+    else if (isHalf(n.attrs.dtype)) v[0] = n.attrs.dtype === 'float16' ? toFloat16Bits(n.attrs.value) : toBfloat16Bits(n.attrs.value);
     else v[0] = n.attrs.value;
     e.emit('ConstantOfShape', [e.shapeTensor(n.attrs.shape)], n.outputs[0]!, {
       value: { tensor: { name: 'value', dataType: onnxType(n.attrs.dtype), dims: [1], raw: rawBytes(v) } },
