@@ -62,7 +62,6 @@ export function alternatives(config: ModelConfig, shape: PpoShape, precision: Pr
   const ens = shape.ensemble;
   if (ens?.method === 'independent') out.push(alt(`ensemble.method: brme (one trunk instead of ${ens.heads})`, { ...shape, ensemble: { method: 'brme', heads: ens.heads } }));
   else if (ens?.unfreezeLastLayers) out.push(alt('ensemble.unfreezeLastLayers: 0', { ...shape, ensemble: { ...ens, unfreezeLastLayers: 0 } }));
-  if (precision === 'fp32') out.push(alt('bf16 weights and activations (not in this engine: it trains in float32; export the study to OpenRLHF or verl)', shape, 'bf16'));
   if (!shape.checkpointing) out.push(alt('memory.gradientCheckpointing: true (recompute each layer in the backward pass: about one more forward pass per update)', { ...shape, checkpointing: true }));
   return out;
 }
@@ -75,7 +74,7 @@ export async function studyMemory(spec: ExperimentSpec, req: DeviceRequest) {
   const plans = PRECISIONS.map((p) => ppoMemoryPlan(config, shape, p, memory.kind));
   // A built-in world's response length is its own setting, not a spec key to suggest.
   const responseKey = spec.world.name === 'dataset' ? 'world.maxResponseTokens' : null;
-  return { device, memory, shape, plans, alternatives: alternatives(config, shape, 'fp32', memory.kind, responseKey) };
+  return { device, memory, shape, plans, alternatives: alternatives(config, shape, spec.memory.precision, memory.kind, responseKey) };
 }
 
 /** Refuses a plan that is more than the device has; the message names the numbers and what to change. */
@@ -98,7 +97,9 @@ export function checkFits(plan: MemoryPlan, memory: DeviceMemory, what: string, 
 /** The check before a study starts (the runner and the service's experiments.start call it). */
 export async function assertStudyFits(spec: ExperimentSpec, req: DeviceRequest): Promise<void> {
   const m = await studyMemory(spec, req);
-  checkFits(m.plans[0]!, m.memory, `study "${spec.name}"`, m.alternatives);
+  const plan = m.plans.find((p) => p.precision === spec.memory.precision)!;
+  if (!plan.runnable) throw new Error(`study "${spec.name}": memory.precision ${spec.memory.precision} cannot run on ${m.device}: ${plan.notes.at(-1)}`);
+  checkFits(plan, m.memory, `study "${spec.name}"`, m.alternatives);
 }
 
 /** The check before ensemble training starts. */

@@ -216,6 +216,8 @@ async function executeRun(run: Run, spec: ExperimentSpec, sh: Shared, o: RunnerO
   const lora = spec.policy.lora;
   const policy = lora ? await withLora(sh.base, { ...lora, bias: 'none' }, run.seed) : await sh.base.clone();
   const ref = lora ? policy.withoutAdapters() : sh.base;
+  // Rollouts, both scorings and the update under the study's precision (docs/engine.md § Mixed precision).
+  policy.precision = ref.precision = spec.memory.precision;
   const ppo = await PpoTrainer.create(policy, ref, { ...ppoConfig(spec), maxNewTokens: world.maxResponseTokens, padId: world.padId, eosId: world.eosId, seed: run.seed });
   let dataRng = new Rng(run.seed * 31337 + 17);
   let norm = new RunningMoments();

@@ -1,6 +1,7 @@
 // The experiment spec: everything a paired study needs, validated by a schema, with every default
 // written into the stored spec so a run can be reproduced from its record alone. JSON or YAML.
 
+import { PRECISIONS, DEFAULT_PRECISION } from '../../common/precision.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -149,11 +150,15 @@ export const ExperimentSpecSchema = z.object({
   /** Hacking onset: gold this far below its running maximum while the proxy rises. */
   onsetMargin: z.number().positive().default(0.1),
   checkpointEvery: z.number().int().positive().default(10),
-  /** Memory options (docs/engine.md § Gradient checkpointing). `gradientCheckpointing`: recompute each
-   *  layer in the backward pass of the PPO update and of reward-model training instead of keeping its
-   *  activations — the same gradients, less memory, one more forward pass of the layers per step. */
+  /** Memory and precision options. `gradientCheckpointing` (docs/engine.md § Gradient checkpointing):
+   *  recompute each layer in the backward pass of the PPO update and of reward-model training instead of
+   *  keeping its activations — the same gradients, less memory, one more forward pass of the layers per
+   *  step. `precision` (docs/engine.md § Mixed precision): the policy's rollouts, scoring and PPO update
+   *  under bf16 / fp16 autocast with float32 master weights (bf16 on CUDA only); reward models train in
+   *  float32. */
   memory: z.object({
     gradientCheckpointing: z.boolean().default(false),
+    precision: z.enum(PRECISIONS).default(DEFAULT_PRECISION),
   }).strict().prefault({}),
 }).strict().superRefine((s, ctx) => {
   if (s.world.name !== 'dataset' && s.sft.skip === true) {

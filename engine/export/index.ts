@@ -264,13 +264,17 @@ function verlOverrides(spec: ExperimentSpec, job: JobPlan, gpus: number): [strin
   return o;
 }
 
-// The policy's LoRA and gradient checkpointing (docs/scaling.md § Export to OpenRLHF and verl): the
-// study trains the value head on the LoRA trunk; both engines' critics get the same adapters.
+// The policy's LoRA, gradient checkpointing and precision (docs/scaling.md § Export to OpenRLHF and verl):
+// the study trains the value head on the LoRA trunk; both engines' critics get the same adapters.
+// OpenRLHF's DeepSpeed --ds.param_dtype takes bf16 or fp16 only; verl's fsdp_config.dtype is the FSDP
+// mixed-precision compute dtype (fp32 master weights: model_dtype) and rollout.dtype the generator's.
+const VERL_DTYPE = { fp32: 'float32', bf16: 'bfloat16', fp16: 'float16' } as const;
 function openrlhfMemory(spec: ExperimentSpec): string[] {
   const l = spec.policy.lora;
   return [
     ...(l ? ['--ds.lora.rank', String(l.r), '--ds.lora.alpha', String(Math.round(l.alpha)), '--ds.lora.dropout', num(l.dropout), '--ds.lora.target_modules', ...l.targetModules] : []),
     ...(spec.memory.gradientCheckpointing ? ['--actor.gradient_checkpointing_enable'] : []),
+    ...(spec.memory.precision !== 'fp32' ? ['--ds.param_dtype', spec.memory.precision] : []),
   ];
 }
 
@@ -278,7 +282,9 @@ function verlMemory(spec: ExperimentSpec): [string, string][] {
   const l = spec.policy.lora;
   const lora = (m: string): [string, string][] => (l ? [[`${m}.lora_rank`, String(l.r)], [`${m}.lora_alpha`, num(l.alpha)], [`${m}.target_modules`, `[${l.targetModules.join(',')}]`]] : []);
   const ckpt = (m: string): [string, string][] => (spec.memory.gradientCheckpointing ? [[`${m}.enable_gradient_checkpointing`, 'True']] : []);
-  return [...lora('actor_rollout_ref.model'), ...lora('critic.model'), ...ckpt('actor_rollout_ref.model'), ...ckpt('critic.model')];
+  const dtype = VERL_DTYPE[spec.memory.precision];
+  const precision: [string, string][] = ['actor_rollout_ref.actor.fsdp_config.dtype', 'actor_rollout_ref.ref.fsdp_config.dtype', 'critic.model.fsdp_config.dtype', 'actor_rollout_ref.rollout.dtype'].map((k) => [k, dtype]);
+  return [...lora('actor_rollout_ref.model'), ...lora('critic.model'), ...ckpt('actor_rollout_ref.model'), ...ckpt('critic.model'), ...precision];
 }
 
 /** verl's custom reward function: each response POSTed to the job's reward server (docs/scaling.md § Reward server). */
@@ -328,6 +334,7 @@ function unsupportedSettings(spec: ExperimentSpec, engine: ExportEngine, plan: R
   }
   const lora = spec.policy.lora;
   if (lora && engine === 'openrlhf' && !Number.isInteger(lora.alpha)) u.push(`policy.lora.alpha (${lora.alpha}): OpenRLHF's --ds.lora.alpha takes an integer; rounded to ${Math.round(lora.alpha)}`);
+  if (engine === 'openrlhf' && spec.memory.precision === 'fp32') u.push('memory.precision (fp32): OpenRLHF\'s --ds.param_dtype takes bf16 or fp16 only, so its job trains in bf16 (its default)');
   if (lora && engine === 'verl' && lora.dropout > 0) u.push(`policy.lora.dropout (${lora.dropout}): verl has no LoRA dropout key, so its adapters train without dropout`);
   if (s.adaptiveKl && !Number.isInteger(s.adaptiveKl.horizon)) u.push(`ppo.adaptiveKl.horizon (${s.adaptiveKl.horizon}): the engine takes an integer; rounded to ${Math.max(1, Math.round(s.adaptiveKl.horizon))}`);
   if (spec.perturb) u.push(`perturb (${JSON.stringify(spec.perturb)}): the reward server does not perturb rewards, so these runs are unperturbed`);

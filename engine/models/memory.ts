@@ -8,21 +8,22 @@
 // beside the old one, the policy and the reference score a rollout batch at the same time, and every
 // compiled graph keeps its own ONNX Runtime arena at its high-water mark, so the rollout, scoring and
 // update phases add up instead of taking turns. With gradient checkpointing the update keeps each
-// layer's input and one layer's activations at a time (docs/engine.md § Gradient checkpointing). The engine
-// trains in float32 only; the bf16 / fp16 figures are what the same study would need with a
-// mixed-precision trainer (for exporting to a cluster, docs/scaling.md), and are marked as not
-// runnable here.
+// layer's input and one layer's activations at a time (docs/engine.md § Gradient checkpointing). Mixed
+// precision here is autocast (docs/engine.md § Mixed precision): weights, caches and most activations stay
+// float32 and each step adds 16-bit copies of the policy's weights, so a bf16 / fp16 plan is the fp32 plan
+// plus those copies — the speed is the point, not memory. bf16 runs on CUDA only; reward-model training
+// runs in float32 (its bf16/fp16 plans are not runnable).
 
 import { type ModelConfig, hasPostNorms } from './config.js';
 import { architectureOf } from './model.js';
 import { LoraAdapters, LORA_DEFAULTS, projectionsOf } from './lora.js';
 import { valueHeadParams, rewardHeadParams } from './heads.js';
 import { keepsOutputsOnDevice } from '../runtime/devices.js';
+import { type Precision } from '../runtime/precision.js';
 
-export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
-export type Precision = (typeof PRECISIONS)[number];
-/** Bytes per weight or activation value. Optimizer moments and mixed-precision master weights are fp32. */
-const BYTES: Record<Precision, number> = { fp32: 4, bf16: 2, fp16: 2 };
+export { PRECISIONS, type Precision } from '../runtime/precision.js';
+/** Bytes per value of the 16-bit copies a mixed-precision step makes. */
+const HALF_BYTES = 2;
 
 /** What a PPO study asks of memory. `batch` rollouts of promptTokens + responseTokens; the update runs
  *  batch / miniBatches of them at once. */
@@ -174,7 +175,8 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   for (const [k, v] of [['batch', shape.batch], ['miniBatches', shape.miniBatches], ['promptTokens', shape.promptTokens], ['responseTokens', shape.responseTokens], ...(shape.ensemble ? [['ensemble.heads', shape.ensemble.heads] as const] : [])] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`memory plan: ${k} must be a positive integer, got ${v}`);
   }
-  const wb = BYTES[precision];
+  // Everything the engine holds is float32 at every precision (autocast: module comment).
+  const wb = 4;
   const mixed = precision !== 'fp32';
   const checkpointing = shape.checkpointing ?? false;
   const x = dims(config);
@@ -213,17 +215,17 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
         ? { name: `reward ensemble (LoRA, K ${K})`, bytes: ensemble * wb, formula: `one trunk ${n(counts.trunk)} + K × (adapters + score head) = ${n(counts.trunk)} + ${K} × ${n(memberAdapters + scoreHead)} = ${n(ensemble)} × ${wb} B` }
         : { name: `reward ensemble (independent, K ${K})`, bytes: ensemble * wb, formula: `K × (trunk + score head) = ${K} × ${n(counts.trunk + scoreHead)} × ${wb} B` }]),
     ...(gold ? [{ name: 'gold reward model', bytes: gold * wb, formula: `${n(gold)} × ${wb} B` }] : []),
-    ...(mixed ? [{ name: 'fp32 master weights', bytes: trainable * 4, formula: `trainable × 4 B = ${n(trainable)} × 4` }] : []),
     { name: 'AdamW moments (m, v)', bytes: trainable * 8, formula: `trainable × 2 × 4 B = ${n(trainable)} × 8` },
   ];
 
   const L = shape.promptTokens + shape.responseTokens;
   const kvPerToken = x.layers * 2 * x.kvHeads * x.headDim;
-  const kv = shape.batch * kvPerToken * L * wb;
+  const kvb = mixed ? HALF_BYTES : wb; // the cache is kept in the half dtype
+  const kv = shape.batch * kvPerToken * L * kvb;
   // Forward-only passes keep about two of a layer's widest tensors alive at once.
   const inferLayer = (rows: number, keys: number) => rows * keys * 2 * Math.max(x.inner, x.heads * keys, x.d);
   const rollout: MemoryTerm[] = [
-    { name: 'KV cache', bytes: kv, formula: `B × layers × 2 × Hkv × hd × (prompt + response) × ${wb} B = ${shape.batch} × ${x.layers} × 2 × ${x.kvHeads} × ${x.headDim} × ${L} × ${wb}` },
+    { name: 'KV cache', bytes: kv, formula: `B × layers × 2 × Hkv × hd × (prompt + response) × ${kvb} B = ${shape.batch} × ${x.layers} × 2 × ${x.kvHeads} × ${x.headDim} × ${L} × ${kvb}` },
     { name: 'KV cache being written', bytes: kv, formula: 'a decode step writes the grown cache beside the old one (both alive until the step returns)' },
     { name: 'prefill activations', bytes: inferLayer(shape.batch, shape.promptTokens) * wb, formula: `B × prompt × 2 × max(I, H·prompt, d) × ${wb} B` },
   ];
@@ -252,17 +254,20 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     },
     { name: 'LM head: logits, log-probabilities, their gradient, the entropy\'s log-softmax and probabilities', bytes: headActs * wb, formula: `(B/M) × L × V × 5 × ${wb} B = ${rows} × ${L} × ${x.vocab} × 5 × ${wb}` },
     ...dropoutTerm(masks, wb, '(B/M) × L', checkpointing ? x.layers : null),
+    ...(mixed ? [{ name: `${precision} copies of the policy's weights`, bytes: P * HALF_BYTES, formula: `P × ${HALF_BYTES} B = ${n(P)} × ${HALF_BYTES}: autocast's casts, read again by the backward pass` }] : []),
     { name: 'gradients', bytes: trainable * wb, formula: `trainable × ${wb} B = ${n(trainable)} × ${wb}` },
-    ...stepOutputs(trainable, wb, mixed, device),
+    ...stepOutputs(trainable, wb, device),
   ];
   const phases = ([['rollout', rollout], ['score', scoring], ['train', train]] as const).map(([name, terms]) => phase(name, terms));
   const residentBytes = sum(resident.map((t) => t.bytes));
   const weights = P + valueHead + (shape.lora ? lora : P) + ensemble + gold;
   const notes: string[] = [];
-  if (mixed) notes.push(`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer (${precision} weights and activations, fp32 master weights and moments) would need`);
+  if (mixed) notes.push(`${precision}: autocast — matmuls in 16 bits, float32 master weights, moments, caches and most activations, plus 16-bit copies of the policy's weights per step (faster on GPUs, not smaller; a trainer storing ${precision} weights, e.g. OpenRLHF or verl with ZeRO, needs less)`);
+  const runnable = precision !== 'bf16' || device === 'gpu';
+  if (!runnable) notes.push('bf16 needs a CUDA device: ONNX Runtime\'s CPU provider has no bfloat16 kernels');
   if (checkpointing) notes.push('gradient checkpointing: each layer is recomputed in the update\'s backward pass, so only the layers\' inputs and one layer\'s activations are held (about one more forward pass of compute per update)');
   return {
-    precision, deviceKind: device, runnable: !mixed, checkpointing,
+    precision, deviceKind: device, runnable, checkpointing,
     parameters: { policy: P, trainable, lora, valueHead, rewardTrunk: counts.trunk, ensemble, gold },
     resident, residentBytes, phases, totalBytes: residentBytes + sum(phases.map((p) => p.bytes)),
     // A GPU plan's masks are also drawn in host memory each step before they are uploaded.
@@ -283,9 +288,9 @@ function phase(name: MemoryPhase['name'], terms: readonly MemoryTerm[]): MemoryP
  *  onnxruntime-node then copies them into JavaScript buffers before ONNX Runtime's are released, while
  *  the native binding keeps them in ONNX Runtime's memory and only the store's host arrays from before
  *  the first step stay beside them (until a sync replaces them). */
-function stepOutputs(trainable: number, wb: number, mixed: boolean, device: PlanDevice): MemoryTerm[] {
-  const per = wb + 8 + (mixed ? 4 : 0);
-  const f = `trainable × (${wb}${mixed ? ' + 4 master' : ''} + 8) B = ${n(trainable)} × ${per}`;
+function stepOutputs(trainable: number, wb: number, device: PlanDevice): MemoryTerm[] {
+  const per = wb + 8;
+  const f = `trainable × (${wb} + 8) B = ${n(trainable)} × ${per}`;
   return [
     { name: 'new weights and moments of the step', bytes: trainable * per, formula: `${f}: written before the step's inputs are released` },
     ...(device !== 'cpu' ? [] : keepsOutputsOnDevice('cpu')
@@ -304,7 +309,9 @@ function loraEnsembleAdapters(config: ModelConfig, lora: { r: number; targetModu
 }
 
 export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, precision: Precision = 'fp32', device: PlanDevice = 'cpu'): MemoryPlan {
-  const wb = BYTES[precision];
+  // A mixed-precision plan here is what a trainer storing 16-bit weights would need: the engine trains
+  // reward models in float32 (not runnable).
+  const wb = precision === 'fp32' ? 4 : HALF_BYTES;
   const mixed = precision !== 'fp32';
   const counts = parameterCounts(config);
   const x = dims(config);
@@ -330,7 +337,7 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
       : { name: 'activations', bytes: tokens * x.layers * perTok.values * wb, formula: `2 × pairs × T × layers × per-layer × ${wb} B = ${tokens} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}` },
     ...dropoutTerm(masks, wb, '2 × pairs × T', shape.checkpointing ? x.layers : null),
     { name: 'gradients', bytes: member * wb, formula: `${n(member)} × ${wb} B` },
-    ...stepOutputs(member, wb, mixed, device),
+    ...stepOutputs(member, wb, device),
   ];
   const residentBytes = sum(resident.map((t) => t.bytes));
   const trainPhase = phase('train', train);
@@ -338,6 +345,6 @@ export function ensembleTrainPlan(config: ModelConfig, shape: EnsembleShape, pre
     precision, deviceKind: device, runnable: !mixed, checkpointing: shape.checkpointing ?? false,
     parameters: { policy: P, trainable: member, lora: 0, valueHead: 0, rewardTrunk: counts.trunk, ensemble: (done + 1) * member, gold: 0 },
     resident, residentBytes, phases: [trainPhase], totalBytes: residentBytes + trainPhase.bytes, hostBytes: device === 'gpu' ? (P + (done + 1) * member) * 4 + masks : 0,
-    notes: mixed ? [`${precision}: the engine trains in float32 only; this is what a mixed-precision trainer would need`] : [],
+    notes: mixed ? [`${precision}: the engine trains reward models in float32; this is what a trainer storing ${precision} weights would need`] : [],
   };
 }

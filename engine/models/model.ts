@@ -10,6 +10,7 @@ import { compile, type CompiledGraph, type HostTensor, type Feed, i64 } from '..
 import { ParamStore, Rng } from '../runtime/params.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
+import { HALF_DTYPE, type Precision } from '../runtime/precision.js';
 import { type ModelConfig, parseHfConfig, toHfConfig, ConfigError, slidingWindowOf, layerWindowOf, checkPositions, GEMMA_ARCHS } from './config.js';
 import { type Architecture, type ParamSpec, attentionBias, type TrunkOutputs, ADAPTERS } from './decoder.js';
 import { gpt2 } from './gpt2.js';
@@ -59,6 +60,10 @@ export class CausalLM {
   /** BOS / EOS / pad as generation and padding use them (models/special-tokens.ts): the folder's
    *  generation_config.json, config.json and tokenizer when loaded, else the config's ids. */
   specialTokens: SpecialTokens;
+  /** fp32, or bf16 / fp16 mixed precision: every graph the model is traced into from trace() on runs
+   *  under autocast, and trainers of it keep float32 master weights (docs/engine.md § Mixed precision).
+   *  Set before the model's first run: compiled graphs are kept. */
+  precision: Precision = 'fp32';
 
   constructor(readonly config: ModelConfig, readonly params: ParamStore, public device: DeviceRequest = 'cpu', readonly sourceDir?: string) {
     this.specialTokens = configSpecialTokens(config);
@@ -68,6 +73,7 @@ export class CausalLM {
   sibling(params: ParamStore): CausalLM {
     const m = new CausalLM(this.config, params, this.device, this.sourceDir);
     m.specialTokens = this.specialTokens;
+    m.precision = this.precision;
     return m;
   }
 
@@ -189,9 +195,13 @@ export class CausalLM {
    *  count real tokens, as HF generate() derives them from the attention mask. */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, opts: { train?: boolean } = {}): TrunkOutputs {
     if (!(ADAPTERS in p)) p = this.adapt(p, opts.train);
+    this.autocast(g);
     const positions = F.maximum(F.sub(F.cumsum(mask, 1), 1), 0);
     return this.arch.trunk(g, p, this.config, { ids, positions, ...this.attentionBiases(g, mask, ids.shape[1]!) });
   }
+
+  /** Puts `g` under this model's autocast (a no-op in fp32); trainers clear it before the backward pass. */
+  autocast(g: Graph): void { g.autocast = HALF_DTYPE[this.precision]; }
 
   /** The additive attention biases for Tq queries over a key mask [B, Tk]: every layer's (with the
    *  model's sliding window), and the sliding layers' when only some layers slide (Gemma 2). */

@@ -15,6 +15,7 @@
 // to float32 rounding of the running sum (tokens below ~3e-8 of probability are not drawn); the draws
 // differ from the host's (which also skips finished rows), so CPU runs, the reference, sample on the host.
 
+import { HALF_DTYPE } from '../runtime/precision.js';
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { type Feed, i64, type CompiledGraph, compile, toHost, downloadAll, scalarF32 } from '../runtime/session.js';
 import { keepsOutputsOnDevice, resolveDevice } from '../runtime/devices.js';
@@ -97,8 +98,10 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     } else {
       g.output('logits', last);
     }
-    present.forEach((kv, i) => { g.output(`present.${i}.k`, kv.k); g.output(`present.${i}.v`, kv.v); });
+    present.forEach((kv, i) => { g.output(`present.${i}.k`, F.cast(kv.k, kvDtype)); g.output(`present.${i}.v`, F.cast(kv.v, kvDtype)); });
   };
+  // Mixed precision keeps the KV cache in the half dtype (as transformers does under autocast).
+  const kvDtype = HALF_DTYPE[m.precision] ?? 'float32';
   const pg = new Graph(`${m.config.arch}_prefill`);
   {
     const p = m.paramInputs(pg);
@@ -114,8 +117,9 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const pastMask = dg.input('past_mask', 'int64', ['B', 'P']);
     const positions = dg.input('position_ids', 'int64', ['B', 1]);
     const past: KV[] = [];
-    for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, 'float32', kvShape(m, 'P')), v: dg.input(`past.${i}.v`, 'float32', kvShape(m, 'P')) });
+    for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, kvDtype, kvShape(m, 'P')), v: dg.input(`past.${i}.v`, kvDtype, kvShape(m, 'P')) });
     const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
+    m.autocast(dg);
     const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, ...m.attentionBiases(dg, keyMask, 1), past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }

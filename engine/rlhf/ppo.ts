@@ -167,7 +167,7 @@ export class PpoTrainer {
     t.trainer = await Trainer.create({
       name: 'ppo', params: policy.params, device: policy.device, trainable: policy.trainableNames(),
       optimizer: { lr: full.lr, weightDecay: full.weightDecay, maxGradNorm: full.maxGradNorm },
-      build: (g, p) => t.lossGraph(g, p), recompute: full.gradientCheckpointing,
+      build: (g, p) => t.lossGraph(g, p), recompute: full.gradientCheckpointing, precision: policy.precision,
     });
     t.policyScore = t.scoreGraph(policy, true);
     t.refScore = t.scoreGraph(ref, false);

@@ -474,8 +474,8 @@ export const API = {
     async run(i, c) {
       try {
         const m = await studyMemory(i.spec, c.settings.get().device);
-        const fp32 = m.plans[0]!;
-        return { ...m, fits: m.memory.availableBytes === null ? null : fp32.totalBytes <= m.memory.availableBytes };
+        const plan = m.plans.find((p) => p.precision === i.spec.memory.precision)!;
+        return { ...m, fits: m.memory.availableBytes === null ? null : plan.runnable && plan.totalBytes <= m.memory.availableBytes };
       } catch (err) {
         // A model folder that cannot be read: the wizard shows the loader's sentence instead of a plan.
         throw new ApiError((err as Error).message.split('\n')[0]!, 400);

@@ -9,7 +9,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture } from '../util/paths.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, repoRoot } from '../util/paths.js';
+import { openStore } from '../../engine/store/index.js';
+import { metricsOf } from '../util/run-metrics.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { Graph, F, isHalf } from '../../engine/graph/index.js';
 import { grad } from '../../engine/autodiff/grad.js';
@@ -25,7 +31,7 @@ function lmGraph(m: CausalLM, half: 'float16' | null, recompute = false) {
   const g = new Graph(`lm_${half ?? 'fp32'}`);
   const p = m.paramInputs(g);
   const ids = g.input('input_ids', 'int64', ['B', 'T']), mask = g.input('attention_mask', 'int64', ['B', 'T']);
-  g.autocast = half;
+  m.precision = half ? 'fp16' : 'fp32'; // trace() puts the graph under the model's autocast
   const { hidden } = m.trace(g, p, ids, mask, { train: true });
   const loss = CausalLM.lmLoss(m.arch.lmHead(p, m.config, hidden), ids);
   g.autocast = null;
@@ -165,4 +171,56 @@ test('float16 and bfloat16 constants round to nearest even', () => {
   assert.equal(bits(1, 'bfloat16'), 0x3f80);
   assert.equal(bits(1 + 2 ** -8, 'bfloat16'), 0x3f80, 'tie to even');
   assert.equal(bits(0.1, 'bfloat16'), 0x3dcd);
+});
+
+const STUDY = {
+  name: 'fp16 study',
+  sft: { samples: 128, epochs: 1, batchSize: 64 },
+  ensemble: { heads: 3, pairs: 128, valPairs: 32 },
+  objectives: [{ name: 'robust', kind: 'robust', lambda: 0.4 }],
+  seeds: [1],
+  ppo: { iterations: 4, batchSize: 16, miniBatches: 2, epochs: 1 },
+  eval: { every: 2, samples: 16 },
+  checkpointEvery: 2,
+};
+const cli = path.join(repoRoot, 'bin/rrlhf.js');
+
+test('rrlhf experiment run --precision fp16: the study runs mixed, checkpoints the loss scaler, and a SIGKILLed run resumes to the same metrics', { timeout: 240_000 }, async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-fp16-'));
+  const specFile = path.join(tmp, 'spec.json');
+  await writeFile(specFile, JSON.stringify(STUDY));
+  const a = path.join(tmp, 'a'), b = path.join(tmp, 'b');
+  const bad = spawnSync(process.execPath, [cli, 'experiment', 'run', specFile, '--precision', 'fp8', '--data-dir', a, '--json'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--precision.*memory\.precision: Invalid option: expected one of "fp32"\|"bf16"\|"fp16"/);
+  const cpuBf16 = spawnSync(process.execPath, [cli, 'experiment', 'run', specFile, '--precision', 'bf16', '--data-dir', a, '--json'], { encoding: 'utf8' });
+  assert.notEqual(cpuBf16.status, 0);
+  assert.match(cpuBf16.stderr, /memory\.precision bf16 cannot run on cpu: bf16 needs a CUDA device/);
+
+  const full = spawnSync(process.execPath, [cli, 'experiment', 'run', specFile, '--precision', 'fp16', '--data-dir', a, '--json'], { encoding: 'utf8' });
+  assert.equal(full.status, 0, full.stderr);
+  const st = openStore({ dataDir: a });
+  try {
+    const run = st.runs.list({})[0]!;
+    const ckpt = st.runs.latestCheckpoint(run.id)!;
+    const state = JSON.parse(await readFile(path.join(ckpt.path, 'state.json'), 'utf8')) as { ppo: { scaler?: { scale: number; skippedSteps: number } } };
+    assert.ok(state.ppo.scaler, 'an fp16 run checkpoints its loss scaler');
+    assert.equal(state.ppo.scaler.scale * 2 ** state.ppo.scaler.skippedSteps, 2 ** 16, 'halved once per skipped step');
+  } finally { st.close(); }
+
+  const child = spawn(process.execPath, [cli, 'experiment', 'run', specFile, '--precision', 'fp16', '--data-dir', b, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const killed = await new Promise<boolean>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/iteration 3\/4/.test(err) && child.exitCode === null) child.kill('SIGKILL');
+    });
+    child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL'));
+  });
+  assert.ok(killed, `killed mid-way; stderr:\n${err}`);
+  const resumed = spawnSync(process.execPath, [cli, 'experiment', 'resume', '1', '--data-dir', b, '--json'], { encoding: 'utf8' });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const ma = metricsOf(a), mb = metricsOf(b);
+  assert.deepEqual([...mb.keys()].sort(), [...ma.keys()].sort());
+  for (const [k, v] of ma) assert.ok(Object.is(v, mb.get(k)) || Math.abs(v - mb.get(k)!) <= 1e-9 * Math.max(1, Math.abs(v)), `${k}: uninterrupted ${v}, resumed ${mb.get(k)}`);
 });

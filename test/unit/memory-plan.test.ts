@@ -54,12 +54,16 @@ test('terms follow the formulas: KV cache, reference, ensemble, optimizer state,
   const indep = ppoMemoryPlan(c, { ...SHAPE, ensemble: { method: 'independent', heads: 3 } });
   assert.equal(term(indep.resident, 'reward ensemble'), 3 * (trunk + c.d) * 4, 'independent: K trunks with score heads');
   assert.equal(term(full.resident, 'reward ensemble'), (trunk + c.d + c.d * c.d + c.d + 2 * (3 * c.d + 3)) * 4, 'BRME: one trunk, score head, shared layer, K heads');
-  const bf16 = ppoMemoryPlan(c, SHAPE, 'bf16');
-  assert.equal(term(bf16.resident, 'policy weights'), P * 2);
-  assert.equal(term(bf16.resident, 'fp32 master weights'), (P + c.d + 1) * 4);
+  // Mixed precision is autocast: everything held stays float32, the update adds 16-bit weight copies.
+  const bf16 = ppoMemoryPlan(c, SHAPE, 'bf16'), fp16 = ppoMemoryPlan(c, SHAPE, 'fp16');
+  assert.equal(term(bf16.resident, 'policy weights'), P * 4);
   assert.equal(term(bf16.resident, 'AdamW moments'), (P + c.d + 1) * 8, 'moments stay fp32');
+  assert.equal(term(bf16.phases[2]!.terms, 'bf16 copies of the policy'), P * 2);
+  assert.ok(bf16.totalBytes >= full.totalBytes + P * 2, 'the copies, and the arena growth they bring');
   assert.equal(full.runnable, true);
-  assert.equal(bf16.runnable, false, 'the engine trains in fp32 only');
+  assert.equal(bf16.runnable, false, 'bf16 has no CPU kernels');
+  assert.equal(ppoMemoryPlan(c, SHAPE, 'bf16', 'gpu').runnable, true);
+  assert.equal(fp16.runnable, true, 'fp16 runs on the CPU (in float32 inside ONNX Runtime)');
   const ckpt = ppoMemoryPlan(c, { ...SHAPE, checkpointing: true });
   assert.ok(term(ckpt.phases[2]!.terms, 'activations') < term(full.phases[2]!.terms, 'activations'));
   assert.equal(ckpt.runnable, true, 'the engine recomputes layers (spec key memory.gradientCheckpointing)');

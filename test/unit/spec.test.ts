@@ -89,5 +89,9 @@ test('memory.gradientCheckpointing: default false (a stored spec without the key
   assert.equal(ensembleTrainOptions(e, { seed: 0, padId: 0, pretrained: false }).reward.gradientCheckpointing, undefined, 'absent: the trainer default (off)');
   assert.deepEqual(parseSpec(JSON.parse(JSON.stringify(on))), on);
   assert.throws(() => parseSpec({ memory: { gradientCheckpointing: 'yes' } }), /memory\.gradientCheckpointing: Invalid input: expected boolean/);
-  assert.throws(() => parseSpec({ memory: { precision: 'bf16' } }, 'spec', (at) => (at.join('.') === 'memory.precision' ? 7 : null)), /line 7: memory: Unrecognized key: "precision"/);
+  assert.throws(() => parseSpec({ memory: { offload: true } }, 'spec', (at) => (at.join('.') === 'memory.offload' ? 7 : null)), /line 7: memory: Unrecognized key: "offload"/);
+  // precision (docs/engine.md § Mixed precision): fp32 by default, one of the three, kept through a round trip.
+  assert.equal(parseSpec({}).memory.precision, 'fp32');
+  assert.equal(parseSpec({ memory: { precision: 'bf16' } }).memory.precision, 'bf16');
+  assert.throws(() => parseSpec({ memory: { precision: 'fp8' } }), /memory\.precision: Invalid option: expected one of "fp32"\|"bf16"\|"fp16"/);
 });

@@ -52,16 +52,17 @@ async function run(values: Record<string, unknown>, go: (o: RunnerOptions) => Pr
 
 export const experiment: Command = {
   usage: [
-    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A] [--lora-dropout P]] [--gradient-checkpointing]',
+    'experiment run SPEC.(json|yaml) [--lora R --lora-targets q_proj,v_proj [--lora-alpha A] [--lora-dropout P]] [--gradient-checkpointing] [--precision fp32|bf16|fp16]',
     '                                  run a paired study (objectives × seeds) and print its summary; --lora trains',
     '                                  LoRA adapters on the named HF modules instead of every weight (spec key policy.lora);',
-    '                                  --gradient-checkpointing recomputes each layer in the backward pass (memory.gradientCheckpointing)',
+    '                                  --gradient-checkpointing recomputes each layer in the backward pass (memory.gradientCheckpointing);',
+    '                                  --precision bf16|fp16 runs the policy under mixed precision (memory.precision; bf16 on CUDA only)',
     'experiment resume ID              continue an experiment\'s unfinished runs from their last checkpoints',
   ],
   async run(args, out) {
     const [sub, ...rest] = args;
     if (sub === 'run') {
-      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' } }, true);
+      const { values, positionals } = parse(rest, { lora: { type: 'string' }, 'lora-targets': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' }, precision: { type: 'string' } }, true);
       if (positionals.length !== 1) throw new UsageError('usage: rrlhf experiment run SPEC.(json|yaml)');
       let spec = await readSpecFile(positionals[0]!);
       if (values.lora !== undefined) {
@@ -73,6 +74,7 @@ export const experiment: Command = {
         spec = parseSpec({ ...spec, policy: { lora: { r: intOpt(values.lora, 'lora', 8), targetModules: targets, ...(alpha === undefined ? {} : { alpha }), ...(dropout === undefined ? {} : { dropout }) } } }, '--lora');
       } else if (values['lora-targets'] !== undefined || values['lora-alpha'] !== undefined || values['lora-dropout'] !== undefined) throw new UsageError('--lora-targets, --lora-alpha and --lora-dropout need --lora R');
       if (values['gradient-checkpointing'] === true) spec = parseSpec({ ...spec, memory: { ...spec.memory, gradientCheckpointing: true } }, '--gradient-checkpointing');
+      if (values.precision !== undefined) spec = parseSpec({ ...spec, memory: { ...spec.memory, precision: values.precision } }, '--precision');
       const r = await run(values, (o) => runExperiment(spec, o));
       out(r, () => human(r));
     } else if (sub === 'resume') {

@@ -1,4 +1,5 @@
 // `rrlhf model eval|generate|info`: run a Hugging Face model folder from the command line.
+import { PRECISIONS } from '../../runtime/precision.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt } from '../cli-kit.js';
@@ -123,7 +124,7 @@ function describeSummary(s: ModelSummary, unused: string[]): string {
     `  ${'device'.padEnd(8)}${'precision'.padEnd(11)}${'full fine-tuning'.padEnd(19)}${'LoRA'.padEnd(13)}available`,
   ];
   for (const d of s.memory.devices) {
-    for (const p of ['fp32', 'bf16', 'fp16'] as const) {
+    for (const p of PRECISIONS) {
       const row = (ft: 'full' | 'lora') => s.memory.plans.find((x) => x.device === d.device && x.precision === p && x.fineTuning === ft)!;
       const cell = (ft: 'full' | 'lora') => { const r = row(ft); return `${bytes(r.totalBytes)}${r.fits === false ? ' ✗' : ''}`; };
       lines.push(`  ${d.device.padEnd(8)}${(p + (row('full').runnable ? '' : '*')).padEnd(11)}${cell('full').padEnd(19)}${cell('lora').padEnd(13)}${d.availableBytes === null ? 'not reported' : `${bytes(d.availableBytes)} of ${bytes(d.totalBytes!)}`}`);
@@ -131,7 +132,7 @@ function describeSummary(s: ModelSummary, unused: string[]): string {
   }
   const full = s.memory.plans.find((x) => x.precision === 'fp32' && x.fineTuning === 'full')!;
   const top = [...full.resident, ...full.phases.flatMap((p) => p.terms)].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
-  lines.push('  * not runnable here (the engine trains in float32): what a mixed-precision trainer would need; ✗ more than is available');
+  lines.push('  * not runnable on this device (bf16 needs CUDA); bf16/fp16 are autocast: float32 weights plus 16-bit copies; ✗ more than is available');
   lines.push(`Largest terms (${full.device}, fp32, full fine-tuning): ${top.map((t) => `${t.name} ${bytes(t.bytes)}`).join(', ')}; --json lists every term with its formula`);
   return lines.join('\n');
 }
