@@ -3,6 +3,7 @@
 // cheap fixed function (the fraction of one token), so the figure is the engine's own work.
 // test/reference/bench_ppo.py runs the same iteration in PyTorch eager.
 
+import { type Precision } from '../runtime/precision.js';
 import { CausalLM } from '../models/model.js';
 import { PpoTrainer } from '../rlhf/ppo.js';
 import { withLora } from '../models/lora.js';
@@ -19,6 +20,8 @@ export interface PpoBenchConfig extends LmShape {
   lora?: number | null;
   /** Recompute each layer in the update's backward pass (docs/engine.md § Gradient checkpointing). */
   gradientCheckpointing?: boolean;
+  /** bf16 / fp16: the policy under autocast (docs/engine.md § Mixed precision). Default fp32. */
+  precision?: Precision;
 }
 
 /** The attention projections a benchmark's LoRA adapts: the engine's defaults (what PEFT's examples target). */
@@ -30,6 +33,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   const vocab = base.config.vocabSize;
   const policy = c.lora ? await withLora(base, { r: c.lora, alpha: 2 * c.lora, dropout: 0, targetModules: benchLoraTargets(base.config.arch), bias: 'none' }) : base;
   const ref = c.lora ? policy.withoutAdapters() : await base.clone();
+  policy.precision = ref.precision = c.precision ?? 'fp32';
   const ppo = await PpoTrainer.create(policy, ref, {
     batchSize: c.batch, miniBatches: c.miniBatches, epochs: c.epochs, lr: 1e-4, maxNewTokens: c.newTokens, klCoef: 0.05,
     padId: 0, eosId: null, seed: 0, gradientCheckpointing: c.gradientCheckpointing ?? false,
@@ -51,7 +55,7 @@ export async function benchPpo(c: PpoBenchConfig, progress?: (i: number, n: numb
   return {
     name: 'ppo', impl: 'rrlhf-engine', device: policy.device, arch: policy.config.arch, params: policy.params.numel(),
     lora: c.lora ? { r: c.lora, alpha: 2 * c.lora, target_modules: benchLoraTargets(policy.config.arch), trainable_params: policy.trainableNames().reduce((a, n) => a + policy.params.shape(n).reduce((x, y) => x * y, 1), 0) } : null,
-    config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n, gradient_checkpointing: c.gradientCheckpointing ?? false },
+    config: { ...shapeOf(policy.config), batch: c.batch, prompt_len: c.promptLen, new_tokens: c.newTokens, epochs: c.epochs, mini_batches: c.miniBatches, iterations: n, gradient_checkpointing: c.gradientCheckpointing ?? false, precision: c.precision ?? 'fp32' },
     ms_per_step: ms, ms_per_iteration: ms,
     // Peak resident memory of the process so far (maxRSS is in kilobytes), Node and ONNX Runtime included.
     // On a GPU this is the host side only: no ONNX Runtime provider here reports device memory in use.
@@ -76,6 +80,6 @@ function plannedMemory(c: PpoBenchConfig, config: CausalLM['config'], device: De
   const plan = ppoMemoryPlan(config, {
     batch: c.batch, miniBatches: c.miniBatches, promptTokens: c.promptLen, responseTokens: c.newTokens,
     lora: c.lora ? { r: c.lora, targetModules: benchLoraTargets(arch) } : null, ensemble: null, checkpointing: c.gradientCheckpointing ?? false,
-  }, 'fp32', device === 'cpu' ? 'cpu' : 'gpu');
+  }, c.precision ?? 'fp32', device === 'cpu' ? 'cpu' : 'gpu');
   return { planned_memory_mb: plan.totalBytes / 2 ** 20, planned_host_memory_mb: plan.hostBytes / 2 ** 20 };
 }

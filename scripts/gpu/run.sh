@@ -34,12 +34,17 @@ step devices 60 node bin/rrlhf.js devices --json
 if [ -z "${SKIP_TORCH:-}" ] && python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
   step lm-train-torch-cuda 90 python3 test/reference/bench_lm.py --device cuda "${GPT2S[@]}" "${LM[@]}"
   step ppo-torch-cuda 90 python3 test/reference/bench_ppo.py --device cuda "${GPT2S[@]}" "${PPO[@]}"
+  # Issue #13's GPU target compares the engine's PPO iteration with PyTorch bf16 autocast too.
+  step ppo-torch-cuda-bf16 90 python3 test/reference/bench_ppo.py --device cuda --precision bf16 "${GPT2S[@]}" "${PPO[@]}"
   step generate-torch-cuda 90 python3 test/reference/bench_generate.py --device cuda "${GPT2S[@]}" "${GEN[@]}"
 fi
 for dev in $DEVICES; do
   step "parity-$dev" 90 node scripts/gpu/parity.mjs "$dev"
   step "lm-train-$dev" 120 node bin/rrlhf.js bench lm-train --device "$dev" "${GPT2S[@]}" "${LM[@]}" --json
   step "ppo-$dev" 150 node bin/rrlhf.js bench ppo --device "$dev" "${GPT2S[@]}" "${PPO[@]}" --json
+  # Mixed precision (docs/engine.md § Mixed precision): bf16 has kernels on CUDA only; fp16 on both.
+  [ "$dev" = cuda ] && step "ppo-$dev-bf16" 150 node bin/rrlhf.js bench ppo --device "$dev" --precision bf16 "${GPT2S[@]}" "${PPO[@]}" --json
+  step "ppo-$dev-fp16" 150 node bin/rrlhf.js bench ppo --device "$dev" --precision fp16 "${GPT2S[@]}" "${PPO[@]}" --json
   step "generate-$dev" 90 node bin/rrlhf.js bench generate --device "$dev" "${GPT2S[@]}" "${GEN[@]}" --json
   step "quickstart-$dev" 120 env RRLHF_TRACE=1 node bin/rrlhf.js quickstart --device "$dev" --seeds 1 --steps 3 --data-dir "/tmp/qs-$dev" --json
   # Issue #12's GPU study: a Qwen2.5-0.5B-shaped LoRA policy, reference, value head and 5 LoRA reward members.

@@ -23,6 +23,7 @@ ms_rollout, ms_score, ms_train, peak_memory_mb, peak_memory_source}.
 """
 
 import argparse
+import contextlib
 import copy
 import math
 import os
@@ -140,6 +141,8 @@ def main():
     ap.add_argument("--kl-coef", type=float, default=0.05)
     ap.add_argument("--lora", type=int, default=None, help="LoRA rank (alpha 2r) on the bench targets; default: full fine-tuning")
     ap.add_argument("--gradient-checkpointing", action="store_true", help="recompute each policy layer in the update's backward pass")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                    help="bf16/fp16: the iteration under torch.autocast (fp16 with GradScaler), the engine's --precision")
     args = ap.parse_args()
 
     default_threads = setup_threads(args)
@@ -162,11 +165,16 @@ def main():
     prompts = torch.randint(0, args.vocab, (args.batch, args.prompt_len), generator=cpu_gen).to(dev)
     target = 7 % args.vocab
     sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    device_type = "cuda" if dev.startswith("cuda") else "cpu"
+    autocast = (lambda: torch.autocast(device_type, dtype=half)) if half else contextlib.nullcontext
+    scaler = torch.cuda.amp.GradScaler() if args.precision == "fp16" else None
 
     def iteration():
         t0 = time.perf_counter()
         policy.eval()
-        resp = rollout(policy, prompts, args.new_tokens, gen)
+        with autocast():
+            resp = rollout(policy, prompts, args.new_tokens, gen)
         sync()
         t1 = time.perf_counter()
         ids = torch.cat([prompts, resp], 1)
@@ -174,10 +182,10 @@ def main():
         b, L = ids.shape
         resp_mask = torch.zeros(b, L - 1, device=dev)
         resp_mask[:, args.prompt_len - 1:] = 1
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             h = trunk(policy, ids, mask)
             old_logp, _ = next_token_logprobs(policy, h, ids)
-            values = v_head(h[:, :-1]).squeeze(-1)
+            values = v_head(h[:, :-1]).squeeze(-1).float()
             set_adapters(adapters, False)
             ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids)
             set_adapters(adapters, True)
@@ -196,9 +204,11 @@ def main():
             order = torch.randperm(b, generator=cpu_gen).to(dev)
             for s in range(0, b - mb + 1, mb):
                 rows = order[s:s + mb]
-                h = trunk(policy, ids[rows], mask[rows])
-                logp, logits = next_token_logprobs(policy, h, ids[rows])
-                v = v_head(h[:, :-1]).squeeze(-1)
+                with autocast():
+                    h = trunk(policy, ids[rows], mask[rows])
+                    logp, logits = next_token_logprobs(policy, h, ids[rows])
+                    v = v_head(h[:, :-1]).squeeze(-1).float()
+                logp = logp.float()
                 m = resp_mask[rows]
                 ratio = torch.exp(logp - old_logp[rows])
                 pg = torch.max(-adv[rows] * ratio, -adv[rows] * ratio.clamp(0.8, 1.2))
@@ -211,9 +221,16 @@ def main():
                     lsm = F.log_softmax(logits, -1)
                     masked_mean(-(lsm.exp() * lsm).sum(-1), m)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
+                if scaler:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    opt.step()
         sync()
         t3 = time.perf_counter()
         return t1 - t0, t2 - t1, t3 - t2
@@ -234,7 +251,8 @@ def main():
         "config": {"arch": args.arch, "layers": args.layers, "d": args.d, "heads": args.heads,
                    "kv_heads": args.kv_heads or args.heads, "intermediate": args.intermediate, "vocab": args.vocab, "batch": args.batch,
                    "prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "epochs": args.epochs,
-                   "mini_batches": args.mini_batches, "iterations": n, "gradient_checkpointing": args.gradient_checkpointing},
+                   "mini_batches": args.mini_batches, "iterations": n, "gradient_checkpointing": args.gradient_checkpointing,
+                   "precision": args.precision},
         "lora": {"r": args.lora, "alpha": 2 * args.lora, "target_modules": LORA_TARGETS[args.arch],
                  "trainable_params": sum(p.numel() for p in params)} if args.lora else None,
         "ms_per_step": total / n * 1e3, "ms_per_iteration": total / n * 1e3,

@@ -1,3 +1,4 @@
+import { PRECISIONS, type Precision } from '../../runtime/precision.js';
 import { type Command, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { benchMlp } from '../../bench/mlp.js';
 import { benchLmTrain, benchGenerate, benchConfig, type LmShape } from '../../bench/lm.js';
@@ -41,7 +42,7 @@ export const bench: Command = {
     '                                 forward + cross-entropy + backward + AdamW of a decoder LM',
     'bench generate [--model DIR | shape options] [--batch B] [--prompt-len P] [--new-tokens N]   KV-cache generation',
     'bench gemm [--n N] [--reps R]   one fp32 [N, N] @ [N, N] MatMul in ORT: this machine\'s GEMM rate (median)',
-    `bench ppo [${SHAPE_USAGE}] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N] [--lora R] [--gradient-checkpointing]`,
+    `bench ppo [${SHAPE_USAGE}] [--batch B] [--prompt-len P] [--new-tokens N] [--epochs K] [--mini-batches M] [--iterations N] [--lora R] [--gradient-checkpointing] [--precision fp32|bf16|fp16]`,
     '                                 one PPO iteration: rollout, scoring, GAE, K×M clipped updates (default: the Goodhart-lab policy shape)',
   ],
   async run(args, out) {
@@ -71,7 +72,8 @@ export const bench: Command = {
       const r = await benchGemm({ n: intOpt(values.n, 'n', 1024), reps: intOpt(values.reps, 'reps', 15), device: deviceOpt(values.device) });
       out(r, () => `gemm ${r.n}³ fp32: ${r.ms_median.toFixed(2)} ms, ${r.gflops.toFixed(1)} GFLOP/s`);
     } else if (name === 'ppo') {
-      const { values } = parse(rest, { ...MODEL_OPTS, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' }, lora: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' } });
+      const { values } = parse(rest, { ...MODEL_OPTS, batch: { type: 'string' }, 'prompt-len': { type: 'string' }, 'new-tokens': { type: 'string' }, epochs: { type: 'string' }, 'mini-batches': { type: 'string' }, iterations: { type: 'string' }, lora: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' }, precision: { type: 'string' } });
+      if (values.precision !== undefined && !(PRECISIONS as readonly string[]).includes(values.precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${values.precision}"`);
       const shape = benchShape(values, { layers: 2, d: 64, heads: 4, vocab: 26 });
       const device = deviceOpt(values.device);
       const promptLen = intOpt(values['prompt-len'], 'prompt-len', 2), newTokens = intOpt(values['new-tokens'], 'new-tokens', 13);
@@ -81,8 +83,9 @@ export const bench: Command = {
         batch: intOpt(values.batch, 'batch', 64), promptLen, newTokens,
         epochs: intOpt(values.epochs, 'epochs', 4), miniBatches: intOpt(values['mini-batches'], 'mini-batches', 2), iterations: intOpt(values.iterations, 'iterations', 5),
         device, lora: values.lora === undefined ? null : intOpt(values.lora, 'lora', 8), gradientCheckpointing: values['gradient-checkpointing'] === true,
+        ...(values.precision !== undefined ? { precision: values.precision as Precision } : {}),
       }, progress('bench ppo'), model);
-      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}${r.config.gradient_checkpointing ? ', checkpointed' : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
+      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}${r.config.gradient_checkpointing ? ', checkpointed' : ''}${r.config.precision !== 'fp32' ? `, ${r.config.precision}` : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
     } else {
       throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate, ppo, gemm`);
     }
