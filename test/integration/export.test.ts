@@ -54,7 +54,7 @@ function datasetSpec(name: string, datasetId: number, seeds: number[], extra: Re
 }
 // The text study trains a LoRA policy with gradient checkpointing (a real run of both), which the
 // exports must carry; the chat study trains every weight.
-const TEXT_EXTRA = { policy: { lora: { r: 4, alpha: 8, targetModules: ['c_attn'] } }, memory: { gradientCheckpointing: true } };
+const TEXT_EXTRA = { policy: { lora: { r: 4, alpha: 8, targetModules: ['c_attn'] } }, memory: { gradientCheckpointing: true, precision: 'fp16' } };
 
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-export-'));
@@ -163,7 +163,7 @@ test('every OpenRLHF command parses with OpenRLHF\'s argparse to the study\'s se
       'data.input_key': 'prompt', 'data.apply_chat_template': false, 'reward.normalize_enable': false, 'eval.steps': 2, 'ckpt.save_steps': 2,
       'actor.num_gpus_per_node': 2, 'reward.remote_url': '${REWARD_URL}?token=${RRLHF_REWARD_TOKEN}', 'logger.tensorboard_dir': `$ROOT/runs/${j.name}/tensorboard`,
       'algo.advantage.estimator': 'gae', 'algo.kl.estimator': 'k1', 'actor.lr_scheduler': 'constant', 'actor.lr_warmup_ratio': 0,
-      'ds.lora.rank': 4, 'ds.lora.alpha': 8, 'ds.lora.dropout': 0, 'ds.lora.target_modules': ['c_attn'], 'actor.gradient_checkpointing_enable': true,
+      'ds.lora.rank': 4, 'ds.lora.alpha': 8, 'ds.lora.dropout': 0, 'ds.lora.target_modules': ['c_attn'], 'actor.gradient_checkpointing_enable': true, 'ds.param_dtype': 'fp16',
     };
     for (const [k, v] of Object.entries(expect)) assert.deepEqual(a[k], v, `${j.name}: ${k}`);
   }
@@ -228,7 +228,11 @@ test('export --engine verl of a chat study: rows in verl\'s layout, every Hydra 
       assert.equal(o.get(`${m}.target_modules`), '[c_attn]');
       assert.equal(o.get(`${m}.enable_gradient_checkpointing`), 'True');
     }
+    for (const k of ['actor_rollout_ref.actor.fsdp_config.dtype', 'actor_rollout_ref.ref.fsdp_config.dtype', 'critic.model.fsdp_config.dtype', 'actor_rollout_ref.rollout.dtype']) {
+      assert.equal(o.get(k), 'float16', `${j.name}: ${k} carries memory.precision fp16`);
+    }
   }
+  for (const j of r.jobs) assert.equal(new Map(j.argv.slice(3).map((a) => a.split('=') as [string, string])).get('actor_rollout_ref.rollout.dtype'), 'float32', 'an fp32 study asks verl for float32');
   const readme = await readFile(path.join(out, 'README.md'), 'utf8');
   assert.match(readme, /ppo\.rewardClip \(±4\): verl has no clip/);
   assert.match(readme, /Parquet files as verl's RLHFDataset reads them/);
