@@ -2,6 +2,8 @@
 //   node scripts/profile-step.mjs mlp [B D H]
 //   node scripts/profile-step.mjs lm  [B T]       (GPT-2 shape: 6 layers, d 384, 6 heads, vocab 8192)
 //   node scripts/profile-step.mjs gen [B P N]     (the same model sampling N tokens after P: the decode graph)
+//   node scripts/profile-step.mjs ppo [B P N]     (one PPO iteration of the same model, 4 epochs x 2 minibatches:
+//                                                  every session's trace, largest first, per run)
 // PROFILE_DEVICE=cuda|webgpu runs it there; PROFILE_SHAPE=gpt2-small uses 12 layers, d 768, vocab 50257.
 import { readFileSync, readdirSync, statSync, rmSync } from 'node:fs';
 process.env.RRLHF_ORT_PROFILE = '/tmp/rrlhf-prof';
@@ -10,7 +12,13 @@ const [kind = 'mlp', ...nums] = process.argv.slice(2);
 const args = nums.map(Number);
 const { loadedSessions } = await import('../dist/engine/runtime/session.js');
 let runs;
-if (kind === 'mlp') {
+if (kind === 'ppo') {
+  const { benchPpo } = await import('../dist/engine/bench/ppo.js');
+  const [B = 16, P = 32, N = 32] = args;
+  const r = await benchPpo({ arch: 'gpt2', layers: 6, d: 384, heads: 6, vocab: 8192, batch: B, promptLen: P, newTokens: N, epochs: 4, miniBatches: 2, iterations: 1, warmup: 1 });
+  console.log(`ppo iteration (profiling on): rollout ${r.ms_rollout.toFixed(0)} ms, scoring ${r.ms_score.toFixed(0)} ms, update ${r.ms_train.toFixed(0)} ms`);
+  runs = 0; // per session: its own run count
+} else if (kind === 'mlp') {
   const { benchMlp } = await import('../dist/engine/bench/mlp.js');
   const [B = 256, D = 512, H = 2048] = args;
   await benchMlp({ batch: B, in: D, hidden: H, steps: 20, warmup: 3 });
@@ -37,9 +45,19 @@ if (kind === 'mlp') {
   }
 }
 for await (const s of loadedSessions()) s.endProfiling();
-await new Promise((r) => setTimeout(r, 200)); // native sessions write their profile when released
+// Native sessions write their profile when released, a large one over seconds: wait until the traces stop growing.
+const traceSizes = () => readdirSync('/tmp').filter((f) => f.startsWith('rrlhf-prof')).map((f) => `${f}:${statSync(`/tmp/${f}`).size}`).join(',');
+for (let last = '', i = 0; i < 120; i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  const now = traceSizes();
+  if (now === last) break;
+  last = now;
+}
 const files = readdirSync('/tmp').filter((f) => f.startsWith('rrlhf-prof')).map((f) => `/tmp/${f}`);
-const file = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+files.sort((a, b) => statSync(b).size - statSync(a).size);
+for (const file of kind === 'ppo' ? files.slice(0, 6) : files.slice(0, 1)) report(file, runs);
+
+function report(file, runs) {
 const ev = JSON.parse(readFileSync(file, 'utf8'));
 const by = new Map();
 for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) {
@@ -48,6 +66,7 @@ for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) {
 const rows = [...by].sort((a, b) => b[1].us - a[1].us);
 const tot = rows.reduce((a, [, v]) => a + v.us, 0);
 const modelRuns = ev.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+if (!runs) runs = Math.max(modelRuns.length, 1);
 const runMs = modelRuns.reduce((a, e) => a + e.dur, 0) / Math.max(modelRuns.length, 1) / 1000;
 // Providers per op: where the nodes ran (a CPU node inside a GPU graph means copies across PCIe).
 const providers = new Map();
@@ -57,3 +76,4 @@ const cpuOps = new Map();
 for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args.provider === 'CPUExecutionProvider') cpuOps.set(e.args.op_name, (cpuOps.get(e.args.op_name) ?? 0) + 1);
 if (providers.size > 1) console.log(`  on CPU: ${JSON.stringify(Object.fromEntries(cpuOps))}`);
 for (const [k, v] of rows.slice(0, 25)) console.log(`  ${k.padEnd(24)} ${(v.us / runs / 1000).toFixed(2)} ms  x${Math.round(v.n / runs)}`);
+}

@@ -90,7 +90,9 @@ function graphsFor(m: CausalLM, pick: PickMode) {
   if (gs) return gs;
   const nLayer = m.config.nLayer;
   const outputs = (g: Graph, logits: Tensor, present: KV[]) => {
-    const last = F.squeeze(F.slice(logits, 1, -1, null), 1); // last position [B, V]
+    // Last position [B, V]. Both graphs already project only the last position (logits [B, 1, V]), so a
+    // Squeeze (a view in ORT) does it; a Slice there copied the [B, 1, V] logits once per token.
+    const last = F.squeeze(logits.shape[1] === 1 ? logits : F.slice(logits, 1, -1, null), 1);
     if (pick !== 'host') {
       const { token, logprob } = sampleInGraph(g, last, m.config.vocabSize, pick);
       g.output('token', token);
