@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fixture, repoRoot } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { withLora, saveAdapter, loadAdapter, dropoutInput, type LoraConfig } from '../../engine/models/lora.js';
@@ -24,7 +24,7 @@ import { trainBradleyTerry } from '../../engine/rlhf/reward.js';
 import { ppoMemoryPlan, ensembleTrainPlan } from '../../engine/models/memory.js';
 import { parseSpec } from '../../engine/experiments/spec.js';
 import { METRIC } from '../../common/metrics.js';
-import { metricsOf } from '../util/run-metrics.js';
+import { metricsOf, killWhen } from '../util/run-metrics.js';
 
 const CASES: { model: string; targets: string[] }[] = [
   { model: 'gpt2-tiny', targets: ['c_attn', 'mlp.c_proj'] },
@@ -242,13 +242,8 @@ test('LoRA dropout study killed with SIGKILL after a checkpoint and resumed logs
   await writeFile(path.join(tmp, 'plain.json'), JSON.stringify(noLora));
   const full = spawnSync(process.execPath, [cli, 'experiment', 'run', path.join(tmp, 'plain.json'), '--lora', '4', '--lora-targets', 'c_attn', '--lora-dropout', '0.2', '--data-dir', a, '--json'], { encoding: 'utf8' });
   assert.equal(full.status, 0, full.stderr);
-  const child = spawn(process.execPath, [cli, 'experiment', 'run', specFile, '--data-dir', b, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const killed = await new Promise<boolean>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); if (/iteration 3\/4/.test(err) && child.exitCode === null) child.kill('SIGKILL'); });
-    child.on('exit', (_c, signal) => resolve(signal === 'SIGKILL'));
-  });
-  assert.ok(killed, `the run should have been killed after its checkpoint at 2; stderr:\n${err}`);
+  const { killed, stderr } = await killWhen(['experiment', 'run', specFile, '--data-dir', b, '--json'], /iteration 3\/4/);
+  assert.ok(killed, `the run should have been killed after its checkpoint at 2; stderr:\n${stderr}`);
   assert.ok(metricsOf(b).size < metricsOf(a).size, 'the killed run stopped part-way');
   const resumed = spawnSync(process.execPath, [cli, 'experiment', 'resume', '1', '--data-dir', b, '--json'], { encoding: 'utf8' });
   assert.equal(resumed.status, 0, resumed.stderr);

@@ -9,13 +9,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fixture, repoRoot } from '../util/paths.js';
 import { openStore } from '../../engine/store/index.js';
-import { metricsOf } from '../util/run-metrics.js';
+import { metricsOf, killWhen } from '../util/run-metrics.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { Graph, F, isHalf } from '../../engine/graph/index.js';
 import { grad } from '../../engine/autodiff/grad.js';
@@ -208,16 +208,8 @@ test('rrlhf experiment run --precision fp16: the study runs mixed, checkpoints t
     assert.equal(state.ppo.scaler.scale * 2 ** state.ppo.scaler.skippedSteps, 2 ** 16, 'halved once per skipped step');
   } finally { st.close(); }
 
-  const child = spawn(process.execPath, [cli, 'experiment', 'run', specFile, '--precision', 'fp16', '--data-dir', b, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const killed = await new Promise<boolean>((resolve) => {
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/iteration 3\/4/.test(err) && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL'));
-  });
-  assert.ok(killed, `killed mid-way; stderr:\n${err}`);
+  const { killed, stderr } = await killWhen(['experiment', 'run', specFile, '--precision', 'fp16', '--data-dir', b, '--json'], /iteration 3\/4/);
+  assert.ok(killed, `killed mid-way; stderr:\n${stderr}`);
   const resumed = spawnSync(process.execPath, [cli, 'experiment', 'resume', '1', '--data-dir', b, '--json'], { encoding: 'utf8' });
   assert.equal(resumed.status, 0, resumed.stderr);
   const ma = metricsOf(a), mb = metricsOf(b);
