@@ -37,6 +37,9 @@ export const METRIC = {
   valClipfrac: 'val/clipfrac_avg',
   valRatio: 'val/ratio',
   trainGradNorm: 'train/grad_norm',
+  // Mixed precision only (memory.precision bf16 / fp16).
+  trainSkippedFrac: 'train/skipped_frac',
+  trainLossScale: 'train/loss_scale',
   responseLength: 'response/length',
   responseEosRate: 'response/eos_rate',
   timeRollout: 'time/rollout_s',

@@ -272,6 +272,10 @@ export class PpoTrainer {
           ...this.policy.lora?.dropoutMasks(rows.length, L, this.rng),
         });
         for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
+        if (this.trainer.scaler) {
+          sums[METRIC.trainSkippedFrac] = (sums[METRIC.trainSkippedFrac] ?? 0) + (r.skipped ? 1 : 0);
+          if (this.trainer.scaler.dynamic) sums[METRIC.trainLossScale] = (sums[METRIC.trainLossScale] ?? 0) + r.scale!;
+        }
         sums[METRIC.trainGradNorm] = (sums[METRIC.trainGradNorm] ?? 0) + r.gradNorm;
         updates++;
       }

@@ -134,8 +134,9 @@ export interface TrainerSpec {
   precision?: Precision;
 }
 
-/** skipped: the gradients were not finite, so (mixed precision only) the update was not applied. */
-export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number>; skipped?: boolean }
+/** Mixed precision only — skipped: the gradients were not finite, so the update was not applied;
+ *  scale: the loss scale the step used (fp16). */
+export interface StepResult { loss: number; gradNorm: number; metrics: Record<string, number>; skipped?: boolean; scale?: number }
 
 export class Trainer {
   /** Optimizer state: first and second moments per parameter group, flat (host arrays on CPU, device
@@ -297,9 +298,10 @@ export class Trainer {
     const lr = opts.lr ?? this.spec.optimizer.lr;
     const micro = Array.isArray(batch) ? batch : [batch];
     if (micro.length === 1) {
+      const scale = this.scaler?.scale;
       const r = await this.fused!.runRaw({ ...this.paramFeeds(), ...this.optFeeds(lr), ...micro[0] });
       const out = Trainer.scalars(r);
-      return { ...out, skipped: this.absorb(r) };
+      return { ...out, skipped: this.absorb(r), scale };
     }
     this.accum ??= await this.buildAccum();
     let acc: Record<string, Feed> = {};
@@ -319,8 +321,8 @@ export class Trainer {
     const { 'opt:loss_scale': _unused, ...opt } = this.optFeeds(lr);
     const r = await this.accum.apply.runRaw({ ...this.paramFeeds(this.trainable), ...opt, ...acc, 'acc:scale': scalarF32(1 / (micro.length * (this.scaler?.scale ?? 1))) });
     for (const t of Object.values(acc)) if (t instanceof ort.Tensor && t.location !== 'cpu') t.dispose();
-    const gradNorm = Trainer.scalars(r).gradNorm;
-    return { loss, gradNorm, metrics, skipped: this.absorb(r) };
+    const gradNorm = Trainer.scalars(r).gradNorm, scale = this.scaler?.scale;
+    return { loss, gradNorm, metrics, skipped: this.absorb(r), scale };
   }
 
   /** Host copies of the optimizer moments per group (for checkpoints), downloading device-resident ones. */

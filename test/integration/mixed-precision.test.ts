@@ -205,6 +205,9 @@ test('rrlhf experiment run --precision fp16: the study runs mixed, checkpoints t
     const ckpt = st.runs.latestCheckpoint(run.id)!;
     const state = JSON.parse(await readFile(path.join(ckpt.path, 'state.json'), 'utf8')) as { ppo: { scaler?: { scale: number; skippedSteps: number } } };
     assert.ok(state.ppo.scaler, 'an fp16 run checkpoints its loss scaler');
+    const logged = (key: string) => st.metrics.series([run.id], key)[0]!.points.map((p) => p.y);
+    assert.equal(logged('train/skipped_frac').length, STUDY.ppo.iterations, 'the skipped fraction is logged per iteration');
+    assert.ok(logged('train/loss_scale').every((y) => y !== null && y > 1 && y <= 2 ** 16), 'and the loss scale');
     assert.equal(state.ppo.scaler.scale * 2 ** state.ppo.scaler.skippedSteps, 2 ** 16, 'halved once per skipped step');
   } finally { st.close(); }
 
