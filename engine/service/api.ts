@@ -363,7 +363,7 @@ export const API = {
     input: None,
     run: () => {
       const d = EnsembleTrainSchema.parse({});
-      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, trunks: d.trunks ?? DEFAULT_ENSEMBLE_TRUNKS, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK, gradientCheckpointing: d.gradientCheckpointing ?? false };
+      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, trunks: d.trunks ?? DEFAULT_ENSEMBLE_TRUNKS, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK, loraDropout: LORA_DEFAULTS.dropout, gradientCheckpointing: d.gradientCheckpointing ?? false };
     },
   }),
   'ensembles.train': job({

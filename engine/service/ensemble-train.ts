@@ -26,6 +26,7 @@ import { ensembleTrainOptions } from '../experiments/spec.js';
 import { assertEnsembleFits } from '../experiments/memory.js';
 import { REWARD_DEFAULTS } from '../rlhf/reward.js';
 import { LORA_DEFAULTS } from '../models/lora.js';
+import { DEFAULT_LORA_RANK } from '../models/memory.js';
 import { ENSEMBLE_TRUNKS, DEFAULT_ENSEMBLE_TRUNKS } from '../../common/ensemble-methods.js';
 import { trainBuiltinPolicy, memberTrunks } from '../experiments/trunks.js';
 
@@ -39,6 +40,8 @@ export const EnsembleTrainSchema = z.strictObject({
   trunks: z.enum(ENSEMBLE_TRUNKS).optional(),
   /** Method lora: the members' adapter rank (absent: DEFAULT_LORA_RANK on the family's attention projections). */
   loraRank: z.number().int().min(1).max(256).optional(),
+  /** Method lora: PEFT's dropout on each member's adapter input while it trains (absent: LORA_DEFAULTS.dropout). */
+  loraDropout: z.number().min(0).lt(1).optional(),
   stage2Loss: z.enum(STAGE2_LOSSES).default(BRME_DEFAULTS.stage2Loss),
   /** Own bootstrap resample per head/member; absent: the method's default (resolveBootstrap). */
   bootstrap: z.boolean().optional(),
@@ -60,7 +63,9 @@ export const EnsembleTrainSchema = z.strictObject({
   .refine((v) => (v.datasetId === undefined) === (v.modelDir === undefined), { message: 'an imported dataset needs a model folder (and a model folder needs a dataset): give both datasetId and modelDir' }).refine((v) => v.method === 'brme' || (v.stage2Loss === 'mse' && v.anchor === 0 && v.unfreezeLastLayers === 0),
   { message: 'stage-2 loss, anchoring and unfrozen layers apply to the BRME method only; reset them or choose method "brme"' })
   .refine((v) => (v.trunks ?? DEFAULT_ENSEMBLE_TRUNKS) === 'shared' || (v.method === 'independent' && v.datasetId === undefined),
-    { path: ['trunks'], message: 'trunks "per-member" (members pretrained from different seeds) needs independent members on a built-in world: a dataset\'s model is one pretrained trunk, and BRME and LoRA members share one; choose trunks "shared"' });
+    { path: ['trunks'], message: 'trunks "per-member" (members pretrained from different seeds) needs independent members on a built-in world: a dataset\'s model is one pretrained trunk, and BRME and LoRA members share one; choose trunks "shared"' })
+  .refine((v) => v.method === 'lora' || (v.loraRank === undefined && v.loraDropout === undefined),
+    { path: ['method'], message: 'loraRank and loraDropout apply to method "lora" only; remove them or choose method "lora"' });
 export type EnsembleTrainRequest = z.output<typeof EnsembleTrainSchema>;
 
 /** A histogram for the Ensembles screen: bin edges (length bins + 1) and counts. */
@@ -155,7 +160,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
-  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined ? { r: req.loraRank, alpha: LORA_DEFAULTS.alpha, dropout: LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined, gradientCheckpointing: req.gradientCheckpointing ?? false });
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined || req.loraDropout !== undefined ? { r: req.loraRank ?? DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha, dropout: req.loraDropout ?? LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined, gradientCheckpointing: req.gradientCheckpointing ?? false });
   const { bootstrap } = opts;
   // Per-member trunks (refused by the schema except for independent members on a built-in world): trained in the job, not cached.
   const trunkOf = req.trunks === 'per-member' ? memberTrunks({

@@ -249,3 +249,18 @@ test('LoRA dropout study killed with SIGKILL after a checkpoint and resumed logs
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.deepEqual(metricsOf(b), metricsOf(a));
 });
+
+test('rrlhf ensemble train --method lora --lora-dropout P: members train with dropout, save it in PEFT\'s adapter_config.json; misuse is refused', { timeout: 120_000 }, async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-lora-ens-dropout-'));
+  const cli = path.join(repoRoot, 'bin/rrlhf.js');
+  const train = (p: string, out: string) => spawnSync(process.execPath, [cli, 'ensemble', 'train', '--method', 'lora', '--lora', '4', '--lora-dropout', p, '--heads', '2', '--pairs', '64', '--val-pairs', '16', '--sft-samples', '64', '--rm-epochs', '1', '--data-dir', path.join(tmp, `d-${out}`), '--out', path.join(tmp, out), '--json'], { encoding: 'utf8' });
+  for (const [p, out] of [['0.1', 'with'], ['0', 'without']] as const) assert.equal(train(p, out).status, 0);
+  const cfg = JSON.parse(await readFile(path.join(tmp, 'with', 'member-0', 'adapter_config.json'), 'utf8')) as { lora_dropout: number };
+  assert.equal(cfg.lora_dropout, 0.1);
+  const weights = (out: string) => readFile(path.join(tmp, out, 'member-0', 'adapter_model.safetensors'));
+  assert.notDeepEqual(await weights('with'), await weights('without'), 'dropout changes what the member learns (same seed)');
+  const brme = spawnSync(process.execPath, [cli, 'ensemble', 'train', '--method', 'brme', '--lora-dropout', '0.1', '--data-dir', path.join(tmp, 'bad')], { encoding: 'utf8' });
+  assert.match(brme.stderr, /--lora R and --lora-dropout P apply to --method lora only/);
+  const tooBig = spawnSync(process.execPath, [cli, 'ensemble', 'train', '--method', 'lora', '--lora-dropout', '1', '--data-dir', path.join(tmp, 'bad')], { encoding: 'utf8' });
+  assert.match(tooBig.stderr, /loraDropout: Too big: expected number to be <1/);
+});

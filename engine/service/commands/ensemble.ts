@@ -24,7 +24,7 @@ const num = (v: string | undefined, name: string, dflt: number, min = 0): number
 
 const OPTIONS = {
   world: { type: 'string' }, dataset: { type: 'string' }, seed: { type: 'string' }, pairs: { type: 'string' }, 'val-pairs': { type: 'string' },
-  heads: { type: 'string' }, method: { type: 'string' }, lora: { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
+  heads: { type: 'string' }, method: { type: 'string' }, lora: { type: 'string' }, 'lora-dropout': { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
   out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' },
 } as const;
@@ -43,7 +43,7 @@ function summary(id: number | string, heads: number, rep: EnsembleReport | undef
 
 export const ensemble: Command = {
   usage: [
-    'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent|lora [--lora R]]',
+    'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent|lora [--lora R] [--lora-dropout P]]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
     `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E] [--gradient-checkpointing]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
@@ -63,7 +63,7 @@ export const ensemble: Command = {
     if (!(WORLD_NAMES as string[]).includes(worldName)) throw new UsageError(`--world must be one of ${WORLD_NAMES.join(', ')}, got "${worldName}"`);
     const method = v.method ?? 'brme';
     if (!(ENSEMBLE_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${ENSEMBLE_METHODS.join(', ')}, got "${method}"`);
-    if (v.lora !== undefined && method !== 'lora') throw new UsageError('--lora R applies to --method lora only');
+    if ((v.lora !== undefined || v['lora-dropout'] !== undefined) && method !== 'lora') throw new UsageError('--lora R and --lora-dropout P apply to --method lora only');
     const stage2 = (v.stage2 ?? BRME_DEFAULTS.stage2Loss) as Stage2Loss;
     if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
     if (v.bootstrap && v['no-bootstrap']) throw new UsageError('--bootstrap and --no-bootstrap contradict each other; give one');
@@ -81,6 +81,7 @@ export const ensemble: Command = {
 
     const parsed = EnsembleTrainSchema.safeParse({
       ...(v.lora !== undefined ? { loraRank: intOpt(v.lora, 'lora', 8) } : {}),
+      ...(v['lora-dropout'] !== undefined ? { loraDropout: num(v['lora-dropout'], 'lora-dropout', 0) } : {}),
       world: worldName, seed, heads, method, stage2Loss: stage2, anchor, unfreezeLastLayers: unfreeze,
       // Neither flag: the method's default (independent members bootstrap, BRME heads do not).
       ...(v.bootstrap ? { bootstrap: true } : v['no-bootstrap'] ? { bootstrap: false } : {}), pairs, valPairs, sftSamples, name: v.name,
