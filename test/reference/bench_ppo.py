@@ -19,7 +19,8 @@ Run:  /usr/bin/python3 test/reference/bench_ppo.py [--arch gpt2|llama --layers 2
           [--kv-heads K --intermediate I] [--batch 64 --prompt-len 2 --new-tokens 13 --epochs 4 --mini-batches 2 \\
           --iterations 5] [--lora R]
 Prints one JSON line: {name, impl, torch_version, threads, config, lora, ms_per_step, ms_per_iteration,
-ms_rollout, ms_score, ms_train, peak_memory_mb, peak_memory_source}.
+ms_rollout, ms_score, ms_train, peak_memory_mb, peak_memory_source, peak_memory_mb_by_phase,
+memory_mb_by_iteration} — per-phase peaks as the engine's bench reports them (PhaseMemory below).
 """
 
 import argparse
@@ -124,6 +125,62 @@ def gae(rewards, values, resp_mask, gamma=1.0, lam=0.95):
     return adv, adv + values
 
 
+class PhaseMemory:
+    """Peak RSS per phase, as engine/bench/phase-memory.ts measures it: writing "5" to /proc/self/clear_refs
+    resets the high-water mark (VmHWM) to the current RSS, so reading VmHWM at a phase's end gives that
+    phase's peak. ru_maxrss reads the same mark, so the whole run's peak is carried here. None where
+    /proc is absent (the reason in `unavailable`)."""
+
+    def __init__(self):
+        self.iterations, self.current, self.unavailable = [], None, None
+        try:
+            self.overall_kb = self._kb("VmHWM")
+            self._reset()
+        except OSError as e:
+            self.unavailable = "no per-phase peaks: %s" % e
+
+    @staticmethod
+    def _kb(key):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise OSError("/proc/self/status has no %s line" % key)
+
+    @staticmethod
+    def _reset():
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+    def iteration(self):
+        if self.unavailable is None:
+            self.end()
+            self.iterations.append({})
+
+    def begin(self, phase):
+        if self.unavailable is None:
+            self.end()
+            self._reset()
+            self.current = (phase, self._kb("VmRSS"))
+
+    def end(self):
+        if self.unavailable is None and self.current:
+            hwm = self._kb("VmHWM")
+            self.overall_kb = max(self.overall_kb, hwm)
+            self.iterations[-1][self.current[0]] = {"start_mb": self.current[1] / 1024, "peak_mb": hwm / 1024}
+            self.current = None
+
+    def overall_mb(self):
+        return max(self.overall_kb, self._kb("VmHWM")) / 1024
+
+    def peaks(self):
+        out = {}
+        for rec in self.iterations:
+            for k, v in rec.items():
+                out[k] = max(out.get(k, 0), v["peak_mb"])
+        return out
+
+
 def masked_mean(x, m):
     return (x * m).sum() / m.sum().clamp(min=1)
 
@@ -170,13 +227,18 @@ def main():
     autocast = (lambda: torch.autocast(device_type, dtype=half)) if half else contextlib.nullcontext
     scaler = torch.cuda.amp.GradScaler() if args.precision == "fp16" else None
 
+    mem = PhaseMemory()
+
     def iteration():
         t0 = time.perf_counter()
+        mem.iteration()
+        mem.begin("rollout")
         policy.eval()
         with autocast():
             resp = rollout(policy, prompts, args.new_tokens, gen)
         sync()
         t1 = time.perf_counter()
+        mem.begin("score")
         ids = torch.cat([prompts, resp], 1)
         mask = torch.ones_like(ids)
         b, L = ids.shape
@@ -192,6 +254,7 @@ def main():
         scores = (resp == target).float().mean(1).clamp(-10, 10)
         sync()
         t2 = time.perf_counter()
+        mem.begin("train")
         rewards = -args.kl_coef * (old_logp - ref_logp) * resp_mask
         rewards[:, -1] += scores
         adv, ret = gae(rewards, values, resp_mask)
@@ -233,6 +296,7 @@ def main():
                     opt.step()
         sync()
         t3 = time.perf_counter()
+        mem.end()
         return t1 - t0, t2 - t1, t3 - t2
 
     iteration()  # warm-up
@@ -243,7 +307,8 @@ def main():
             parts[i] += x
     total = time.perf_counter() - start
     n = args.iterations
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    probed = mem.unavailable is None
+    peak_rss_mb = mem.overall_mb() if probed else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     cuda = dev.startswith("cuda")
     emit({
         "name": "ppo", "impl": "pytorch", "torch_version": torch.__version__, "threads": torch.get_num_threads(),
@@ -257,7 +322,12 @@ def main():
                  "trainable_params": sum(p.numel() for p in params)} if args.lora else None,
         "ms_per_step": total / n * 1e3, "ms_per_iteration": total / n * 1e3,
         "peak_memory_mb": torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else peak_rss_mb,
-        "peak_memory_source": "torch.cuda.max_memory_allocated" if cuda else "host RSS (getrusage ru_maxrss)",
+        "peak_memory_source": "torch.cuda.max_memory_allocated" if cuda else (
+            "host RSS (/proc/self/status VmHWM, its maximum carried across the per-phase resets)" if probed else "host RSS (getrusage ru_maxrss)"),
+        # Host RSS per phase (warm-up included), as the engine's bench reports it; on CUDA still host RSS.
+        "peak_memory_mb_by_phase": mem.peaks() if probed else None,
+        **({"memory_mb_by_iteration": [dict(warmup=i == 0, **rec) for i, rec in enumerate(mem.iterations)]} if probed
+           else {"peak_memory_by_phase_unavailable": mem.unavailable}),
         "ms_rollout": parts[0] / n * 1e3, "ms_score": parts[1] / n * 1e3,
         "ms_train": parts[2] / n * 1e3,
     })

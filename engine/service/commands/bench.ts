@@ -85,7 +85,7 @@ export const bench: Command = {
         device, lora: values.lora === undefined ? null : intOpt(values.lora, 'lora', 8), gradientCheckpointing: values['gradient-checkpointing'] === true,
         ...(values.precision !== undefined ? { precision: values.precision as Precision } : {}),
       }, progress('bench ppo'), model);
-      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}${r.config.gradient_checkpointing ? ', checkpointed' : ''}${r.config.precision !== 'fp32' ? `, ${r.config.precision}` : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB (rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)})`);
+      out(r, () => `ppo ${r.arch} (${(r.params / 1e6).toFixed(2)}M params) B${r.config.batch} on ${r.device}: ${r.ms_per_step.toFixed(0)} ms/iteration${r.lora ? ` LoRA r ${r.lora.r}` : ''}${r.config.gradient_checkpointing ? ', checkpointed' : ''}${r.config.precision !== 'fp32' ? `, ${r.config.precision}` : ''}, peak ${r.peak_memory_mb.toFixed(0)} MB${r.peak_memory_mb_by_phase ? ` (by phase: ${Object.entries(r.peak_memory_mb_by_phase).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')})` : ''}; ms rollout ${r.ms_rollout.toFixed(0)}, score ${r.ms_score.toFixed(0)}, train ${r.ms_train.toFixed(0)}`);
     } else {
       throw new UsageError(`unknown benchmark "${name ?? ''}"; available: mlp, lm-train, generate, ppo, gemm`);
     }
