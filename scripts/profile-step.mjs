@@ -1,7 +1,8 @@
 // Developer tool: where a train step spends its time, per ONNX op type, from ORT's profiler.
 //   node scripts/profile-step.mjs mlp [B D H]
 //   node scripts/profile-step.mjs lm  [B T]       (GPT-2 shape: 6 layers, d 384, 6 heads, vocab 8192)
-//   node scripts/profile-step.mjs gen [B P N]     (the same model sampling N tokens after P: the decode graph)
+//   node scripts/profile-step.mjs gen [B P N]     (the same model sampling N tokens after P: the decode graph, then
+//                                                  the prefill and KV-merge graphs per run)
 //   node scripts/profile-step.mjs ppo [B P N]     (one PPO iteration of the same model, 4 epochs x 2 minibatches:
 //                                                  every session's trace, largest first, per run)
 // PROFILE_DEVICE=cuda|webgpu runs it there; PROFILE_SHAPE=gpt2-small uses 12 layers, d 768, vocab 50257.
@@ -55,7 +56,8 @@ for (let last = '', i = 0; i < 120; i++) {
 }
 const files = readdirSync('/tmp').filter((f) => f.startsWith('rrlhf-prof')).map((f) => `/tmp/${f}`);
 files.sort((a, b) => statSync(b).size - statSync(a).size);
-for (const file of kind === 'ppo' ? files.slice(0, 6) : files.slice(0, 1)) report(file, runs);
+if (kind === 'gen') files.forEach((f, i) => report(f, i === 0 ? runs : 0)); // decode, then prefill and the KV cache's merge, per run
+else for (const file of kind === 'ppo' ? files.slice(0, 6) : files.slice(0, 1)) report(file, runs);
 
 function report(file, runs) {
 const ev = JSON.parse(readFileSync(file, 'utf8'));

@@ -8,8 +8,10 @@ import { type GeluForm } from '../graph/ops/fused.js';
 
 export interface ParamSpec { name: string; shape: number[]; init: Init }
 
-/** Keys and values of one layer: [B, nKvHeads, Tk, headDim]. */
-export interface KV { k: Tensor; v: Tensor }
+/** Keys and values of one layer: [B, nKvHeads, Tk, headDim]. While decoding, `older` holds the cache's
+ *  older segment (read by attention, not re-emitted): each token appends only to the short recent
+ *  segment, so it does not copy the whole cache (docs/engine.md § Two-segment KV cache). */
+export interface KV { k: Tensor; v: Tensor; older?: { k: Tensor; v: Tensor } }
 
 export interface TrunkInputs {
   /** Token ids [B, T] (int64). */
@@ -61,23 +63,32 @@ export function attentionBias(g: Graph, keyMask: Tensor, tq: number | string, wi
   return F.where(F.logicalAnd(causal, keys), 0, MASKED);
 }
 
-/** softmax(q·kᵀ·scale + bias)·v for q [B, Hq, Tq, dh] and k, v [B, Hkv, Tk, dh], Hq a multiple of Hkv.
- *  Grouped-query heads broadcast over a group axis instead of copying keys and values. With `softcap`
- *  (Gemma 2) the scaled scores become cap·tanh(scores / cap) before the mask is added. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, scale: number, softcap: number | null = null): Tensor {
+/** softmax(q·kᵀ·scale + bias)·v for q [B, Hq, Tq, dh] and kv's k, v [B, Hkv, Tk, dh], Hq a multiple of
+ *  Hkv. Grouped-query heads broadcast over a group axis instead of copying keys and values. With
+ *  `softcap` (Gemma 2) the scaled scores become cap·tanh(scores / cap) before the mask is added. With
+ *  an older cache segment (kv.older, Tk = To + Tr keys in all, the bias over all of them) the scores of
+ *  both segments join before one softmax, and the output is the sum of each segment's share of it. */
+export function attention(q: Tensor, kv: KV, bias: Tensor, scale: number, softcap: number | null = null): Tensor {
   const cap = (s: Tensor) => (softcap === null ? s : F.mul(F.tanh(F.div(s, softcap)), softcap));
   const [B, hq, tq, dh] = q.shape as [number | string, number, number | string, number];
-  const hkv = k.shape[1] as number;
-  const qs = F.mul(q, scale); // scaling q (T·dh values) is cheaper than scaling the T² scores
-  if (hq === hkv) {
-    const scores = F.add(cap(F.matmul(qs, F.mT(k))), bias);
-    return F.matmul(F.softmax(scores, -1), v);
+  const hkv = kv.k.shape[1] as number;
+  const grouped = hq !== hkv;
+  // Grouped: q [B, Hkv, group, Tq, dh] against k, v [B, Hkv, 1, Tk, dh] and the bias [B, 1, 1, Tq, Tk].
+  const qs = grouped ? F.reshape(F.mul(q, scale), [B, hkv, hq / hkv, tq, dh]) : F.mul(q, scale); // scaling q (T·dh values) is cheaper than scaling the T² scores
+  const heads = (t: Tensor) => (grouped ? F.unsqueeze(t, 2) : t);
+  const b = heads(bias);
+  const scores = (k: Tensor, bb: Tensor) => F.add(cap(F.matmul(qs, F.mT(heads(k)))), bb);
+  let out: Tensor;
+  if (!kv.older) {
+    out = F.matmul(F.softmax(scores(kv.k, b), -1), heads(kv.v));
+  } else {
+    const sizes = [kv.older.k.shape[2]!, kv.k.shape[2]!];
+    const [bOld, bNew] = F.split(b, sizes, -1) as [Tensor, Tensor];
+    const probs = F.softmax(F.concat([scores(kv.older.k, bOld), scores(kv.k, bNew)], -1), -1);
+    const [pOld, pNew] = F.split(probs, sizes, -1) as [Tensor, Tensor];
+    out = F.add(F.matmul(pOld, heads(kv.older.v)), F.matmul(pNew, heads(kv.v)));
   }
-  const group = hq / hkv;
-  const q5 = F.reshape(qs, [B, hkv, group, tq, dh]);
-  const scores = F.add(cap(F.matmul(q5, F.mT(F.unsqueeze(k, 2)))), F.unsqueeze(bias, 1));
-  const out = F.matmul(F.softmax(scores, -1), F.unsqueeze(v, 2));
-  return F.reshape(out, [B, hq, tq, dh]);
+  return grouped ? F.reshape(out, [B, hq, tq, dh]) : out;
 }
 
 /** The projection `name.weight` (+ `name.bias` when the checkpoint has one) applied to x [.., in].
@@ -124,7 +135,8 @@ export function partialRope(x: Tensor, c: Tensor, s: Tensor, rot: number, headDi
   return F.concat([F.sub(F.mul(x1, c), F.mul(x2, s)), F.add(F.mul(x2, c), F.mul(x1, s)), pass], -1);
 }
 
-/** Appends this step's keys/values to the cache along the time axis. */
+/** Appends this step's keys/values to the cache along the time axis (to its recent segment, when the
+ *  cache has an older one, which passes through unchanged). */
 export function withPast(kv: KV, past?: KV): KV {
-  return past ? { k: F.concat([past.k, kv.k], 2), v: F.concat([past.v, kv.v], 2) } : kv;
+  return past ? { k: F.concat([past.k, kv.k], 2), v: F.concat([past.v, kv.v], 2), older: past.older } : kv;
 }

@@ -86,7 +86,7 @@ export const gemma: Architecture<GemmaConfig> = {
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
       const bias = sliding && slidingBias ? slidingBias : attnBias;
-      const y = proj(p, `${l}self_attn.o_proj`, mergeHeads(attention(q, kv.k, kv.v, bias, scale, c.attnSoftcap)));
+      const y = proj(p, `${l}self_attn.o_proj`, mergeHeads(attention(q, kv, bias, scale, c.attnSoftcap)));
       const mlp = (m: Tensor) => proj(p, `${l}mlp.down_proj`, F.mul(act(proj(p, `${l}mlp.gate_proj`, m)), proj(p, `${l}mlp.up_proj`, m)));
       if (post) {
         x = F.add(x, norm(y, p[`${l}post_attention_layernorm.weight`]!, c.eps));

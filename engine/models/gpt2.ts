@@ -45,7 +45,7 @@ export const gpt2: Architecture<Gpt2Config> = {
         .map((t) => splitHeads(t, c.nHead, dh)) as [Tensor, Tensor, Tensor];
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
-      const y = mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh)));
+      const y = mergeHeads(attention(q, kv, attnBias, 1 / Math.sqrt(dh)));
       x = F.add(x, proj(p, `${h}attn.c_proj`, y, 'in_out'));
       const m = F.layerNorm(x, p[`${h}ln_2.weight`]!, p[`${h}ln_2.bias`]!, c.eps);
       const ff = proj(p, `${h}mlp.c_proj`, projGelu(p, `${h}mlp.c_fc`, m, 'in_out', form), 'in_out');

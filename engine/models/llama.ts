@@ -93,7 +93,7 @@ export const llama: Architecture<LlamaConfig> = {
       present.push(kv);
       // Qwen's sliding layers (those from max_window_layers on) take the windowed bias, as Gemma 2's do
       const bias = c.slidingLayers?.[i] && slidingBias ? slidingBias : attnBias;
-      const y = mergeHeads(attention(q, kv.k, kv.v, bias, 1 / Math.sqrt(c.headDim)));
+      const y = mergeHeads(attention(q, kv, bias, 1 / Math.sqrt(c.headDim)));
       x = F.add(x, proj(p, `${l}self_attn.o_proj`, y));
       const m = F.rmsNorm(x, p[`${l}post_attention_layernorm.weight`]!, c.eps);
       const [g0, up] = c.fused

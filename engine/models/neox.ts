@@ -59,7 +59,7 @@ export const neox: Architecture<NeoxConfig> = {
       const q = partialRope(q0, cos, sin, c.rotaryDim, dh), k = partialRope(k0, cos, sin, c.rotaryDim, dh);
       const kv = withPast({ k, v }, past?.[i]);
       present.push(kv);
-      const attn = proj(p, `${l}attention.dense`, mergeHeads(attention(q, kv.k, kv.v, attnBias, 1 / Math.sqrt(dh))));
+      const attn = proj(p, `${l}attention.dense`, mergeHeads(attention(q, kv, attnBias, 1 / Math.sqrt(dh))));
       const mlp = (h: Tensor) => {
         const m = F.layerNorm(h, p[`${l}post_attention_layernorm.weight`]!, p[`${l}post_attention_layernorm.bias`]!, c.eps);
         return proj(p, `${l}mlp.dense_4h_to_h`, projGelu(p, `${l}mlp.dense_h_to_4h`, m, 'out_in', form));

@@ -1,7 +1,9 @@
 // Batched generation with a KV cache. Prompts of different lengths are left-padded; one "prefill"
 // graph runs the prompts and returns the cache, then one "decode" graph per token appends to it.
 // Both graphs are compiled once (the cache length is a symbolic dim) and weights are fed as the same
-// wrapped host arrays every step: nothing is copied per token but the cache itself.
+// wrapped host arrays every step. The cache is kept in two segments so that a token does not copy all
+// of it: the decode graph reads an older segment and appends only to a short recent one, which a small
+// "merge" graph folds into the older every ~√(2·older) tokens (docs/engine.md § Two-segment KV cache).
 //
 // Sampling runs on the host from the last position's logits: temperature, top-k, top-p, seeded RNG.
 // The log-prob returned per token is under the temperature-scaled full distribution (what PPO's
@@ -18,6 +20,7 @@
 import { HALF_DTYPE } from '../runtime/precision.js';
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { type Feed, i64, type CompiledGraph, compile, toHost, downloadAll, scalarF32 } from '../runtime/session.js';
+import { typedArrayFor } from '../graph/shape.js';
 import { keepsOutputsOnDevice, resolveDevice } from '../runtime/devices.js';
 import { Rng } from '../runtime/params.js';
 import { type CausalLM } from './model.js';
@@ -54,8 +57,9 @@ function kvShape(m: CausalLM, t: string | number): (string | number)[] {
   return c.arch === 'gpt2' ? ['B', c.nHead, t, c.d / c.nHead] : c.arch === 'gpt_neox' ? ['B', c.nHead, t, c.headDim] : ['B', c.nKvHead, t, c.headDim];
 }
 
-/** Graphs per model instance and sampling mode: prefill and decode. */
-const cache = new WeakMap<CausalLM, Map<PickMode, { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph> }>>();
+interface Graphs { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph>; merge: Promise<CompiledGraph> }
+/** Graphs per model instance and sampling mode: prefill, decode and the cache's merge. */
+const cache = new WeakMap<CausalLM, Map<PickMode, Graphs>>();
 
 /** How the next token is picked: on the host from downloaded logits, or inside the graph. */
 type PickMode = 'host' | 'sample' | 'greedy';
@@ -112,6 +116,7 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const { hidden, present } = m.trace(pg, p, ids, mask);
     outputs(pg, m.arch.lmHead(p, m.config, F.slice(hidden, 1, -1, null)), present);
   }
+  // Decode: the past is the older segment (O positions) then the recent one (S); past_mask covers both.
   const dg = new Graph(`${m.config.arch}_decode`);
   {
     const p = m.paramInputs(dg);
@@ -119,17 +124,36 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const pastMask = dg.input('past_mask', 'int64', ['B', 'P']);
     const positions = dg.input('position_ids', 'int64', ['B', 1]);
     const past: KV[] = [];
-    for (let i = 0; i < nLayer; i++) past.push({ k: dg.input(`past.${i}.k`, kvDtype, kvShape(m, 'P')), v: dg.input(`past.${i}.v`, kvDtype, kvShape(m, 'P')) });
+    for (let i = 0; i < nLayer; i++) {
+      const older = { k: dg.input(`older.${i}.k`, kvDtype, kvShape(m, 'O')), v: dg.input(`older.${i}.v`, kvDtype, kvShape(m, 'O')) };
+      past.push({ k: dg.input(`past.${i}.k`, kvDtype, kvShape(m, 'S')), v: dg.input(`past.${i}.v`, kvDtype, kvShape(m, 'S')), older });
+    }
     const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
     m.autocast(dg);
     const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, ...m.attentionBiases(dg, keyMask, 1), past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }
+  // Merge: older ++ recent, per layer (no weights).
+  const mg = new Graph(`${m.config.arch}_kv_merge`);
+  for (let i = 0; i < nLayer; i++) {
+    for (const kv of ['k', 'v']) {
+      const older = mg.input(`older.${i}.${kv}`, kvDtype, kvShape(m, 'O'));
+      const recent = mg.input(`past.${i}.${kv}`, kvDtype, kvShape(m, 'S'));
+      mg.output(`merged.${i}.${kv}`, F.concat([older, recent], 2));
+    }
+  }
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.
-  const keepOnDevice = (name: string) => name.startsWith('present.');
-  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }) };
+  const keepOnDevice = (name: string) => name.startsWith('present.') || name.startsWith('merged.');
+  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: compile(mg, { device: m.device, keepOnDevice }) };
   modes.set(pick, gs);
   return gs;
+}
+
+/** Whether to fold a recent segment of `recent` positions into an older one of `older`: copying the
+ *  recent segment per token costs ~recent, a merge ~older + recent, so merging at recent ≈ √(2·older)
+ *  keeps the copies per token near √(2·older) instead of the whole cache (older + recent). */
+export function mergeDue(older: number, recent: number): boolean {
+  return recent >= Math.max(2, Math.ceil(Math.sqrt(2 * older)));
 }
 
 /** Left-pads rows to a common length; returns ids, mask and each row's real length. */
@@ -209,7 +233,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const truncated = (opts.topK !== undefined && opts.topK > 0 && opts.topK < m.config.vocabSize) || (opts.topP ?? 1) < 1;
   const onDevice = (temp <= 0 || !truncated) && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice((await resolveDevice(m.device)).device);
   const pick: PickMode = !onDevice ? 'host' : temp <= 0 ? 'greedy' : 'sample';
-  const { prefill, decode } = graphsFor(m, pick);
+  const { prefill, decode, merge: merge_ } = graphsFor(m, pick);
   await m.params.upload(m.feedNames(), m.device); // weights live on the GPU, not re-sent per token
   const weights = m.paramFeeds();
   // In-graph sampling: one uniform per row for the token the next run picks.
@@ -223,10 +247,20 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const tokens: number[][] = prompts.map(() => []), logprobs: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
   const pastMask = [...mask];
-  let P = T;
   const positions = prompts.map((p) => p.length);
   const V = m.config.vocabSize;
-  const dec = await decode;
+  const [dec, merge] = await Promise.all([decode, merge_]);
+  // The cache: the prefill's as the older segment, an empty recent one. Empty feeds are host tensors.
+  const layerNames = Array.from({ length: m.config.nLayer }, (_, i) => [`${i}.k`, `${i}.v`]).flat();
+  const kvDtype = dec.inputs.find((i) => i.name === 'past.0.k')!.dtype;
+  const emptyRecent = (): Record<string, Feed> => Object.fromEntries(layerNames.map((n) => {
+    const [b, h, , dh] = dec.inputs.find((i) => i.name === `past.${n}`)!.shape;
+    return [n, { dtype: kvDtype, shape: [B, h as number, 0, dh as number], data: typedArrayFor(kvDtype, 0) }];
+  }));
+  let older: Record<string, Feed> = Object.fromEntries(layerNames.map((n) => [n, r[`present.${n}`]!]));
+  let recent = emptyRecent();
+  let O = T, S = 0;
+  const release = (kv: Record<string, Feed>) => { for (const t of Object.values(kv)) if ('dispose' in t) t.dispose(); };
   for (let step = 0; step < opts.maxNewTokens; step++) {
     // Token and log-prob come back in one download run, not one each.
     const picked = onDevice ? await downloadAll([r.token!, r.logprob!]).then(([token, logprob]) => ({ token: token as BigInt64Array, logprob: logprob as Float32Array })) : undefined;
@@ -242,24 +276,29 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
       else if (opts.stopWhen?.(b, tokens[b]!)) finished[b] = true;
       next.push(token);
     }
-    if (finished.every(Boolean) || step === opts.maxNewTokens - 1) {
-      for (const [k, t] of Object.entries(r)) if (k.startsWith('present.')) t.dispose();
-      break;
+    if (finished.every(Boolean) || step === opts.maxNewTokens - 1) break;
+    if (mergeDue(O, S)) {
+      const mr = await merge.runRaw(Object.fromEntries(layerNames.flatMap((n) => [[`older.${n}`, older[n]!], [`past.${n}`, recent[n]!]])));
+      release(older); release(recent);
+      older = Object.fromEntries(layerNames.map((n) => [n, mr[`merged.${n}`]!]));
+      recent = emptyRecent();
+      O += S; S = 0;
     }
     const feeds: Record<string, Feed> = {
-      ...weights, input_ids: i64(next, [B, 1]), past_mask: i64(pastMask, [B, P]), position_ids: i64(positions, [B, 1]), ...draw(),
+      ...weights, input_ids: i64(next, [B, 1]), past_mask: i64(pastMask, [B, O + S]), position_ids: i64(positions, [B, 1]), ...draw(),
     };
-    for (let i = 0; i < m.config.nLayer; i++) { feeds[`past.${i}.k`] = r[`present.${i}.k`]!; feeds[`past.${i}.v`] = r[`present.${i}.v`]!; }
-    const prev = r;
+    for (const n of layerNames) { feeds[`older.${n}`] = older[n]!; feeds[`past.${n}`] = recent[n]!; }
     r = await dec.runRaw(feeds);
-    for (const [k, t] of Object.entries(prev)) if (k.startsWith('present.')) t.dispose(); // free the old cache
+    release(recent); // free the old recent segment
+    recent = Object.fromEntries(layerNames.map((n) => [n, r[`present.${n}`]!]));
     // The token just fed becomes part of the past: extend the mask row by row.
-    const grown: number[] = [];
+    const P = O + S, grown: number[] = [];
     for (let b = 0; b < B; b++) grown.push(...pastMask.slice(b * P, (b + 1) * P), 1);
     pastMask.splice(0, pastMask.length, ...grown);
-    P += 1;
+    S += 1;
     for (let b = 0; b < B; b++) positions[b]! += 1;
   }
+  release(older); release(recent);
   return { tokens, logprobs, finished };
 }
 

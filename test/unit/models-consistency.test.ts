@@ -7,7 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CausalLM } from '../../engine/models/model.js';
-import { generate, scoreLogprobs } from '../../engine/models/sampler.js';
+import { generate, scoreLogprobs, mergeDue } from '../../engine/models/sampler.js';
 import { type ModelConfig } from '../../engine/models/config.js';
 import { sft } from '../../engine/rlhf/sft.js';
 
@@ -46,6 +46,21 @@ function bigInit(m: CausalLM) {
   }
 }
 
+test('the KV cache folds its recent segment into the older one at about √(2·older) positions', () => {
+  const merges = (prompt: number, tokens: number) => {
+    let o = prompt, r = 0;
+    const at: number[] = [];
+    for (let t = 0; t < tokens; t++) { if (mergeDue(o, r)) { at.push(t); o += r; r = 0; } r += 1; }
+    return at;
+  };
+  assert.deepEqual(merges(5, 12), [4, 9]); // the generation tests below merge twice
+  // 16 + 64 (the bench's shape): ~7 merges, each recent segment at most ceil(√(2·older)) long.
+  const at = merges(16, 64);
+  assert.ok(at.length >= 5 && at.length <= 9, `merges at ${at}`);
+  assert.equal(mergeDue(100, 14), false);
+  assert.equal(mergeDue(100, 15), true);
+});
+
 for (const cfg of configs) {
   const name = cfg.arch === 'gpt_neox' && !cfg.parallelResidual ? 'gpt_neox (sequential residual, tied, linear rope)'
     : cfg.arch === 'gpt_neox' && cfg.rope ? `gpt_neox (${cfg.rope.type} rope on the rotary dims)`
@@ -55,7 +70,8 @@ for (const cfg of configs) {
     const m = CausalLM.init(cfg, 1);
     bigInit(m);
     const prompts = [[1, 2, 3, 4, 5], [7, 8], [9, 10, 11]];
-    const gen = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 3, stopAtEos: false });
+    // 12 tokens after a 5-token prompt: the two-segment cache merges twice (after 4 and 5 more tokens).
+    const gen = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 3, stopAtEos: false });
     // Recompute each full sequence without a cache: log-probs of the generated tokens must agree.
     for (let b = 0; b < prompts.length; b++) {
       const seq = [...prompts[b]!, ...gen.tokens[b]!];
@@ -73,9 +89,9 @@ for (const cfg of configs) {
       single.forEach((x, i) => assert.ok(Math.abs(x - batched[b]![off + i]!) < 1e-4, `row ${b} pos ${i}: padded ${batched[b]![off + i]} vs alone ${x}`));
     }
     // Same seed → same samples; another seed → (almost surely) different ones.
-    const again = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 3, stopAtEos: false });
+    const again = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 3, stopAtEos: false });
     assert.deepEqual(again.tokens, gen.tokens);
-    const other = await generate(m, prompts, { maxNewTokens: 6, temperature: 1, seed: 4, stopAtEos: false });
+    const other = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 4, stopAtEos: false });
     assert.notDeepEqual(other.tokens, gen.tokens);
   });
 
