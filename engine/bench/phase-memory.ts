@@ -1,4 +1,4 @@
-// Peak resident memory per phase of a run (docs/engine.md § Memory plan, "Per phase, measured"): Linux
+// Peak resident memory per phase of a run (docs/engine.md § Memory plan): Linux
 // keeps a process's RSS high-water mark (VmHWM in /proc/self/status) and resets it to the current RSS
 // when "5" is written to /proc/self/clear_refs, so resetting at each phase's start and reading at its end
 // gives that phase's peak. getrusage's maxRSS reads the same mark, so after a reset it no longer holds the
