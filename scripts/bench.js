@@ -9,7 +9,7 @@
 // and with 2 intra-op threads (--threads; OpenBLAS's own pool as the environment leaves it), and the
 // faster run is its figure: which setting wins differs by row and by machine load, and a baseline at a
 // losing setting would flatter the engine. The table says which setting won and what the other took. `npm run bench -- mlp ppo` runs
-// only the named benchmarks; `npm run bench -- smollm2` only the SmolLM2-shaped PPO rows.
+// only the named benchmarks; `npm run bench -- smollm2` only the SmolLM2-shaped PPO rows, `-- smollm2-long` those at 2 × (256 + 256) tokens.
 // Exit status: non-zero only when the engine fails; a missing PyTorch is reported, not fatal.
 // PYTHON=/path/to/python3 picks the interpreter; otherwise the first of python3, /usr/bin/python3
 // that can import torch is used.
@@ -27,6 +27,9 @@ const GPT2_SMALLISH = ['--layers', '6', '--d', '384', '--heads', '6', '--vocab',
 // minibatch and one timed iteration: on a 2-core CPU each run takes minutes.
 const SMOLLM2 = ['--arch', 'llama', '--layers', '30', '--d', '576', '--heads', '9', '--kv-heads', '3', '--intermediate', '1536', '--vocab', '49152',
   '--batch', '16', '--prompt-len', '32', '--new-tokens', '32', '--epochs', '1', '--mini-batches', '1', '--iterations', '1'];
+// The same shape with long sequences, 2 × (256 + 256) tokens (`npm run bench -- smollm2-long`): where the
+// layers' activations are a large part of the update, so checkpointing shows (docs/engine.md § Memory plan).
+const SMOLLM2_LONG = [...SMOLLM2.slice(0, SMOLLM2.indexOf('--batch')), '--batch', '2', '--prompt-len', '256', '--new-tokens', '256', '--epochs', '1', '--mini-batches', '1', '--iterations', '1'];
 const CASES = [
   { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '64', '--in', '64', '--hidden', '256', '--steps', '200'] },
   { bench: 'mlp', py: 'bench_mlp.py', args: ['--batch', '256', '--in', '512', '--hidden', '2048', '--steps', '30'] },
@@ -37,6 +40,7 @@ const CASES = [
   { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: SMOLLM2 },
   { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: [...SMOLLM2, '--lora', '8'] },
   { bench: 'ppo', tag: 'smollm2', py: 'bench_ppo.py', args: [...SMOLLM2, '--gradient-checkpointing'] },
+  ...[[], ['--gradient-checkpointing'], ['--lora', '8'], ['--lora', '8', '--gradient-checkpointing']].map((extra) => ({ bench: 'ppo', tag: 'smollm2-long', py: 'bench_ppo.py', args: [...SMOLLM2_LONG, ...extra] })),
 ].filter((c) => process.argv.length <= 2 || process.argv.slice(2).some((a) => a === c.bench || a === c.tag));
 const TIMEOUT_MS = 10 * 60_000;
 
