@@ -135,11 +135,13 @@ const maskedMean = (x: Tensor, m: Tensor) => F.div(F.sum(F.mul(x, m)), F.maximum
 /** Per-position log-probs of the next token, [B, L−1], from hidden states [B, L, d], under the
  *  sampling distribution softmax(logits/τ): the rollouts are drawn from it (models/sampler.ts), so the
  *  policy ratio, the per-token KL penalty and the entropy are taken under it too (as TRL divides the
- *  logits by its temperature in the rollout, reference and training passes). τ = 1 leaves the graph as it was. */
-function nextTokenLogprobs(model: CausalLM, p: Record<string, Tensor>, hidden: Tensor, ids: Tensor, temperature = 1): { logp: Tensor; logits: Tensor } {
+ *  logits by its temperature in the rollout, reference and training passes). τ = 1 leaves the graph as it was.
+ *  `logSoftmax` is the whole [B, L−1, V] log-softmax the picked log-probs came from (the entropy reads it). */
+function nextTokenLogprobs(model: CausalLM, p: Record<string, Tensor>, hidden: Tensor, ids: Tensor, temperature = 1): { logp: Tensor; logSoftmax: Tensor } {
   let logits = model.arch.lmHead(p, model.config, F.slice(hidden, 1, 0, -1));
   if (temperature > 0 && temperature !== 1) logits = F.mul(logits, 1 / temperature);
-  return { logp: F.neg(F.softmaxCrossEntropy(logits, F.slice(ids, 1, 1, null))), logits };
+  const { nll, logp } = F.softmaxCrossEntropyWithLogp(logits, F.slice(ids, 1, 1, null));
+  return { logp: F.neg(nll), logSoftmax: logp };
 }
 
 export class PpoTrainer {
@@ -187,7 +189,7 @@ export class PpoTrainer {
     const per = (name: string) => g.input(name, 'float32', ['B', T]);
     const rmask = per('response_mask'), oldLogp = per('old_logprobs'), oldV = per('old_values'), adv = per('advantages'), ret = per('returns');
     const { hidden } = this.policy.trace(g, p, ids, mask, { train: true });
-    const { logp, logits } = nextTokenLogprobs(this.policy, p, hidden, ids, c.temperature);
+    const { logp, logSoftmax } = nextTokenLogprobs(this.policy, p, hidden, ids, c.temperature);
     const v = valueHead(p, F.slice(hidden, 1, 0, -1));
     // Clipped surrogate (maximise A·ratio ⇒ minimise the larger of the two negatives).
     const ratio = F.exp(F.sub(logp, oldLogp));
@@ -201,7 +203,9 @@ export class PpoTrainer {
     const loss = F.add(pgLoss, F.mul(vfLoss, c.vfCoef));
     // Diagnostics (no gradient): TRL's names.
     const sg = F.stopGradient;
-    const lsm = F.logSoftmax(sg(logits), -1);
+    // −Σ p·log p from the cross-entropy's own log-softmax: no second [B, T, V] log-softmax pass, and the
+    // backward pass is the loss's alone (stop_gradient; the metric is off the loss's path anyway).
+    const lsm = sg(logSoftmax);
     const entropy = F.neg(F.sum(F.mul(F.exp(lsm), lsm), -1));
     const d = sg(F.sub(logp, oldLogp));
     return {

@@ -32,6 +32,24 @@ test('GAE (γ, λ) and masked whitening against hand-computed values', () => {
   assert.ok(Math.abs(w[1]! + w[2]! + w[3]!) < 1e-9 && Math.abs(w[3]! - 1 / Math.sqrt(2 / 3 + 1e-8)) < 1e-6);
 });
 
+/** Masked mean over the response positions of the entropy of softmax(logits/τ), in float64 from the model's
+ *  own logits: what policy/entropy_avg must be before any update (rows without padding). */
+async function entropyFromLogits(policy: CausalLM, rows: number[][], respMask: number[], temperature = 1): Promise<number> {
+  const { logits } = await policy.evaluate(rows);
+  const [B, L, V] = logits.shape as number[];
+  const z = logits.data as Float32Array;
+  let sum = 0, n = 0;
+  for (let b = 0; b < B!; b++) for (let t = 0; t < L! - 1; t++) {
+    if (!respMask[b * (L! - 1) + t]) continue;
+    const row = Array.from(z.subarray((b * L! + t) * V!, (b * L! + t + 1) * V!), (x) => x / temperature);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+    sum -= row.reduce((a, x) => a + Math.exp(x - lse) * (x - lse), 0);
+    n++;
+  }
+  return sum / n;
+}
+
 const cfg: ModelConfig = { arch: 'gpt2', vocabSize: 12, nPositions: 16, d: 32, nLayer: 1, nHead: 2, eps: 1e-5, activation: 'gelu_new', bosTokenId: 10, eosTokenId: 11 };
 
 test('the PPO loss graph computes the clipped surrogate of TRL on the policy\'s own log-probs', async () => {
@@ -59,6 +77,8 @@ test('the PPO loss graph computes the clipped surrogate of TRL on the policy\'s 
   });
   assert.ok(Math.abs(r.metrics['loss/policy_avg']! - num / den) < 1e-5, `policy loss ${r.metrics['loss/policy_avg']} vs ${num / den}`);
   assert.ok(r.metrics['policy/clipfrac_avg']! > 0 && r.metrics['policy/clipfrac_avg']! < 1);
+  const entropy = await entropyFromLogits(policy, prompts.map((p, b) => [...p, ...responses[b]!]), lay.respMask);
+  assert.ok(Math.abs(r.metrics['policy/entropy_avg']! - entropy) < 1e-5 * entropy, `entropy ${r.metrics['policy/entropy_avg']} vs ${entropy} from the logits`);
 });
 
 test('PPO learns a simple reward (emit token 7) while the KL to the reference grows', async () => {
@@ -97,6 +117,12 @@ test('with a sampling temperature, the PPO ratio is taken against the distributi
   });
   assert.ok(Math.abs(r.metrics['val/ratio']! - 1) < 1e-4, `ratio against the behaviour policy ${r.metrics['val/ratio']}`);
   assert.ok(r.metrics['policy/approxkl_avg']! < 1e-8, `approx KL ${r.metrics['policy/approxkl_avg']}`);
+  // The entropy is the tempered distribution's too (below softmax(logits)'s at τ = 0.5).
+  const rows = prompts.map((p, b) => [...p, ...gen.tokens[b]!]);
+  assert.ok(rows.every((x) => x.length === lay.L), 'no padding: the logits below are the trainer\'s positions');
+  const entropy = await entropyFromLogits(policy, rows, lay.respMask, temperature);
+  assert.ok(Math.abs(r.metrics['policy/entropy_avg']! - entropy) < 1e-5 * entropy, `entropy ${r.metrics['policy/entropy_avg']} vs ${entropy} at τ ${temperature}`);
+  assert.ok(entropy < await entropyFromLogits(policy, rows, lay.respMask, 1));
 });
 
 test('the adaptive KL controller: the logged β and rlhf_reward are those of the rewards this batch was trained on', async () => {

@@ -350,3 +350,9 @@ const SoftmaxCrossEntropyGrad: OpDef = {
   },
 };
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor) => logits.graph.apply(SoftmaxCrossEntropy, [toFloat32(logits), labels], {})[0]!;
+/** The same op with its [.., V] log-softmax too, so a diagnostic over the whole distribution (PPO's entropy)
+ *  reads it instead of running a second log-softmax pass. Outside the loss's path it takes no gradient. */
+export function softmaxCrossEntropyWithLogp(logits: Tensor, labels: Tensor): { nll: Tensor; logp: Tensor } {
+  const [nll, logp] = logits.graph.apply(SoftmaxCrossEntropy, [toFloat32(logits), labels], {});
+  return { nll: nll!, logp: logp! };
+}
