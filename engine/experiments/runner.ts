@@ -134,6 +134,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
   let report: Record<string, unknown>;
   if (await exists(reportFile)) {
     ensemble = await loadEnsemble(ensDir, device);
+    ensemble.precision = spec.memory.precision; // score as it was trained
     report = JSON.parse(await readFile(reportFile, 'utf8'));
   } else {
     const rng = new Rng(spec.world.seed * 104729 + 2);
@@ -141,7 +142,7 @@ async function prepareShared(spec: ExperimentSpec, experimentId: number, o: Runn
     // A dataset world validates on its held-out split; built-in worlds draw fresh pairs.
     const val = isDatasetWorld(world) ? world.heldOutPairs(spec.ensemble.valPairs, rng) : world.preferencePairs(spec.ensemble.valPairs, rng);
     const e = spec.ensemble;
-    const opts = ensembleTrainOptions(e, { seed: spec.world.seed, padId: world.padId, pretrained: isDatasetWorld(world), gradientCheckpointing: spec.memory.gradientCheckpointing });
+    const opts = ensembleTrainOptions(e, { seed: spec.world.seed, padId: world.padId, pretrained: isDatasetWorld(world), gradientCheckpointing: spec.memory.gradientCheckpointing, precision: spec.memory.precision });
     const { bootstrap } = opts;
     // Stage 2 is announced once, as stage 1 ends (or at its first step, should stage 1 not report its last).
     let announced = false;

@@ -1,7 +1,7 @@
 // The experiment spec: everything a paired study needs, validated by a schema, with every default
 // written into the stored spec so a run can be reproduced from its record alone. JSON or YAML.
 
-import { PRECISIONS, DEFAULT_PRECISION } from '../../common/precision.js';
+import { PRECISIONS, DEFAULT_PRECISION, type Precision } from '../../common/precision.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -153,9 +153,9 @@ export const ExperimentSpecSchema = z.object({
   /** Memory and precision options. `gradientCheckpointing` (docs/engine.md § Gradient checkpointing):
    *  recompute each layer in the backward pass of the PPO update and of reward-model training instead of
    *  keeping its activations — the same gradients, less memory, one more forward pass of the layers per
-   *  step. `precision` (docs/engine.md § Mixed precision): the policy's rollouts, scoring and PPO update
-   *  under bf16 / fp16 autocast with float32 master weights (bf16 on CUDA only); reward models train in
-   *  float32. */
+   *  step. `precision` (docs/engine.md § Mixed precision): the reward models' training and scoring and
+   *  the policy's rollouts, scoring and PPO update under bf16 / fp16 autocast with float32 master weights
+   *  (bf16 on CUDA only). */
   memory: z.object({
     gradientCheckpointing: z.boolean().default(false),
     precision: z.enum(PRECISIONS).default(DEFAULT_PRECISION),
@@ -209,13 +209,13 @@ export type EnsembleSettings = Pick<EnsembleSpec, 'method' | 'heads' | 'stage2Lo
 
 /** trainEnsemble's options for ensemble settings: the bootstrap resolved for the method (`bootstrap`,
  *  also given to BRME's stage 2), the reward lr of a pretrained trunk, and `seed` for every stage. */
-export function ensembleTrainOptions(e: EnsembleSettings, ctx: { seed: number; padId: number; pretrained: boolean; gradientCheckpointing?: boolean }): Pick<EnsembleTrainOptions, 'method' | 'heads' | 'bootstrap' | 'reward' | 'brme' | 'lora'> {
+export function ensembleTrainOptions(e: EnsembleSettings, ctx: { seed: number; padId: number; pretrained: boolean; gradientCheckpointing?: boolean; precision?: Precision }): Pick<EnsembleTrainOptions, 'method' | 'heads' | 'bootstrap' | 'reward' | 'brme' | 'lora'> {
   const bootstrap = resolveBootstrap(e.method, e.bootstrap);
   // null or absent (also in specs stored before the setting existed): the trainer's default for built-in worlds.
   const lr = e.rewardLr ?? (ctx.pretrained ? PRETRAINED_DEFAULTS.rewardLr : null);
   return {
     method: e.method, heads: e.heads, bootstrap, lora: e.lora ?? null,
-    reward: { seed: ctx.seed, padId: ctx.padId, ...(lr !== null ? { lr } : {}), ...(ctx.gradientCheckpointing ? { gradientCheckpointing: true } : {}) },
+    reward: { seed: ctx.seed, padId: ctx.padId, ...(lr !== null ? { lr } : {}), ...(ctx.gradientCheckpointing ? { gradientCheckpointing: true } : {}), ...(ctx.precision ? { precision: ctx.precision } : {}) },
     brme: {
       ...(e.tau !== undefined ? { tau: e.tau } : {}), ...(e.alpha !== undefined ? { alpha: e.alpha } : {}),
       stage2Loss: e.stage2Loss, bootstrap, anchor: e.anchor, unfreezeLastLayers: e.unfreezeLastLayers, seed: ctx.seed,

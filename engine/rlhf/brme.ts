@@ -39,6 +39,7 @@ import { Trainer } from '../runtime/optim.js';
 import { ParamStore, Rng } from '../runtime/params.js';
 import { compile, type CompiledGraph, f32, i64 } from '../runtime/session.js';
 import { type DeviceRequest } from '../runtime/devices.js';
+import { type Precision } from '../runtime/precision.js';
 import { type ModelConfig, checkPositions } from '../models/config.js';
 import { type BrmeHeadConfig, brmeHeadParams } from '../models/heads.js';
 import { type PreferencePair } from '../worlds/world.js';
@@ -209,26 +210,32 @@ export class BrmeEnsemble implements Ensemble {
     public info: Record<string, unknown> = {},
   ) {}
 
+  /** bf16 / fp16: scoring traces under autocast (docs/engine.md § Mixed precision); set before the first score. */
+  precision: Precision = 'fp32';
+
   get K(): number { return this.head.heads; }
 
   /** The stage-1 reward model (shares this ensemble's tensors; no copy). */
   stage1(): RewardModel {
     const s = new ParamStore();
     for (const n of [...trunkNames(this.config), 'score.weight']) s.set(n, this.params.get(n).data, this.params.shape(n));
-    return new RewardModel(this.config, s, this.padId, this.device, { ...(this.info.stage1 as Record<string, unknown> ?? {}) });
+    const rm = new RewardModel(this.config, s, this.padId, this.device, { ...(this.info.stage1 as Record<string, unknown> ?? {}) });
+    rm.precision = this.precision;
+    return rm;
   }
 
   /** Single reward [B], μ and σ [B, K]: one trunk pass shared by the stage-1 head and the K heads. */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor): { single: Tensor; mu: Tensor; sigma: Tensor } {
-    const pooled = tracePooled(g, this.config, p, ids, mask);
+    const pooled = tracePooled(g, this.config, p, ids, mask, null, this.precision);
     let pooledB = pooled;
     if (this.unfrozen.length) {
       const q = { ...p };
       for (const n of this.unfrozen) q[n] = p[COPY + n]!;
-      pooledB = tracePooled(g, this.config, q, ids, mask);
+      pooledB = tracePooled(g, this.config, q, ids, mask, null, this.precision);
     }
     const { mu, sigma } = brmeFromPooled(p, pooledB, this.head);
-    return { single: scoreHead(p, pooled), mu, sigma };
+    const wide = (t: Tensor) => F.cast(t, 'float32'); // outputs in float32 whatever the autocast
+    return { single: wide(scoreHead(p, pooled)), mu: wide(mu), sigma: wide(sigma) };
   }
 
   async score(sequences: number[][], batchSize = SCORE_BATCH): Promise<EnsembleScores> {
@@ -371,7 +378,7 @@ export async function trainBrme(stage1: RewardModel, train: PreferencePair[], va
       const mask = g.input('attention_mask', 'int64', ['2*P', 'T']);
       const q = { ...p };
       for (const n of unfrozen) q[n] = p[COPY + n]!;
-      [fc, fr] = splitPairs(tracePooled(g, stage1.config, q, ids, mask));
+      [fc, fr] = splitPairs(tracePooled(g, stage1.config, q, ids, mask, null, stage1.precision));
     } else {
       fc = g.input('feat_c', 'float32', ['P', d]);
       fr = g.input('feat_r', 'float32', ['P', d]);
@@ -393,9 +400,10 @@ export async function trainBrme(stage1: RewardModel, train: PreferencePair[], va
     const muStd = F.sqrt(F.mean(sq(F.sub(hc.mu, F.mean(hc.mu, -1, true))), -1));
     return { loss, metrics: { sigma_mean: F.mean(hc.sigma), disagreement: F.mean(muStd) } };
   };
+  // Stage 2 trains under stage 1's precision (RewardTrainConfig.precision).
   const trainer = await Trainer.create({
     name: `brme_${c.stage2Loss}`, params: store, device: stage1.device, trainable,
-    optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm }, build,
+    optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm }, build, precision: stage1.precision,
   });
 
   const perEpoch = Math.ceil(N / c.batchSize);
@@ -436,6 +444,7 @@ export async function trainBrme(stage1: RewardModel, train: PreferencePair[], va
   const ensemble = new BrmeEnsemble(stage1.config, all, head, stage1.padId, unfrozen, stage1.device, {
     method: 'brme', config: { ...cfgOut, width: head.width }, stage1: stage1.info, trainPairs: N, valPairs: val.length,
   });
+  ensemble.precision = stage1.precision;
   if (c.normalizeHeads !== 'none') {
     const mu = pooled ? await headsOnFeatures(all, head, pooled, 2 * N, d, stage1.device) : (await ensemble.score(pairRows(train))).mu;
     const st = headStats(mu, K, c.normalizeHeads);

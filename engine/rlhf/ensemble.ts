@@ -6,6 +6,7 @@
 
 import { type ModelConfig } from '../models/config.js';
 import { type EnsembleMethod } from '../../common/ensemble-methods.js';
+import { type Precision } from '../runtime/precision.js';
 
 /** Per-head normalisation over the training sequences (see BrmeConfig.normalizeHeads). */
 export type HeadNormalization = 'none' | 'center' | 'standardize';
@@ -60,6 +61,9 @@ export interface Ensemble {
   readonly config: ModelConfig;
   /** Provenance and metrics, saved with the ensemble. */
   info: Record<string, unknown>;
+  /** fp32, or bf16 / fp16 autocast for scoring (docs/engine.md § Mixed precision): set before the first
+   *  score (compiled scorers are not rebuilt). A trained ensemble carries its training precision. */
+  precision: Precision;
   /** Scores full sequences (prompt + response token ids). */
   score(sequences: number[][], batchSize?: number): Promise<EnsembleScores>;
   save(dir: string): Promise<void>;

@@ -18,6 +18,7 @@ import {
 } from './reward.js';
 import { ParamStore } from '../runtime/params.js';
 import { hfClassName } from '../models/config.js';
+import { type Precision } from '../runtime/precision.js';
 import { type Ensemble, type EnsembleScores, type HeadNormalization, headStats } from './ensemble.js';
 import { type EnsembleReport, evaluateEnsemble } from './ensemble-quality.js';
 
@@ -42,6 +43,9 @@ export class IndependentEnsemble implements Ensemble {
   get K(): number { return this.members.length; }
   get padId(): number { return this.members[0]!.padId; }
   get config(): ModelConfig { return this.members[0]!.config; }
+  /** The members' scoring precision (docs/engine.md § Mixed precision); setting it sets every member's. */
+  get precision(): Precision { return this.members[0]!.precision; }
+  set precision(p: Precision) { for (const m of this.members) m.precision = p; }
 
   /** K trunk passes (one compiled graph per member; the graphs are identical, so ORT reuses one session). */
   async score(sequences: number[][], batchSize = SCORE_BATCH): Promise<EnsembleScores> {

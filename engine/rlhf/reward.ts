@@ -24,6 +24,7 @@ import { ParamStore, Rng } from '../runtime/params.js';
 import { compile, type CompiledGraph, type Feed, f32, i64 } from '../runtime/session.js';
 import { readSafetensorsFolder } from '../runtime/safetensors.js';
 import { type DeviceRequest } from '../runtime/devices.js';
+import { type Precision, DEFAULT_PRECISION } from '../runtime/precision.js';
 import { CausalLM, architectureOf } from '../models/model.js';
 import { type ModelConfig, parseHfConfig, toHfConfig, hfClassName, checkPositions } from '../models/config.js';
 import { poolLast, poolLastNonPad, rewardHeadParams } from '../models/heads.js';
@@ -85,8 +86,9 @@ export function pairRows(pairs: PreferencePair[]): number[][] {
 
 /** Traces the trunk (positions from the mask, as CausalLM.trace) and pools the last real token, or
  *  with `hfPad` transformers' last token that is not pad_token_id (poolLastNonPad). */
-export function tracePooled(g: Graph, config: ModelConfig, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, hfPad: number | null = null): Tensor {
+export function tracePooled(g: Graph, config: ModelConfig, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, hfPad: number | null = null, precision: Precision = 'fp32'): Tensor {
   const lm = new CausalLM(config, new ParamStore());
+  lm.precision = precision; // the trunk under autocast, as the policy's (docs/engine.md § Mixed precision)
   const hidden = lm.trace(g, p, ids, mask).hidden;
   return hfPad === null ? poolLast(g, hidden, mask) : poolLastNonPad(g, hidden, ids, mask, hfPad);
 }
@@ -167,6 +169,10 @@ export class RewardModel {
     if (!params.has('score.weight')) throw new Error('a reward model needs a score.weight tensor');
   }
 
+  /** bf16 / fp16: the trunk and head trace under autocast (rewards come out float32). Set before the
+   *  first score; training sets it from RewardTrainConfig.precision. */
+  precision: Precision = 'fp32';
+
   /** A LoRA reward model on `init`'s trunk: the store holds init's own trunk arrays (no copy; stores
    *  replace values, never mutate them), fresh adapters (B zero, so it starts as the base trunk) and a
    *  fresh head. Only adapters + head are meant to train (trainableNames). */
@@ -201,8 +207,9 @@ export class RewardModel {
 
   /** Traces rewards [B] for ids/mask [B, T] (also returns the pooled trunk state [B, d]). */
   trace(g: Graph, p: Record<string, Tensor>, ids: Tensor, mask: Tensor, train = false): { pooled: Tensor; reward: Tensor } {
-    const pooled = tracePooled(g, this.config, this.lora ? this.lora.attach(p, train) : p, ids, mask, this.hfPad);
-    return { pooled, reward: scoreHead(p, pooled) };
+    const pooled = tracePooled(g, this.config, this.lora ? this.lora.attach(p, train) : p, ids, mask, this.hfPad, this.precision);
+    // Outputs in float32 whatever the autocast (the loss and the host read them as such).
+    return { pooled: F.cast(pooled, 'float32'), reward: F.cast(scoreHead(p, pooled), 'float32') };
   }
 
   private graph(which: 'score' | 'features'): Promise<CompiledGraph> {
@@ -329,9 +336,12 @@ export interface RewardTrainConfig {
   /** Recompute each trunk layer in the backward pass instead of keeping its activations (docs/engine.md
    *  § Gradient checkpointing). Default false. */
   gradientCheckpointing: boolean;
+  /** bf16 / fp16 autocast with float32 master weights (docs/engine.md § Mixed precision); the trained
+   *  model scores under it too. Default DEFAULT_PRECISION. */
+  precision: Precision;
 }
 
-export const REWARD_DEFAULTS: RewardTrainConfig = { epochs: 3, batchSize: 32, lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1, seed: 0, trainTrunk: true, gradientCheckpointing: false };
+export const REWARD_DEFAULTS: RewardTrainConfig = { epochs: 3, batchSize: 32, lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1, seed: 0, trainTrunk: true, gradientCheckpointing: false, precision: DEFAULT_PRECISION };
 
 export interface RewardProgress { epoch: number; step: number; steps: number; loss: number; accuracy: number; valAccuracy?: number }
 
@@ -373,11 +383,12 @@ export async function trainBradleyTerry(
   const rng = new Rng(c.seed);
   const pad = c.padId ?? init.specialTokens.pad ?? 0;
   const rm = c.lora ? await RewardModel.fromPolicyLora(init, pad, c.lora, rng.nextU32()) : await RewardModel.fromPolicy(init, pad, rng.nextU32());
+  rm.precision = c.precision;
   const trainable = rm.trainableNames(c.trainTrunk);
   const trainer = await Trainer.create({
     name: 'reward_bt', params: rm.params, device: rm.device, trainable,
     optimizer: { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm },
-    build: (g, p) => buildBtLoss(rm, g, p), recompute: c.gradientCheckpointing,
+    build: (g, p) => buildBtLoss(rm, g, p), recompute: c.gradientCheckpointing, precision: c.precision,
   });
   const perEpoch = Math.ceil(train.length / c.batchSize);
   const steps = perEpoch * c.epochs;

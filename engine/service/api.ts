@@ -5,6 +5,7 @@
 // handler (a quick call that returns its result) or a job body (a long operation: it returns the job at
 // once and reports progress, ETA and its result or error as job events; it stops through an
 // AbortSignal). Errors come back as { error } with a sentence that says what to do next.
+import { DEFAULT_PRECISION } from '../../common/precision.js';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -363,7 +364,7 @@ export const API = {
     input: None,
     run: () => {
       const d = EnsembleTrainSchema.parse({});
-      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, trunks: d.trunks ?? DEFAULT_ENSEMBLE_TRUNKS, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK, loraDropout: LORA_DEFAULTS.dropout, gradientCheckpointing: d.gradientCheckpointing ?? false };
+      return { world: d.world, seed: d.seed, heads: d.heads, method: d.method, trunks: d.trunks ?? DEFAULT_ENSEMBLE_TRUNKS, stage2Loss: d.stage2Loss, anchor: d.anchor, unfreezeLastLayers: d.unfreezeLastLayers, pairs: d.pairs, valPairs: d.valPairs, sftSamples: d.sftSamples, bootstrap: resolveBootstrap('brme', undefined), loraRank: DEFAULT_LORA_RANK, loraDropout: LORA_DEFAULTS.dropout, gradientCheckpointing: d.gradientCheckpointing ?? false, precision: d.precision ?? DEFAULT_PRECISION };
     },
   }),
   'ensembles.train': job({

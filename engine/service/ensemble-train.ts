@@ -7,6 +7,7 @@
 //
 // `rrlhf ensemble train` (engine/service/commands/ensemble.ts) calls this too; the UI adds progress
 // events and cancellation.
+import { PRECISIONS } from '../../common/precision.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { openStore } from '../store/index.js';
@@ -55,6 +56,9 @@ export const EnsembleTrainSchema = z.strictObject({
   stage2Epochs: z.number().int().min(1).max(1000).optional(),
   /** Recompute each trunk layer in the reward models' backward pass (docs/engine.md § Gradient checkpointing). */
   gradientCheckpointing: z.boolean().optional(),
+  /** bf16 / fp16 autocast for the reward models' training and scoring (docs/engine.md § Mixed precision;
+   *  bf16 on CUDA only). Absent: DEFAULT_PRECISION. */
+  precision: z.enum(PRECISIONS).optional(),
   /** Train on an imported preference dataset instead of a built-in world; the trunk is the Hugging Face
    *  model in `modelDir` (its tokenizer tokenises the rows). */
   datasetId: z.number().int().positive().optional(),
@@ -160,7 +164,7 @@ export async function trainWorldEnsemble(req: EnsembleTrainRequest, o: EnsembleT
   if (!train.length || !val.length) throw new Error(`not enough preference pairs to train and evaluate an ensemble (${train.length} for training, ${val.length} held out)`);
 
   // The settings a study's ensemble is trained with (a pretrained trunk gets the study's small reward lr).
-  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined || req.loraDropout !== undefined ? { r: req.loraRank ?? DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha, dropout: req.loraDropout ?? LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined, gradientCheckpointing: req.gradientCheckpointing ?? false });
+  const opts = ensembleTrainOptions({ ...req, bootstrap: req.bootstrap ?? null, lora: req.loraRank !== undefined || req.loraDropout !== undefined ? { r: req.loraRank ?? DEFAULT_LORA_RANK, alpha: LORA_DEFAULTS.alpha, dropout: req.loraDropout ?? LORA_DEFAULTS.dropout } : null }, { seed: req.seed, padId: world.padId, pretrained: req.datasetId !== undefined, gradientCheckpointing: req.gradientCheckpointing ?? false, ...(req.precision ? { precision: req.precision } : {}) });
   const { bootstrap } = opts;
   // Per-member trunks (refused by the schema except for independent members on a built-in world): trained in the job, not cached.
   const trunkOf = req.trunks === 'per-member' ? memberTrunks({

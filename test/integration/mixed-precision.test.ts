@@ -23,6 +23,11 @@ import { compile, i64, f32 } from '../../engine/runtime/session.js';
 import { Trainer } from '../../engine/runtime/optim.js';
 import { ParamStore } from '../../engine/runtime/params.js';
 import { LossScaler } from '../../engine/runtime/precision.js';
+import { RewardModel, buildBtLoss, trainBradleyTerry, storeInputs } from '../../engine/rlhf/reward.js';
+import { trainEnsemble } from '../../engine/rlhf/ensemble-train.js';
+import { type BrmeEnsemble } from '../../engine/rlhf/brme.js';
+import { type IndependentEnsemble } from '../../engine/rlhf/independent.js';
+import { type PreferencePair } from '../../engine/worlds/world.js';
 
 const IDS = [[3, 17, 42, 5, 88, 1, 60, 9], [70, 2, 2, 31, 14, 55, 8, 90]];
 const MODELS = ['gpt2-tiny', 'llama-tiny-gqa', 'pythia-tiny', 'gemma2-tiny', 'qwen3-tiny'];
@@ -173,6 +178,68 @@ test('float16 and bfloat16 constants round to nearest even', () => {
   assert.equal(bits(0.1, 'bfloat16'), 0x3dcd);
 });
 
+const cli = path.join(repoRoot, 'bin/rrlhf.js');
+
+// Reward models under autocast (RewardTrainConfig.precision; a study's memory.precision).
+function pairsOf(n: number, seed: number): PreferencePair[] {
+  let x = seed;
+  const tok = () => { x = (x * 1103515245 + 12345) % 2 ** 31; return 1 + (x % 90); };
+  return Array.from({ length: n }, () => ({ prompt: [tok(), tok(), tok()], chosen: [tok(), tok(), 7], rejected: [tok(), 9, tok(), tok()] }));
+}
+
+test('reward models under fp16: float16 trunk and head matmuls, float32 rewards and loss; training and scoring stay within float16 rounding of fp32', async () => {
+  const init = await CausalLM.load(fixture('models', 'llama-tiny-gqa'));
+  const rm = await RewardModel.fromPolicy(init, 0, 1);
+  rm.precision = 'fp16';
+  const g = new Graph('bt_fp16');
+  const p = storeInputs(g, rm.params);
+  const { loss } = buildBtLoss(rm, g, p);
+  g.output('loss', loss);
+  const matmuls = g.live().filter((n) => n.op.name === 'matmul');
+  assert.ok(matmuls.length >= 4 * init.config.nLayer + 1, `${matmuls.length} matmuls`);
+  for (const n of matmuls) assert.ok(n.inputs.every((x) => x.dtype === 'float16'), `a matmul reads ${n.inputs.map((x) => x.dtype).join(' × ')}`);
+  assert.equal(loss.dtype, 'float32');
+
+  const train = pairsOf(24, 3), val = pairsOf(8, 4);
+  const cfg = { epochs: 2, batchSize: 8, lr: 1e-3, seed: 5, padId: 0 };
+  const [a, b] = [await trainBradleyTerry(init, train, val, cfg), await trainBradleyTerry(init, train, val, { ...cfg, precision: 'fp16' })];
+  assert.equal(b.model.precision, 'fp16');
+  assert.equal((b.model.info.config as { precision: string }).precision, 'fp16', 'the saved provenance names the precision');
+  assert.notDeepEqual(b.metrics.loss, a.metrics.loss, 'fp16 changes the losses at all');
+  a.metrics.loss.forEach((l, i) => assert.ok(Math.abs(l - b.metrics.loss[i]!) <= 5e-3 * Math.max(1, Math.abs(l)), `step ${i}: loss ${b.metrics.loss[i]} vs fp32 ${l}`));
+  const seqs = val.map((q) => [...q.prompt, ...q.chosen]);
+  const [ra, rb] = [await a.model.score(seqs), await b.model.score(seqs)];
+  ra.forEach((r, i) => assert.ok(Math.abs(r - rb[i]!) <= 2e-2 * Math.max(1, Math.abs(r)), `reward ${i}: ${rb[i]} vs fp32 ${r}`));
+});
+
+test('ensembles under fp16: BRME (stage 2 through an unfrozen trunk layer) and LoRA members train and score mixed, close to fp32', async () => {
+  const init = await CausalLM.load(fixture('models', 'gpt2-tiny'));
+  const train = pairsOf(24, 7), val = pairsOf(8, 8);
+  const seqs = val.map((q) => [...q.prompt, ...q.rejected]);
+  for (const method of ['brme', 'lora'] as const) {
+    const opts = { method, heads: 2, reward: { epochs: 1, batchSize: 8, seed: 2, padId: 0 }, brme: { epochs: 2, unfreezeLastLayers: 1 } };
+    const a = await trainEnsemble(init, train, val, opts);
+    const b = await trainEnsemble(init, train, val, { ...opts, reward: { ...opts.reward, precision: 'fp16' } });
+    assert.equal(b.ensemble.precision, 'fp16', `${method}: the trained ensemble scores as it trained`);
+    if (method === 'lora') assert.ok((b.ensemble as IndependentEnsemble).members.every((m) => m.precision === 'fp16'));
+    else assert.equal((b.ensemble as BrmeEnsemble).stage1().precision, 'fp16');
+    const [sa, sb] = [await a.ensemble.score(seqs), await b.ensemble.score(seqs)];
+    assert.notDeepEqual(sb.mu, sa.mu, `${method}: fp16 changes the scores at all`);
+    sa.mu.forEach((row, i) => row.forEach((x, k) => assert.ok(Math.abs(x - sb.mu[i]![k]!) <= 5e-2 * Math.max(1, Math.abs(x)), `${method} μ[${i}][${k}] ${sb.mu[i]![k]} vs fp32 ${x}`)));
+  }
+});
+
+test('rrlhf ensemble train --precision: refused when unknown or (bf16) not runnable on the CPU, naming what to use', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-ens-prec-'));
+  const run = (p: string) => spawnSync(process.execPath, [cli, 'ensemble', 'train', '--precision', p, '--pairs', '16', '--val-pairs', '16', '--sft-samples', '16', '--data-dir', tmp, '--json'], { encoding: 'utf8' });
+  const bad = run('fp8');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--precision must be one of fp32, bf16, fp16, got "fp8"/);
+  const bf16 = run('bf16');
+  assert.notEqual(bf16.status, 0);
+  assert.match(bf16.stderr, /bf16 needs a CUDA device/);
+});
+
 const STUDY = {
   name: 'fp16 study',
   sft: { samples: 128, epochs: 1, batchSize: 64 },
@@ -183,7 +250,6 @@ const STUDY = {
   eval: { every: 2, samples: 16 },
   checkpointEvery: 2,
 };
-const cli = path.join(repoRoot, 'bin/rrlhf.js');
 
 test('rrlhf experiment run --precision fp16: the study runs mixed, checkpoints the loss scaler, and a SIGKILLed run resumes to the same metrics', { timeout: 240_000 }, async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rrlhf-fp16-'));
@@ -209,6 +275,9 @@ test('rrlhf experiment run --precision fp16: the study runs mixed, checkpoints t
     assert.equal(logged('train/skipped_frac').length, STUDY.ppo.iterations, 'the skipped fraction is logged per iteration');
     assert.ok(logged('train/loss_scale').every((y) => y !== null && y > 1 && y <= 2 ** 16), 'and the loss scale');
     assert.equal(state.ppo.scaler.scale * 2 ** state.ppo.scaler.skippedSteps, 2 ** 16, 'halved once per skipped step');
+    // The study's reward models trained under the same precision (BRME's stage 1 records its config).
+    const ens = JSON.parse(await readFile(path.join(st.artifacts.get(st.ensembles.list()[0]!.artifactId!)!.path, 'rrlhf.json'), 'utf8')) as { info: { stage1: { config: { precision: string } } } };
+    assert.equal(ens.info.stage1.config.precision, 'fp16');
   } finally { st.close(); }
 
   const { killed, stderr } = await killWhen(['experiment', 'run', specFile, '--precision', 'fp16', '--data-dir', b, '--json'], /iteration 3\/4/);

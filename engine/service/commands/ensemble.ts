@@ -3,6 +3,7 @@
 //   world → π₀ (a fresh decoder + short SFT on the world's base behaviour) → preference pairs →
 //   BRME (stage-1 Bradley–Terry, then K heads) or K independent Bradley–Terry models →
 //   held-out report → saved under <data dir>/ensembles/<id>/ and recorded in the store.
+import { PRECISIONS, type Precision } from '../../runtime/precision.js';
 import path from 'node:path';
 import { type Command, type Out, UsageError, parse, intOpt, nonNegIntOpt, deviceOpt, progress } from '../cli-kit.js';
 import { resolveDataDir, openStore } from '../../store/index.js';
@@ -27,6 +28,7 @@ const OPTIONS = {
   heads: { type: 'string' }, method: { type: 'string' }, lora: { type: 'string' }, 'lora-dropout': { type: 'string' }, stage2: { type: 'string' }, bootstrap: { type: 'boolean' }, 'no-bootstrap': { type: 'boolean' }, anchor: { type: 'string' },
   unfreeze: { type: 'string' }, 'sft-samples': { type: 'string' }, 'rm-epochs': { type: 'string' }, 'stage2-epochs': { type: 'string' },
   out: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' }, 'gradient-checkpointing': { type: 'boolean' },
+  precision: { type: 'string' },
 } as const;
 
 function summary(id: number | string, heads: number, rep: EnsembleReport | undefined) {
@@ -45,7 +47,7 @@ export const ensemble: Command = {
   usage: [
     'ensemble train (--world goodhart-lab|text-reviews | --dataset ID --model HF_DIR) [--seed S] [--pairs N] [--val-pairs N] [--heads K] [--method brme|independent|lora [--lora R] [--lora-dropout P]]',
     '               [--stage2 mse|gaussian_nll|bt_gaussian|bt_per_head] [--bootstrap|--no-bootstrap] [--anchor C] [--unfreeze N] [--out DIR] [--name N]',
-    `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E] [--gradient-checkpointing]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
+    `               [--sft-samples N] [--rm-epochs E] [--stage2-epochs E] [--gradient-checkpointing] [--precision fp32|bf16|fp16]   (defaults: goodhart-lab, ${ENSEMBLE_DATA_DEFAULTS.pairs}/${ENSEMBLE_DATA_DEFAULTS.valPairs} pairs, K ${BRME_DEFAULTS.heads}, brme, ${BRME_DEFAULTS.stage2Loss})`,
     '                                 train a reward ensemble on a built-in world or an imported dataset; prints held-out accuracy (nominal, mean, per head), σ, disagreement',
     'ensemble bench FILE --ensemble ID [--lambda L] [--split S] [--limit N] [--tokenizer DIR] [--batch-size B]',
     '                                 reward-model accuracy on a chosen/rejected file (RewardBench layout) per head, mean, min and robust aggregate, by subset and section',
@@ -66,6 +68,7 @@ export const ensemble: Command = {
     if ((v.lora !== undefined || v['lora-dropout'] !== undefined) && method !== 'lora') throw new UsageError('--lora R and --lora-dropout P apply to --method lora only');
     const stage2 = (v.stage2 ?? BRME_DEFAULTS.stage2Loss) as Stage2Loss;
     if (!STAGE2_LOSSES.includes(stage2)) throw new UsageError(`--stage2 must be one of ${STAGE2_LOSSES.join(', ')}, got "${v.stage2}"`);
+    if (v.precision !== undefined && !(PRECISIONS as readonly string[]).includes(v.precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${v.precision}"`);
     if (v.bootstrap && v['no-bootstrap']) throw new UsageError('--bootstrap and --no-bootstrap contradict each other; give one');
     if (method !== 'brme' && (v.stage2 !== undefined || v.anchor !== undefined || v.unfreeze !== undefined)) {
       throw new UsageError('--stage2, --anchor and --unfreeze apply to --method brme only');
@@ -87,6 +90,7 @@ export const ensemble: Command = {
       ...(v.bootstrap ? { bootstrap: true } : v['no-bootstrap'] ? { bootstrap: false } : {}), pairs, valPairs, sftSamples, name: v.name,
       ...(datasetId !== undefined ? { datasetId, modelDir: path.resolve(v.model!) } : {}),
       ...(v['gradient-checkpointing'] ? { gradientCheckpointing: true } : {}),
+      ...(v.precision !== undefined ? { precision: v.precision as Precision } : {}),
       rewardEpochs: v['rm-epochs'] ? intOpt(v['rm-epochs'], 'rm-epochs', 3) : undefined, stage2Epochs: v['stage2-epochs'] ? intOpt(v['stage2-epochs'], 'stage2-epochs', 20) : undefined,
     });
     if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
