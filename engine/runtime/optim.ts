@@ -95,8 +95,14 @@ function unflatten(flat: Tensor, grp: ParamGroup): Tensor[] {
  *  parameters (by name), the new moments (by group) and ‖g‖. Moments are graph inputs m:<group>, v:<group>. */
 export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<string, Tensor>, flatGrads: Record<string, Tensor>, cfg: AdamWConfig, lr: Tensor, step: Tensor) {
   const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999, eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
-  const gradNorm = F.sqrt(groups.map((grp) => F.sum(F.mul(flatGrads[grp.name]!, flatGrads[grp.name]!))).reduce((a, b) => F.add(a, b)));
+  // g² per group serves both the global norm and the second moment, and the clip coefficient rides on
+  // the moments' scalars (m ← β₁m + (c(1−β₁))·g, v ← β₂v + (c²(1−β₂))·g²) instead of a pass of its own:
+  // 12 elementwise passes per group instead of 14. Unclipped (c = 1) this is bit for bit the unfolded form.
+  const sq = Object.fromEntries(groups.map((grp) => [grp.name, F.mul(flatGrads[grp.name]!, flatGrads[grp.name]!)]));
+  const gradNorm = F.sqrt(groups.map((grp) => F.sum(sq[grp.name]!)).reduce((a, b) => F.add(a, b)));
   const coef = cfg.maxGradNorm ? F.minimum(F.div(cfg.maxGradNorm, F.add(gradNorm, 1e-6)), 1) : null;
+  const mScale = coef ? F.mul(coef, 1 - b1) : 1 - b1;
+  const vScale = coef ? F.mul(F.mul(coef, coef), 1 - b2) : 1 - b2;
   // m̂/(√v̂ + ε) = c·m/(√v + c·ε) with c = √(1−β₂ᵗ): folding the scalars saves a pass per parameter.
   const bc1 = F.sub(1, F.pow(g.scalar(b1), step));
   const c = F.sqrt(F.sub(1, F.pow(g.scalar(b2), step)));
@@ -106,9 +112,8 @@ export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<strin
   for (const grp of groups) {
     const m = g.input(`m:${grp.name}`, 'float32', grp.shape);
     const v = g.input(`v:${grp.name}`, 'float32', grp.shape);
-    const gr = coef ? F.mul(flatGrads[grp.name]!, coef) : flatGrads[grp.name]!;
-    const m2 = F.add(F.mul(m, b1), F.mul(gr, 1 - b1));
-    const v2 = F.add(F.mul(v, b2), F.mul(F.mul(gr, gr), 1 - b2));
+    const m2 = F.add(F.mul(m, b1), F.mul(flatGrads[grp.name]!, mScale));
+    const v2 = F.add(F.mul(v, b2), F.mul(sq[grp.name]!, vScale));
     let p = flatten(grp.params.map((n) => params[n]!));
     if (grp.decay && wd > 0) p = F.mul(p, F.sub(1, F.mul(lr, wd)));
     const p2 = F.sub(p, F.mul(F.div(m2, F.add(F.sqrt(v2), epsC)), stepSize));
