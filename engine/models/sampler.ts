@@ -41,6 +41,8 @@ export interface SampleOptions {
   stopAtEos?: boolean;
   /** Also stop a row when this says so, given its tokens so far (e.g. a stop string in its text). */
   stopWhen?: (row: number, tokens: number[]) => boolean;
+  /** The KV cache's layout (docs/engine.md § Two-segment KV cache): default two segments on the CPU, one on GPUs. */
+  kvCache?: 'segmented' | 'single';
 }
 
 export interface Generation {
@@ -57,9 +59,9 @@ function kvShape(m: CausalLM, t: string | number): (string | number)[] {
   return c.arch === 'gpt2' ? ['B', c.nHead, t, c.d / c.nHead] : c.arch === 'gpt_neox' ? ['B', c.nHead, t, c.headDim] : ['B', c.nKvHead, t, c.headDim];
 }
 
-interface Graphs { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph>; merge: Promise<CompiledGraph> }
-/** Graphs per model instance and sampling mode: prefill, decode and the cache's merge. */
-const cache = new WeakMap<CausalLM, Map<PickMode, Graphs>>();
+interface Graphs { prefill: Promise<CompiledGraph>; decode: Promise<CompiledGraph>; merge: Promise<CompiledGraph> | null }
+/** Graphs per model instance, sampling mode and cache layout: prefill, decode and (two segments) the cache's merge. */
+const cache = new WeakMap<CausalLM, Map<string, Graphs>>();
 
 /** How the next token is picked: on the host from downloaded logits, or inside the graph. */
 type PickMode = 'host' | 'sample' | 'greedy';
@@ -87,10 +89,13 @@ export function sampleInGraph(g: Graph, logits: Tensor, vocab: number, mode: 'sa
   return { token, logprob };
 }
 
-function graphsFor(m: CausalLM, pick: PickMode) {
+/** `segmented`: the two-segment cache (CPU, where the per-token copy of the whole cache costs memory
+ *  bandwidth); one segment on GPUs, where copies are cheap and each extra small kernel costs a launch. */
+function graphsFor(m: CausalLM, pick: PickMode, segmented: boolean) {
   let modes = cache.get(m);
   if (!modes) { modes = new Map(); cache.set(m, modes); }
-  let gs = modes.get(pick);
+  const key = `${pick}:${segmented}`;
+  let gs = modes.get(key);
   if (gs) return gs;
   const nLayer = m.config.nLayer;
   const outputs = (g: Graph, logits: Tensor, present: KV[]) => {
@@ -125,8 +130,10 @@ function graphsFor(m: CausalLM, pick: PickMode) {
     const positions = dg.input('position_ids', 'int64', ['B', 1]);
     const past: KV[] = [];
     for (let i = 0; i < nLayer; i++) {
-      const older = { k: dg.input(`older.${i}.k`, kvDtype, kvShape(m, 'O')), v: dg.input(`older.${i}.v`, kvDtype, kvShape(m, 'O')) };
-      past.push({ k: dg.input(`past.${i}.k`, kvDtype, kvShape(m, 'S')), v: dg.input(`past.${i}.v`, kvDtype, kvShape(m, 'S')), older });
+      const older = segmented ? { k: dg.input(`older.${i}.k`, kvDtype, kvShape(m, 'O')), v: dg.input(`older.${i}.v`, kvDtype, kvShape(m, 'O')) } : undefined;
+      // One segment: the past is all P positions (the mask's symbol, so the bias and the scores line up).
+      const t = segmented ? 'S' : 'P';
+      past.push({ k: dg.input(`past.${i}.k`, kvDtype, kvShape(m, t)), v: dg.input(`past.${i}.v`, kvDtype, kvShape(m, t)), ...(older ? { older } : {}) });
     }
     const keyMask = F.concat([pastMask, F.full(dg, ['B', 1], 1, 'int64')], 1);
     m.autocast(dg);
@@ -144,8 +151,8 @@ function graphsFor(m: CausalLM, pick: PickMode) {
   }
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.
   const keepOnDevice = (name: string) => name.startsWith('present.') || name.startsWith('merged.');
-  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: compile(mg, { device: m.device, keepOnDevice }) };
-  modes.set(pick, gs);
+  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: segmented ? compile(mg, { device: m.device, keepOnDevice }) : null };
+  modes.set(key, gs);
   return gs;
 }
 
@@ -231,9 +238,11 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const rng = new Rng(opts.seed ?? 0);
   const temp = opts.temperature ?? 1;
   const truncated = (opts.topK !== undefined && opts.topK > 0 && opts.topK < m.config.vocabSize) || (opts.topP ?? 1) < 1;
-  const onDevice = (temp <= 0 || !truncated) && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice((await resolveDevice(m.device)).device);
+  const device = (await resolveDevice(m.device)).device;
+  const onDevice = (temp <= 0 || !truncated) && process.env.RRLHF_HOST_SAMPLING !== '1' && keepsOutputsOnDevice(device);
   const pick: PickMode = !onDevice ? 'host' : temp <= 0 ? 'greedy' : 'sample';
-  const { prefill, decode, merge: merge_ } = graphsFor(m, pick);
+  const segmented = (opts.kvCache ?? (device === 'cpu' ? 'segmented' : 'single')) === 'segmented';
+  const { prefill, decode, merge: merge_ } = graphsFor(m, pick, segmented);
   await m.params.upload(m.feedNames(), m.device); // weights live on the GPU, not re-sent per token
   const weights = m.paramFeeds();
   // In-graph sampling: one uniform per row for the token the next run picks.
@@ -250,16 +259,18 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
   const positions = prompts.map((p) => p.length);
   const V = m.config.vocabSize;
   const [dec, merge] = await Promise.all([decode, merge_]);
-  // The cache: the prefill's as the older segment, an empty recent one. Empty feeds are host tensors.
+  // The cache: the prefill's as the older segment, an empty recent one (empty feeds are host tensors);
+  // with one segment, the prefill's as the recent one, which then holds the whole cache.
   const layerNames = Array.from({ length: m.config.nLayer }, (_, i) => [`${i}.k`, `${i}.v`]).flat();
   const kvDtype = dec.inputs.find((i) => i.name === 'past.0.k')!.dtype;
   const emptyRecent = (): Record<string, Feed> => Object.fromEntries(layerNames.map((n) => {
     const [b, h, , dh] = dec.inputs.find((i) => i.name === `past.${n}`)!.shape;
     return [n, { dtype: kvDtype, shape: [B, h as number, 0, dh as number], data: typedArrayFor(kvDtype, 0) }];
   }));
-  let older: Record<string, Feed> = Object.fromEntries(layerNames.map((n) => [n, r[`present.${n}`]!]));
-  let recent = emptyRecent();
-  let O = T, S = 0;
+  const prefilled: Record<string, Feed> = Object.fromEntries(layerNames.map((n) => [n, r[`present.${n}`]!]));
+  let older: Record<string, Feed> = segmented ? prefilled : {};
+  let recent = segmented ? emptyRecent() : prefilled;
+  let O = segmented ? T : 0, S = segmented ? 0 : T;
   const release = (kv: Record<string, Feed>) => { for (const t of Object.values(kv)) if ('dispose' in t) t.dispose(); };
   for (let step = 0; step < opts.maxNewTokens; step++) {
     // Token and log-prob come back in one download run, not one each.
@@ -277,7 +288,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
       next.push(token);
     }
     if (finished.every(Boolean) || step === opts.maxNewTokens - 1) break;
-    if (mergeDue(O, S)) {
+    if (merge && mergeDue(O, S)) {
       const mr = await merge.runRaw(Object.fromEntries(layerNames.flatMap((n) => [[`older.${n}`, older[n]!], [`past.${n}`, recent[n]!]])));
       release(older); release(recent);
       older = Object.fromEntries(layerNames.map((n) => [n, mr[`merged.${n}`]!]));
@@ -287,7 +298,7 @@ export async function generate(m: CausalLM, prompts: number[][], opts: SampleOpt
     const feeds: Record<string, Feed> = {
       ...weights, input_ids: i64(next, [B, 1]), past_mask: i64(pastMask, [B, O + S]), position_ids: i64(positions, [B, 1]), ...draw(),
     };
-    for (const n of layerNames) { feeds[`older.${n}`] = older[n]!; feeds[`past.${n}`] = recent[n]!; }
+    for (const n of layerNames) { if (segmented) feeds[`older.${n}`] = older[n]!; feeds[`past.${n}`] = recent[n]!; }
     r = await dec.runRaw(feeds);
     release(recent); // free the old recent segment
     recent = Object.fromEntries(layerNames.map((n) => [n, r[`present.${n}`]!]));

@@ -91,6 +91,10 @@ for (const cfg of configs) {
     // Same seed → same samples; another seed → (almost surely) different ones.
     const again = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 3, stopAtEos: false });
     assert.deepEqual(again.tokens, gen.tokens);
+    // The one-segment cache (GPUs' default) samples the same tokens with the same log-probs.
+    const single = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 3, stopAtEos: false, kvCache: 'single' });
+    assert.deepEqual(single.tokens, gen.tokens);
+    single.logprobs.forEach((row, b) => row.forEach((x, i) => assert.ok(Math.abs(x - gen.logprobs[b]![i]!) < 1e-4, `row ${b} token ${i}: one segment ${x} vs two ${gen.logprobs[b]![i]}`)));
     const other = await generate(m, prompts, { maxNewTokens: 12, temperature: 1, seed: 4, stopAtEos: false });
     assert.notDeepEqual(other.tokens, gen.tokens);
   });
