@@ -288,3 +288,25 @@ test('rrlhf ensemble train --dataset ID --model DIR: an ensemble on imported dat
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--dataset ID and --model DIR go together/);
 });
+
+test('the researcher\'s one-machine setup together: a LoRA policy, LoRA reward members, fp16 and checkpointing on an imported dataset', async () => {
+  const spec = studySpec('lora fp16 on a dataset', { datasetId: textId }, {
+    policy: { lora: { r: 4, targetModules: ['c_attn'] } },
+    ensemble: { method: 'lora', heads: 2, pairs: 4, valPairs: 4, lora: { r: 2 } },
+    memory: { precision: 'fp16', gradientCheckpointing: true },
+  });
+  const r = await runExperiment(spec, { store, dataDir });
+  assert.ok(r.runs.every((x) => x.status === 'finished' && Number.isFinite(x.final.proxy)), JSON.stringify(r.runs.map((x) => x.status)));
+  // The ensemble trained as the spec said: LoRA members, each under fp16 (provenance saved with it).
+  const loaded = await loadEnsemble(path.join(dataDir, 'experiments', String(r.experiment), 'ensemble'));
+  assert.ok(loaded instanceof IndependentEnsemble && loaded.kind === 'lora');
+  for (const m of loaded.members) {
+    const c = m.info.config as { precision: string; gradientCheckpointing: boolean; lora: { r: number } };
+    assert.equal(c.precision, 'fp16');
+    assert.equal(c.gradientCheckpointing, true);
+    assert.equal(c.lora.r, 2);
+  }
+  // The PPO runs logged the mixed-precision series.
+  const id = r.runs[0]!.id;
+  assert.equal(store.metrics.series([id], 'train/loss_scale')[0]!.points.length, spec.ppo.iterations);
+});
