@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const STATUS = '/proc/self/status';
 const CLEAR_REFS = '/proc/self/clear_refs';
 
-/** kB of one VmXXX line of /proc/self/status. */
+/** kB of the VmHWM or VmRSS line of /proc/self/status. */
 function statusKb(key: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, 'm').exec(readFileSync(STATUS, 'utf8'));
   if (!m) throw new Error(`${STATUS} has no ${key} line`);

@@ -1,8 +1,8 @@
 // Batched generation with a KV cache. Prompts of different lengths are left-padded; one "prefill"
 // graph runs the prompts and returns the cache, then one "decode" graph per token appends to it.
 // Both graphs are compiled once (the cache length is a symbolic dim) and weights are fed as the same
-// wrapped host arrays every step. The cache is kept in two segments so that a token does not copy all
-// of it: the decode graph reads an older segment and appends only to a short recent one, which a small
+// wrapped host arrays every step. On the CPU the cache is kept in two segments so that a token does not
+// copy all of it: the decode graph reads an older segment and appends only to a short recent one, which a small
 // "merge" graph folds into the older every ~√(2·older) tokens (docs/engine.md § Two-segment KV cache).
 //
 // Sampling runs on the host from the last position's logits: temperature, top-k, top-p, seeded RNG.
@@ -140,18 +140,21 @@ function graphsFor(m: CausalLM, pick: PickMode, segmented: boolean) {
     const { hidden, present } = m.arch.trunk(dg, p, m.config, { ids, positions, ...m.attentionBiases(dg, keyMask, 1), past });
     outputs(dg, m.arch.lmHead(p, m.config, hidden), present);
   }
-  // Merge: older ++ recent, per layer (no weights).
-  const mg = new Graph(`${m.config.arch}_kv_merge`);
-  for (let i = 0; i < nLayer; i++) {
-    for (const kv of ['k', 'v']) {
-      const older = mg.input(`older.${i}.${kv}`, kvDtype, kvShape(m, 'O'));
-      const recent = mg.input(`past.${i}.${kv}`, kvDtype, kvShape(m, 'S'));
-      mg.output(`merged.${i}.${kv}`, F.concat([older, recent], 2));
+  // Merge (two segments only): older ++ recent, per layer (no weights).
+  const merge = () => {
+    const mg = new Graph(`${m.config.arch}_kv_merge`);
+    for (let i = 0; i < nLayer; i++) {
+      for (const kv of ['k', 'v']) {
+        const older = mg.input(`older.${i}.${kv}`, kvDtype, kvShape(m, 'O'));
+        const recent = mg.input(`past.${i}.${kv}`, kvDtype, kvShape(m, 'S'));
+        mg.output(`merged.${i}.${kv}`, F.concat([older, recent], 2));
+      }
     }
-  }
+    return compile(mg, { device: m.device, keepOnDevice });
+  };
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.
   const keepOnDevice = (name: string) => name.startsWith('present.') || name.startsWith('merged.');
-  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: segmented ? compile(mg, { device: m.device, keepOnDevice }) : null };
+  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: segmented ? merge() : null };
   modes.set(key, gs);
   return gs;
 }
