@@ -229,10 +229,12 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
     { name: 'KV cache being written', bytes: kv, formula: 'a decode step writes the grown cache beside the old one (both alive until the step returns)' },
     { name: 'prefill activations', bytes: inferLayer(shape.batch, shape.promptTokens) * wb, formula: `B × prompt × 2 × max(I, H·prompt, d) × ${wb} B` },
   ];
-  const scoreLogits = shape.batch * L * x.vocab * 2 * wb;
+  // The LM head projects only the response positions (engine/rlhf/ppo.ts): prompt positions never enter a PPO loss.
+  const R = shape.responseTokens;
+  const scoreLogits = shape.batch * R * x.vocab * 2 * wb;
   const rewardPasses = !ens ? 0 : 1 + (unfrozen ? 1 : 0); // independent and LoRA members score one after another
   const scoring: MemoryTerm[] = [
-    { name: 'policy scoring: logits and log-softmax', bytes: scoreLogits, formula: `B × L × V × 2 × ${wb} B = ${shape.batch} × ${L} × ${x.vocab} × 2 × ${wb}` },
+    { name: 'policy scoring: logits and log-softmax', bytes: scoreLogits, formula: `B × response × V × 2 × ${wb} B = ${shape.batch} × ${R} × ${x.vocab} × 2 × ${wb}` },
     { name: 'reference scoring: logits and log-softmax', bytes: scoreLogits, formula: 'the same, run at the same time as the policy\'s' },
     { name: 'scoring activations (policy, reference, reward)', bytes: (2 + rewardPasses) * inferLayer(shape.batch, L) * wb, formula: `${2 + rewardPasses} passes × B × L × 2 × max(I, H·L, d) × ${wb} B` },
   ];
@@ -242,7 +244,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
   const layerActs = checkpointing
     ? tokens * (x.layers * x.d + perTok.values)
     : tokens * x.layers * perTok.values;
-  const headActs = tokens * x.vocab * 5;
+  const headActs = rows * R * x.vocab * 5;
   const masks = dropoutMaskValues(config, shape.lora, tokens);
   const train: MemoryTerm[] = [
     {
@@ -252,7 +254,7 @@ export function ppoMemoryPlan(config: ModelConfig, shape: PpoShape, precision: P
         ? `(B/M) × L × (layers × d + per-layer) × ${wb} B, per layer per token ${perTok.formula}`
         : `(B/M) × L × layers × per-layer × ${wb} B = ${rows} × ${L} × ${x.layers} × ${n(perTok.values)} × ${wb}; per layer per token ${perTok.formula}`,
     },
-    { name: 'LM head: logits, log-probabilities, their gradient, the entropy\'s log-softmax and probabilities', bytes: headActs * wb, formula: `(B/M) × L × V × 5 × ${wb} B = ${rows} × ${L} × ${x.vocab} × 5 × ${wb}` },
+    { name: 'LM head: logits, log-probabilities, their gradient, the entropy\'s log-softmax and probabilities', bytes: headActs * wb, formula: `(B/M) × response × V × 5 × ${wb} B = ${rows} × ${R} × ${x.vocab} × 5 × ${wb}` },
     ...dropoutTerm(masks, wb, '(B/M) × L', checkpointing ? x.layers : null),
     ...(mixed ? [{ name: `${precision} copies of the policy's weights`, bytes: P * HALF_BYTES, formula: `P × ${HALF_BYTES} B = ${n(P)} × ${HALF_BYTES}: autocast's casts, read again by the backward pass` }] : []),
     { name: 'gradients', bytes: trainable * wb, formula: `trainable × ${wb} B = ${n(trainable)} × ${wb}` },

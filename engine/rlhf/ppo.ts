@@ -10,8 +10,11 @@
 //   4. GAE       — γ = 1, λ = 0.95 over response tokens; returns = advantages + values; whitening;
 //   5. updates   — K epochs × M minibatches of one compiled step: clipped policy loss + clipped value
 //                  loss (value head on the policy trunk), AdamW, global-norm clipping.
-// Per-token arrays are laid out over "logit positions" t = 0..L−2 (position t predicts token t+1);
-// the response mask marks the positions whose target is a response token.
+// Per-token arrays are laid out over response positions j = 0..R−1 (the logit at sequence position
+// P−1+j predicts response token j); the response mask marks the real tokens of right-padded responses.
+// Only those positions go through the LM head: prompt positions never enter a PPO loss, so their
+// [B, P, V] logits would be work and memory for nothing (TRL, OpenRLHF and verl compute the logits of
+// every position and slice them afterwards).
 
 import { Graph, type Tensor, F } from '../graph/index.js';
 import { Trainer } from '../runtime/optim.js';
@@ -72,11 +75,11 @@ export interface IterationResult { metrics: Record<string, number>; rollout: Rol
 
 /** A batch laid out for the graphs: prompts left-padded to P, responses right-padded to R. */
 interface Layout {
-  B: number; L: number;
+  B: number; L: number; R: number;
   ids: number[]; mask: number[];
-  /** [B, L−1]: 1 where position t predicts a response token. */
+  /** [B, R]: 1 where response position j holds a real (not padding) token. */
   respMask: number[];
-  /** Index in [B, L−1] of each rollout's last response position (where the score is added). */
+  /** Index in [B, R] of each rollout's last response token (where the score is added). */
   last: number[];
 }
 
@@ -85,18 +88,17 @@ export function layout(prompts: number[][], responses: number[][], padId: number
   const P = Math.max(...prompts.map((p) => p.length));
   const R = Math.max(1, ...responses.map((r) => r.length));
   const L = P + R;
-  const ids: number[] = [], mask: number[] = [], respMask: number[] = new Array(B * (L - 1)).fill(0), last: number[] = [];
+  const ids: number[] = [], mask: number[] = [], respMask: number[] = new Array(B * R).fill(0), last: number[] = [];
   for (let b = 0; b < B; b++) {
     const p = prompts[b]!, r = responses[b]!;
     for (let i = 0; i < P - p.length; i++) { ids.push(padId); mask.push(0); }
     for (const t of p) { ids.push(t); mask.push(1); }
     for (const t of r) { ids.push(t); mask.push(1); }
     for (let i = r.length; i < R; i++) { ids.push(padId); mask.push(0); }
-    // Response token j sits at position P + j, predicted from position P + j − 1.
-    for (let j = 0; j < r.length; j++) respMask[b * (L - 1) + P + j - 1] = 1;
-    last.push(b * (L - 1) + P + Math.max(r.length, 1) - 2);
+    for (let j = 0; j < r.length; j++) respMask[b * R + j] = 1;
+    last.push(b * R + Math.max(r.length, 1) - 1);
   }
-  return { B, L, ids, mask, respMask, last };
+  return { B, L, R, ids, mask, respMask, last };
 }
 
 /** Generalised advantage estimation over each row's response positions (γ, λ), right to left. */
@@ -132,15 +134,19 @@ export function maskedWhiten(x: Float64Array, mask: number[]): Float64Array {
 
 const maskedMean = (x: Tensor, m: Tensor) => F.div(F.sum(F.mul(x, m)), F.maximum(F.sum(m), 1));
 
-/** Per-position log-probs of the next token, [B, L−1], from hidden states [B, L, d], under the
+/** The hidden states [B, R, d] that predict the R response tokens (sequence positions P−1 .. L−2),
+ *  R read at run time from `perToken` [B, R]. */
+const responseHidden = (hidden: Tensor, perToken: Tensor) => F.tailLike(hidden, 1, perToken, 1, 1);
+
+/** Log-probs of the response tokens, [B, R], from the response positions' hidden states, under the
  *  sampling distribution softmax(logits/τ): the rollouts are drawn from it (models/sampler.ts), so the
  *  policy ratio, the per-token KL penalty and the entropy are taken under it too (as TRL divides the
  *  logits by its temperature in the rollout, reference and training passes). τ = 1 leaves the graph as it was.
- *  `logSoftmax` is the whole [B, L−1, V] log-softmax the picked log-probs came from (the entropy reads it). */
-function nextTokenLogprobs(model: CausalLM, p: Record<string, Tensor>, hidden: Tensor, ids: Tensor, temperature = 1): { logp: Tensor; logSoftmax: Tensor } {
-  let logits = model.arch.lmHead(p, model.config, F.slice(hidden, 1, 0, -1));
+ *  `logSoftmax` is the whole [B, R, V] log-softmax the picked log-probs came from (the entropy reads it). */
+function responseLogprobs(model: CausalLM, p: Record<string, Tensor>, hResp: Tensor, ids: Tensor, perToken: Tensor, temperature = 1): { logp: Tensor; logSoftmax: Tensor } {
+  let logits = model.arch.lmHead(p, model.config, hResp);
   if (temperature > 0 && temperature !== 1) logits = F.mul(logits, 1 / temperature);
-  const { nll, logp } = F.softmaxCrossEntropyWithLogp(logits, F.slice(ids, 1, 1, null));
+  const { nll, logp } = F.softmaxCrossEntropyWithLogp(logits, F.tailLike(ids, 1, perToken, 1));
   return { logp: F.neg(nll), logSoftmax: logp };
 }
 
@@ -185,12 +191,12 @@ export class PpoTrainer {
     const c = this.cfg;
     const ids = g.input('input_ids', 'int64', ['B', 'L']);
     const mask = g.input('attention_mask', 'int64', ['B', 'L']);
-    const T = F.slice(ids, 1, 1, null).shape[1]!; // "L-1"
-    const per = (name: string) => g.input(name, 'float32', ['B', T]);
+    const per = (name: string) => g.input(name, 'float32', ['B', 'R']);
     const rmask = per('response_mask'), oldLogp = per('old_logprobs'), oldV = per('old_values'), adv = per('advantages'), ret = per('returns');
     const { hidden } = this.policy.trace(g, p, ids, mask, { train: true });
-    const { logp, logSoftmax } = nextTokenLogprobs(this.policy, p, hidden, ids, c.temperature);
-    const v = valueHead(p, F.slice(hidden, 1, 0, -1));
+    const hResp = responseHidden(hidden, rmask);
+    const { logp, logSoftmax } = responseLogprobs(this.policy, p, hResp, ids, rmask, c.temperature);
+    const v = valueHead(p, hResp);
     // Clipped surrogate (maximise A·ratio ⇒ minimise the larger of the two negatives).
     const ratio = F.exp(F.sub(logp, oldLogp));
     const pg1 = F.mul(F.neg(adv), ratio);
@@ -231,9 +237,8 @@ export class PpoTrainer {
     const tGen = Date.now();
     // 2. score: policy log-probs + values, reference log-probs, caller's scores
     const lay = layout(prompts, responses, this.padId);
-    const { B, L } = lay;
-    const T = L - 1;
-    const feeds = { input_ids: i64(lay.ids, [B, L]), attention_mask: i64(lay.mask, [B, L]) };
+    const { B, L, R } = lay;
+    const feeds = { input_ids: i64(lay.ids, [B, L]), attention_mask: i64(lay.mask, [B, L]), response_mask: f32(lay.respMask, [B, R]) };
     await this.ref.params.upload(this.ref.modelParamNames(), this.ref.device);
     const [pol, ref, scored] = await Promise.all([
       (await this.policyScore).run({ ...this.policy.paramFeeds(), ...valueFeeds(this.policy), ...feeds }),
@@ -244,19 +249,19 @@ export class PpoTrainer {
     const tScore = Date.now();
     // 3. per-token rewards
     const scores = scored.scores.map((s) => Math.max(-c.rewardClip, Math.min(c.rewardClip, s)));
-    const rewards = new Float64Array(B * T);
+    const rewards = new Float64Array(B * R);
     const kl = new Array<number>(B).fill(0), klK3 = new Array<number>(B).fill(0);
-    for (let i = 0; i < B * T; i++) {
+    for (let i = 0; i < B * R; i++) {
       if (!lay.respMask[i]) continue;
       const lr = oldLogp[i]! - refLogp[i]!;
       rewards[i] = -this.klCoef * lr;
-      const b = Math.floor(i / T);
+      const b = Math.floor(i / R);
       kl[b]! += lr;
       klK3[b]! += Math.exp(-lr) - 1 + lr;
     }
     lay.last.forEach((i, b) => { rewards[i]! += scores[b]!; });
     // 4. advantages
-    const { adv, ret } = gae(rewards, values, lay.respMask, B, T, c.gamma, c.lam);
+    const { adv, ret } = gae(rewards, values, lay.respMask, B, R, c.gamma, c.lam);
     const advW = c.whitenAdvantages ? maskedWhiten(adv, lay.respMask) : adv;
     // 5. K epochs × M minibatches
     const sums: Record<string, number> = {};
@@ -270,8 +275,8 @@ export class PpoTrainer {
         const pickI = (src: number[], w: number) => Array.from(pick(src, w));
         const r = await this.trainer.run({
           input_ids: i64(pickI(lay.ids, L), [rows.length, L]), attention_mask: i64(pickI(lay.mask, L), [rows.length, L]),
-          response_mask: f32(pick(lay.respMask, T), [rows.length, T]), old_logprobs: f32(pick(oldLogp, T), [rows.length, T]),
-          old_values: f32(pick(values, T), [rows.length, T]), advantages: f32(pick(advW, T), [rows.length, T]), returns: f32(pick(ret, T), [rows.length, T]),
+          response_mask: f32(pick(lay.respMask, R), [rows.length, R]), old_logprobs: f32(pick(oldLogp, R), [rows.length, R]),
+          old_values: f32(pick(values, R), [rows.length, R]), advantages: f32(pick(advW, R), [rows.length, R]), returns: f32(pick(ret, R), [rows.length, R]),
           // LoRA dropout's keep-masks (none at dropout 0), from this.rng, so a resumed run draws the same.
           ...this.policy.lora?.dropoutMasks(rows.length, L, this.rng),
         });
@@ -335,12 +340,15 @@ function buildScoreGraph(m: CausalLM, withValues: boolean, temperature: number):
   const p = m.paramInputs(g);
   const ids = g.input('input_ids', 'int64', ['B', 'L']);
   const mask = g.input('attention_mask', 'int64', ['B', 'L']);
+  // Only its shape is read: it says how many response positions to score.
+  const rmask = g.input('response_mask', 'float32', ['B', 'R']);
   const { hidden } = m.trace(g, p, ids, mask);
-  g.output('logprobs', nextTokenLogprobs(m, p, hidden, ids, temperature).logp);
+  const hResp = responseHidden(hidden, rmask);
+  g.output('logprobs', responseLogprobs(m, p, hResp, ids, rmask, temperature).logp);
   if (withValues) {
     const vp: Record<string, Tensor> = {};
     for (const s of valueHeadParams(m.config.d)) vp[s.name] = g.param(s.name, s.shape);
-    g.output('values', valueHead(vp, F.slice(hidden, 1, 0, -1)));
+    g.output('values', valueHead(vp, hResp));
   }
   return compile(g, { device: m.device });
 }

@@ -13,7 +13,8 @@ reference is the same modules with the adapters switched off (no second copy):
   4. epochs x mini_batches updates: clipped policy loss + 0.5 * clipped value loss, entropy computed as a
      diagnostic, clip_grad_norm_(1.0), AdamW (lr 1e-4, no weight decay).
 Layout as the engine's: prompts (all the same length here) followed by responses; per-token arrays over
-"logit positions" t = 0..L-2.
+the response positions only, as engine/rlhf/ppo.ts computes them (--head-positions all: over every logit
+position t = 0..L-2, as TRL's PPOTrainer computes the logits and slices them afterwards).
 
 Run:  /usr/bin/python3 test/reference/bench_ppo.py [--arch gpt2|llama --layers 2 --d 64 --heads 4 --vocab 26] \\
           [--kv-heads K --intermediate I] [--batch 64 --prompt-len 2 --new-tokens 13 --epochs 4 --mini-batches 2 \\
@@ -90,9 +91,10 @@ def lm_head(model):
     return model.model.embed_tokens.weight if model.tied else model.lm_head.weight
 
 
-def next_token_logprobs(model, hidden, ids):
-    logits = F.linear(hidden[:, :-1], lm_head(model))
-    logp = F.log_softmax(logits, -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+def next_token_logprobs(model, hidden, ids, start):
+    """Log-probs of tokens start+1.. from positions start..L-2 (start 0: every position, as TRL computes them)."""
+    logits = F.linear(hidden[:, start:-1], lm_head(model))
+    logp = F.log_softmax(logits, -1).gather(-1, ids[:, start + 1:].unsqueeze(-1)).squeeze(-1)
     return logp, logits
 
 
@@ -200,7 +202,10 @@ def main():
     ap.add_argument("--gradient-checkpointing", action="store_true", help="recompute each policy layer in the update's backward pass")
     ap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                     help="bf16/fp16: the iteration under torch.autocast (fp16 with GradScaler), the engine's --precision")
+    ap.add_argument("--head-positions", choices=["response", "all"], default="response",
+                    help="which positions go through the LM and value heads: the response's (the engine's work) or all (TRL's)")
     args = ap.parse_args()
+    start = args.prompt_len - 1 if args.head_positions == "response" else 0
 
     default_threads = setup_threads(args)
     policy, cfg = make_model(args, args.prompt_len + args.new_tokens + 8)
@@ -242,14 +247,14 @@ def main():
         ids = torch.cat([prompts, resp], 1)
         mask = torch.ones_like(ids)
         b, L = ids.shape
-        resp_mask = torch.zeros(b, L - 1, device=dev)
-        resp_mask[:, args.prompt_len - 1:] = 1
+        resp_mask = torch.zeros(b, L - 1 - start, device=dev)
+        resp_mask[:, args.prompt_len - 1 - start:] = 1
         with torch.no_grad(), autocast():
             h = trunk(policy, ids, mask)
-            old_logp, _ = next_token_logprobs(policy, h, ids)
-            values = v_head(h[:, :-1]).squeeze(-1).float()
+            old_logp, _ = next_token_logprobs(policy, h, ids, start)
+            values = v_head(h[:, start:-1]).squeeze(-1).float()
             set_adapters(adapters, False)
-            ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids)
+            ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids, start)
             set_adapters(adapters, True)
         scores = (resp == target).float().mean(1).clamp(-10, 10)
         sync()
@@ -269,8 +274,8 @@ def main():
                 rows = order[s:s + mb]
                 with autocast():
                     h = trunk(policy, ids[rows], mask[rows])
-                    logp, logits = next_token_logprobs(policy, h, ids[rows])
-                    v = v_head(h[:, :-1]).squeeze(-1).float()
+                    logp, logits = next_token_logprobs(policy, h, ids[rows], start)
+                    v = v_head(h[:, start:-1]).squeeze(-1).float()
                 logp = logp.float()
                 m = resp_mask[rows]
                 ratio = torch.exp(logp - old_logp[rows])
@@ -317,7 +322,7 @@ def main():
                    "kv_heads": args.kv_heads or args.heads, "intermediate": args.intermediate, "vocab": args.vocab, "batch": args.batch,
                    "prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "epochs": args.epochs,
                    "mini_batches": args.mini_batches, "iterations": n, "gradient_checkpointing": args.gradient_checkpointing,
-                   "precision": args.precision},
+                   "precision": args.precision, "head_positions": args.head_positions},
         "lora": {"r": args.lora, "alpha": 2 * args.lora, "target_modules": LORA_TARGETS[args.arch],
                  "trainable_params": sum(p.numel() for p in params)} if args.lora else None,
         "ms_per_step": total / n * 1e3, "ms_per_iteration": total / n * 1e3,

@@ -443,6 +443,15 @@ test('grad of slice_grad (double backward through the zero padding)', async () =
   await check('slice_grad values', (g, [a, u]) => vjp((t) => F.slice(t, 0, -3, -1))(g, [a!, u!]), [x([5]), x([2], { values: [7, 8] })], { ref: () => [0, 0, 7, 8, 0] });
 });
 
+test('tail_like: the last n positions before `skip`, n read at run time from another tensor, and its gradients', async () => {
+  // Forward values: a[3:5] of six values (n = 2 from the int tensor, skip 1).
+  await check('tail_like values', (_g, [a, l]) => F.tailLike(a!, 0, l!, 0, 1), [x([6], { values: [1, 2, 3, 4, 5, 6] }), ids([2], [0, 0])], { ref: () => [4, 5] });
+  await check('tail_like values skip 0', (_g, [a, l]) => F.tailLike(a!, 0, l!, 1), [x([5], { values: [1, 2, 3, 4, 5] }), ids([1, 3], [0, 0, 0])], { ref: () => [3, 4, 5] });
+  await check('tail_like [2,5,3] axis 1, n 3 skip 1', (_g, [a, l]) => F.tailLike(a!, 1, l!, 1, 1), [x([2, 5, 3]), ids([2, 3], [0, 0, 0, 0, 0, 0])]);
+  await check('tail_like [B,L,2] symbolic', (_g, [a, l]) => F.tailLike(a!, 1, l!, 1, 1), [x(['B', 'L', 2], { feed: [2, 6, 2] }), { shape: ['B', 'R'], dtype: 'int64', values: [0, 0, 0, 0], feed: [2, 2] }]);
+  await check('tail_like_grad second order', (g, [a, u, l]) => vjp((t) => F.tailLike(t, 1, l!, 1, 2))(g, [a!, u!]), [x([3, 6]), x([3, 3]), ids([3, 3], [0, 0, 0, 0, 0, 0, 0, 0, 0])]);
+});
+
 test('grad of softmax_cross_entropy_grad (double backward: w.r.t. the logits through log-softmax, and w.r.t. the upstream)', async () => {
   await check('xent second order [3,5]', (g, [a, u, l]) => vjp((t) => F.softmaxCrossEntropy(t, l!))(g, [a!, u!]),
     [x([3, 5]), x([3]), ids([3], [4, 0, 2])]);

@@ -5,14 +5,15 @@ import { CausalLM } from '../../engine/models/model.js';
 import { scoreLogprobs } from '../../engine/models/sampler.js';
 import { type ModelConfig } from '../../engine/models/config.js';
 
-test('layout: left-padded prompts, right-padded responses, response mask over logit positions', () => {
+test('layout: left-padded prompts, right-padded responses, response mask over response positions', () => {
   const l = layout([[9, 1], [9]], [[3, 4, 5], [6]], 0);
   assert.equal(l.L, 5);
+  assert.equal(l.R, 3);
   assert.deepEqual(l.ids, [9, 1, 3, 4, 5, /* */ 0, 9, 6, 0, 0]);
   assert.deepEqual(l.mask, [1, 1, 1, 1, 1, /* */ 0, 1, 1, 0, 0]);
-  // position t predicts token t+1: row 0 responses at 2,3,4 → positions 1,2,3; row 1 response at 2 → position 1
-  assert.deepEqual(l.respMask, [0, 1, 1, 1, /* */ 0, 1, 0, 0]);
-  assert.deepEqual(l.last, [3, 4 + 1]);
+  // [B, R]: row 0 has three response tokens, row 1 one (then padding)
+  assert.deepEqual(l.respMask, [1, 1, 1, /* */ 1, 0, 0]);
+  assert.deepEqual(l.last, [2, 3 + 0]);
 });
 
 test('GAE (γ, λ) and masked whitening against hand-computed values', () => {
@@ -32,15 +33,16 @@ test('GAE (γ, λ) and masked whitening against hand-computed values', () => {
   assert.ok(Math.abs(w[1]! + w[2]! + w[3]!) < 1e-9 && Math.abs(w[3]! - 1 / Math.sqrt(2 / 3 + 1e-8)) < 1e-6);
 });
 
-/** Masked mean over the response positions of the entropy of softmax(logits/τ), in float64 from the model's
- *  own logits: what policy/entropy_avg must be before any update (rows without padding). */
-async function entropyFromLogits(policy: CausalLM, rows: number[][], respMask: number[], temperature = 1): Promise<number> {
+/** Masked mean over the response positions ([B, R] mask: the last R logit positions) of the entropy of
+ *  softmax(logits/τ), in float64 from the model's own logits: what policy/entropy_avg must be before any
+ *  update (rows without padding). */
+async function entropyFromLogits(policy: CausalLM, rows: number[][], respMask: number[], R: number, temperature = 1): Promise<number> {
   const { logits } = await policy.evaluate(rows);
   const [B, L, V] = logits.shape as number[];
   const z = logits.data as Float32Array;
   let sum = 0, n = 0;
-  for (let b = 0; b < B!; b++) for (let t = 0; t < L! - 1; t++) {
-    if (!respMask[b * (L! - 1) + t]) continue;
+  for (let b = 0; b < B!; b++) for (let t = L! - 1 - R; t < L! - 1; t++) {
+    if (!respMask[b * R + t - (L! - 1 - R)]) continue;
     const row = Array.from(z.subarray((b * L! + t) * V!, (b * L! + t + 1) * V!), (x) => x / temperature);
     const max = Math.max(...row);
     const lse = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
@@ -57,12 +59,13 @@ test('the PPO loss graph computes the clipped surrogate of TRL on the policy\'s 
   const ppo = await PpoTrainer.create(policy, ref, { batchSize: 2, miniBatches: 1, epochs: 1, lr: 0, padId: 0, eosId: 11, seed: 1 });
   const prompts = [[10, 3], [10, 4]], responses = [[5, 6, 7], [8, 9, 2]];
   const lay = layout(prompts, responses, 0);
-  const T = lay.L - 1;
-  const logp = (await scoreLogprobs(policy, prompts.map((p, b) => [...p, ...responses[b]!]))).flat();
+  const T = lay.R;
+  // scoreLogprobs gives every position's; the trainer's are the response positions (the last R).
+  const logp = (await scoreLogprobs(policy, prompts.map((p, b) => [...p, ...responses[b]!]))).flatMap((row) => row.slice(-T));
   // Pretend the rollout policy had these log-probs, so ratios straddle the clip range.
-  const shift = [0, 0.5, -0.5, 0.05, 0, 0.3, -0.3, 0.01];
+  const shift = [0.5, -0.5, 0.05, 0.3, -0.3, 0.01];
   const old = logp.map((x, i) => x + shift[i]!);
-  const adv = [0, 1, -2, 0.5, 0, -1, 2, 1];
+  const adv = [1, -2, 0.5, -1, 2, 1];
   let num = 0, den = 0;
   for (let i = 0; i < 2 * T; i++) {
     if (!lay.respMask[i]) continue;
@@ -77,7 +80,7 @@ test('the PPO loss graph computes the clipped surrogate of TRL on the policy\'s 
   });
   assert.ok(Math.abs(r.metrics['loss/policy_avg']! - num / den) < 1e-5, `policy loss ${r.metrics['loss/policy_avg']} vs ${num / den}`);
   assert.ok(r.metrics['policy/clipfrac_avg']! > 0 && r.metrics['policy/clipfrac_avg']! < 1);
-  const entropy = await entropyFromLogits(policy, prompts.map((p, b) => [...p, ...responses[b]!]), lay.respMask);
+  const entropy = await entropyFromLogits(policy, prompts.map((p, b) => [...p, ...responses[b]!]), lay.respMask, T);
   assert.ok(Math.abs(r.metrics['policy/entropy_avg']! - entropy) < 1e-5 * entropy, `entropy ${r.metrics['policy/entropy_avg']} vs ${entropy} from the logits`);
 });
 
@@ -108,9 +111,9 @@ test('with a sampling temperature, the PPO ratio is taken against the distributi
   const prompts = [[10, 1], [10, 2], [10, 3], [10, 4]];
   const gen = await generate(policy, prompts, { maxNewTokens: 5, temperature, eosId: null, padId: 0, seed: 7 });
   const lay = layout(prompts, gen.tokens, 0);
-  const T = lay.L - 1, B = prompts.length;
+  const T = lay.R, B = prompts.length;
   const old = new Array<number>(B * T).fill(0);
-  for (let b = 0; b < B; b++) gen.logprobs[b]!.forEach((lp, j) => { old[b * T + prompts[b]!.length + j - 1] = lp; });
+  for (let b = 0; b < B; b++) gen.logprobs[b]!.forEach((lp, j) => { old[b * T + j] = lp; });
   const r = await (ppo as unknown as { trainer: { run: (f: object) => Promise<{ metrics: Record<string, number> }> } }).trainer.run({
     input_ids: i64(lay.ids, [B, lay.L]), attention_mask: i64(lay.mask, [B, lay.L]), response_mask: f32(lay.respMask, [B, T]),
     old_logprobs: f32(old, [B, T]), old_values: f32(new Array(B * T).fill(0), [B, T]), advantages: f32(new Array(B * T).fill(1), [B, T]), returns: f32(new Array(B * T).fill(0), [B, T]),
@@ -120,9 +123,9 @@ test('with a sampling temperature, the PPO ratio is taken against the distributi
   // The entropy is the tempered distribution's too (below softmax(logits)'s at τ = 0.5).
   const rows = prompts.map((p, b) => [...p, ...gen.tokens[b]!]);
   assert.ok(rows.every((x) => x.length === lay.L), 'no padding: the logits below are the trainer\'s positions');
-  const entropy = await entropyFromLogits(policy, rows, lay.respMask, temperature);
+  const entropy = await entropyFromLogits(policy, rows, lay.respMask, T, temperature);
   assert.ok(Math.abs(r.metrics['policy/entropy_avg']! - entropy) < 1e-5 * entropy, `entropy ${r.metrics['policy/entropy_avg']} vs ${entropy} at τ ${temperature}`);
-  assert.ok(entropy < await entropyFromLogits(policy, rows, lay.respMask, 1));
+  assert.ok(entropy < await entropyFromLogits(policy, rows, lay.respMask, T, 1));
 });
 
 test('the adaptive KL controller: the logged β and rlhf_reward are those of the rewards this batch was trained on', async () => {

@@ -182,6 +182,50 @@ export function slice(x: Tensor, axis: number, start: number, end: number | null
   return y;
 }
 
+// ---- tail_like: the last n positions, n read from another tensor at run time ---------------------
+// x[..., D−skip−n : D−skip, ...] along `axis`, where n is `like`'s size along `likeAxis`. Static
+// slices cannot say "the last R" when R varies from run to run (PPO's response length); this can, and
+// the result carries like's symbolic dim, so it lines up with tensors of that shape.
+
+interface TailAttrs extends Attrs { axis: number; likeAxis: number; skip: number }
+export const TailLike: OpDef<TailAttrs> = {
+  name: 'tail_like',
+  infer: ([x, like], a) => [{ dtype: x!.dtype, shape: x!.shape.map((d, i) => (i === a.axis ? like!.shape[a.likeAxis]! : d)) }],
+  lower: (e, n) => {
+    const [x, like] = n.inputs as [Tensor, Tensor];
+    const { axis, likeAxis, skip } = n.attrs;
+    const [len] = e.node('Shape', [e.name(like)], 1, { start: likeAxis, end: likeAxis + 1 });
+    const [start] = e.node('Neg', [skip ? e.node('Add', [len!, e.constI64([skip])])[0]! : len!]);
+    e.emit('Slice', [e.name(x), start!, e.constI64([skip ? -skip : END]), e.constI64([axis])], n.outputs[0]!);
+  },
+  grad: (n, [gy]) => [gy!.graph.apply(TailLikeGrad, [gy!, n.inputs[0]!], n.attrs)[0]!, null],
+};
+
+/** The adjoint of tail_like: zeros before (D − skip − n of them) and `skip` zeros after. */
+const TailLikeGrad: OpDef<TailAttrs> = {
+  name: 'tail_like_grad',
+  infer: ([gy, x]) => [{ dtype: gy!.dtype, shape: x!.shape }],
+  lower: (e, n) => {
+    const [gy, x] = n.inputs as [Tensor, Tensor];
+    const { axis, skip } = n.attrs;
+    const [dimX] = e.node('Shape', [e.name(x)], 1, { start: axis, end: axis + 1 });
+    const [dimG] = e.node('Shape', [e.name(gy)], 1, { start: axis, end: axis + 1 });
+    const [rest] = e.node('Sub', [dimX!, dimG!]);
+    const [before] = skip ? e.node('Sub', [rest!, e.constI64([skip])]) : [rest];
+    const [pads] = e.node('Concat', [before!, e.constI64([skip])], 1, { axis: 0 });
+    e.emit('Pad', [e.name(gy), pads!, '', e.constI64([axis])], n.outputs[0]!, { mode: 'constant' });
+  },
+  grad: (n, [gz]) => [gz ? tailLike(gz, n.attrs.axis, n.inputs[0]!, n.attrs.axis, n.attrs.skip) : null, null],
+};
+
+/** The last n positions of x along `axis` before its final `skip` ones, n = like.shape[likeAxis] at run
+ *  time: x[..., −(n+skip) : −skip]. `like` contributes only its shape (no gradient flows to it). */
+export function tailLike(x: Tensor, axis: number, like: Tensor, likeAxis: number, skip = 0): Tensor {
+  const ax = normAxis('tail_like', axis, x.rank), lax = normAxis('tail_like', likeAxis, like.rank);
+  if (!Number.isInteger(skip) || skip < 0) throw new GraphBuildError('tail_like', `skip must be a whole number ≥ 0, got ${skip}`);
+  return x.graph.apply(TailLike, [x, like], { axis: ax, likeAxis: lax, skip })[0]!;
+}
+
 /** A new symbolic dim (e.g. "T-1") is read at run time from the tensor that first produced it. */
 function defineDerived(y: Tensor, axis: number) {
   const d = y.shape[axis]!;
