@@ -23,6 +23,10 @@ typedef struct OrtIoBinding OrtIoBinding;
 typedef struct OrtAllocator OrtAllocator;
 typedef struct OrtRunOptions OrtRunOptions;
 typedef struct OrtCUDAProviderOptionsV2 OrtCUDAProviderOptionsV2;
+typedef struct OrtCustomOpDomain OrtCustomOpDomain;
+typedef struct OrtKernelInfo OrtKernelInfo;
+typedef struct OrtKernelContext OrtKernelContext;
+typedef struct OrtShapeInferContext OrtShapeInferContext;
 
 typedef struct OrtApiBase {
   const void *const *(*GetApi)(uint32_t version); /* really `const OrtApi*`: we index it as a table */
@@ -39,7 +43,44 @@ enum { OrtMemTypeDefault = 0 };
 enum { ORT_ENABLE_ALL = 99 };
 enum { ORT_SEQUENTIAL = 0 };
 
+/* A custom op's schema and kernel callbacks (onnxruntime_c_api.h's struct OrtCustomOp, whose fields
+ * ORT reads up to what `version` says exists; element types are ONNXTensorElementDataType, an int-sized
+ * enum, and characteristics/memory types int-sized enums too). */
+typedef struct OrtCustomOp {
+  uint32_t version;
+  void *(*CreateKernel)(const struct OrtCustomOp *op, const void *const *api, const OrtKernelInfo *info);
+  const char *(*GetName)(const struct OrtCustomOp *op);
+  const char *(*GetExecutionProviderType)(const struct OrtCustomOp *op);
+  int (*GetInputType)(const struct OrtCustomOp *op, size_t index);
+  size_t (*GetInputTypeCount)(const struct OrtCustomOp *op);
+  int (*GetOutputType)(const struct OrtCustomOp *op, size_t index);
+  size_t (*GetOutputTypeCount)(const struct OrtCustomOp *op);
+  void (*KernelCompute)(void *kernel, OrtKernelContext *context);
+  void (*KernelDestroy)(void *kernel);
+  int (*GetInputCharacteristic)(const struct OrtCustomOp *op, size_t index);
+  int (*GetOutputCharacteristic)(const struct OrtCustomOp *op, size_t index);
+  int (*GetInputMemoryType)(const struct OrtCustomOp *op, size_t index);
+  int (*GetVariadicInputMinArity)(const struct OrtCustomOp *op);
+  int (*GetVariadicInputHomogeneity)(const struct OrtCustomOp *op);
+  int (*GetVariadicOutputMinArity)(const struct OrtCustomOp *op);
+  int (*GetVariadicOutputHomogeneity)(const struct OrtCustomOp *op);
+  OrtStatus *(*CreateKernelV2)(const struct OrtCustomOp *op, const void *const *api, const OrtKernelInfo *info, void **kernel);
+  OrtStatus *(*KernelComputeV2)(void *kernel, OrtKernelContext *context);
+  OrtStatus *(*InferOutputShapeFn)(const struct OrtCustomOp *op, OrtShapeInferContext *ctx);
+  int (*GetStartVersion)(const struct OrtCustomOp *op);
+  int (*GetEndVersion)(const struct OrtCustomOp *op);
+  /* version >= 18 (not read at the version the binding declares) */
+  size_t (*GetMayInplace)(int **input_index, int **output_index);
+  void (*ReleaseMayInplace)(int *input_index, int *output_index);
+  size_t (*GetAliasMap)(int **input_index, int **output_index);
+  void (*ReleaseAliasMap)(int *input_index, int *output_index);
+} OrtCustomOp;
+enum { ORT_INVALID_ARGUMENT = 2 };
+enum { ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT = 1 };
+
 /* index in OrtApi, then the signature */
+#define ORT_CreateStatus 0
+typedef OrtStatus *(*CreateStatus_t)(int code, const char *msg);
 #define ORT_GetErrorMessage 2
 typedef const char *(*GetErrorMessage_t)(const OrtStatus *);
 #define ORT_CreateEnv 3
@@ -60,6 +101,12 @@ typedef OrtStatus *(*SetSessionLogSeverityLevel_t)(OrtSessionOptions *, int leve
 typedef OrtStatus *(*SetSessionGraphOptimizationLevel_t)(OrtSessionOptions *, int level);
 #define ORT_SetIntraOpNumThreads 24
 typedef OrtStatus *(*SetIntraOpNumThreads_t)(OrtSessionOptions *, int n);
+#define ORT_CreateCustomOpDomain 26
+typedef OrtStatus *(*CreateCustomOpDomain_t)(const char *domain, OrtCustomOpDomain **out);
+#define ORT_CustomOpDomain_Add 27
+typedef OrtStatus *(*CustomOpDomain_Add_t)(OrtCustomOpDomain *, const OrtCustomOp *op);
+#define ORT_AddCustomOpDomain 28
+typedef OrtStatus *(*AddCustomOpDomain_t)(OrtSessionOptions *, OrtCustomOpDomain *);
 #define ORT_CreateTensorWithDataAsOrtValue 49
 typedef OrtStatus *(*CreateTensorWithDataAsOrtValue_t)(const OrtMemoryInfo *, void *data, size_t bytes, const int64_t *shape, size_t rank, int type, OrtValue **out);
 #define ORT_GetTensorMutableData 51
@@ -82,12 +129,19 @@ typedef OrtStatus *(*CreateCpuMemoryInfo_t)(int alloc_type, int mem_type, OrtMem
 typedef OrtStatus *(*AllocatorFree_t)(OrtAllocator *, void *p);
 #define ORT_GetAllocatorWithDefaultOptions 78
 typedef OrtStatus *(*GetAllocatorWithDefaultOptions_t)(OrtAllocator **out);
+#define ORT_KernelContext_GetInputCount 88
+typedef OrtStatus *(*KernelContext_GetInputCount_t)(const OrtKernelContext *, size_t *out);
+#define ORT_KernelContext_GetInput 90
+typedef OrtStatus *(*KernelContext_GetInput_t)(const OrtKernelContext *, size_t index, const OrtValue **out);
+#define ORT_KernelContext_GetOutput 91
+typedef OrtStatus *(*KernelContext_GetOutput_t)(OrtKernelContext *, size_t index, const int64_t *dims, size_t rank, OrtValue **out);
 #define ORT_ReleaseStatus 93
 #define ORT_ReleaseMemoryInfo 94
 #define ORT_ReleaseSession 95
 #define ORT_ReleaseValue 96
 #define ORT_ReleaseTensorTypeAndShapeInfo 99
 #define ORT_ReleaseSessionOptions 100
+#define ORT_ReleaseCustomOpDomain 101
 typedef void (*Release_t)(void *);
 #define ORT_AddSessionConfigEntry 130
 typedef OrtStatus *(*AddSessionConfigEntry_t)(OrtSessionOptions *, const char *key, const char *value);

@@ -27,6 +27,7 @@
 #include <malloc.h>
 #endif
 #include "ort_api.h"
+#include "adamw_op.h"
 
 #ifndef NODE_GYP_MODULE_NAME
 #define NODE_GYP_MODULE_NAME rrlhf_ort
@@ -291,6 +292,8 @@ static napi_value js_create_session(napi_env env, napi_callback_info info) {
     if ((err = status_message(F(CreateMemoryInfo)("Cuda", OrtDeviceAllocator, device_id, OrtMemTypeDefault, &dev)))) goto done;
   } else if (strcmp(provider, "cpu") == 0) {
     dev = cpu_mem;
+    /* The engine's own CPU kernels (AdamWStep, native/adamw_op.c); graphs use them only when lowered for this binding. */
+    if ((err = rrlhf_add_custom_ops(api, so, threads))) goto done;
   } else {
     err = malloc(128); snprintf(err, 128, "provider \"%s\" is not supported by this binding (cpu, cuda)", provider); goto done;
   }

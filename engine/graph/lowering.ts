@@ -9,6 +9,9 @@ import { type AttrValue, type NodeProto, type TensorProto, OnnxDType, encodeMode
 export const OPSET = 18;
 /** ONNX Runtime's contrib-op domain (FastGelu, Gelu, BiasGelu: engine/graph/ops/fused.ts). */
 export const MS_DOMAIN = 'com.microsoft';
+/** The engine's own CPU kernels (AdamWStep: engine/graph/ops/adamw.ts), which the native binding
+ *  registers (native/adamw_op.h RRLHF_OP_DOMAIN names the same). */
+export const RRLHF_DOMAIN = 'ai.rrlhf';
 
 /** Attribute values written by op lowerings: numbers are INT, arrays INTS, wrap floats with float(). */
 export type LAttr = number | number[] | string | { float: number } | { floats: number[] } | { tensor: TensorProto };
@@ -67,7 +70,7 @@ export class Lowering {
   }
 
   /** Emits an ONNX node; returns its output names (fresh temporaries when given a count). */
-  node(opType: string, inputs: string[], outputs: string[] | number = 1, attrs: Record<string, LAttr | undefined> = {}, domain?: typeof MS_DOMAIN): string[] {
+  node(opType: string, inputs: string[], outputs: string[] | number = 1, attrs: Record<string, LAttr | undefined> = {}, domain?: typeof MS_DOMAIN | typeof RRLHF_DOMAIN): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.tmp(opType)) : outputs;
     const a: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) a[k] = toAttr(v);
@@ -147,6 +150,9 @@ export interface LoweringOptions {
    *  output (webgpu/nn/layer_norm.cc shares LayerNormalization's Mean slot): compute rms_norm's
    *  statistic with reductions there. */
   decomposeRmsNorm?: boolean;
+  /** AdamW as the engine's one-pass CPU kernel (ai.rrlhf AdamWStep), which only the native binding's
+   *  sessions have; elsewhere the same arithmetic in standard ops. */
+  fusedAdamW?: boolean;
 }
 
 export interface EmitResult { bytes: Uint8Array; inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[]; outputs: { name: string; dtype: DType; shape: Dim[] }[] }
@@ -175,7 +181,7 @@ export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outp
   const bytes = encodeModel({
     irVersion: 8,
     producer: 'rrlhf-engine',
-    opsets: [{ domain: '', version: OPSET }, ...(e.nodes.some((n) => n.domain === MS_DOMAIN) ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
+    opsets: [{ domain: '', version: OPSET }, ...[MS_DOMAIN, RRLHF_DOMAIN].filter((d) => e.nodes.some((n) => n.domain === d)).map((domain) => ({ domain, version: 1 }))],
     graph: {
       name: graph.name,
       nodes: e.nodes,

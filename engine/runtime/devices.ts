@@ -48,10 +48,12 @@ export function bindingFor(d: Device): Binding {
 export const keepsOutputs = (d: Device, binding: Binding) => binding === 'native' || d === 'webgpu';
 export const keepsOutputsOnDevice = (d: Device) => keepsOutputs(d, bindingFor(d));
 
-/** How graphs are written for a provider (engine/graph/lowering.ts): WebGPU has no LogSoftmax kernel
- *  in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both ways). */
-export function loweringFor(d: Device): LoweringOptions {
+/** How graphs are written for a provider and binding (engine/graph/lowering.ts): WebGPU has no
+ *  LogSoftmax kernel in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both
+ *  ways); the native binding's CPU sessions have the engine's fused AdamW (RRLHF_FUSED_ADAMW=0: not used). */
+export function loweringFor(d: Device, binding: Binding = bindingFor(d)): LoweringOptions {
   return {
+    ...(d === 'cpu' && binding === 'native' && process.env.RRLHF_FUSED_ADAMW !== '0' ? { fusedAdamW: true } : {}),
     ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_LOGSOFTMAX === '1' ? { decomposeLogSoftmax: true } : {}),
     ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_RMSNORM === '1' ? { decomposeRmsNorm: true } : {}),
   };

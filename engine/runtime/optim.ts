@@ -96,8 +96,10 @@ function unflatten(flat: Tensor, grp: ParamGroup): Tensor[] {
 export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<string, Tensor>, flatGrads: Record<string, Tensor>, cfg: AdamWConfig, lr: Tensor, step: Tensor) {
   const b1 = cfg.beta1 ?? 0.9, b2 = cfg.beta2 ?? 0.999, eps = cfg.eps ?? 1e-8, wd = cfg.weightDecay ?? 0;
   // g² per group serves both the global norm and the second moment, and the clip coefficient rides on
-  // the moments' scalars (m ← β₁m + (c(1−β₁))·g, v ← β₂v + (c²(1−β₂))·g²) instead of a pass of its own:
-  // 12 elementwise passes per group instead of 14. Unclipped (c = 1) this is bit for bit the unfolded form.
+  // the moments' scalars (m ← β₁m + (c(1−β₁))·g, v ← β₂v + (c²(1−β₂))·g²) instead of a pass of its own.
+  // Each group's update is one adamw_step (engine/graph/ops/adamw.ts): on the native binding's CPU
+  // sessions one pass of the engine's own kernel, elsewhere 12 elementwise ONNX ops. Unclipped (c = 1)
+  // this is bit for bit the unfolded form.
   const sq = Object.fromEntries(groups.map((grp) => [grp.name, F.mul(flatGrads[grp.name]!, flatGrads[grp.name]!)]));
   const gradNorm = F.sqrt(groups.map((grp) => F.sum(sq[grp.name]!)).reduce((a, b) => F.add(a, b)));
   const coef = cfg.maxGradNorm ? F.minimum(F.div(cfg.maxGradNorm, F.add(gradNorm, 1e-6)), 1) : null;
@@ -112,11 +114,9 @@ export function appendAdamW(g: Graph, groups: ParamGroup[], params: Record<strin
   for (const grp of groups) {
     const m = g.input(`m:${grp.name}`, 'float32', grp.shape);
     const v = g.input(`v:${grp.name}`, 'float32', grp.shape);
-    const m2 = F.add(F.mul(m, b1), F.mul(flatGrads[grp.name]!, mScale));
-    const v2 = F.add(F.mul(v, b2), F.mul(sq[grp.name]!, vScale));
-    let p = flatten(grp.params.map((n) => params[n]!));
-    if (grp.decay && wd > 0) p = F.mul(p, F.sub(1, F.mul(lr, wd)));
-    const p2 = F.sub(p, F.mul(F.div(m2, F.add(F.sqrt(v2), epsC)), stepSize));
+    const p = flatten(grp.params.map((n) => params[n]!));
+    const decay = grp.decay && wd > 0 ? F.sub(1, F.mul(lr, wd)) : null;
+    const [p2, m2, v2] = F.adamwStep(p, flatGrads[grp.name]!, sq[grp.name]!, m, v, { decay, b1, mScale, b2, vScale, epsC, stepSize });
     unflatten(p2, grp).forEach((t, i) => { newParams[grp.params[i]!] = t; });
     moments[grp.name] = { m: m2, v: v2 };
   }

@@ -54,8 +54,8 @@ export class CompiledGraph {
 
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
-    const emitted = emitOnnx(graph, opts.outputs, loweringFor(device));
     const binding = opts.binding ?? bindingFor(device);
+    const emitted = emitOnnx(graph, opts.outputs, loweringFor(device, binding));
     // Only the element types an ort.Tensor can hold as a device buffer stay there.
     const keepOnDevice = keepsOutputs(device, binding) && opts.keepOnDevice ? emitted.outputs.filter((o) => DEVICE_DTYPES.has(o.dtype) && opts.keepOnDevice!(o.name)).map((o) => o.name) : [];
     const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;
