@@ -205,7 +205,7 @@ def main():
     ap.add_argument("--head-positions", choices=["response", "all"], default="response",
                     help="which positions go through the LM and value heads: the response's (the engine's work) or all (TRL's)")
     args = ap.parse_args()
-    start = args.prompt_len - 1 if args.head_positions == "response" else 0
+    head_start = args.prompt_len - 1 if args.head_positions == "response" else 0
 
     default_threads = setup_threads(args)
     policy, cfg = make_model(args, args.prompt_len + args.new_tokens + 8)
@@ -247,14 +247,14 @@ def main():
         ids = torch.cat([prompts, resp], 1)
         mask = torch.ones_like(ids)
         b, L = ids.shape
-        resp_mask = torch.zeros(b, L - 1 - start, device=dev)
-        resp_mask[:, args.prompt_len - 1 - start:] = 1
+        resp_mask = torch.zeros(b, L - 1 - head_start, device=dev)
+        resp_mask[:, args.prompt_len - 1 - head_start:] = 1
         with torch.no_grad(), autocast():
             h = trunk(policy, ids, mask)
-            old_logp, _ = next_token_logprobs(policy, h, ids, start)
-            values = v_head(h[:, start:-1]).squeeze(-1).float()
+            old_logp, _ = next_token_logprobs(policy, h, ids, head_start)
+            values = v_head(h[:, head_start:-1]).squeeze(-1).float()
             set_adapters(adapters, False)
-            ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids, start)
+            ref_logp, _ = next_token_logprobs(ref, trunk(ref, ids, mask), ids, head_start)
             set_adapters(adapters, True)
         scores = (resp == target).float().mean(1).clamp(-10, 10)
         sync()
@@ -274,8 +274,8 @@ def main():
                 rows = order[s:s + mb]
                 with autocast():
                     h = trunk(policy, ids[rows], mask[rows])
-                    logp, logits = next_token_logprobs(policy, h, ids[rows], start)
-                    v = v_head(h[:, start:-1]).squeeze(-1).float()
+                    logp, logits = next_token_logprobs(policy, h, ids[rows], head_start)
+                    v = v_head(h[:, head_start:-1]).squeeze(-1).float()
                 logp = logp.float()
                 m = resp_mask[rows]
                 ratio = torch.exp(logp - old_logp[rows])
