@@ -6,13 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../util/paths.js';
+import { torchPython } from '../util/python.js';
 
-function torchPython(): string | null {
-  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
-    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
-}
 const py = torchPython();
 const SHAPE = ['--layers', '1', '--d', '16', '--heads', '2', '--vocab', '11', '--batch', '4', '--prompt-len', '3', '--new-tokens', '4', '--epochs', '1', '--mini-batches', '2', '--iterations', '1'];
 

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fixture, repoRoot } from '../util/paths.js';
 import { CausalLM, gradSums } from '../../engine/models/model.js';
 import { type ModelConfig } from '../../engine/models/config.js';
+import { torchPython } from '../util/python.js';
 
 interface Expected {
   input_ids: number[][]; logits: number[][][]; loss: number;
@@ -201,14 +202,6 @@ test('a wrong reading of a math key fails parity (the fixtures can tell the rope
   }
 });
 
-/** Debian's python3-torch, when installed, checks that PyTorch reads the folders we write. */
-function torchPython(): string | null {
-  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
-    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
 
 const py = torchPython();
 test('a model saved by this engine loads in the PyTorch reference with the same logits', { skip: py ? false : 'PyTorch is not installed (apt-get install python3-torch); the folder format is still covered by the save → load tests' }, async () => {

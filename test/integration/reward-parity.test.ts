@@ -14,13 +14,8 @@ import { fixture, repoRoot } from '../util/paths.js';
 import { CausalLM } from '../../engine/models/model.js';
 import { RewardModel, padRows } from '../../engine/rlhf/reward.js';
 import { readSafetensorsFolder } from '../../engine/runtime/safetensors.js';
+import { torchPython } from '../util/python.js';
 
-function torchPython(): string | null {
-  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
-    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
-}
 const py = torchPython();
 const FAMILIES = ['gpt2-tiny', 'llama-tiny-gqa', 'qwen2-tiny', 'mistral-tiny', 'qwen3-tiny', 'phi3-tiny', 'gemma2-tiny', 'pythia-tiny', 'neox-seq-tiny', 'qwen2-yarn-tiny', 'phi4-mini-tiny', 'gemma3-tiny', 'gemma-tiny'];
 const PAD = 93; // in every fixture's vocabulary (96), and never a row's last token below

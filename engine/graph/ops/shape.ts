@@ -1,9 +1,9 @@
 // Shape ops: reshape, transpose, concat, split, slice, expand, squeeze/unsqueeze, zeros, range.
 // Target shapes may hold symbolic dims; the lowering turns them into runtime shape tensors.
 
-import { type OpDef, type Tensor, type Attrs, type Graph } from '../graph.js';
+import { type OpDef, type Tensor, type Attrs, type Graph, type Node } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, dimDiv, dimEq, numel, fmtShape, normAxis, broadcastShapes, typedArrayFor, isHalf, toFloat16Bits, toBfloat16Bits } from '../shape.js';
-import { onnxType, rawBytes } from '../lowering.js';
+import { type Lowering, onnxType, rawBytes } from '../lowering.js';
 import { unbroadcast, promote } from './elementwise.js';
 
 // ---- reshape -----------------------------------------------------------------------------------
@@ -160,19 +160,25 @@ const SliceGrad: OpDef<SliceAttrs> = {
   name: 'slice_grad',
   infer: ([gy, x]) => [{ dtype: gy!.dtype, shape: x!.shape }],
   lower: (e, n) => {
-    const [gy, x] = n.inputs as [Tensor, Tensor];
     const { axis, start } = n.attrs;
-    const [dimX] = e.node('Shape', [e.name(x)], 1, { start: axis, end: axis + 1 });
-    const [dimG] = e.node('Shape', [e.name(gy)], 1, { start: axis, end: axis + 1 });
     // A negative start counts from the end and clamps at 0, as the forward Slice does.
-    const before = start >= 0 ? e.constI64([start]) : e.node('Max', [e.node('Add', [dimX!, e.constI64([start])])[0]!, e.constI64([0])])[0]!;
-    const [rest] = e.node('Sub', [dimX!, dimG!]);
-    const [after] = e.node('Sub', [rest!, before]);
-    const [pads] = e.node('Concat', [before, after!], 1, { axis: 0 });
-    e.emit('Pad', [e.name(gy), pads!, '', e.constI64([axis])], n.outputs[0]!, { mode: 'constant' });
+    padBack(e, n, (dimX) => (start >= 0 ? e.constI64([start]) : e.node('Max', [e.node('Add', [dimX, e.constI64([start])])[0]!, e.constI64([0])])[0]!), null);
   },
   grad: (n, [gz]) => [gz ? slice(gz, n.attrs.axis, n.attrs.start, n.attrs.end) : null, null],
 };
+
+/** Lowers a slice's adjoint: pads gy (node input 0) with zeros back to x's extent (input 1) along the
+ *  node's axis, `before(dimX)` zeros in front and the rest (or `after`, when given) behind. */
+function padBack(e: Lowering, n: Node<SliceAttrs | TailAttrs>, before: (dimX: string, dimG: string) => string, after: number | null): void {
+  const [gy, x] = n.inputs as [Tensor, Tensor];
+  const { axis } = n.attrs;
+  const [dimX] = e.node('Shape', [e.name(x)], 1, { start: axis, end: axis + 1 });
+  const [dimG] = e.node('Shape', [e.name(gy)], 1, { start: axis, end: axis + 1 });
+  const b = before(dimX!, dimG!);
+  const a = after !== null ? e.constI64([after]) : e.node('Sub', [e.node('Sub', [dimX!, dimG!])[0]!, b])[0]!;
+  const [pads] = e.node('Concat', [b, a], 1, { axis: 0 });
+  e.emit('Pad', [e.name(gy), pads!, '', e.constI64([axis])], n.outputs[0]!, { mode: 'constant' });
+}
 
 /** x[..., start:end, ...] along one axis (negative indices count from the end; end null = to the end). */
 export function slice(x: Tensor, axis: number, start: number, end: number | null = null): Tensor {
@@ -206,14 +212,11 @@ const TailLikeGrad: OpDef<TailAttrs> = {
   name: 'tail_like_grad',
   infer: ([gy, x]) => [{ dtype: gy!.dtype, shape: x!.shape }],
   lower: (e, n) => {
-    const [gy, x] = n.inputs as [Tensor, Tensor];
-    const { axis, skip } = n.attrs;
-    const [dimX] = e.node('Shape', [e.name(x)], 1, { start: axis, end: axis + 1 });
-    const [dimG] = e.node('Shape', [e.name(gy)], 1, { start: axis, end: axis + 1 });
-    const [rest] = e.node('Sub', [dimX!, dimG!]);
-    const [before] = skip ? e.node('Sub', [rest!, e.constI64([skip])]) : [rest];
-    const [pads] = e.node('Concat', [before!, e.constI64([skip])], 1, { axis: 0 });
-    e.emit('Pad', [e.name(gy), pads!, '', e.constI64([axis])], n.outputs[0]!, { mode: 'constant' });
+    const { skip } = n.attrs;
+    padBack(e, n, (dimX, dimG) => {
+      const [rest] = e.node('Sub', [dimX, dimG]);
+      return skip ? e.node('Sub', [rest!, e.constI64([skip])])[0]! : rest!;
+    }, skip);
   },
   grad: (n, [gz]) => [gz ? tailLike(gz, n.attrs.axis, n.inputs[0]!, n.attrs.axis, n.attrs.skip) : null, null],
 };
