@@ -135,6 +135,10 @@ typedef OrtStatus *(*KernelContext_GetInputCount_t)(const OrtKernelContext *, si
 typedef OrtStatus *(*KernelContext_GetInput_t)(const OrtKernelContext *, size_t index, const OrtValue **out);
 #define ORT_KernelContext_GetOutput 91
 typedef OrtStatus *(*KernelContext_GetOutput_t)(OrtKernelContext *, size_t index, const int64_t *dims, size_t rank, OrtValue **out);
+/* KernelContext_ParallelFor (since API 17): fn(usr_data, i) for i < total on the session's intra-op pool, in
+ * num_batch batches. Index counted from an API-30 header and checked against a second binding's offsets. */
+#define ORT_KernelContext_ParallelFor 274
+typedef OrtStatus *(*KernelContext_ParallelFor_t)(const OrtKernelContext *, void (*fn)(void *, size_t), size_t total, size_t num_batch, void *usr_data);
 #define ORT_ReleaseStatus 93
 #define ORT_ReleaseMemoryInfo 94
 #define ORT_ReleaseSession 95

@@ -27,7 +27,7 @@
 #include <malloc.h>
 #endif
 #include "ort_api.h"
-#include "adamw_op.h"
+#include "custom_ops.h"
 
 #ifndef NODE_GYP_MODULE_NAME
 #define NODE_GYP_MODULE_NAME rrlhf_ort

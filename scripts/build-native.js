@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, statSync, writeFileSync, rmSync } from 'node:fs'
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const src = ['native/ort_binding.c', 'native/adamw_op.c', 'native/ort_api.h', 'native/adamw_op.h'];
+const src = ['native/ort_binding.c', 'native/custom_ops.c', 'native/adamw_op.c', 'native/matmul_op.c', 'native/ort_api.h', 'native/custom_ops.h'];
+const cFiles = src.filter((f) => f.endsWith('.c'));
 const out = 'dist/native/rrlhf_ort.node';
 // A skip leaves dist/native/SKIPPED with the reason, so the tests can tell "not built here, and why"
 // from "built and broken".
@@ -31,7 +32,7 @@ rmSync(marker, { force: true });
 const cc = process.env.CC || 'cc';
 // -ffp-contract=off: no fused multiply-adds, so AdamWStep rounds as the ONNX ops it replaces do (bit for bit);
 // -fno-math-errno lets sqrtf vectorise.
-const args = ['-O3', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-ffp-contract=off', '-fno-math-errno', '-shared', '-fPIC', '-pthread', `-I${include}`, src[0], src[1], '-o', out,
+const args = ['-O3', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-ffp-contract=off', '-fno-math-errno', '-shared', '-fPIC', '-pthread', `-I${include}`, ...cFiles, '-o', out,
   ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-ldl'])];
 const r = spawnSync(cc, args, { stdio: 'inherit' });
 if (r.error && r.error.code === 'ENOENT') skip(`no C compiler (${cc})`);

@@ -9,8 +9,8 @@ import { type AttrValue, type NodeProto, type TensorProto, OnnxDType, encodeMode
 export const OPSET = 18;
 /** ONNX Runtime's contrib-op domain (FastGelu, Gelu, BiasGelu: engine/graph/ops/fused.ts). */
 export const MS_DOMAIN = 'com.microsoft';
-/** The engine's own CPU kernels (AdamWStep: engine/graph/ops/adamw.ts), which the native binding
- *  registers (native/adamw_op.h RRLHF_OP_DOMAIN names the same). */
+/** The engine's own CPU kernels (AdamWStep: engine/graph/ops/adamw.ts; DecodeMatMul: ops/nn.ts), which
+ *  the native binding registers (native/custom_ops.h RRLHF_OP_DOMAIN names the same). */
 export const RRLHF_DOMAIN = 'ai.rrlhf';
 
 /** Attribute values written by op lowerings: numbers are INT, arrays INTS, wrap floats with float(). */
@@ -153,9 +153,27 @@ export interface LoweringOptions {
   /** AdamW as the engine's one-pass CPU kernel (ai.rrlhf AdamWStep), which only the native binding's
    *  sessions have; elsewhere the same arithmetic in standard ops. */
   fusedAdamW?: boolean;
+  /** x @ w for a weight w as the engine's decode kernel (ai.rrlhf DecodeMatMul / DecodeMatMulNT), which
+   *  streams w once for the few rows of a decode step; only the native binding's CPU sessions have it,
+   *  and only the decode graph asks for it (docs/engine.md § Decode MatMul). */
+  decodeMatMul?: boolean;
 }
 
 export interface EmitResult { bytes: Uint8Array; inputs: { name: string; dtype: DType; shape: Dim[]; kind: string }[]; outputs: { name: string; dtype: DType; shape: Dim[] }[] }
+
+/** Removes ONNX nodes none of whose outputs is read (a lowering that reads an op's input directly, as the
+ *  decode MatMul reads w past its Transpose, leaves that op's node unread). */
+function dropDeadNodes(nodes: { inputs: string[]; outputs: string[] }[], graphOutputs: Iterable<string>): void {
+  const read = new Set(graphOutputs);
+  const keep = new Array<boolean>(nodes.length);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    keep[i] = nodes[i]!.outputs.some((o) => read.has(o));
+    if (keep[i]) for (const x of nodes[i]!.inputs) read.add(x);
+  }
+  let j = 0;
+  for (let i = 0; i < nodes.length; i++) if (keep[i]) nodes[j++] = nodes[i]!;
+  nodes.length = j;
+}
 
 /** Emits the ONNX model computing the graph's outputs; dead nodes and unused inputs are dropped. */
 export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outputs, options: LoweringOptions = {}): EmitResult {
@@ -170,14 +188,15 @@ export function emitOnnx(graph: Graph, outputs: Map<string, Tensor> = graph.outp
     if (t.node.op.name !== 'input' && t.node.op.name !== 'constant' && !e.rename.has(t)) e.rename.set(t, name);
   }
   for (const n of live) n.op.lower(e, n);
-  for (const node of e.nodes) for (const i of node.inputs) if (graph.inputs.has(i)) needed.add(i);
-  const inputs = [...graph.inputs.entries()].filter(([name]) => needed.has(name)).map(([name, t]) => ({
-    name, dtype: t.dtype, shape: t.shape, kind: (t.node.attrs as { kind: string }).kind,
-  }));
   const outs = [...outputs.entries()].map(([name, t]) => {
     if (e.name(t) !== name) e.node('Identity', [e.name(t)], [name]);
     return { name, dtype: t.dtype, shape: t.shape };
   });
+  dropDeadNodes(e.nodes, outputs.keys());
+  for (const node of e.nodes) for (const i of node.inputs) if (graph.inputs.has(i)) needed.add(i);
+  const inputs = [...graph.inputs.entries()].filter(([name]) => needed.has(name)).map(([name, t]) => ({
+    name, dtype: t.dtype, shape: t.shape, kind: (t.node.attrs as { kind: string }).kind,
+  }));
   const bytes = encodeModel({
     irVersion: 8,
     producer: 'rrlhf-engine',

@@ -154,7 +154,7 @@ function graphsFor(m: CausalLM, pick: PickMode, segmented: boolean) {
   };
   // The KV cache stays on the device between tokens on GPU providers; only logits come back.
   const keepOnDevice = (name: string) => name.startsWith('present.') || name.startsWith('merged.');
-  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice }), merge: segmented ? merge() : null };
+  gs = { prefill: compile(pg, { device: m.device, keepOnDevice }), decode: compile(dg, { device: m.device, keepOnDevice, decode: true }), merge: segmented ? merge() : null };
   modes.set(key, gs);
   return gs;
 }

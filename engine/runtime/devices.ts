@@ -50,10 +50,13 @@ export const keepsOutputsOnDevice = (d: Device) => keepsOutputs(d, bindingFor(d)
 
 /** How graphs are written for a provider and binding (engine/graph/lowering.ts): WebGPU has no
  *  LogSoftmax kernel in ORT 1.29–1.30 (profiled on an H100: it ran on the CPU with the logits copied both
- *  ways); the native binding's CPU sessions have the engine's fused AdamW (RRLHF_FUSED_ADAMW=0: not used). */
-export function loweringFor(d: Device, binding: Binding = bindingFor(d)): LoweringOptions {
+ *  ways); the native binding's CPU sessions have the engine's fused AdamW (RRLHF_FUSED_ADAMW=0: not used)
+ *  and, for a decode graph, its decode MatMul (RRLHF_DECODE_MATMUL=0: not used). */
+export function loweringFor(d: Device, binding: Binding = bindingFor(d), graph: { decode?: boolean } = {}): LoweringOptions {
+  const ownKernels = d === 'cpu' && binding === 'native';
   return {
-    ...(d === 'cpu' && binding === 'native' && process.env.RRLHF_FUSED_ADAMW !== '0' ? { fusedAdamW: true } : {}),
+    ...(ownKernels && process.env.RRLHF_FUSED_ADAMW !== '0' ? { fusedAdamW: true } : {}),
+    ...(ownKernels && graph.decode && process.env.RRLHF_DECODE_MATMUL !== '0' ? { decodeMatMul: true } : {}),
     ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_LOGSOFTMAX === '1' ? { decomposeLogSoftmax: true } : {}),
     ...(d === 'webgpu' || process.env.RRLHF_DECOMPOSE_RMSNORM === '1' ? { decomposeRmsNorm: true } : {}),
   };

@@ -39,6 +39,8 @@ export interface CompileOptions {
   keepOnDevice?: (outputName: string) => boolean;
   /** Which binding runs it (default: bindingFor(device)); downloads use the one that made the tensor. */
   binding?: Binding;
+  /** A decode step: few rows (one token per sequence) meet every weight (LoweringOptions.decodeMatMul). */
+  decode?: boolean;
 }
 
 export class CompiledGraph {
@@ -55,7 +57,7 @@ export class CompiledGraph {
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
     const { device } = await resolveDevice(opts.device ?? 'cpu');
     const binding = opts.binding ?? bindingFor(device);
-    const emitted = emitOnnx(graph, opts.outputs, loweringFor(device, binding));
+    const emitted = emitOnnx(graph, opts.outputs, loweringFor(device, binding, { decode: opts.decode }));
     // Only the element types an ort.Tensor can hold as a device buffer stay there.
     const keepOnDevice = keepsOutputs(device, binding) && opts.keepOnDevice ? emitted.outputs.filter((o) => DEVICE_DTYPES.has(o.dtype) && opts.keepOnDevice!(o.name)).map((o) => o.name) : [];
     const key = `${device}:${binding}:${keepOnDevice.join(',')}:${createHash('sha256').update(emitted.bytes).digest('hex')}`;

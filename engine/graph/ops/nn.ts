@@ -3,10 +3,10 @@
 
 import { type OpDef, type Tensor, type Attrs, type Graph, type TensorType } from '../graph.js';
 import { type DType, type Dim, GraphBuildError, broadcastShapes, dimEq, fmtShape, isFloat, normAxis } from '../shape.js';
-import { type Lowering, onnxType, float } from '../lowering.js';
+import { type Lowering, onnxType, float, RRLHF_DOMAIN } from '../lowering.js';
 import { add, sub, mul, neg, cast, lessEqual, greater, logicalAnd, unbroadcast, cos, sin, exp, toHalf, toFloat32 } from './elementwise.js';
 import { mean, sum } from './reduce.js';
-import { reshape, mT, unsqueeze, squeeze, range, concat, slice, expand } from './shape.js';
+import { reshape, mT, unsqueeze, squeeze, range, concat, slice, expand, Transpose } from './shape.js';
 
 // ---- matmul ------------------------------------------------------------------------------------
 
@@ -21,7 +21,17 @@ export const MatMul: OpDef = {
     const batch = broadcastShapes('matmul', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
     return [{ dtype: a!.dtype, shape: [...batch, m, n] }];
   },
-  lower: (e, n) => e.emit('MatMul', n.inputs.map((x) => e.name(x)), n.outputs[0]!),
+  lower: (e, n) => {
+    const [a, b] = n.inputs as [Tensor, Tensor];
+    if (e.options.decodeMatMul && a.dtype === 'float32' && b.rank === 2 && streamsWeight(b)) {
+      // A decode step: the engine's kernel streams the weight once (native/matmul_op.c). x @ wᵀ reads w
+      // in place rather than through the Transpose (which the emitter then drops as dead).
+      const t = b.node.op === Transpose && b.node.inputs[0]!.rank === 2 ? b.node.inputs[0]! : null;
+      e.node(t ? 'DecodeMatMulNT' : 'DecodeMatMul', [e.name(a), e.name(t ?? b)], [e.name(n.outputs[0]!)], {}, RRLHF_DOMAIN);
+      return;
+    }
+    e.emit('MatMul', [e.name(a), e.name(b)], n.outputs[0]!);
+  },
   grad: (n, [gy]) => {
     const [a, b] = n.inputs as [Tensor, Tensor];
     const ga = unbroadcast(matmul(gy!, mT(b)), a.shape);
@@ -36,6 +46,13 @@ export const MatMul: OpDef = {
     return [ga, gb];
   },
 };
+/** Weights from this many values on go through the decode kernel: smaller ones (LoRA's A and B at low
+ *  rank) stay in cache between tokens, where ORT's MatMul is as fast and the kernel's tails are scalar. */
+const DECODE_MIN_VALUES = 1 << 14;
+function streamsWeight(b: Tensor): boolean {
+  const [k, n] = b.shape;
+  return typeof k === 'number' && typeof n === 'number' && k * n >= DECODE_MIN_VALUES && Math.min(k, n) >= 16;
+}
 /** a @ b; under autocast in the graph's half dtype (docs/engine.md § Mixed precision). */
 export const matmul = (a: Tensor, b: Tensor) => a.graph.apply(MatMul, [toHalf(a), toHalf(b)], {})[0]!;
 
