@@ -34,22 +34,16 @@ enum { PF_NT = 512 };
 
 /* y[m, n] for n in [n0, n1): the portable path, and the tails of the vector one (rows past a multiple of
  * 4, columns past a multiple of 16), summing over k in order as the vector path does per lane. */
-static void nn_scalar(const float *x, const float *w, float *y, size_t M, size_t K, size_t N, size_t m0, size_t n0, size_t n1) {
+static void mm_scalar(const float *x, const float *w, float *y, size_t M, size_t K, size_t N, size_t m0, size_t n0, size_t n1, size_t wk, size_t wn) {
   for (size_t m = m0; m < M; m++)
     for (size_t n = n0; n < n1; n++) {
       float acc = 0.0f;
-      for (size_t k = 0; k < K; k++) acc += x[m * K + k] * w[k * N + n];
+      for (size_t k = 0; k < K; k++) acc += x[m * K + k] * w[k * wk + n * wn];
       y[m * N + n] = acc;
     }
 }
-static void nt_scalar(const float *x, const float *w, float *y, size_t M, size_t K, size_t N, size_t m0, size_t n0, size_t n1) {
-  for (size_t m = m0; m < M; m++)
-    for (size_t n = n0; n < n1; n++) {
-      float acc = 0.0f;
-      for (size_t k = 0; k < K; k++) acc += x[m * K + k] * w[n * K + k];
-      y[m * N + n] = acc;
-    }
-}
+#define nn_scalar(x, w, y, M, K, N, m0, n0, n1) mm_scalar(x, w, y, M, K, N, m0, n0, n1, N, 1)
+#define nt_scalar(x, w, y, M, K, N, m0, n0, n1) mm_scalar(x, w, y, M, K, N, m0, n0, n1, 1, K)
 
 #ifdef RRLHF_X86
 /* Columns [n0, n1) of y = x @ w, w [K, N]; n1 − n0 a multiple of 16. Blocks of KB rows of w are read
@@ -162,7 +156,7 @@ static void run_part(void *arg, size_t i) {
     return;
   }
 #endif
-  (j->nt ? nt_scalar : nn_scalar)(j->x, j->w, j->y, M, K, N, 0, n0, n1);
+  if (j->nt) nt_scalar(j->x, j->w, j->y, M, K, N, 0, n0, n1); else nn_scalar(j->x, j->w, j->y, M, K, N, 0, n0, n1);
 }
 
 /* Below this many weight values, splitting across threads costs more than it saves. */
