@@ -26,7 +26,7 @@ export const MatMul: OpDef = {
     if (e.options.decodeMatMul && a.dtype === 'float32' && b.rank === 2 && streamsWeight(b)) {
       // A decode step: the engine's kernel streams the weight once (native/matmul_op.c). x @ wᵀ reads w
       // in place rather than through the Transpose (which the emitter then drops as dead).
-      const t = b.node.op === Transpose && b.node.inputs[0]!.rank === 2 ? b.node.inputs[0]! : null;
+      const t = b.node.op === Transpose && (b.node.attrs as { perm: number[] }).perm[0] === 1 && b.node.inputs[0]!.rank === 2 ? b.node.inputs[0]! : null;
       e.node(t ? 'DecodeMatMulNT' : 'DecodeMatMul', [e.name(a), e.name(t ?? b)], [e.name(n.outputs[0]!)], {}, RRLHF_DOMAIN);
       return;
     }
